@@ -1,0 +1,314 @@
+"""The ``secretaudit`` command line: a thin layer over the engine.
+
+User mistakes become one-line ``error:`` messages and exit code 4; an
+interrupt exits 2 with the partial summary; anything else escaping is a bug
+and exits 3 with a traceback (which never holds a secret: findings are
+redacted before they exist).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from scanner import __version__
+from scanner.errors import ExitCode, UsageError
+
+EPILOG = """\b
+Exit codes: 0 clean · 1 findings at or above --fail-on (or files that could
+not be read) · 2 interrupted · 3 internal error · 4 usage or config error ·
+5 nothing was scanned.
+"""
+
+
+# -- shared options (defined once, stacked on several commands) ---------------------
+
+
+def _common_options(func: Callable) -> Callable:
+    options = [
+        click.option("-c", "--config", "config_path", metavar="FILE",
+                     help="Config file (secretaudit.yaml or pyproject.toml). Default: found by walking up."),
+        click.option("-p", "plugins", multiple=True, metavar="NAME",
+                     help="Load a plugin module, or 'no:NAME' to disable one (e.g. -p no:generic)."),
+        click.option("--exclude", multiple=True, metavar="GLOB",
+                     help="Skip paths matching GLOB (repeatable), on top of the config's exclude."),
+        click.option("--max-file-size", metavar="SIZE", help="Skip files larger than SIZE (default 10MB)."),
+        click.option("--no-prefilter", is_flag=True, help="Run every detector on every line (slower; same results)."),
+        click.option("--workers", type=int, metavar="N", help="Worker processes (default: one per core)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _output_options(func: Callable) -> Callable:
+    options = [
+        click.option("--format", "fmt", default="text", show_default=True, metavar="FORMAT",
+                     help="Output on stdout: 'text', or a machine format such as 'json' (the human summary then goes to stderr)."),
+        click.option("-v", "--verbose", count=True, help="More output: -v shows waived findings, -vv every skipped file."),
+        click.option("-q", "--quiet", count=True, help="Less output: -q only findings and the summary, -qq only findings."),
+        click.option("--no-color", is_flag=True, help="Plain output, no ANSI colours."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+class Runner:
+    """Builds a configured run from CLI options (shared by every command)."""
+
+    def __init__(self, config_path: str | None, plugins: tuple[str, ...], paths: tuple[str, ...] = (),
+                 overrides: dict[str, Any] | None = None) -> None:
+        from scanner.config import load_config, validate
+        from scanner.files import git_toplevel
+        from scanner.plugins import make_pluginmanager, parse_plugin_options, registries
+
+        start = _start_dir(paths)
+        self.config = load_config(config_path, start)
+        for key, value in (overrides or {}).items():
+            if value is None:
+                continue
+            if key == "exclude":
+                self.config.settings["exclude"] = [*self.config.settings["exclude"], *value]
+            else:
+                self.config.settings[key] = validate({key: value}, "command line")[key]
+        blocked, extra = parse_plugin_options(plugins)
+        extra = [*self.config.settings["plugins"], *extra]
+        pm = make_pluginmanager(blocked, extra)
+        self.config.pluginmanager = pm
+        self.config.checks, self.config.formats = registries(pm)
+        for check_id in (*self.config.settings["disable"], *self.config.settings["checks"]):
+            if check_id not in self.config.checks:
+                known = ", ".join(c.id for c in self.config.checks)
+                raise UsageError(f"{self.config.source or 'config'}: unknown check id {check_id!r} (known: {known})")
+        self.config.paths = list(paths)
+        self.config.stash["scan_root"] = git_toplevel(start) or (
+            self.config.rootdir if self.config.source else start)
+
+    def configure(self, fmt: str = "text", verbose: int = 0, quiet: int = 0, no_color: bool = False) -> None:
+        if fmt != "text" and fmt not in self.config.formats:  # type: ignore[operator]
+            raise UsageError(f"unknown --format {fmt!r} (choose from: text, {', '.join(self.config.formats.names())})")  # type: ignore[union-attr]
+        out = sys.stderr if fmt != "text" else sys.stdout
+        self.config.stash["terminal"] = {"out": out, "verbosity": verbose - quiet,
+                                         "color": False if no_color else None}
+        self.config.hook.secretaudit_configure(config=self.config)
+
+
+def _start_dir(paths: tuple[str, ...]) -> Path:
+    if not paths:
+        return Path.cwd()
+    first = Path(paths[0]).resolve()
+    return first if first.is_dir() else first.parent
+
+
+def _overrides(exclude: tuple[str, ...], max_file_size: str | None, no_prefilter: bool,
+               workers: int | None, fail_on: str | None = None) -> dict[str, Any]:
+    return {"exclude": list(exclude) or None, "max_file_size": max_file_size,
+            "prefilter": False if no_prefilter else None, "workers": workers, "fail_on": fail_on}
+
+
+def _baseline_path(runner: Runner, explicit: str | None) -> Path:
+    if explicit:
+        return Path(explicit)
+    config = runner.config
+    base = config.rootdir if config.source else config.stash["scan_root"]
+    return Path(base) / config.settings["baseline"]
+
+
+# -- commands -------------------------------------------------------------------
+
+
+@click.group(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="secretaudit")
+def cli() -> None:
+    """secretaudit: find hardcoded credentials and prove your secrets hygiene.
+
+    \b
+    Everyday use:
+      secretaudit scan .                     scan a repository (honours .gitignore)
+      secretaudit scan --staged              scan what you are about to commit
+      secretaudit baseline create            accept today's findings; later scans report only new ones
+      secretaudit checks                     the catalogue of checks and the controls they evidence
+
+    Configuration lives in secretaudit.yaml or [tool.secretaudit] in pyproject.toml.
+    """
+
+
+@cli.command(epilog=EPILOG)
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--staged", is_flag=True, help="Scan the content staged for commit (git index).")
+@click.option("--baseline", "baseline_file", metavar="FILE",
+              help="Baseline of accepted findings (default: .secretaudit-baseline.json if present).")
+@click.option("--no-baseline", is_flag=True, help="Report every finding, ignoring any baseline.")
+@click.option("--fail-on", metavar="SEVERITY", help="Lowest severity that fails the run: info, low (default), medium, high, critical.")
+@click.option("--allow-empty", is_flag=True, help="Exit 0 instead of 5 when no file was scanned (for hooks).")
+@_output_options
+@_common_options
+def scan(paths: tuple[str, ...], staged: bool, baseline_file: str | None, no_baseline: bool,
+         fail_on: str | None, allow_empty: bool, fmt: str, verbose: int, quiet: int, no_color: bool,
+         config_path: str | None, plugins: tuple[str, ...], exclude: tuple[str, ...],
+         max_file_size: str | None, no_prefilter: bool, workers: int | None) -> None:
+    """Scan files and directories for hardcoded credentials.
+
+    PATHS are files or directories (default: the current directory).  Inside a
+    git work tree, directories list tracked and untracked-not-ignored files, so
+    .gitignore is honoured.  Binary, huge and non-UTF-8 files are skipped and
+    counted.  A line can waive a finding with 'secretaudit: ignore[SA101] why',
+    'pragma: allowlist secret' or 'gitleaks:allow'.
+
+    \b
+    Examples:
+      secretaudit scan                       the current directory
+      secretaudit scan src/ deploy.sh -v     two paths, showing waived findings too
+      secretaudit scan --format json > r.json
+      secretaudit scan --fail-on high        only high and critical findings fail
+    """
+    from scanner.baseline import load_entries
+    from scanner.session import Session
+
+    if staged and paths:
+        raise UsageError("--staged scans the git index; do not also give PATHS")
+    paths = paths or (() if staged else (".",))
+    runner = Runner(config_path, plugins, paths, _overrides(exclude, max_file_size, no_prefilter, workers, fail_on))
+    config = runner.config
+    config.staged = staged
+    config.stash["allow_empty"] = allow_empty
+    session = Session(config)
+    if not no_baseline:
+        path = _baseline_path(runner, baseline_file)
+        if baseline_file and not path.exists():
+            raise UsageError(f"baseline {path} does not exist; create it with 'secretaudit baseline create'")
+        if path.exists():
+            session.baseline = frozenset(load_entries(path))
+            config.stash["baseline_path"] = str(path)
+    runner.configure(fmt, verbose, quiet, no_color)
+    status = session.run()
+    if fmt != "text":
+        sys.stdout.write(config.formats.get(fmt)(session))  # type: ignore[union-attr]
+    raise SystemExit(status)
+
+
+@cli.group()
+def baseline() -> None:
+    """Create, update or import the baseline of accepted findings.
+
+    The baseline (.secretaudit-baseline.json) lists findings by fingerprint,
+    with no line numbers or timestamps: moving code leaves it unchanged.
+    Commit it; 'scan' then reports only findings that are not in it.
+    """
+
+
+def _baseline_run(paths: tuple[str, ...], output: str | None, config_path: str | None,
+                  plugins: tuple[str, ...], exclude: tuple[str, ...], max_file_size: str | None,
+                  no_prefilter: bool, workers: int | None, keep_previous: bool) -> None:
+    from scanner.baseline import build, load_entries, write
+    from scanner.session import Session
+
+    runner = Runner(config_path, plugins, paths or (".",), _overrides(exclude, max_file_size, no_prefilter, workers))
+    runner.config.stash["allow_empty"] = True
+    runner.configure("json", 0, 1, False)
+    target = _baseline_path(runner, output)
+    previous = load_entries(target) if keep_previous and target.exists() else {}
+    session = Session(runner.config)
+    status = session.run()
+    if status in (ExitCode.INTERRUPTED,):
+        raise SystemExit(status)
+    content = build(session.findings, previous)
+    write(target, content)
+    click.echo(f"baseline {target}: {len(content['findings'])} accepted findings", err=True)
+
+
+@baseline.command("create")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("-o", "--output", metavar="FILE", help="Where to write (default: .secretaudit-baseline.json).")
+@_common_options
+def baseline_create(paths: tuple[str, ...], output: str | None, **options: Any) -> None:
+    """Scan PATHS and accept every current finding into a new baseline."""
+    _baseline_run(paths, output, keep_previous=False, **options)
+
+
+@baseline.command("update")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("-o", "--output", metavar="FILE", help="Baseline to update (default: .secretaudit-baseline.json).")
+@_common_options
+def baseline_update(paths: tuple[str, ...], output: str | None, **options: Any) -> None:
+    """Rescan: add new findings, drop fixed ones, keep each entry's reason."""
+    _baseline_run(paths, output, keep_previous=True, **options)
+
+
+@baseline.command("import")
+@click.argument("ds_baseline", type=click.Path())
+@click.option("-o", "--output", metavar="FILE", help="Where to write (default: .secretaudit-baseline.json).")
+@click.option("-c", "--config", "config_path", metavar="FILE", help="Config file.")
+def baseline_import(ds_baseline: str, output: str | None, config_path: str | None) -> None:
+    """Convert a detect-secrets .secrets.baseline into a secretaudit baseline.
+
+    The files it lists are scanned; every finding whose secret detect-secrets
+    had accepted (same file, same SHA-1) is accepted here.
+    """
+    from scanner.baseline import build, import_detect_secrets, write
+
+    source = Path(ds_baseline)
+    runner = Runner(config_path, (), (str(source.resolve().parent),))
+    findings = import_detect_secrets(source, runner.config, source.resolve().parent)
+    target = _baseline_path(runner, output)
+    content = build(findings)
+    write(target, content)
+    click.echo(f"baseline {target}: {len(content['findings'])} findings imported from {source}", err=True)
+
+
+@cli.command("checks")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("-p", "plugins", multiple=True, metavar="NAME", help="Load or disable ('no:NAME') a plugin.")
+def list_checks(fmt: str, plugins: tuple[str, ...]) -> None:
+    """List every check: id, severity, title, tags and the controls it evidences."""
+    import json
+
+    runner = Runner(None, plugins)
+    specs = list(runner.config.checks or [])
+    if fmt == "json":
+        click.echo(json.dumps([{"id": s.id, "title": s.title, "severity": s.severity.label,
+                                "tags": list(s.tags), "controls": list(s.controls),
+                                "description": s.description, "remediation": s.remediation} for s in specs], indent=2))
+        return
+    for spec in specs:
+        click.echo(f"{spec.id} [{spec.severity.label}] {spec.title}")
+        click.echo(f"    {spec.description}")
+        if spec.controls:
+            click.echo(f"    controls: {', '.join(spec.controls)}")
+        if spec.tags:
+            click.echo(f"    tags: {', '.join(spec.tags)}")
+
+
+# -- entry point ----------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI, mapping every way out onto the documented exit codes."""
+    try:
+        cli.main(args=argv, prog_name="secretaudit", standalone_mode=False)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 0
+        sys.exit(code)
+    except click.exceptions.Abort:
+        click.echo("interrupted", err=True)
+        sys.exit(ExitCode.INTERRUPTED)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(ExitCode.INTERRUPTED)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(ExitCode.USAGE_ERROR)
+    except UsageError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(ExitCode.USAGE_ERROR)
+    except Exception:  # a bug: say so loudly
+        import traceback
+
+        click.echo("INTERNAL ERROR: secretaudit crashed; please report this with the traceback below", err=True)
+        traceback.print_exc()
+        sys.exit(ExitCode.INTERNAL_ERROR)
+    sys.exit(0)

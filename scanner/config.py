@@ -1,0 +1,248 @@
+"""Configuration: find it, read it, interpolate it, validate every key.
+
+Looked up like black and pytest do it: walking up from the working directory,
+the first ``secretaudit.yaml`` / ``.secretaudit.yaml``, or ``pyproject.toml``
+with a ``[tool.secretaudit]`` table, wins.  ``--config FILE`` names one
+explicitly.  ``${VAR}`` and ``${VAR:-default}`` in string values are taken
+from the environment.  Unknown or mistyped keys are errors that name the
+file, the key and what is allowed; nothing is silently ignored.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from scanner.errors import ConfigError
+from scanner.model import Severity
+
+if TYPE_CHECKING:
+    import pluggy
+
+    from scanner.registry import CheckRegistry, FormatRegistry
+
+CONFIG_FILENAMES = ("secretaudit.yaml", ".secretaudit.yaml", "secretaudit.yml")
+DEFAULT_BASELINE = ".secretaudit-baseline.json"
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?i?b?)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10, "m": 1 << 20,
+               "mb": 1 << 20, "mib": 1 << 20, "g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30}
+
+
+def parse_size(value: Any) -> int:
+    """``10MB`` / ``512k`` / ``1048576`` to bytes."""
+    if isinstance(value, bool):
+        raise ValueError("expected a size such as 10MB")
+    if isinstance(value, int):
+        return value
+    match = _SIZE.match(str(value))
+    if not match or (match.group(2) or "").lower() not in _SIZE_UNITS:
+        raise ValueError(f"{value!r} is not a size (e.g. 10MB, 512KB, 1048576)")
+    return int(float(match.group(1)) * _SIZE_UNITS[(match.group(2) or "").lower()])
+
+
+def _severity(value: Any) -> str:
+    Severity.parse(str(value))
+    return str(value).lower()
+
+
+def _str_list(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError("expected a list of strings")
+    return list(value)
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("expected true or false")
+    return value
+
+
+def _workers(value: Any) -> int:
+    if value == "auto":
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError("expected a number of worker processes or 'auto'")
+    return value
+
+
+def _mapping(value: Any) -> dict:
+    if not isinstance(value, dict):
+        raise ValueError("expected a mapping")
+    return value
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("expected a string")
+    return value
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One allowed top-level key: how to parse it, its default, its help."""
+
+    parse: Callable[[Any], Any]
+    default: Any
+    help: str
+
+
+SETTINGS: dict[str, Setting] = {
+    "fail_on": Setting(_severity, "low", "lowest severity that fails the run (info, low, medium, high, critical)"),
+    "max_file_size": Setting(parse_size, 10 << 20, "files larger than this are skipped and counted (e.g. 10MB)"),
+    "exclude": Setting(_str_list, [], "glob patterns of paths never scanned (e.g. 'vendor/**')"),
+    "baseline": Setting(_str, DEFAULT_BASELINE, "baseline file of accepted findings, relative to the config"),
+    "disable": Setting(_str_list, [], "check ids to turn off (e.g. [SA102])"),
+    "prefilter": Setting(_bool, True, "skip detailed detectors on lines no cheap prefilter matches"),
+    "workers": Setting(_workers, 0, "worker processes for large scans ('auto' = one per core)"),
+    "checks": Setting(_mapping, {}, "per-check options, keyed by check id (e.g. SA102: {entropy_limit: 4.5})"),
+    "plugins": Setting(_str_list, [], "extra plugin modules to load by import path"),
+}
+
+
+@dataclass
+class Config:
+    """The effective configuration of one run, plus per-run plugin state.
+
+    ``settings`` holds every key of :data:`SETTINGS`, validated, with CLI
+    options already applied on top of the file.  ``stash`` is where plugins
+    keep per-run state (pytest's ``Stash``), so nothing lives in globals.
+    """
+
+    settings: dict[str, Any]
+    source: str | None = None
+    rootdir: Path = field(default_factory=Path.cwd)
+    paths: list[str] = field(default_factory=list)
+    staged: bool = False
+    pluginmanager: "pluggy.PluginManager | None" = None
+    checks: "CheckRegistry | None" = None
+    formats: "FormatRegistry | None" = None
+    stash: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def prefilter(self) -> bool:
+        return bool(self.settings["prefilter"])
+
+    def check_options(self, check_id: str) -> dict[str, Any]:
+        """Options given for one check under ``checks.<ID>`` (may be empty)."""
+        return dict(self.settings["checks"].get(check_id) or {})
+
+    def is_enabled(self, check_id: str) -> bool:
+        return check_id not in self.settings["disable"]
+
+    @property
+    def hook(self) -> Any:
+        assert self.pluginmanager is not None
+        return self.pluginmanager.hook
+
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def interpolate(value: Any, source: str, key: str, env: dict[str, str] | None = None) -> Any:
+    """Replace ``${VAR}`` / ``${VAR:-default}`` in strings, recursively."""
+    env = os.environ if env is None else env
+    if isinstance(value, str):
+        def substitute(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in env:
+                return env[name]
+            if default is not None:
+                return default
+            raise ConfigError(source, key, f"environment variable {name} is not set (export it or use ${{{name}:-default}})")
+        return _VAR.sub(substitute, value)
+    if isinstance(value, list):
+        return [interpolate(v, source, f"{key}[{i}]", env) for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        return {k: interpolate(v, source, f"{key}.{k}", env) for k, v in value.items()}
+    return value
+
+
+def find_config_file(start: Path) -> Path | None:
+    """Walk up from ``start`` to the first directory holding a config."""
+    for directory in (start, *start.parents):
+        for name in CONFIG_FILENAMES:
+            candidate = directory / name
+            if candidate.is_file():
+                return candidate
+        pyproject = directory / "pyproject.toml"
+        if pyproject.is_file() and _has_tool_table(pyproject):
+            return pyproject
+    return None
+
+
+def _has_tool_table(pyproject: Path) -> bool:
+    try:
+        return "[tool.secretaudit" in pyproject.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Parse a YAML config or a pyproject ``[tool.secretaudit]`` table."""
+    source = str(path)
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(source, None, f"cannot read config ({exc.__class__.__name__}: {getattr(exc, 'strerror', None) or exc}); fix the file or pass --config") from None
+    if path.name == "pyproject.toml":
+        import tomllib
+
+        try:
+            data = tomllib.loads(raw)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(source, None, f"invalid TOML ({exc}); fix the syntax") from None
+        table = data.get("tool", {}).get("secretaudit", {})
+        if not isinstance(table, dict):
+            raise ConfigError(source, "tool.secretaudit", "expected a table")
+        return table
+    import yaml
+
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "syntax error"
+        raise ConfigError(source, None, f"invalid YAML{where}: {problem}; fix the syntax") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(source, None, "expected a mapping of settings at the top level")
+    return data
+
+
+def validate(raw: dict[str, Any], source: str) -> dict[str, Any]:
+    """Check every key against :data:`SETTINGS`; return settings with defaults."""
+    settings = {key: setting.default for key, setting in SETTINGS.items()}
+    for key, value in raw.items():
+        setting = SETTINGS.get(key)
+        if setting is None:
+            allowed = ", ".join(sorted(SETTINGS))
+            raise ConfigError(source, str(key), f"unknown setting (allowed: {allowed})")
+        value = interpolate(value, source, key)
+        try:
+            settings[key] = setting.parse(value)
+        except ValueError as exc:
+            raise ConfigError(source, key, f"{exc}; {key} is {setting.help}") from None
+    return settings
+
+
+def load_config(explicit: str | None = None, start: Path | None = None) -> Config:
+    """Find (or take ``explicit``), read and validate the configuration."""
+    start = (start or Path.cwd()).resolve()
+    if explicit:
+        path: Path | None = Path(explicit)
+        if not path.exists():
+            raise ConfigError(explicit, None, "config file not found; check the --config path")
+    else:
+        path = find_config_file(start)
+    if path is None:
+        return Config(settings=validate({}, "<defaults>"), source=None, rootdir=start)
+    settings = validate(read_config_file(path), str(path))
+    return Config(settings=settings, source=str(path), rootdir=path.resolve().parent)

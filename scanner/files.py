@@ -1,0 +1,142 @@
+"""The built-in ``files`` plugin: turns paths into file targets and items.
+
+Inside a git work tree a directory is enumerated with ``git ls-files``
+(tracked plus untracked-not-ignored files), so ``.gitignore`` is honoured the
+way git itself reads it.  Outside git, the tree is walked without following
+symlinks.  ``--staged`` takes the files staged for commit and reads their
+staged content (the index), which is what a commit will contain.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
+
+from scanner.errors import UsageError
+from scanner.hookspec import hookimpl
+from scanner.model import Target
+
+if TYPE_CHECKING:
+    from scanner.config import Config
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """A file to read: where it is, how to show it, optionally a git blob.
+
+    ``blob`` is set for staged files: the content is the staged object, not
+    the work-tree file.  ``missing`` explains why a named file could not be
+    found, so the engine reports it instead of dropping it silently.
+    """
+
+    path: str
+    relpath: str
+    blob: str | None = None
+    missing: str | None = None
+
+
+def git_toplevel(directory: Path) -> Path | None:
+    """The git work tree containing ``directory``, or None outside git."""
+    try:
+        proc = subprocess.run(["git", "-C", str(directory), "rev-parse", "--show-toplevel"],
+                              capture_output=True, text=True, check=False)
+    except (OSError, ValueError):
+        return None
+    if proc.returncode != 0:
+        return None
+    return Path(proc.stdout.strip())
+
+
+def display_path(path: Path, root: Path) -> str:
+    """POSIX path relative to ``root`` when under it, else absolute."""
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _git_files(directory: Path) -> list[str] | None:
+    proc = subprocess.run(
+        ["git", "-C", str(directory), "ls-files", "-z", "--cached", "--others", "--exclude-standard",
+         "--deduplicate", "--", "."],
+        capture_output=True, check=False)
+    if proc.returncode != 0:
+        return None
+    return [p for p in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if p]
+
+
+def _walk_with_links(directory: Path) -> Iterator[Path]:
+    """os.walk, listing symlinked directories as entries instead of entering them."""
+    for dirpath, dirnames, filenames in os.walk(directory, followlinks=False):
+        links = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
+        dirnames[:] = sorted(d for d in dirnames if d != ".git" and d not in links)
+        for name in sorted(filenames + links):
+            yield Path(dirpath, name)
+
+
+def _staged(root: Path) -> Iterator[FileRef]:
+    proc = subprocess.run(["git", "-C", str(root), "diff", "--cached", "--raw", "-z", "--no-renames",
+                           "--diff-filter=ACMR", "--no-abbrev"], capture_output=True, check=False)
+    if proc.returncode != 0:
+        raise UsageError("--staged needs a git work tree; run it inside a repository")
+    fields = proc.stdout.decode("utf-8", "surrogateescape").split("\0")
+    for meta, name in zip(fields[0::2], fields[1::2]):
+        parts = meta.split()
+        if len(parts) < 5 or parts[1] == "120000":  # symlinks are not content
+            continue
+        yield FileRef(path=str(root / name), relpath=name, blob=parts[3])
+
+
+def _excluded(relpath: str, patterns: list[str]) -> bool:
+    return any(fnmatch.fnmatchcase(relpath, pattern) for pattern in patterns)
+
+
+def iter_files(target: Target, root: Path, exclude: list[str]) -> Iterator[FileRef]:
+    """All file references of one path target, in a deterministic order."""
+    if target.scope == "staged":
+        refs: Iterator[FileRef] = _staged(root)
+    else:
+        refs = _expand(Path(target.path), root)
+    for ref in refs:
+        if not _excluded(ref.relpath, exclude):
+            yield ref
+
+
+def _expand(path: Path, root: Path) -> Iterator[FileRef]:
+    absolute = Path(os.path.abspath(path))
+    if not os.path.lexists(absolute):
+        yield FileRef(str(absolute), display_path(absolute, root), missing="no such file or directory")
+        return
+    if absolute.is_dir() and not absolute.is_symlink():
+        listed = _git_files(absolute) if git_toplevel(absolute) else None
+        if listed is not None:
+            for name in sorted(listed):
+                full = absolute / name
+                if os.path.lexists(full):  # deleted but still tracked: nothing to read
+                    yield FileRef(str(full), display_path(full, root))
+            return
+        for full in _walk_with_links(absolute):
+            yield FileRef(str(full), display_path(full, root))
+        return
+    yield FileRef(str(absolute), display_path(absolute, root))
+
+
+# -- hooks ----------------------------------------------------------------------
+
+
+@hookimpl
+def secretaudit_collect_targets(config: "Config") -> list[Target]:
+    if config.staged:
+        return [Target(kind="path", name="staged changes", path=str(config.rootdir), scope="staged")]
+    return [Target(kind="path", name=p, path=p, scope="all") for p in config.paths]
+
+
+@hookimpl
+def secretaudit_collect_items(target: Target, config: "Config") -> Iterator[FileRef] | None:
+    if target.kind != "path":
+        return None
+    return iter_files(target, config.stash["scan_root"], config.settings["exclude"])

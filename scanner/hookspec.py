@@ -1,0 +1,192 @@
+"""Hook specifications: the whole plugin surface of secretaudit.
+
+Every built-in check family and reporter is a plugin implementing some of
+these hooks; third-party plugins use the same hooks and are loaded from the
+``secretaudit`` entry-point group.  Hooks are called with keyword arguments,
+and an implementation may accept any subset of them, so arguments can be
+added later but are never renamed or removed.
+
+The protocol of one run (``secretaudit scan``), in order:
+
+1. A fresh :class:`pluggy.PluginManager` loads the ``default_plugins``, then
+   entry-point plugins, minus those blocked with ``-p no:NAME``.
+2. :func:`secretaudit_register_checks` and :func:`secretaudit_register_formats`
+   fill the catalogue of checks and output formats.
+3. :func:`secretaudit_configure` lets every plugin read the configuration.
+4. :func:`secretaudit_collect_targets` turns the command line and config into
+   targets; :func:`secretaudit_sessionstart` announces them.
+5. For each target, :func:`secretaudit_collect_items` lists its items and
+   :func:`secretaudit_collection_finish` reports how many.
+6. :func:`secretaudit_scan_file` runs every file check on every file item
+   (in worker processes on large scans) and returns raw detections; the engine
+   redacts them, fingerprints them and applies inline waivers;
+   :func:`secretaudit_itemdone` follows each item, in order.
+7. The baseline is applied, then :func:`secretaudit_finding` broadcasts every
+   finding in deterministic order.
+8. :func:`secretaudit_sessionfinish` lets reporters write their output.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterable
+
+import pluggy
+
+if TYPE_CHECKING:
+    from scanner.config import Config
+    from scanner.model import Detection, FileItem, Finding, Target
+    from scanner.registry import CheckRegistry, FormatRegistry
+    from scanner.session import Session
+
+hookspec = pluggy.HookspecMarker("secretaudit")
+hookimpl = pluggy.HookimplMarker("secretaudit")
+
+
+# -- initialization -----------------------------------------------------------
+
+
+@hookspec
+def secretaudit_register_checks(registry: "CheckRegistry") -> None:
+    """Add this plugin's checks to the catalogue.
+
+    Called once per run, before configuration.  Call
+    ``registry.add(CheckSpec(...))`` for every check the plugin implements;
+    a check id may be registered only once across all plugins.
+
+    :param registry: the run's check catalogue.
+    """
+
+
+@hookspec
+def secretaudit_register_formats(registry: "FormatRegistry") -> None:
+    """Add output formats (``--format`` and ``--report``) to the registry.
+
+    Called once per run.  Call ``registry.add(name, render)`` where
+    ``render(session) -> str`` renders the whole session as text.  Reporters
+    know nothing about checks; they only see findings and the catalogue.
+
+    :param registry: the run's format registry.
+    """
+
+
+@hookspec
+def secretaudit_configure(config: "Config") -> None:
+    """Read settings once the configuration is loaded and validated.
+
+    Called once per run, after registration and before collection.  Plugins
+    keep per-run state in ``config.stash``, never in module globals, so runs
+    in one process (tests) stay independent.
+
+    :param config: the run's effective configuration.
+    """
+
+
+# -- collection ---------------------------------------------------------------
+
+
+@hookspec
+def secretaudit_collect_targets(config: "Config") -> "Iterable[Target] | None":
+    """Return the targets this plugin contributes to the run.
+
+    Every implementation is called; the targets are concatenated in plugin
+    order.  The built-in ``files`` plugin turns the ``scan`` arguments into
+    path targets.
+
+    :param config: the run's configuration.
+    :returns: targets, or ``None`` for none.
+    """
+
+
+@hookspec(firstresult=True)
+def secretaudit_collect_items(target: "Target", config: "Config") -> "Iterable[FileItem | str] | None":
+    """Enumerate the items of one target.
+
+    For a path target, the built-in ``files`` plugin yields file paths
+    (honouring ``.gitignore`` inside a git work tree); the engine reads and
+    decodes them and counts what it has to skip.
+
+    Stops at the first non-None result.
+
+    :param target: the target to expand.
+    :param config: the run's configuration.
+    :returns: an iterable of items (file paths as ``str``), or ``None`` if this
+        plugin does not handle the target's kind.
+    """
+
+
+@hookspec
+def secretaudit_sessionstart(session: "Session") -> None:
+    """Called after targets are collected, before any item is collected.
+
+    The terminal reporter prints its header here.
+
+    :param session: the session, with ``session.targets`` filled in.
+    """
+
+
+@hookspec
+def secretaudit_collection_finish(session: "Session", target: "Target", count: int) -> None:
+    """Called when one target's items are all collected, before they are scanned.
+
+    :param session: the running session.
+    :param target: the target whose items were collected.
+    :param count: how many items it has.
+    """
+
+
+# -- running checks -----------------------------------------------------------
+
+
+@hookspec
+def secretaudit_scan_file(item: "FileItem", config: "Config") -> "Iterable[Detection] | None":
+    """Look for hardcoded credentials in one file.
+
+    Called for every readable, non-binary, UTF-8 file, in a worker process on
+    large scans.  Return :class:`~scanner.model.Detection` objects; the engine
+    redacts them, computes fingerprints, and applies inline waivers and the
+    baseline, so a check never formats output or handles a waiver.  A check
+    must return the same detections with ``config.prefilter`` on or off: the
+    prefilter may only make it faster.
+
+    :param item: the file, with its decoded text.
+    :param config: the run's configuration (check options, ``prefilter``).
+    :returns: detections, or ``None`` for none.
+    """
+
+
+@hookspec
+def secretaudit_itemdone(session: "Session", relpath: str) -> None:
+    """Called in the main process after each item was scanned or skipped.
+
+    Results arrive in collection order.  The terminal reporter draws its
+    progress from here; keep implementations cheap, it runs once per file.
+
+    :param session: the running session (counts so far).
+    :param relpath: the item's display path.
+    """
+
+
+# -- reporting ----------------------------------------------------------------
+
+
+@hookspec
+def secretaudit_finding(finding: "Finding", config: "Config") -> None:
+    """Observe one finding after waivers and the baseline were applied.
+
+    Called in the main process, in deterministic order, once for every
+    failed, waived or error result.  The terminal reporter prints from here.
+
+    :param finding: the finding (redacted; never holds a secret value).
+    :param config: the run's configuration.
+    """
+
+
+@hookspec
+def secretaudit_sessionfinish(session: "Session", exitstatus: int) -> None:
+    """Called once after all results are in, before the process exits.
+
+    Reporters write their files and the terminal reporter its summary here.
+
+    :param session: the finished session, with all findings and counts.
+    :param exitstatus: the exit code the run will end with.
+    """

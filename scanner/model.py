@@ -1,0 +1,225 @@
+"""The data model shared by the engine, checks and reporters.
+
+Plain frozen dataclasses, so results can cross process boundaries (the scan
+runs in worker processes) and be compared, sorted and hashed.
+
+The one rule this module enforces for everybody: a secret value never leaves
+a :class:`Detection`.  The engine turns each detection into a :class:`Finding`
+that carries only redacted evidence and a salted fingerprint; nothing
+downstream of that (terminal, reports, baselines) ever sees the plaintext.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import hmac
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Severity(enum.IntEnum):
+    """How bad a failing check is; ordered so ``--fail-on`` can compare."""
+
+    INFO = 0
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+    CRITICAL = 4
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, value: str) -> "Severity":
+        try:
+            return cls[value.strip().upper()]
+        except KeyError:
+            allowed = ", ".join(s.label for s in cls)
+            raise ValueError(f"unknown severity {value!r} (allowed: {allowed})") from None
+
+
+class Status(str, enum.Enum):
+    """The outcome of one result, in pytest's vocabulary."""
+
+    FAILED = "failed"
+    PASSED = "passed"
+    ERROR = "error"
+    WAIVED = "waived"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """What a check is: the catalogue entry shown by ``secretaudit checks``.
+
+    ``controls`` name the compliance controls the check evidences, e.g.
+    ``("PCI DSS v4 8.6.2", "NIST 800-53 IA-5(7)")``; reports group by them.
+    """
+
+    id: str
+    title: str
+    severity: Severity
+    description: str
+    remediation: str
+    tags: tuple[str, ...] = ()
+    controls: tuple[str, ...] = ()
+    references: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Target:
+    """Something a run scans: a repository path (or a backend, later).
+
+    ``kind`` is ``"path"`` for files and directories; ``name`` is how it is
+    shown (the path as the user gave it).
+    """
+
+    kind: str
+    name: str
+    path: str = ""
+    scope: str = "all"  # "all" files, "given" files, "staged"
+
+
+@dataclass
+class FileItem:
+    """One file handed to the checks: its display path and decoded text.
+
+    ``relpath`` is the path reports show (POSIX separators, relative to the
+    scan root when the file is under it); ``text`` is the whole UTF-8 content.
+    Line numbers are computed on demand from match offsets.
+    """
+
+    path: str
+    relpath: str
+    text: str
+    _line_starts: list[int] | None = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.relpath.rsplit("/", 1)[-1]
+
+    def line_of(self, offset: int) -> int:
+        """1-based line number of a character offset in :attr:`text`."""
+        if self._line_starts is None:
+            starts = [0]
+            find = self.text.find
+            pos = find("\n")
+            while pos != -1:
+                starts.append(pos + 1)
+                pos = find("\n", pos + 1)
+            self._line_starts = starts
+        from bisect import bisect_right
+
+        return bisect_right(self._line_starts, offset)
+
+    def line_text(self, line: int) -> str:
+        """The text of a 1-based line, without its newline."""
+        self.line_of(0)
+        assert self._line_starts is not None
+        start = self._line_starts[line - 1]
+        end = self.text.find("\n", start)
+        return self.text[start:] if end == -1 else self.text[start:end]
+
+
+@dataclass(frozen=True)
+class Detection:
+    """A raw hit from a file check, still holding the secret in memory.
+
+    Checks return these; only the engine reads ``secret``, to fingerprint and
+    redact it, and then drops it.  ``visible_prefix`` is the part of the
+    secret that is safe to show because it is not secret (a format's literal
+    prefix such as ``ghp_`` or ``AKIA``); the engine never shows more.
+    """
+
+    check_id: str
+    line: int
+    secret: str
+    label: str
+    visible_prefix: str = ""
+    rule: str = ""  # e.g. "github-pat"; part of the fingerprint identity
+
+    def __repr__(self) -> str:  # never print the secret, even in a traceback
+        return f"Detection({self.check_id}, line={self.line}, label={self.label!r}, secret=<redacted>)"
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a finding is: a file and line, or a backend and secret name."""
+
+    path: str | None = None
+    line: int | None = None
+    backend: str | None = None
+    name: str | None = None
+
+    def __str__(self) -> str:
+        if self.path is not None:
+            return f"{self.path}:{self.line}" if self.line else self.path
+        return f"{self.backend}:{self.name}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in (("path", self.path), ("line", self.line),
+                                  ("backend", self.backend), ("name", self.name)) if v is not None}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One result: what a check concluded about one location.
+
+    ``fingerprint`` identifies the finding across runs without a line number
+    or any plaintext, so moving code does not churn baselines and waivers.
+    """
+
+    check_id: str
+    severity: Severity
+    status: Status
+    location: Location
+    message: str
+    fingerprint: str
+    evidence: str = ""
+    remediation: str = ""
+    target: str = ""
+    waiver: str | None = None  # why it is waived (inline reason, "baseline", ...)
+
+    def sort_key(self) -> tuple:
+        loc = self.location
+        return (loc.path or "", loc.line or 0, loc.backend or "", loc.name or "",
+                self.check_id, self.fingerprint)
+
+
+# --- redaction and fingerprints ---------------------------------------------
+
+#: Fixed key for hashing secrets into fingerprints.  The fingerprint must be
+#: stable across machines and runs (baselines are committed), so the key is a
+#: constant; it exists so that fingerprints are not plain SHA-256 digests that
+#: could be looked up in precomputed tables of leaked keys.
+_FINGERPRINT_KEY = b"secretaudit/fingerprint/v1"
+
+
+def secret_digest(secret: str) -> str:
+    """Salted, keyed hash of a secret value (hex), safe to store."""
+    return hmac.new(_FINGERPRINT_KEY, secret.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+
+
+def fingerprint(check_id: str, location_identity: str, secret: str = "", rule: str = "") -> str:
+    """Stable id of a finding: check, location identity and secret hash.
+
+    ``location_identity`` is the file path (never the line) or the backend and
+    secret name.  Two occurrences of the same secret in one file share a
+    fingerprint, which is what a baseline wants.
+    """
+    material = "\x1f".join((check_id, rule, location_identity, secret_digest(secret) if secret else ""))
+    return hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def redact(secret: str, visible_prefix: str = "") -> str:
+    """Evidence for a secret: its non-secret prefix and its length, never more.
+
+    ``visible_prefix`` is shown only when the secret really starts with it and
+    it leaves most of the secret hidden.
+    """
+    shown = ""
+    if visible_prefix and secret.startswith(visible_prefix) and len(visible_prefix) * 2 <= len(secret):
+        shown = visible_prefix
+    return f"{shown}…(redacted, {len(secret)} chars)"

@@ -1,0 +1,163 @@
+"""The terminal reporter: pytest's look for a secrets scan.
+
+A plugin object registered at ``secretaudit_configure``: a header, progress
+while files are scanned, one line per failing finding, warnings for files
+that could not be scanned, and a closing summary line coloured by the worst
+outcome.  With ``--format json`` (machine output on stdout) everything here
+goes to stderr.
+"""
+
+from __future__ import annotations
+
+import platform
+import shutil
+import sys
+from typing import TYPE_CHECKING, TextIO
+
+from scanner import __version__
+from scanner.hookspec import hookimpl
+from scanner.model import Finding, Status
+
+if TYPE_CHECKING:
+    from scanner.config import Config
+    from scanner.model import Target
+    from scanner.session import Session
+
+_COLORS = {"failed": "red", "error": "red", "passed": "green", "waived": "yellow", "skipped": "yellow"}
+_ORDER = ("failed", "passed", "waived", "error", "skipped")
+
+
+class TerminalReporter:
+    """Writes human output; verbosity -2 (``-qq``) to 2 (``-vv``)."""
+
+    def __init__(self, config: "Config", out: TextIO, verbosity: int = 0, color: bool | None = None) -> None:
+        self.config = config
+        self.out = out
+        self.verbosity = verbosity
+        self.color = out.isatty() if color is None else color
+        self.progress = out.isatty() and verbosity >= 0
+        self._total = 0
+        self._done = 0
+        self._last_pct = -1
+
+    # -- output helpers -----------------------------------------------------
+
+    def style(self, text: str, fg: str | None = None, bold: bool = False) -> str:
+        if not self.color:
+            return text
+        import click
+
+        return click.style(text, fg=fg, bold=bold)
+
+    def line(self, text: str = "") -> None:
+        self.out.write(text + "\n")
+
+    def sep(self, char: str, title: str, fg: str | None = None, bold: bool = False) -> None:
+        width = min(shutil.get_terminal_size((80, 24)).columns, 100)
+        title = f" {title} "
+        fill = max(width - len(title), 4)
+        self.line(self.style(char * (fill // 2) + title + char * (fill - fill // 2), fg, bold))
+
+    def _clear_progress(self) -> None:
+        if self.progress and self._last_pct >= 0:
+            self.out.write("\r\033[K")
+            self._last_pct = -1
+
+    # -- hooks ----------------------------------------------------------------
+
+    @hookimpl
+    def secretaudit_sessionstart(self, session: "Session") -> None:
+        if self.verbosity < 0:
+            return
+        self.sep("=", "secretaudit session starts", bold=True)
+        checks = self.config.checks
+        enabled = [c.id for c in checks if self.config.is_enabled(c.id)] if checks else []
+        self.line(f"secretaudit {__version__}, python {platform.python_version()}, "
+                  f"checks: {', '.join(enabled) or 'none'}")
+        self.line(f"rootdir: {self.config.stash.get('scan_root', self.config.rootdir)}"
+                  + (f", config: {self.config.source}" if self.config.source else ""))
+        baseline = self.config.stash.get("baseline_path")
+        if baseline:
+            self.line(f"baseline: {baseline} ({len(session.baseline)} accepted findings)")
+
+    @hookimpl
+    def secretaudit_collection_finish(self, session: "Session", target: "Target", count: int) -> None:
+        self._total += count
+        if self.verbosity >= 0:
+            self.line(f"collected {count} file{'s' if count != 1 else ''} from {target.name}")
+
+    @hookimpl
+    def secretaudit_itemdone(self, session: "Session", relpath: str) -> None:
+        self._done += 1
+        if not self.progress or not self._total:
+            return
+        pct = self._done * 100 // self._total
+        if pct != self._last_pct:
+            self._last_pct = pct
+            self.out.write(f"\r[{pct:3d}%] {self._done}/{self._total} files")
+            self.out.flush()
+
+    @hookimpl
+    def secretaudit_finding(self, finding: Finding, config: "Config") -> None:
+        if finding.status is Status.WAIVED and self.verbosity < 1:
+            return
+        if self.verbosity < -1:
+            return
+        self._clear_progress()
+        colour = _COLORS.get(finding.status.value)
+        status = finding.status.value.upper()
+        text = (f"{finding.location} {finding.check_id} [{finding.severity.label}] "
+                f"{finding.message} {finding.evidence}")
+        if finding.status is Status.WAIVED:
+            text += f" (waived: {finding.waiver})"
+        self.line(f"{self.style(status, colour, bold=True)} {text}")
+
+    @hookimpl
+    def secretaudit_sessionfinish(self, session: "Session", exitstatus: int) -> None:
+        self._clear_progress()
+        for skip in session.skipped:
+            if skip.is_error:
+                self.line(f"{self.style('ERROR', 'red', bold=True)} {skip.message}")
+            elif skip.message and self.verbosity >= 0:
+                self.line(f"{self.style('WARNING', 'yellow')} skipped {skip.message}")
+            elif self.verbosity >= 2:
+                self.line(f"SKIPPED {skip.relpath}: {skip.reason}")
+        for path in session.config.stash.get("reports_written", []):
+            if self.verbosity >= -1:
+                self.line(f"report written: {path}")
+        if session.interrupted:
+            self.line(self.style("!!! interrupted: results are partial !!!", "red", bold=True))
+        if self.verbosity < -1:
+            return
+        summary = self.summary(session)
+        if self.verbosity < 0:
+            self.line(summary)
+        else:
+            worst = next((s for s in ("failed", "error", "waived") if session.counts()[s]), "passed")
+            if exitstatus == 5:
+                worst = "skipped"
+            self.sep("=", summary, fg=_COLORS[worst], bold=True)
+        if exitstatus == 5:
+            self.line("no file was scanned: check the paths, exclude patterns and max_file_size")
+
+    def summary(self, session: "Session") -> str:
+        counts = session.counts()
+        parts = [f"{counts[k]} {k}" for k in _ORDER if counts[k]]
+        reasons = {}
+        for skip in session.skipped:
+            if not skip.is_error:
+                reasons[skip.reason] = reasons.get(skip.reason, 0) + 1
+        if reasons and "skipped" in _ORDER:
+            detail = ", ".join(f"{n} {r}" for r, n in sorted(reasons.items()))
+            parts = [p + f" ({detail})" if p.endswith(" skipped") else p for p in parts]
+        return f"{', '.join(parts) or 'no files scanned'} in {session.duration:.2f}s"
+
+
+@hookimpl
+def secretaudit_configure(config: "Config") -> None:
+    """Register the reporter object, writing where the CLI asked."""
+    options = config.stash.get("terminal", {})
+    out = options.get("out") or sys.stdout
+    reporter = TerminalReporter(config, out, options.get("verbosity", 0), options.get("color"))
+    assert config.pluginmanager is not None
+    config.pluginmanager.register(reporter, name="terminalreporter")
