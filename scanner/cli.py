@@ -38,6 +38,7 @@ def _common_options(func: Callable) -> Callable:
         click.option("--max-file-size", metavar="SIZE", help="Skip files larger than SIZE (default 10MB)."),
         click.option("--no-prefilter", is_flag=True, help="Run every detector on every line (slower; same results)."),
         click.option("--workers", type=int, metavar="N", help="Worker processes (default: one per core)."),
+        click.option("--no-cache", is_flag=True, help="Ignore and do not update the scan cache."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -105,9 +106,10 @@ def _start_dir(paths: tuple[str, ...]) -> Path:
 
 
 def _overrides(exclude: tuple[str, ...], max_file_size: str | None, no_prefilter: bool,
-               workers: int | None, fail_on: str | None = None) -> dict[str, Any]:
+               workers: int | None, no_cache: bool, fail_on: str | None = None) -> dict[str, Any]:
     return {"exclude": list(exclude) or None, "max_file_size": max_file_size,
-            "prefilter": False if no_prefilter else None, "workers": workers, "fail_on": fail_on}
+            "prefilter": False if no_prefilter else None, "workers": workers, "fail_on": fail_on,
+            "cache": False if no_cache else None}
 
 
 def _baseline_path(runner: Runner, explicit: str | None) -> Path:
@@ -140,6 +142,10 @@ def cli() -> None:
 @cli.command(epilog=EPILOG)
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--staged", is_flag=True, help="Scan the content staged for commit (git index).")
+@click.option("--history", is_flag=True,
+              help="Scan every blob reachable from --ref (default: all refs) once; report SA105 findings with "
+                   "the commit that introduced each secret and whether it is still at HEAD.")
+@click.option("--ref", "refs", multiple=True, metavar="REF", help="With --history: a ref or range to scan (repeatable).")
 @click.option("--baseline", "baseline_file", metavar="FILE",
               help="Baseline of accepted findings (default: .secretaudit-baseline.json if present).")
 @click.option("--no-baseline", is_flag=True, help="Report every finding, ignoring any baseline.")
@@ -147,10 +153,10 @@ def cli() -> None:
 @click.option("--allow-empty", is_flag=True, help="Exit 0 instead of 5 when no file was scanned (for hooks).")
 @_output_options
 @_common_options
-def scan(paths: tuple[str, ...], staged: bool, baseline_file: str | None, no_baseline: bool,
+def scan(paths: tuple[str, ...], staged: bool, history: bool, refs: tuple[str, ...], baseline_file: str | None, no_baseline: bool,
          fail_on: str | None, allow_empty: bool, fmt: str, verbose: int, quiet: int, no_color: bool,
          config_path: str | None, plugins: tuple[str, ...], exclude: tuple[str, ...],
-         max_file_size: str | None, no_prefilter: bool, workers: int | None) -> None:
+         max_file_size: str | None, no_prefilter: bool, workers: int | None, no_cache: bool) -> None:
     """Scan files and directories for hardcoded credentials.
 
     PATHS are files or directories (default: the current directory).  Inside a
@@ -169,12 +175,24 @@ def scan(paths: tuple[str, ...], staged: bool, baseline_file: str | None, no_bas
     from scanner.baseline import load_entries
     from scanner.session import Session
 
-    if staged and paths:
-        raise UsageError("--staged scans the git index; do not also give PATHS")
+    if staged and (paths or history):
+        raise UsageError("--staged scans the git index; do not also give PATHS or --history")
+    if refs and not history:
+        raise UsageError("--ref selects what --history scans; add --history")
+    if history and len(paths) > 1:
+        raise UsageError("--history scans one repository; give at most one PATH")
     paths = paths or (() if staged else (".",))
-    runner = Runner(config_path, plugins, paths, _overrides(exclude, max_file_size, no_prefilter, workers, fail_on))
+    runner = Runner(config_path, plugins, paths, _overrides(exclude, max_file_size, no_prefilter, workers, no_cache, fail_on))
     config = runner.config
     config.staged = staged
+    if history:
+        root = config.stash["scan_root"]
+        from scanner.files import git_toplevel
+
+        if git_toplevel(Path(root)) is None:
+            raise UsageError(f"--history needs a git repository; {paths[0]} is not inside one")
+        config.stash["history"] = {"repo": str(root), "refs": list(refs) or ["--all"]}
+        config.paths = []
     config.stash["allow_empty"] = allow_empty
     session = Session(config)
     if not no_baseline:
@@ -203,11 +221,11 @@ def baseline() -> None:
 
 def _baseline_run(paths: tuple[str, ...], output: str | None, config_path: str | None,
                   plugins: tuple[str, ...], exclude: tuple[str, ...], max_file_size: str | None,
-                  no_prefilter: bool, workers: int | None, keep_previous: bool) -> None:
+                  no_prefilter: bool, workers: int | None, no_cache: bool, keep_previous: bool) -> None:
     from scanner.baseline import build, load_entries, write
     from scanner.session import Session
 
-    runner = Runner(config_path, plugins, paths or (".",), _overrides(exclude, max_file_size, no_prefilter, workers))
+    runner = Runner(config_path, plugins, paths or (".",), _overrides(exclude, max_file_size, no_prefilter, workers, no_cache))
     runner.config.stash["allow_empty"] = True
     runner.configure("json", 0, 1, False)
     target = _baseline_path(runner, output)

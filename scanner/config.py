@@ -102,6 +102,8 @@ SETTINGS: dict[str, Setting] = {
     "workers": Setting(_workers, 0, "worker processes for large scans ('auto' = one per core)"),
     "checks": Setting(_mapping, {}, "per-check options, keyed by check id (e.g. SA102: {entropy_limit: 4.5})"),
     "plugins": Setting(_str_list, [], "extra plugin modules to load by import path"),
+    "cache": Setting(_bool, True, "reuse results for unchanged files (keyed by content and rules version)"),
+    "cache_dir": Setting(_str, "", "where the scan cache lives (default: $XDG_CACHE_HOME/secretaudit)"),
 }
 
 

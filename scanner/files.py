@@ -22,6 +22,7 @@ from scanner.model import Target
 
 if TYPE_CHECKING:
     from scanner.config import Config
+    from scanner.session import Session
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,7 @@ def _expand(path: Path, root: Path) -> Iterator[FileRef]:
 @hookimpl
 def secretaudit_collect_targets(config: "Config") -> list[Target]:
     if config.staged:
-        return [Target(kind="path", name="staged changes", path=str(config.rootdir), scope="staged")]
+        return [Target(kind="path", name="staged changes", path=str(config.stash["scan_root"]), scope="staged")]
     return [Target(kind="path", name=p, path=p, scope="all") for p in config.paths]
 
 
@@ -140,3 +141,17 @@ def secretaudit_collect_items(target: Target, config: "Config") -> Iterator[File
     if target.kind != "path":
         return None
     return iter_files(target, config.stash["scan_root"], config.settings["exclude"])
+
+
+@hookimpl
+def secretaudit_run_target(session: "Session", target: Target) -> bool | None:
+    if target.kind != "path":
+        return None
+    from scanner.parallel import scan_files
+
+    config = session.config
+    items = config.hook.secretaudit_collect_items(target=target, config=config)
+    refs = [item for item in items or () if isinstance(item, FileRef)]
+    session.collected(target, len(refs))
+    scan_files(refs, config, target.name, session.record, session.cache)
+    return True

@@ -1,8 +1,11 @@
 """Scanning one file: read it, run the file checks, turn detections into findings.
 
 This is the only place a secret value exists outside a check: each
-:class:`~scanner.model.Detection` is redacted and fingerprinted here, in the
-process that found it, and only the resulting :class:`Finding` travels on.
+:class:`~scanner.model.Detection` becomes a *row* (check, rule, line, a salted
+digest of the secret, label, redacted evidence, inline waiver) in the process
+that found it, and only rows and findings travel on.  Rows depend on the
+file's content alone, which is what makes them cacheable
+(:mod:`scanner.cache`); findings add the path.
 
 Large scans run :func:`scan_batch` in worker processes (see
 :mod:`scanner.parallel`); small ones call it in-process.  Either way the
@@ -11,26 +14,40 @@ results are identical and in the same order.
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from scanner.files import FileRef
-from scanner.model import Detection, FileItem, Finding, Location, Status, fingerprint, redact
-from scanner.reader import Skip, read_file
+from scanner.model import Detection, FileItem, Finding, Location, Status, fingerprint, redact, secret_digest
+from scanner.reader import Skip, decode, read_bytes
 from scanner.waivers import waiver_for
 
 if TYPE_CHECKING:
+    from scanner.cache import ScanCache
     from scanner.config import Config
+
+Row = list[Any]  # [check_id, rule, line, secret digest, label, evidence, waiver or None]
+
+#: Cached rows of a binary file: skipped again without being read again.
+BINARY_ROWS: list[Row] = [["!binary"]]
 
 
 @dataclass
 class FileResult:
-    """What scanning one file produced: findings, or why it was skipped."""
+    """What scanning one file produced: findings, or why it was skipped.
+
+    ``cache_entry`` is (stat signature, content digest, rows payload or None
+    when the rows came from the cache) for the main process to remember.
+    """
 
     relpath: str
     findings: list[Finding] = field(default_factory=list)
     skip: Skip | None = None
     size: int = 0
+    cache_entry: tuple[str, str, str | None] | None = None
+    cached: bool = False
 
 
 def _dedupe(detections: Iterable[Detection], config: "Config") -> list[Detection]:
@@ -57,42 +74,113 @@ def _rank(det: Detection, config: "Config") -> tuple[int, str]:
     return (-int(severity), det.check_id)
 
 
-def findings_for(item: FileItem, detections: Iterable[Detection], config: "Config", target: str) -> list[Finding]:
-    """Redact, fingerprint and apply inline waivers to one file's detections."""
-    assert config.checks is not None
-    findings = []
+def detection_rows(item: FileItem, detections: Iterable[Detection], config: "Config") -> list[Row]:
+    """Redact and digest one file's detections and find their inline waivers."""
+    rows = []
     for det in _dedupe(detections, config):
-        spec = config.checks.get(det.check_id)
         line = item.line_text(det.line) if det.line else ""
         previous = item.line_text(det.line - 1) if det.line and det.line > 1 else ""
-        reason = waiver_for(previous, line, det.check_id)
+        rows.append([det.check_id, det.rule, det.line, secret_digest(det.secret), det.label,
+                     redact(det.secret, det.visible_prefix), waiver_for(previous, line, det.check_id)])
+    return rows
+
+
+def findings_from_rows(rows: list[Row], relpath: str, config: "Config", target: str) -> list[Finding]:
+    """Findings of one file at ``relpath`` from its (possibly cached) rows."""
+    assert config.checks is not None
+    findings = []
+    for check_id, rule, line, digest, label, evidence, waiver in rows:
+        if check_id not in config.checks:
+            continue
+        spec = config.checks.get(check_id)
         findings.append(Finding(
-            check_id=det.check_id,
+            check_id=check_id,
             severity=spec.severity,
-            status=Status.WAIVED if reason else Status.FAILED,
-            location=Location(path=item.relpath, line=det.line or None),
-            message=det.label,
-            fingerprint=fingerprint(det.check_id, item.relpath, det.secret, det.rule),
-            evidence=redact(det.secret, det.visible_prefix),
+            status=Status.WAIVED if waiver else Status.FAILED,
+            location=Location(path=relpath, line=line or None),
+            message=label,
+            fingerprint=fingerprint(check_id, relpath, digest, rule),
+            evidence=evidence,
             remediation=spec.remediation,
             target=target,
-            waiver=reason,
+            waiver=waiver,
         ))
     return findings
 
 
-def scan_file(ref: FileRef, config: "Config", target: str) -> FileResult:
-    """Read one file and run every enabled file check on it."""
-    loaded = read_file(ref, config.settings["max_file_size"])
-    if isinstance(loaded, Skip):
-        return FileResult(ref.relpath, skip=loaded)
+def run_checks(item: FileItem, config: "Config") -> list[Row]:
+    """Every enabled file check over one decoded file, as rows."""
     detections: list[Detection] = []
-    for result in config.hook.secretaudit_scan_file(item=loaded, config=config):
+    for result in config.hook.secretaudit_scan_file(item=item, config=config):
         if result:
             detections.extend(result)
-    return FileResult(ref.relpath, findings_for(loaded, detections, config, target), size=len(loaded.text))
+    return detection_rows(item, detections, config)
 
 
-def scan_batch(refs: list[FileRef], config: "Config", target: str) -> list[FileResult]:
+def findings_for(item: FileItem, detections: Iterable[Detection], config: "Config", target: str) -> list[Finding]:
+    """Findings for detections already made on ``item`` (baseline import uses this)."""
+    return findings_from_rows(detection_rows(item, detections, config), item.relpath, config, target)
+
+
+def cached_result(ref: FileRef, config: "Config", target: str, cache: "ScanCache") -> FileResult | None:
+    """The result of an unchanged file from the cache, without reading it; else None.
+
+    Runs in the main process before any work is handed out, so workers never
+    touch the cache database.
+    """
+    if ref.blob is not None or ref.missing is not None:
+        return None
+    signature = _signature(ref.path)
+    digest = cache.digest_for_stat(ref.relpath, signature) if signature else None
+    rows = cache.results(digest) if digest else None
+    if rows is None:
+        return None
+    assert signature is not None and digest is not None
+    entry = (signature, digest, None)
+    if rows == BINARY_ROWS:
+        return FileResult(ref.relpath, skip=Skip(ref.relpath, "binary"), cached=True, cache_entry=entry)
+    return FileResult(ref.relpath, findings_from_rows(rows, ref.relpath, config, target),
+                      size=int(signature.split(":", 1)[0]), cache_entry=entry, cached=True)
+
+
+def scan_file(ref: FileRef, config: "Config", target: str, caching: bool = False) -> FileResult:
+    """Read one file and run every enabled file check on it.
+
+    With ``caching``, the result carries what the cache needs to remember it
+    (stat signature, content digest and the encoded rows).
+    """
+    signature = _signature(ref.path) if caching and ref.blob is None and ref.missing is None else None
+    data = read_bytes(ref, config.settings["max_file_size"])
+    if isinstance(data, Skip):
+        return FileResult(ref.relpath, skip=data)
+    digest = None
+    if signature:
+        from scanner.cache import content_digest, encode_payload
+
+        digest = content_digest(data)
+    item = decode(ref.path, ref.relpath, data)
+    if isinstance(item, Skip):
+        result = FileResult(ref.relpath, skip=item)
+        if item.reason == "binary" and digest is not None and signature:
+            result.cache_entry = (signature, digest, encode_payload(BINARY_ROWS))
+        return result
+    rows = run_checks(item, config)
+    result = FileResult(ref.relpath, findings_from_rows(rows, ref.relpath, config, target), size=len(data))
+    if digest is not None and signature:
+        result.cache_entry = (signature, digest, encode_payload(rows))
+    return result
+
+
+def _signature(path: str) -> str | None:
+    from scanner.cache import stat_signature
+
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    return stat_signature(info) if stat.S_ISREG(info.st_mode) else None
+
+
+def scan_batch(refs: list[FileRef], config: "Config", target: str, caching: bool = False) -> list[FileResult]:
     """Scan a batch of files; the unit of work handed to a worker process."""
-    return [scan_file(ref, config, target) for ref in refs]
+    return [scan_file(ref, config, target, caching) for ref in refs]

@@ -15,7 +15,8 @@ The protocol of one run (``secretaudit scan``), in order:
 3. :func:`secretaudit_configure` lets every plugin read the configuration.
 4. :func:`secretaudit_collect_targets` turns the command line and config into
    targets; :func:`secretaudit_sessionstart` announces them.
-5. For each target, :func:`secretaudit_collect_items` lists its items and
+5. For each target, :func:`secretaudit_run_target` scans it; for paths,
+   :func:`secretaudit_collect_items` lists its items and
    :func:`secretaudit_collection_finish` reports how many.
 6. :func:`secretaudit_scan_file` runs every file check on every file item
    (in worker processes on large scans) and returns raw detections; the engine
@@ -135,6 +136,26 @@ def secretaudit_collection_finish(session: "Session", target: "Target", count: i
 
 
 # -- running checks -----------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def secretaudit_run_target(session: "Session", target: "Target") -> bool | None:
+    """Scan one target, feeding results to the session.
+
+    The built-in ``files`` plugin runs path targets: it calls
+    :func:`secretaudit_collect_items`, then scans the files (from the cache,
+    in-process or in worker processes) and hands each result to
+    ``session.record(result)``.  A plugin adding a new kind of target (git
+    history, a secret backend) implements this hook for its kind and reports
+    through ``session.record`` or ``session.add_finding``.
+
+    Stops at the first non-None result.
+
+    :param session: the running session.
+    :param target: the target to scan.
+    :returns: True if this plugin ran the target, None if it is not its kind.
+    """
+
 
 
 @hookspec

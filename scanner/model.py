@@ -152,14 +152,16 @@ class Location:
     line: int | None = None
     backend: str | None = None
     name: str | None = None
+    commit: str | None = None  # for findings in git history: the commit that introduced it
 
     def __str__(self) -> str:
         if self.path is not None:
-            return f"{self.path}:{self.line}" if self.line else self.path
+            where = f"{self.path}:{self.line}" if self.line else self.path
+            return f"{where}@{self.commit[:12]}" if self.commit else where
         return f"{self.backend}:{self.name}"
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in (("path", self.path), ("line", self.line),
+        return {k: v for k, v in (("path", self.path), ("line", self.line), ("commit", self.commit),
                                   ("backend", self.backend), ("name", self.name)) if v is not None}
 
 
@@ -202,14 +204,16 @@ def secret_digest(secret: str) -> str:
     return hmac.new(_FINGERPRINT_KEY, secret.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
 
 
-def fingerprint(check_id: str, location_identity: str, secret: str = "", rule: str = "") -> str:
-    """Stable id of a finding: check, location identity and secret hash.
+def fingerprint(check_id: str, location_identity: str, digest: str = "", rule: str = "") -> str:
+    """Stable id of a finding: check, rule, location identity and secret digest.
 
     ``location_identity`` is the file path (never the line) or the backend and
-    secret name.  Two occurrences of the same secret in one file share a
-    fingerprint, which is what a baseline wants.
+    secret name; ``digest`` is :func:`secret_digest` of the value (so cached
+    results can be fingerprinted without the plaintext).  Two occurrences of
+    the same secret in one file share a fingerprint, which is what a baseline
+    wants.
     """
-    material = "\x1f".join((check_id, rule, location_identity, secret_digest(secret) if secret else ""))
+    material = "\x1f".join((check_id, rule, location_identity, digest))
     return hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 

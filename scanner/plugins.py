@@ -26,6 +26,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "checks.generic",
     "checks.connection_strings",
     "checks.credential_files",
+    "checks.git_history",
     "reports.json_report",
 )
 

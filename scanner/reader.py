@@ -44,6 +44,12 @@ def _mb(size: int) -> str:
 
 def read_file(ref: FileRef, max_size: int) -> FileItem | Skip:
     """Read and decode ``ref``, or say why it is skipped."""
+    data = read_bytes(ref, max_size)
+    return data if isinstance(data, Skip) else decode(ref.path, ref.relpath, data)
+
+
+def read_bytes(ref: FileRef, max_size: int) -> bytes | Skip:
+    """The raw content of ``ref``, or why it cannot be scanned."""
     if ref.missing:
         return Skip(ref.relpath, "missing", f"{ref.relpath}: {ref.missing}; check the path", is_error=True)
     if ref.blob:
@@ -72,7 +78,7 @@ def read_file(ref: FileRef, max_size: int) -> FileItem | Skip:
         return _os_error(ref, exc)
     if len(data) > max_size:  # grew while we looked
         return _too_large(ref, len(data), max_size)
-    return decode(ref.path, ref.relpath, data)
+    return data
 
 
 def decode(path: str, relpath: str, data: bytes) -> FileItem | Skip:
@@ -105,7 +111,7 @@ def _os_error(ref: FileRef, exc: OSError) -> Skip:
     return Skip(ref.relpath, "unreadable", f"{ref.relpath}: cannot read ({reason}); {fix}", is_error=True)
 
 
-def _read_blob(ref: FileRef, max_size: int) -> FileItem | Skip:
+def _read_blob(ref: FileRef, max_size: int) -> bytes | Skip:
     root = os.path.dirname(ref.path[: -len(ref.relpath)] or ".") if ref.path.endswith(ref.relpath) else "."
     size = subprocess.run(["git", "-C", root, "cat-file", "-s", ref.blob or ""], capture_output=True, text=True)
     if size.returncode == 0 and int(size.stdout.strip() or 0) > max_size:
@@ -114,4 +120,4 @@ def _read_blob(ref: FileRef, max_size: int) -> FileItem | Skip:
     if proc.returncode != 0:
         return Skip(ref.relpath, "unreadable", f"{ref.relpath}: cannot read staged content from git; run git status",
                     is_error=True)
-    return decode(ref.path, ref.relpath, proc.stdout)
+    return proc.stdout

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 
 from scanner.errors import ExitCode
 from scanner.model import Finding, Severity, Status, Target
-from scanner.parallel import scan_files
 from scanner.reader import Skip
 
 if TYPE_CHECKING:
+    from scanner.cache import ScanCache
     from scanner.config import Config
     from scanner.filescan import FileResult
 
@@ -43,6 +43,9 @@ class Session:
     interrupted: bool = False
     exitstatus: int = ExitCode.OK
     baseline: frozenset[str] = frozenset()
+    warnings: list[str] = field(default_factory=list)
+    files_from_cache: int = 0
+    cache: "ScanCache | None" = None
 
     # -- the run ------------------------------------------------------------
 
@@ -52,11 +55,14 @@ class Session:
         for contributed in hook.secretaudit_collect_targets(config=self.config):
             self.targets.extend(contributed or [])
         hook.secretaudit_sessionstart(session=self)
+        self.cache = self._open_cache()
         try:
             for target in self.targets:
                 self._scan_target(target)
         except KeyboardInterrupt:
             self.interrupted = True
+        finally:
+            self._save_cache()
         self.findings.sort(key=Finding.sort_key)
         self.skipped.sort(key=lambda s: s.relpath)
         for finding in self.findings:
@@ -67,27 +73,97 @@ class Session:
         return self.exitstatus
 
     def _scan_target(self, target: Target) -> None:
-        items = self.config.hook.secretaudit_collect_items(target=target, config=self.config)
-        if items is None:
-            return
-        refs = list(items)
-        self.files_collected += len(refs)
-        self.config.hook.secretaudit_collection_finish(session=self, target=target, count=len(refs))
-        scan_files(refs, self.config, target.name, self._record)
+        if not self.config.hook.secretaudit_run_target(session=self, target=target):
+            self.warnings.append(f"no plugin scans targets of kind {target.kind!r} ({target.name}); "
+                                 "is a plugin disabled with -p no:?")
 
-    def _record(self, result: "FileResult") -> None:
+    def collected(self, target: Target, count: int) -> None:
+        """Plugins running a target call this once its items are known."""
+        self.files_collected += count
+        self.config.hook.secretaudit_collection_finish(session=self, target=target, count=count)
+
+    def add_finding(self, finding: Finding) -> None:
+        """Record a finding made outside a file scan (history, backends)."""
+        if finding.status is Status.FAILED and finding.fingerprint in self.baseline:
+            finding = _waive(finding, "baseline")
+        self.findings.append(finding)
+
+    def _open_cache(self) -> "ScanCache | None":
+        """The scan cache for this root, verified; a corrupt one is discarded."""
+        if not self.config.settings["cache"] or self.config.staged:
+            return None
+        from pathlib import Path
+
+        from scanner import cache as cachemod
+
+        directory = Path(self.config.settings["cache_dir"]) if self.config.settings["cache_dir"] \
+            else cachemod.default_cache_dir()
+        path = cachemod.cache_file(directory, Path(self.config.stash.get("scan_root", self.config.rootdir)))
+        rules = cachemod.rules_version(self._rule_sources(), {k: self.config.settings[k] for k in ("checks", "disable")})
+        cache = cachemod.ScanCache(path, rules)
+        try:
+            cache.verify()
+        except cachemod.CacheCorrupt as exc:
+            cache.close()
+            cachemod.discard(path)
+            self.warnings.append(f"scan cache {path} is corrupt ({exc}); discarded it and rescanning everything")
+            cache = cachemod.ScanCache(path, rules)
+        except OSError as exc:
+            self.warnings.append(f"scan cache {path} is not usable ({exc.strerror or exc}); scanning without it "
+                                 "(set cache_dir or pass --no-cache)")
+            return None
+        return cache
+
+    def _rule_sources(self) -> list[str]:
+        import scanner.filescan
+        import scanner.model
+        import scanner.reader
+        import scanner.waivers
+
+        sources = [m.__file__ or "" for m in (scanner.filescan, scanner.model, scanner.reader, scanner.waivers)]
+        assert self.config.pluginmanager is not None
+        for plugin in self.config.pluginmanager.get_plugins():
+            module_file = getattr(plugin, "__file__", None)
+            if module_file:
+                sources.append(module_file)
+        return sources
+
+    def _save_cache(self) -> None:
+        if self.cache is None:
+            return
+        from scanner.cache import CacheCorrupt
+
+        try:
+            self.cache.flush()
+        except (CacheCorrupt, OSError) as exc:
+            self.warnings.append(f"could not update the scan cache ({exc}); the next scan starts cold")
+        finally:
+            self.cache.close()
+
+    def count_scanned(self, size: int, failed: bool) -> None:
+        """Count one scanned item that is not a :class:`FileResult` (a git blob)."""
+        self.files_scanned += 1
+        self.bytes_scanned += size
+        self.passed += not failed
+
+    def count_skipped(self, relpath: str, reason: str) -> None:
+        self.skipped.append(Skip(relpath, reason))
+
+    def record(self, result: "FileResult") -> None:
+        """Take one scanned (or skipped) file's result; called in collection order."""
+        if self.cache is not None and result.cache_entry is not None:
+            signature, digest, payload = result.cache_entry
+            self.cache.remember(result.relpath, signature, digest, payload)
+        self.files_from_cache += result.cached
         if result.skip is not None:
             self.skipped.append(result.skip)
         else:
             self.files_scanned += 1
             self.bytes_scanned += result.size
-            failed = False
+            before = len(self.findings)
             for finding in result.findings:
-                if finding.status is Status.FAILED and finding.fingerprint in self.baseline:
-                    finding = _waive(finding, "baseline")
-                failed = failed or finding.status is Status.FAILED
-                self.findings.append(finding)
-            self.passed += not failed
+                self.add_finding(finding)
+            self.passed += not any(f.status is Status.FAILED for f in self.findings[before:])
         self.config.hook.secretaudit_itemdone(session=self, relpath=result.relpath)
 
     # -- outcome ------------------------------------------------------------

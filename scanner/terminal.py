@@ -115,6 +115,8 @@ class TerminalReporter:
     @hookimpl
     def secretaudit_sessionfinish(self, session: "Session", exitstatus: int) -> None:
         self._clear_progress()
+        for warning in session.warnings:
+            self.line(f"{self.style('WARNING', 'yellow')} {warning}")
         for skip in session.skipped:
             if skip.is_error:
                 self.line(f"{self.style('ERROR', 'red', bold=True)} {skip.message}")

@@ -1,0 +1,257 @@
+"""SA105: credentials anywhere in git history (``secretaudit scan --history``).
+
+Deleting a key in a later commit does not un-leak it: every clone still has
+the blob.  This plugin scans every blob reachable from the given refs
+exactly once (deduplicated by blob id), with the same file checks a normal
+scan runs, and reports each secret with the commit that introduced it, its
+author and date, and whether it is still present at HEAD.
+
+How, in three streams, so memory stays flat whatever the history size:
+
+1. ``git rev-list --objects REFS | git cat-file --batch-check`` lists every
+   reachable blob once, with a path and a size;
+2. blobs are read through one long-lived ``git cat-file --batch`` per worker
+   process and scanned; results are cached by blob id (a blob's id *is* a
+   hash of its content), so a nightly rerun reads only new blobs;
+3. one ``git log --reverse --raw`` pass finds the commit that first added
+   each blob with a finding.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterator
+
+from checks.controls import HARDCODED_CREDENTIALS
+from scanner.hookspec import hookimpl
+from scanner.model import CheckSpec, Finding, Location, Severity, Status, Target, fingerprint
+
+if TYPE_CHECKING:
+    from scanner.config import Config
+    from scanner.filescan import Row
+    from scanner.registry import CheckRegistry
+    from scanner.session import Session
+
+CHECK_ID = "SA105"
+
+SPEC = CheckSpec(
+    id=CHECK_ID,
+    title="Credential in git history",
+    severity=Severity.HIGH,
+    description=("A credential is present in a blob reachable from the scanned refs: anyone with a clone "
+                 "has it, even if a later commit deleted it."),
+    remediation=("Revoke or rotate the credential first: removing it from history does not un-leak it. "
+                 "Then, if policy requires, rewrite history (git filter-repo --replace-text) and force-push, "
+                 "and ask every holder of a clone to re-clone."),
+    tags=("hardcoded", "credentials", "history"),
+    controls=HARDCODED_CREDENTIALS,
+)
+
+
+@dataclass(frozen=True)
+class BlobRef:
+    """A blob reachable from the scanned refs: id, a path it had, its size."""
+
+    sha: str
+    path: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Introduced:
+    commit: str
+    author: str
+    date: str
+
+
+def _git(repo: str, *args: str) -> list[str]:
+    return ["git", "-C", repo, *args]
+
+
+def list_blobs(repo: str, refs: list[str]) -> list[BlobRef]:
+    """Every blob reachable from ``refs``, once, in rev-list order."""
+    rev_list = subprocess.Popen(_git(repo, "rev-list", "--objects", *refs, "--"), stdout=subprocess.PIPE)
+    check = subprocess.Popen(
+        _git(repo, "cat-file", "--batch-check=%(objecttype) %(objectname) %(objectsize) %(rest)"),
+        stdin=rev_list.stdout, stdout=subprocess.PIPE)
+    assert rev_list.stdout is not None and check.stdout is not None
+    rev_list.stdout.close()
+    blobs: list[BlobRef] = []
+    seen: set[str] = set()
+    for raw in check.stdout:
+        kind, sha, size, *rest = raw.decode("utf-8", "surrogateescape").rstrip("\n").split(" ", 3)
+        if kind == "blob" and sha not in seen:
+            seen.add(sha)
+            blobs.append(BlobRef(sha, rest[0] if rest else sha, int(size)))
+    check.wait()
+    if rev_list.wait() != 0:
+        from scanner.errors import UsageError
+
+        raise UsageError(f"git rev-list failed in {repo} for refs {' '.join(refs)}; check the --ref names")
+    return blobs
+
+
+class BlobReader:
+    """One long-lived ``git cat-file --batch`` process: blob id in, bytes out."""
+
+    def __init__(self, repo: str) -> None:
+        self.proc = subprocess.Popen(_git(repo, "cat-file", "--batch"), stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE)
+
+    def read(self, sha: str) -> bytes:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(sha.encode() + b"\n")
+        self.proc.stdin.flush()
+        header = self.proc.stdout.readline().split()
+        if len(header) < 3:
+            return b""
+        size = int(header[2])
+        data = self.proc.stdout.read(size)
+        self.proc.stdout.read(1)  # the newline after each object
+        return data
+
+
+_readers: dict[tuple[int, str], BlobReader] = {}
+
+
+def _reader(repo: str) -> BlobReader:
+    """This process's reader (workers are forked; each needs its own pipe)."""
+    key = (os.getpid(), repo)
+    if key not in _readers:
+        _readers[key] = BlobReader(repo)
+    return _readers[key]
+
+
+def scan_blobs(batch: list[BlobRef], repo: str, config: "Config") -> list[tuple[BlobRef, "list[Row] | None"]]:
+    """Scan a batch of blobs: their rows, or None for binary/undecodable ones."""
+    from scanner.filescan import run_checks
+    from scanner.reader import decode
+
+    reader = _reader(repo)
+    out = []
+    for blob in batch:
+        item = decode(blob.path, blob.path, reader.read(blob.sha))
+        out.append((blob, None if not hasattr(item, "text") else run_checks(item, config)))  # type: ignore[arg-type]
+    return out
+
+
+def introducing_commits(repo: str, refs: list[str], wanted: set[str]) -> dict[str, Introduced]:
+    """The oldest commit adding each wanted blob, from one ``git log --raw`` pass."""
+    found: dict[str, Introduced] = {}
+    if not wanted:
+        return found
+    proc = subprocess.Popen(_git(repo, "log", *refs, "--reverse", "--raw", "--no-abbrev", "--no-renames",
+                                 "-m", "--format=commit %H%x09%an%x09%aI", "--"), stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    current: Introduced | None = None
+    for raw in proc.stdout:
+        line = raw.decode("utf-8", "replace")
+        if line.startswith("commit "):
+            commit, author, date = (line[7:].rstrip("\n").split("\t") + ["", ""])[:3]
+            current = Introduced(commit, author, date)
+        elif line.startswith(":") and current is not None:
+            new_sha = line.split()[3]
+            if new_sha in wanted and new_sha not in found:
+                found[new_sha] = current
+                if len(found) == len(wanted):
+                    proc.kill()
+                    break
+    proc.wait()
+    return found
+
+
+def head_blobs(repo: str) -> set[str]:
+    proc = subprocess.run(_git(repo, "ls-tree", "-r", "-z", "HEAD"), capture_output=True)
+    if proc.returncode != 0:
+        return set()
+    return {entry.split()[2] for entry in proc.stdout.decode("utf-8", "surrogateescape").split("\0")
+            if entry and len(entry.split()) >= 3}
+
+
+def history_findings(rows_by_blob: dict[str, tuple[BlobRef, "list[Row]"]], intro: dict[str, Introduced],
+                     at_head: set[tuple[str, str]], config: "Config", target: str) -> Iterator[Finding]:
+    """SA105 findings: one per secret per blob, with where it came from."""
+    assert config.checks is not None
+    spec = config.checks.get(CHECK_ID)
+    for sha, (blob, rows) in rows_by_blob.items():
+        introduced = intro.get(sha)
+        for check_id, rule, line, digest, label, evidence, waiver in rows:
+            still = (check_id, digest) in at_head
+            origin = (f"added in {introduced.commit[:12]} by {introduced.author} on {introduced.date[:10]}"
+                      if introduced else "introducing commit not found")
+            state = "still present at HEAD" if still else "removed from HEAD but still in history"
+            yield Finding(
+                check_id=CHECK_ID, severity=spec.severity,
+                status=Status.WAIVED if waiver else Status.FAILED,
+                location=Location(path=blob.path, line=line or None,
+                                  commit=introduced.commit if introduced else None),
+                message=f"{label} ({check_id}) in git history, {origin}; {state}",
+                fingerprint=fingerprint(CHECK_ID, blob.path, digest, f"{check_id}:{rule}"),
+                evidence=evidence, remediation=spec.remediation, target=target, waiver=waiver)
+
+
+# -- hooks ----------------------------------------------------------------------
+
+
+@hookimpl
+def secretaudit_register_checks(registry: "CheckRegistry") -> None:
+    registry.add(SPEC)
+
+
+@hookimpl
+def secretaudit_collect_targets(config: "Config") -> list[Target] | None:
+    history = config.stash.get("history")
+    if not history:
+        return None
+    return [Target(kind="history", name=f"git history ({' '.join(history['refs'])})", path=history["repo"],
+                   scope=" ".join(history["refs"]))]
+
+
+@hookimpl
+def secretaudit_run_target(session: "Session", target: Target) -> bool | None:
+    if target.kind != "history":
+        return None
+    from scanner.filescan import BINARY_ROWS
+    from scanner.parallel import map_batches, worker_count
+
+    config, cache, repo, refs = session.config, session.cache, target.path, target.scope.split()
+    max_size = config.settings["max_file_size"]
+    blobs = list_blobs(repo, refs)
+    session.collected(target, len(blobs))
+    rows_by_blob: dict[str, tuple[BlobRef, list]] = {}
+    head = head_blobs(repo)
+    at_head: set[tuple[str, str]] = set()
+
+    def take(blob: BlobRef, rows: "list[Row] | None", payload_needed: bool) -> None:
+        if cache is not None and payload_needed:
+            from scanner.cache import encode_payload
+
+            cache.remember_results(blob.sha, encode_payload(rows if rows is not None else BINARY_ROWS))
+        if rows is None or rows == BINARY_ROWS:
+            session.count_skipped(blob.path, "binary or not UTF-8")
+            return
+        session.count_scanned(blob.size, failed=any(not row[6] for row in rows))
+        if rows:
+            rows_by_blob[blob.sha] = (blob, rows)
+            if blob.sha in head:
+                at_head.update((r[0], r[3]) for r in rows)
+        config.hook.secretaudit_itemdone(session=session, relpath=blob.path)
+
+    todo = []
+    for blob in blobs:
+        if blob.size > max_size:
+            session.count_skipped(blob.path, "too large")
+            continue
+        cached = cache.results(blob.sha) if cache is not None else None
+        if cached is None:
+            todo.append(blob)
+        else:
+            take(blob, cached, payload_needed=False)
+    map_batches(todo, lambda batch: scan_blobs(batch, repo, config), lambda r: take(r[0], r[1], True),
+                worker_count(config, len(todo)))
+    intro = introducing_commits(repo, refs, set(rows_by_blob))
+    for finding in history_findings(rows_by_blob, intro, at_head, config, target.name):
+        session.add_finding(finding)
+    return True

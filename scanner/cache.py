@@ -1,0 +1,212 @@
+"""The scan cache: a second scan of an unchanged tree reads almost nothing.
+
+Results are stored per file *content* (BLAKE2b of the bytes) and *rules
+version* (a hash of every loaded plugin's source and of the settings that
+change detections), so editing a file or upgrading a rule invalidates exactly
+what it must.  A second table maps a file's stat signature (path, size,
+mtime, ctime, inode) to its content hash, the way git's index does, so an
+unchanged file is not even opened.
+
+Stored per content: for each finding the check id, rule, line, a salted
+digest of the secret, the label, the redacted evidence and the inline waiver;
+never a secret.  Fingerprints are recomputed from the digest and the path.
+
+SQLite in WAL mode with a busy timeout makes concurrent runs safe: readers
+never block, and each run writes its new rows in one transaction at the end.
+A cache that SQLite or our payload check finds corrupt is discarded with a
+warning and rebuilt; it is never trusted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any, Iterable
+
+CACHE_FORMAT = "1"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS results (digest TEXT NOT NULL, rules TEXT NOT NULL, payload TEXT NOT NULL,
+                                    PRIMARY KEY (digest, rules));
+CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, stat TEXT NOT NULL, digest TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class CacheCorrupt(Exception):
+    """The cache file cannot be trusted."""
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "secretaudit"
+
+
+def cache_file(cache_dir: Path, root: Path) -> Path:
+    """One database per scanned root, so unrelated repositories never collide."""
+    tag = hashlib.blake2b(str(root.resolve()).encode(), digest_size=8).hexdigest()
+    return cache_dir / f"{root.name or 'root'}-{tag}.sqlite"
+
+
+def content_digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=20).hexdigest()
+
+
+def stat_signature(st: os.stat_result) -> str:
+    return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
+
+
+def rules_version(sources: Iterable[str], settings: dict[str, Any]) -> str:
+    """Hash of what decides detections: plugin sources and detection settings."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(CACHE_FORMAT.encode())
+    for source in sorted(sources):
+        try:
+            digest.update(Path(source).read_bytes())
+        except OSError:
+            digest.update(source.encode())
+    digest.update(json.dumps(settings, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
+def _checksum(payload: str) -> str:
+    return hashlib.blake2b(payload.encode(), digest_size=8).hexdigest()
+
+
+class ScanCache:
+    """Read and write cached per-content results for one scan root."""
+
+    def __init__(self, path: Path, rules: str) -> None:
+        self.path = path
+        self.rules = rules
+        self._conn: sqlite3.Connection | None = None
+        self._pending_results: dict[str, str] = {}
+        self._pending_files: dict[str, tuple[str, str]] = {}
+        self._stat_index: dict[str, tuple[str, str]] | None = None
+
+    # -- connection -------------------------------------------------------------
+
+    def connect(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.executescript(_SCHEMA)
+                row = conn.execute("SELECT value FROM meta WHERE key='format'").fetchone()
+                if row is None:
+                    conn.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (CACHE_FORMAT,))
+                elif row[0] != CACHE_FORMAT:
+                    raise CacheCorrupt(f"format {row[0]!r}, expected {CACHE_FORMAT!r}")
+            except sqlite3.DatabaseError as exc:
+                raise CacheCorrupt(str(exc)) from None
+            self._conn = conn
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # -- lookups ----------------------------------------------------------------
+
+    def verify(self) -> None:
+        """Check the whole database before trusting it (raises CacheCorrupt)."""
+        try:
+            result = self.connect().execute("PRAGMA quick_check").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise CacheCorrupt(str(exc)) from None
+        if not result or result[0] != "ok":
+            raise CacheCorrupt(str(result[0] if result else "quick_check failed"))
+        self.load_stat_index()
+
+    def load_stat_index(self) -> dict[str, tuple[str, str]]:
+        """path -> (stat signature, content digest), read once per run."""
+        if self._stat_index is None:
+            try:
+                rows = self.connect().execute("SELECT path, stat, digest FROM files").fetchall()
+            except sqlite3.DatabaseError as exc:
+                raise CacheCorrupt(str(exc)) from None
+            self._stat_index = {path: (stat, digest) for path, stat, digest in rows}
+        return self._stat_index
+
+    def digest_for_stat(self, path: str, signature: str) -> str | None:
+        entry = self.load_stat_index().get(path)
+        return entry[1] if entry and entry[0] == signature else None
+
+    def results(self, digest: str) -> list[list[Any]] | None:
+        """Cached payload for a content digest under the current rules, or None."""
+        try:
+            row = self.connect().execute("SELECT payload FROM results WHERE digest=? AND rules=?",
+                                         (digest, self.rules)).fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise CacheCorrupt(str(exc)) from None
+        if row is None:
+            return None
+        try:
+            return decode_payload(row[0])
+        except CacheCorrupt:
+            return None  # a damaged row is a miss; the fresh result replaces it
+
+    # -- writes -----------------------------------------------------------------
+
+    def remember(self, path: str, signature: str, digest: str, payload: str | None) -> None:
+        self._pending_files[path] = (signature, digest)
+        if payload is not None:
+            self._pending_results[digest] = payload
+
+    def remember_results(self, digest: str, payload: str) -> None:
+        """Remember rows for content known by its own id (a git blob id)."""
+        self._pending_results[digest] = payload
+
+    def flush(self) -> None:
+        """Write everything remembered in one transaction."""
+        if not self._pending_files and not self._pending_results:
+            return
+        conn = self.connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany("INSERT OR REPLACE INTO results VALUES (?, ?, ?)",
+                             [(d, self.rules, p) for d, p in self._pending_results.items()])
+            conn.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?)",
+                             [(path, s, d) for path, (s, d) in self._pending_files.items()])
+            conn.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.DatabaseError:
+                pass
+            raise CacheCorrupt(str(exc)) from None
+        self._pending_files.clear()
+        self._pending_results.clear()
+
+
+def encode_payload(rows: list[list[Any]]) -> str:
+    body = json.dumps(rows, separators=(",", ":"))
+    return f"{_checksum(body)}:{body}"
+
+
+def decode_payload(payload: str) -> list[list[Any]]:
+    checksum, _, body = payload.partition(":")
+    if _checksum(body) != checksum:
+        raise CacheCorrupt("a cached result fails its checksum")
+    try:
+        rows = json.loads(body)
+    except json.JSONDecodeError:
+        raise CacheCorrupt("a cached result is not valid JSON") from None
+    if not isinstance(rows, list):
+        raise CacheCorrupt("a cached result has the wrong shape")
+    return rows
+
+
+def discard(path: Path) -> None:
+    """Delete a corrupt cache (and its WAL files)."""
+    for suffix in ("", "-wal", "-shm"):
+        try:
+            os.unlink(f"{path}{suffix}")
+        except FileNotFoundError:
+            pass
