@@ -51,6 +51,7 @@ def summary_dict(session: "Session") -> dict[str, Any]:
         "error": counts["error"], "skipped": counts["skipped"],
         "by_severity": dict(sorted(by_severity.items())),
         "files_scanned": session.files_scanned,
+        "files_from_cache": session.files_from_cache,
         "exit_code": int(session.exitstatus),
     }
 

@@ -154,7 +154,7 @@ class Session:
         if self.cache is not None and result.cache_entry is not None:
             signature, digest, payload = result.cache_entry
             self.cache.remember(result.relpath, signature, digest, payload)
-        self.files_from_cache += result.cached
+        self.files_from_cache += result.cached and result.skip is None
         if result.skip is not None:
             self.skipped.append(result.skip)
         else:

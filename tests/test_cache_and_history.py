@@ -1,0 +1,140 @@
+"""The scan cache (second runs of unchanged trees) and git history scans (SA105)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import CORPUS, fake_aws_key_id, fake_aws_secret, git, run_cli, run_json
+
+
+@pytest.fixture
+def tree(tmp_path: Path, rng) -> Path:
+    root = tmp_path / "tree"
+    shutil.copytree(CORPUS, root)
+    return root
+
+
+def _scan(tree: Path, cache_home: Path, *extra: str) -> dict:
+    proc, report = run_json("scan", "--no-baseline", str(tree), *extra, env={"XDG_CACHE_HOME": str(cache_home)})
+    assert proc.returncode == 1, proc.stderr
+    return report
+
+
+def test_second_scan_comes_from_cache_with_identical_findings(tree: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    cold = _scan(tree, cache)
+    warm = _scan(tree, cache)
+    assert cold["summary"]["files_from_cache"] == 0
+    assert warm["summary"]["files_from_cache"] == warm["summary"]["files_scanned"] > 0
+    assert warm["findings"] == cold["findings"]
+    assert list(cache.rglob("*.sqlite"))
+
+
+def test_a_changed_file_is_rescanned(tree: Path, tmp_path: Path, rng) -> None:
+    cache = tmp_path / "cache"
+    _scan(tree, cache)
+    target = next(p for p in sorted(tree.rglob("*.py")))
+    target.write_text(target.read_text() + f'\nEXTRA_KEY = "{fake_aws_key_id(rng)}"\n')
+    warm = _scan(tree, cache)
+    assert warm["summary"]["files_from_cache"] == warm["summary"]["files_scanned"] - 1
+    rel = target.relative_to(tree).as_posix()
+    assert any(f["location"]["path"].endswith(rel) and f["message"].startswith("AWS access key")
+               and f["location"]["line"] == len(target.read_text().splitlines()) for f in warm["findings"])
+
+
+def test_changing_the_rules_invalidates_the_cache(tree: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    _scan(tree, cache)
+    (tree / "secretaudit.yaml").write_text("checks:\n  SA102: {base64_limit: 5.0}\n")
+    again = _scan(tree, cache)
+    assert again["summary"]["files_from_cache"] == 0
+
+
+def test_a_corrupt_cache_is_discarded_with_a_warning(tree: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    cold = _scan(tree, cache)
+    for db in cache.rglob("*.sqlite"):
+        db.write_bytes(b"this is not a database" * 100)
+    proc, report = run_json("scan", "--no-baseline", str(tree), env={"XDG_CACHE_HOME": str(cache)})
+    assert proc.returncode == 1
+    assert "is corrupt" in proc.stderr and "discarded it" in proc.stderr
+    assert report["findings"] == cold["findings"]
+    assert report["summary"]["files_from_cache"] == 0
+    assert _scan(tree, cache)["summary"]["files_from_cache"] > 0  # rebuilt
+
+
+def test_concurrent_runs_share_the_cache_safely(tree: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache),
+           "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    procs = [subprocess.Popen([sys.executable, "-m", "scanner", "scan", "--no-baseline", "--format", "json", str(tree)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True) for _ in range(4)]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [1] * 4, [o[1] for o in outputs]
+    findings = [json.loads(out)["findings"] for out, _ in outputs]
+    assert all(f == findings[0] for f in findings)
+    assert _scan(tree, cache)["summary"]["files_from_cache"] > 0
+
+
+def test_no_cache_flag(tree: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    _scan(tree, cache, "--no-cache")
+    assert not list(cache.rglob("*.sqlite"))
+
+
+# -- history -------------------------------------------------------------------------------
+
+
+def _commit(repo: Path, author: str, message: str) -> str:
+    git(repo, "add", "-A")
+    git(repo, "-c", f"user.name={author}", "-c", f"user.email={author.lower()}@example.com",
+        "commit", "-qm", message, "--author", f"{author} <{author.lower()}@example.com>")
+    return git(repo, "rev-parse", "HEAD").strip()
+
+
+def test_history_reports_introducing_commit_author_and_head_state(repo: Path, rng) -> None:
+    removed_key, kept_key = fake_aws_key_id(rng), fake_aws_key_id(rng)
+    (repo / "deploy.py").write_text(f'import os\nKEY = "{removed_key}"\n')
+    first = _commit(repo, "Alice", "add deploy")
+    (repo / "deploy.py").write_text('import os\nKEY = os.environ["AWS_ACCESS_KEY_ID"]\n')
+    (repo / "copy.py").write_text(f'import os\nKEY = "{removed_key}"\n')  # the same blob as deploy.py v1
+    (repo / "ci.py").write_text(f'\n\nTOKEN = "{kept_key}"\n')
+    second = _commit(repo, "Bob", "move key to env")
+    proc, report = run_json("scan", "--history", "--no-baseline", ".", cwd=repo)
+    assert proc.returncode == 1, proc.stderr
+    history = [f for f in report["findings"] if f["check_id"] == "SA105"]
+    by_path = {f["location"]["path"]: f for f in history}
+    # deploy.py's first version and copy.py have the same content: one blob, scanned once
+    assert set(by_path) == {"deploy.py", "ci.py"} or set(by_path) == {"copy.py", "ci.py"}
+    old = by_path.get("deploy.py") or by_path["copy.py"]
+    assert old["location"]["commit"] == first and old["location"]["line"] == 2
+    assert f"added in {first[:12]} by Alice" in old["message"]
+    assert "still present at HEAD" in old["message"]  # copy.py still holds it
+    new = by_path["ci.py"]
+    assert new["location"]["commit"] == second and "by Bob" in new["message"] and new["location"]["line"] == 3
+    assert removed_key not in proc.stdout + proc.stderr and kept_key not in proc.stdout + proc.stderr
+    assert report["summary"]["files_scanned"] == 3  # unique blobs: deploy v1 (= copy), deploy v2, ci
+
+
+def test_history_removed_secret_is_marked_removed(repo: Path, rng) -> None:
+    key = fake_aws_key_id(rng)
+    (repo / "a.py").write_text(f'KEY = "{key}"\n')
+    _commit(repo, "Alice", "oops")
+    (repo / "a.py").write_text("KEY = None\n")
+    _commit(repo, "Alice", "fix")
+    proc, report = run_json("scan", "--history", ".", cwd=repo)
+    assert proc.returncode == 1
+    (finding,) = [f for f in report["findings"] if f["check_id"] == "SA105"]
+    assert "removed from HEAD but still in history" in finding["message"]
+
+
+def test_history_outside_git_is_a_usage_error(tmp_path: Path) -> None:
+    proc = run_cli("scan", "--history", str(tmp_path))
+    assert proc.returncode == 4 and "needs a git repository" in proc.stderr
