@@ -1,0 +1,413 @@
+#!/usr/bin/env python3
+"""secretaudit against detect-secrets on the same files, side by side.
+
+Usage::
+
+    python benchmarks/bench.py [--tree DIR] [--max-mb N] [--skip-detect-secrets] [--json FILE]
+
+The tree (default: the installed Python standard library, without
+site-packages) is copied into a temporary plain directory -- no git, no
+``__pycache__``, no ``*.pyc``, at most ``--max-mb`` megabytes -- so every tool
+reads exactly the same files.  Then, one after the other:
+
+a. the one-regex floor: a Python child that reads every file and runs one
+   compiled regex (an AWS access key id pattern) over its bytes -- the least
+   any Python scanner can cost;
+b. ``secretaudit scan TREE --no-baseline --format json -q``;
+c. ``detect-secrets scan --all-files .`` with cwd=TREE;
+d. pre-commit latency: ``secretaudit scan --allow-empty -q F1..F10`` on ten
+   files of the tree, median of ten runs, wall time from process start (and
+   ``detect-secrets-hook`` on the same files, for comparison).
+
+secretaudit keeps a scan cache (per file content, under
+``$XDG_CACHE_HOME/secretaudit``); every measured secretaudit run gets a fresh
+empty cache directory so the numbers are cold scans, and one extra row and
+one extra latency line show the warm cache (the same scan repeated).
+
+Every tool runs as a child process started with :class:`subprocess.Popen`
+and reaped with :func:`os.wait4`, whose rusage gives that child's CPU time
+(user + sys, including the worker processes it waited for) and peak RSS (of
+the largest single process in its tree).  MB are 10**6 bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+MB = 1_000_000
+
+#: The floor's one regex: a single known-format detector (AWS access key ids).
+FLOOR_PATTERN = rb"\b(?:AKIA|ASIA)[A-Z2-7]{16}\b"
+
+FLOOR_SCRIPT = """
+import os, re, sys
+pattern = re.compile(%r)
+files = size = hits = 0
+for dirpath, dirnames, filenames in os.walk(sys.argv[1]):
+    dirnames.sort()
+    for name in sorted(filenames):
+        path = os.path.join(dirpath, name)
+        if os.path.islink(path):
+            continue
+        with open(path, "rb") as fh:
+            data = fh.read()
+        files += 1
+        size += len(data)
+        hits += sum(1 for _ in pattern.finditer(data))
+print(files, size, hits)
+""" % FLOOR_PATTERN
+
+SKIP_DIRS = {"__pycache__", "site-packages", "dist-packages", ".git", ".hg", ".svn"}
+
+
+@dataclass
+class Run:
+    """One measured child process."""
+
+    name: str
+    argv: list[str]
+    returncode: int
+    wall_s: float
+    cpu_s: float
+    peak_rss_mb: float
+    stdout: str = field(default="", repr=False)
+    stderr: str = field(default="", repr=False)
+
+
+@dataclass
+class Result:
+    """One row of the table."""
+
+    tool: str
+    files: int
+    mb: float
+    wall_s: float
+    cpu_s: float
+    peak_rss_mb: float
+    findings: int | None
+    returncode: int
+    note: str = ""
+
+    @property
+    def mb_per_s(self) -> float:
+        return self.mb / self.wall_s if self.wall_s else 0.0
+
+
+# -- measuring a child ----------------------------------------------------------------------
+
+
+def measure(name: str, argv: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> Run:
+    """Run ``argv`` to completion; wall time from just before the fork, rusage from wait4."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)  # already reaped: keep Popen from waiting again
+        out.seek(0)
+        err.seek(0)
+        stdout = out.read().decode("utf-8", "replace")
+        stderr = err.read().decode("utf-8", "replace")
+    # ru_maxrss is in kilobytes on Linux, bytes on macOS
+    rss_bytes = usage.ru_maxrss if sys.platform == "darwin" else usage.ru_maxrss * 1024
+    return Run(name, argv, proc.returncode, wall, usage.ru_utime + usage.ru_stime, rss_bytes / MB, stdout, stderr)
+
+
+def _check(run: Run, ok: tuple[int, ...]) -> None:
+    if run.returncode not in ok:
+        tail = "\n".join((run.stderr or run.stdout).splitlines()[-20:])
+        raise SystemExit(f"{run.name} failed with exit code {run.returncode}: {' '.join(run.argv)}\n{tail}")
+
+
+# -- the tree ------------------------------------------------------------------------------
+
+
+def default_source() -> Path:
+    return Path(sysconfig.get_paths()["stdlib"])
+
+
+def copy_tree(source: Path, dest: Path, max_bytes: int) -> tuple[int, int]:
+    """Copy regular files of ``source`` (sorted walk) into ``dest`` until ``max_bytes``.
+
+    Skips symlinks, ``__pycache__``, ``*.pyc``/``*.pyo``, VCS directories and
+    site-packages.  Returns (files, bytes) copied.
+    """
+    files = total = 0
+    for dirpath, dirnames, filenames in os.walk(source):
+        dirnames[:] = sorted(d for d in dirnames
+                             if d not in SKIP_DIRS and not os.path.islink(os.path.join(dirpath, d)))
+        for name in sorted(filenames):
+            if name.endswith((".pyc", ".pyo")):
+                continue
+            src = os.path.join(dirpath, name)
+            if os.path.islink(src) or not os.path.isfile(src):
+                continue
+            size = os.path.getsize(src)
+            if total + size > max_bytes:
+                continue  # a smaller file later may still fit
+            target = dest / os.path.relpath(src, source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                shutil.copyfile(src, target)
+            except OSError:
+                continue  # unreadable in the source: not part of the benchmark
+            files += 1
+            total += size
+    return files, total
+
+
+def pick_latency_files(tree: Path, count: int = 10) -> list[str]:
+    """``count`` small-to-medium text source files spread over the tree (paths relative to it)."""
+    candidates = sorted(p.relative_to(tree).as_posix() for p in tree.rglob("*.py")
+                        if p.is_file() and 500 <= p.stat().st_size <= 50_000)
+    if len(candidates) < count:
+        candidates = sorted(p.relative_to(tree).as_posix() for p in tree.rglob("*") if p.is_file())
+    if not candidates:
+        return []
+    step = max(len(candidates) // count, 1)
+    return candidates[::step][:count]
+
+
+# -- the tools --------------------------------------------------------------------------------
+
+
+def console_script(name: str) -> list[str]:
+    """The console script next to this interpreter (no pyenv/asdf shim in the timing), else PATH."""
+    local = Path(sys.executable).parent / name
+    if local.is_file() and os.access(local, os.X_OK):
+        return [str(local)]
+    found = shutil.which(name)
+    if found:
+        return [found]
+    raise SystemExit(f"{name} not found; install it (pip install -e '.[test]' installs both tools)")
+
+
+def child_env(cache_home: Path | None = None) -> dict[str, str]:
+    """The children's environment; ``cache_home`` becomes secretaudit's (empty = cold) cache location."""
+    env = dict(os.environ)
+    for key in ("PYTHONPATH", "SECRETAUDIT_CONFIG"):
+        env.pop(key, None)
+    env["NO_COLOR"] = "1"
+    if cache_home is not None:
+        cache_home.mkdir(parents=True, exist_ok=True)
+        env["XDG_CACHE_HOME"] = str(cache_home)
+    return env
+
+
+class Caches:
+    """Fresh cache directories under the work directory: one per cold run, or a named shared one."""
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.count = 0
+
+    def cold(self) -> dict[str, str]:
+        self.count += 1
+        return child_env(self.base / f"cold-{self.count}")
+
+    def shared(self, name: str) -> dict[str, str]:
+        return child_env(self.base / name)
+
+
+def run_floor(tree: Path, env: dict[str, str]) -> Result:
+    run = measure("one-regex floor", [sys.executable, "-c", FLOOR_SCRIPT, str(tree)], env=env)
+    _check(run, (0,))
+    files, size, hits = (int(x) for x in run.stdout.split())
+    return Result("one-regex floor", files, size / MB, run.wall_s, run.cpu_s, run.peak_rss_mb, hits,
+                  run.returncode, note=f"regex {FLOOR_PATTERN.decode()}")
+
+
+def run_secretaudit(tree: Path, files: int, size: int, env: dict[str, str], name: str = "secretaudit") -> Result:
+    argv = [*console_script("secretaudit"), "scan", str(tree), "--no-baseline", "--format", "json", "-q"]
+    run = measure(name, argv, env=env)
+    _check(run, (0, 1))
+    report = json.loads(run.stdout)
+    summary = report["summary"]
+    failed = [f for f in report["findings"] if f["status"] == "failed"]
+    by_check: dict[str, int] = {}
+    for finding in failed:
+        by_check[finding["check_id"]] = by_check.get(finding["check_id"], 0) + 1
+    reasons: dict[str, int] = {}
+    for skip in report.get("skipped", []):
+        reasons[skip["reason"]] = reasons.get(skip["reason"], 0) + 1
+    note = (f"scanned {summary['files_scanned']} files, skipped {len(report.get('skipped', []))}"
+            + (f" ({', '.join(f'{n} {r}' for r, n in sorted(reasons.items()))})" if reasons else "")
+            + (f"; findings by check: {', '.join(f'{c} {n}' for c, n in sorted(by_check.items()))}"
+               if by_check else ""))
+    return Result(name, files, size / MB, run.wall_s, run.cpu_s, run.peak_rss_mb, len(failed),
+                  run.returncode, note=note)
+
+
+def run_detect_secrets(tree: Path, files: int, size: int, env: dict[str, str]) -> Result:
+    argv = [*console_script("detect-secrets"), "scan", "--all-files", "."]
+    run = measure("detect-secrets", argv, cwd=tree, env=env)
+    _check(run, (0,))
+    results = json.loads(run.stdout).get("results", {})
+    count = sum(len(v) for v in results.values())
+    by_type: dict[str, int] = {}
+    for secrets in results.values():
+        for secret in secrets:
+            by_type[secret["type"]] = by_type.get(secret["type"], 0) + 1
+    top = sorted(by_type.items(), key=lambda kv: -kv[1])[:4]
+    note = (f"{len(results)} files with findings"
+            + (f"; top types: {', '.join(f'{t} {n}' for t, n in top)}" if top else ""))
+    return Result("detect-secrets", files, size / MB, run.wall_s, run.cpu_s, run.peak_rss_mb, count,
+                  run.returncode, note=note)
+
+
+def run_latency(tree: Path, picked: list[str], argv: list[str], name: str, runs: int,
+                env: Callable[[], dict[str, str]], ok: tuple[int, ...]) -> dict[str, Any]:
+    """``runs`` runs of ``argv F1..Fn`` in the tree; ``env()`` gives each run's environment."""
+    walls: list[float] = []
+    cpus: list[float] = []
+    rss: list[float] = []
+    for _ in range(runs):
+        run = measure(name, [*argv, *picked], cwd=tree, env=env())
+        _check(run, ok)
+        walls.append(run.wall_s)
+        cpus.append(run.cpu_s)
+        rss.append(run.peak_rss_mb)
+    return {"tool": name, "argv": [*argv, "F1..F%d" % len(picked)], "runs": runs,
+            "median_wall_s": statistics.median(walls), "min_wall_s": min(walls), "max_wall_s": max(walls),
+            "median_cpu_s": statistics.median(cpus), "peak_rss_mb": max(rss), "walls_s": walls}
+
+
+# -- output ---------------------------------------------------------------------------------------
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}x" if b else "-"
+
+
+def table(results: list[Result]) -> str:
+    header = ("tool", "files", "MB", "wall s", "CPU s", "peak RSS MB", "MB/s", "findings")
+    rows = [(r.tool, str(r.files), f"{r.mb:.1f}", f"{r.wall_s:.2f}", f"{r.cpu_s:.2f}", f"{r.peak_rss_mb:.0f}",
+             f"{r.mb_per_s:.2f}", "-" if r.findings is None else str(r.findings)) for r in results]
+    by_tool = {r.tool: r for r in results}
+    sa, ds = by_tool.get("secretaudit"), by_tool.get("detect-secrets")
+    if sa and ds:
+        rows.append(("secretaudit / detect-secrets", "", "", _ratio(sa.wall_s, ds.wall_s),
+                     _ratio(sa.cpu_s, ds.cpu_s), _ratio(sa.peak_rss_mb, ds.peak_rss_mb),
+                     _ratio(sa.mb_per_s, ds.mb_per_s), ""))
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
+
+    def fmt(row: tuple[str, ...]) -> str:
+        return "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+
+    rule = "  ".join("-" * w for w in widths)
+    lines = [fmt(header), rule, *(fmt(r) for r in rows[:len(results)])]
+    if len(rows) > len(results):
+        lines += [rule, fmt(rows[-1])]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tree", type=Path, help="Directory to copy and scan (default: the Python stdlib).")
+    parser.add_argument("--max-mb", type=float, default=40.0,
+                        help="Copy at most this many MB of the tree (default 40; detect-secrets does ~0.35 MB/s).")
+    parser.add_argument("--skip-detect-secrets", action="store_true", help="Do not run detect-secrets.")
+    parser.add_argument("--latency-runs", type=int, default=10, help="Runs of the pre-commit latency test (default 10).")
+    parser.add_argument("--json", dest="json_path", type=Path, metavar="FILE", help="Also save the results as JSON.")
+    parser.add_argument("--keep-tree", action="store_true", help="Keep the copied tree (its path is printed).")
+    args = parser.parse_args(argv)
+
+    source = (args.tree or default_source()).resolve()
+    if not source.is_dir():
+        parser.error(f"--tree {source}: not a directory")
+    env = child_env()
+    workdir = Path(tempfile.mkdtemp(prefix="secretaudit-bench-"))
+    tree = workdir / "tree"
+    tree.mkdir()
+    caches = Caches(workdir / "cache")
+    try:
+        started = time.perf_counter()
+        files, size = copy_tree(source, tree, int(args.max_mb * MB))
+        if not files:
+            raise SystemExit(f"nothing to scan: no regular file of {source} fits in {args.max_mb} MB")
+        print(f"tree: {files} files, {size / MB:.1f} MB copied from {source} into {tree} "
+              f"in {time.perf_counter() - started:.1f}s")
+        print(f"python {platform.python_version()} on {platform.platform()}, {os.cpu_count()} CPUs\n", flush=True)
+
+        results: list[Result] = []
+        print("running the one-regex floor ...", flush=True)
+        results.append(run_floor(tree, env))
+        print("running secretaudit (cold cache, then warm) ...", flush=True)
+        results.append(run_secretaudit(tree, files, size, caches.cold()))
+        warm_env = caches.shared("warm")
+        run_secretaudit(tree, files, size, warm_env)  # fills the cache
+        warm = run_secretaudit(tree, files, size, warm_env, name="secretaudit, warm cache")
+        if not args.skip_detect_secrets:
+            print(f"running detect-secrets (about {size / MB / 0.35:.0f}s at 0.35 MB/s) ...", flush=True)
+            results.append(run_detect_secrets(tree, files, size, env))
+        results.append(warm)
+
+        picked = pick_latency_files(tree)
+        latency = []
+        print(f"running pre-commit latency ({args.latency_runs} runs on {len(picked)} files) ...", flush=True)
+        hook = [*console_script("secretaudit"), "scan", "--allow-empty", "-q"]
+        latency.append(run_latency(tree, picked, hook, "secretaudit", args.latency_runs, caches.cold, (0, 1)))
+        if not args.skip_detect_secrets:
+            latency.append(run_latency(tree, picked, console_script("detect-secrets-hook"), "detect-secrets-hook",
+                                       args.latency_runs, lambda: env, (0, 1)))
+        warm_hook_env = caches.shared("warm-hook")
+        measure("prime", [*hook, *picked], cwd=tree, env=warm_hook_env)
+        latency.append(run_latency(tree, picked, hook, "secretaudit, warm cache", args.latency_runs,
+                                   lambda: warm_hook_env, (0, 1)))
+
+        print()
+        print(table(results))
+        print()
+        for r in results:
+            if r.note:
+                print(f"{r.tool}: {r.note}")
+        print()
+        print(f"pre-commit latency, {len(picked)} files, median of {args.latency_runs} runs (wall from process start):")
+        for lat in latency:
+            print(f"  {lat['tool']:<24} median {lat['median_wall_s'] * 1000:7.0f} ms  "
+                  f"(min {lat['min_wall_s'] * 1000:.0f}, max {lat['max_wall_s'] * 1000:.0f}; "
+                  f"CPU {lat['median_cpu_s'] * 1000:.0f} ms; peak RSS {lat['peak_rss_mb']:.0f} MB)")
+        if not args.skip_detect_secrets:
+            print(f"  secretaudit / detect-secrets-hook (cold cache): "
+                  f"{_ratio(latency[0]['median_wall_s'], latency[1]['median_wall_s'])}")
+
+        if args.json_path:
+            data = {
+                "source": str(source), "files": files, "mb": size / MB, "max_mb": args.max_mb,
+                "python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
+                "results": [{**asdict(r), "mb_per_s": r.mb_per_s} for r in results],
+                "latency": {"files": picked, "runs": latency},
+            }
+            by_tool = {r.tool: r for r in results}
+            if "detect-secrets" in by_tool:
+                sa, ds = by_tool["secretaudit"], by_tool["detect-secrets"]
+                data["ratio_secretaudit_over_detect_secrets"] = {
+                    "wall": sa.wall_s / ds.wall_s, "cpu": sa.cpu_s / ds.cpu_s,
+                    "peak_rss": sa.peak_rss_mb / ds.peak_rss_mb, "mb_per_s": sa.mb_per_s / ds.mb_per_s}
+            args.json_path.parent.mkdir(parents=True, exist_ok=True)
+            args.json_path.write_text(json.dumps(data, indent=2) + "\n")
+            print(f"\nresults saved to {args.json_path}")
+    finally:
+        if args.keep_tree:
+            print(f"tree kept at {tree}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
