@@ -1,0 +1,260 @@
+"""SA101, known-format credentials (checks/known_formats.py).
+
+The corpus under tests/fixtures/corpus/known_formats/ plants one fake
+credential of every supported format; tests/fixtures/expected/known_formats.json
+says where.  Both are written by tests/fixtures/make_known_formats.py.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import random
+import string
+import time
+import zlib
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+
+from checks import known_formats as kf
+from checks.controls import HARDCODED_CREDENTIALS
+from scanner.config import Config, validate
+from scanner.model import Detection, FileItem, Severity
+from scanner.registry import CheckRegistry
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+CORPUS = FIXTURES / "corpus"
+KNOWN = CORPUS / "known_formats"
+MANIFEST: list[dict] = json.loads((FIXTURES / "expected" / "known_formats.json").read_text(encoding="utf-8"))
+NEGATIVES = FIXTURES / "clean" / "known_formats_negatives.py"
+CORPUS_FILES = sorted(p for p in KNOWN.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+
+
+def config(**settings: object) -> Config:
+    return Config(settings=validate(dict(settings), "<test>"))
+
+
+def item_for(path: Path) -> FileItem:
+    relpath = path.relative_to(CORPUS).as_posix() if CORPUS in path.parents else path.name
+    return FileItem(path=str(path), relpath=relpath, text=path.read_text(encoding="utf-8"))
+
+
+def scan_text(text: str, prefilter: bool = True) -> list[Detection]:
+    item = FileItem(path="mem.txt", relpath="mem.txt", text=text)
+    return kf.secretaudit_scan_file(item=item, config=config(prefilter=prefilter)) or []
+
+
+@lru_cache(maxsize=None)
+def scan_path(path: Path, prefilter: bool = True) -> tuple[Detection, ...]:
+    return tuple(kf.secretaudit_scan_file(item=item_for(path), config=config(prefilter=prefilter)) or ())
+
+
+def corpus_detections(prefilter: bool = True) -> list[tuple[str, Detection]]:
+    return [(path.relative_to(CORPUS).as_posix(), d) for path in CORPUS_FILES for d in scan_path(path, prefilter)]
+
+
+def github_token(prefix: str, body: str) -> str:
+    """Independent implementation of GitHub's checksum: base62(CRC32(body)), 6 chars."""
+    alphabet = string.digits + string.ascii_uppercase + string.ascii_lowercase
+    crc, out = zlib.crc32(body.encode()), ""
+    while crc:
+        crc, rem = divmod(crc, 62)
+        out = alphabet[rem] + out
+    return prefix + body + out.rjust(6, "0")
+
+
+# --- registration ------------------------------------------------------------------
+
+
+def test_registers_sa101() -> None:
+    registry = CheckRegistry()
+    kf.secretaudit_register_checks(registry=registry)
+    spec = registry.get("SA101")
+    assert spec.severity is Severity.CRITICAL
+    assert spec.tags == ("hardcoded", "credentials")
+    assert spec.controls == HARDCODED_CREDENTIALS
+    remediation = spec.remediation.lower()
+    for word in ("rotate", "revoke", "vault", "aws secrets manager", "run time"):
+        assert word in remediation
+
+
+def test_rule_table_is_well_formed() -> None:
+    assert len(kf.RULES) >= 45
+    assert len({r.slug for r in kf.RULES}) == len(kf.RULES)
+    for rule in kf.RULES:
+        assert rule.tokens, rule.slug
+        assert rule.label and rule.slug == rule.slug.lower()
+
+
+# --- the planted corpus -------------------------------------------------------------
+
+
+def test_manifest_plants_every_rule() -> None:
+    planted = {entry["rule"] for entry in MANIFEST}
+    assert planted == {rule.slug for rule in kf.RULES}
+    assert all(entry["check_id"] == "SA101" for entry in MANIFEST)
+
+
+@pytest.mark.parametrize("entry", MANIFEST, ids=lambda e: f"{e['rule']}@{e['path']}:{e['line']}")
+def test_planted_credential_is_detected(entry: dict) -> None:
+    detections = scan_path(CORPUS / entry["path"])
+    on_line = [d for d in detections if d.line == entry["line"]]
+    assert len(on_line) == 1, f"expected one detection on line {entry['line']}, got {on_line}"
+    detection = on_line[0]
+    assert detection.check_id == "SA101"
+    assert detection.rule == entry["rule"]
+    assert detection.secret == entry["secret"]
+    assert detection.label == kf.RULES_BY_SLUG[entry["rule"]].label
+    assert detection.secret.startswith(detection.visible_prefix)
+
+
+def test_corpus_yields_exactly_the_manifest() -> None:
+    found = sorted((path, d.line, d.rule, d.secret) for path, d in corpus_detections())
+    expected = sorted((e["path"], e["line"], e["rule"], e["secret"]) for e in MANIFEST)
+    assert found == expected
+
+
+def test_private_key_secret_is_the_whole_block() -> None:
+    entry = next(e for e in MANIFEST if e["path"].endswith("keys/server_key.txt"))
+    assert entry["line"] == 1
+    assert entry["secret"].startswith("-----BEGIN RSA PRIVATE KEY-----\n")
+    assert entry["secret"].endswith("-----END RSA PRIVATE KEY-----")
+    detection = scan_path(KNOWN / "keys" / "server_key.txt")[0]
+    assert detection.visible_prefix == "-----BEGIN RSA PRIVATE KEY-----"
+
+
+def test_broken_up_private_key_reports_header_and_first_line() -> None:
+    text = ('KEY = (\n    "-----BEGIN EC PRIVATE KEY-----\\n"\n    "MHcCAQEEIBx0rXf5Ls3XUoQ1mYgkTNbwr0pGcVq\\n"\n'
+            '    "-----END EC PRIVATE KEY-----\\n"\n)\n')
+    [detection] = scan_text(text)
+    assert detection.rule == "private-key-ec" and detection.line == 2
+    assert detection.secret.endswith("MHcCAQEEIBx0rXf5Ls3XUoQ1mYgkTNbwr0pGcVq")
+
+
+# --- near misses --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("prefilter", [True, False], ids=["prefilter", "no-prefilter"])
+def test_negatives_are_not_reported(prefilter: bool) -> None:
+    assert kf.secretaudit_scan_file(item=item_for(NEGATIVES), config=config(prefilter=prefilter)) is None
+
+
+@pytest.mark.parametrize("text", [
+    'aws_secret_access_key = "da39a3ee5e6b4b0d3255bfef95601890afd80709"',  # a SHA-1, not a key
+    "key = AKIAIOSFODNN7EXAMPLE",
+    "ghp_" + "a" * 36,
+    'token = "xoxb-123456789012-123456789012-YOURTOKENHEREYOURTOKEN12"',
+    "hash = 'e3b0c44298fc1c149afbf4c8996fb924'",  # 32 hex, no context
+    "Authorization: Bearer eyJub3QiOiJqc29uIn0.eyJzdWIiOiIxIn0.c2lnbmF0dXJlc2lnbmF0dXJl",  # no "alg"
+    "if line.startswith('-----BEGIN OPENSSH PRIVATE KEY-----'):",
+    '"PrivateKey": "-----BEGIN RSA PRIVATE KEY-----\\nMIIEowIABAKCAQEAqKpRgnn6yq26U3yt5Y...fvY4+te\\n-----END RSA '
+    'PRIVATE KEY-----\\n"',  # documentation with the body elided
+])
+def test_look_alikes_are_not_reported(text: str) -> None:
+    assert scan_text(text) == []
+    assert scan_text(text, prefilter=False) == []
+
+
+# --- GitHub checksum ----------------------------------------------------------------
+
+
+def test_github_checksum_accepts_good_and_rejects_flipped() -> None:
+    rng = random.Random(7)
+    alnum = string.ascii_letters + string.digits
+    for _ in range(50):
+        token = github_token("ghp_", "".join(rng.choice(alnum) for _ in range(30)))
+        assert kf.github_checksum_ok(token)
+        [detection] = scan_text(f'GITHUB_TOKEN="{token}"')
+        assert detection.rule == "github-pat" and detection.secret == token
+        position = rng.randrange(4, len(token))
+        flipped = token[:position] + rng.choice(alnum.replace(token[position], "")) + token[position + 1:]
+        assert not kf.github_checksum_ok(flipped)
+        assert scan_text(f'GITHUB_TOKEN="{flipped}"') == []
+
+
+def test_overlapping_rules_report_once_with_the_exact_format() -> None:
+    token = github_token("ghp_", "Zq8vK2mT4xW9pL3nB7cR5yH1dF6gJ0")  # 40 chars: also fits Cloudflare's shape
+    detections = scan_text(f'CLOUDFLARE_API_TOKEN = "{token}"')
+    assert [(d.rule, d.secret) for d in detections] == [("github-pat", token)]
+
+
+# --- prefilter equivalence ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", CORPUS_FILES + [NEGATIVES], ids=lambda p: p.name)
+def test_prefilter_on_and_off_agree_per_file(path: Path) -> None:
+    assert scan_path(path, True) == scan_path(path, False)
+
+
+def _mixed_texts() -> list[str]:
+    """Corpus lines shuffled together with ordinary code, CRLF, truncations."""
+    rng = random.Random(20240611)
+    sources = [p.read_text(encoding="utf-8") for p in CORPUS_FILES + [NEGATIVES]]
+    sources.append(Path(kf.__file__).read_text(encoding="utf-8"))  # full of tokens in odd places
+    lines = [line for text in sources for line in text.split("\n")]
+    texts = []
+    for _ in range(20):
+        sample = rng.sample(lines, k=min(len(lines), 400))
+        text = "\n".join(sample)
+        cut = rng.randrange(len(text))
+        texts += [text, text.replace("\n", "\r\n"), text[:cut], text[cut:]]
+    texts += sources
+    texts.append("".join(sources))  # private key windows that run into other files' text
+    return texts
+
+
+def test_prefilter_on_and_off_agree_on_mixed_text() -> None:
+    for text in _mixed_texts():
+        assert kf.find_credentials(text, prefilter=True) == kf.find_credentials(text, prefilter=False)
+
+
+def test_text_without_tokens_stops_at_the_prefilter() -> None:
+    text = "import os\n\n\ndef main() -> int:\n    print(os.getcwd())\n    return 0\n"
+    assert kf.PREFILTER.search(text) is None
+    item = FileItem(path="main.py", relpath="main.py", text=text)
+    assert kf.secretaudit_scan_file(item=item, config=config()) is None
+
+
+def test_pathological_input_is_fast() -> None:
+    """No catastrophic backtracking: unterminated blocks, endless token-ish runs."""
+    texts = [
+        "-----BEGIN RSA PRIVATE KEY-----\n" + "  \n" * 20000,
+        "-----BEGIN PGP PRIVATE KEY BLOCK-----\nVersion: " + "- " * 20000 + "\n",
+        "eyJ" + "a" * 200000 + ".",
+        "sk-proj-" + "A" * 100000,
+        "&sig=" + "%2B" * 50000,
+        ("xoxb-" + "1" * 13 + "-") * 5000,
+        "key " * 50000,
+    ]
+    start = time.perf_counter()
+    for text in texts:
+        kf.find_credentials(text, prefilter=True)
+        kf.find_credentials(text, prefilter=False)
+    assert time.perf_counter() - start < 10
+
+
+# --- output hygiene -----------------------------------------------------------------
+
+
+def test_repr_never_contains_the_secret() -> None:
+    detections = [d for _, d in corpus_detections()]
+    assert len(detections) == len(MANIFEST)
+    for detection in detections:
+        assert detection.secret not in repr(detection)
+        assert detection.secret not in str(detection)
+
+
+def test_disabled_check_reports_nothing() -> None:
+    path = KNOWN / "deploy.sh"
+    assert kf.secretaudit_scan_file(item=item_for(path), config=config(disable=["SA101"])) is None
+
+
+def test_fixtures_match_their_generator() -> None:
+    spec = importlib.util.spec_from_file_location("make_known_formats", FIXTURES / "make_known_formats.py")
+    assert spec is not None and spec.loader is not None
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    for path, text in generator.build().items():
+        assert path.read_text(encoding="utf-8") == text, f"{path} is stale: run {FIXTURES / 'make_known_formats.py'}"
