@@ -1,0 +1,364 @@
+"""SA103: connection strings that carry their password.
+
+A database, broker or service URL with the password inside
+(``postgres://app:<password>@db:5432/app``) is the most common way a
+production credential ends up in a repository: it sits in settings files,
+docker-compose files, CI configs and tests.  This check recognises the
+password part of
+
+* URLs with user info, ``scheme://user:password@host``, for the database,
+  broker and service schemes of :data:`SCHEMES` (SQLAlchemy's
+  ``dialect+driver://`` and ``jdbc:`` prefixes included);
+* JDBC URLs with the password as a parameter (``jdbc:mysql://h/db?user=u&password=p``,
+  ``jdbc:sqlserver://h;user=u;password=p``) or Oracle's thin form
+  (``jdbc:oracle:thin:user/password@host:1521:SID``);
+* ODBC / ADO.NET strings (``Server=...;Database=...;User Id=...;Password=...;``,
+  ``Pwd=``, ``{braced;values}``);
+* libpq keyword/value DSNs (``host=db user=app password=... dbname=app``).
+
+Only the password is reported (and redacted by the engine); passwords that
+are placeholders or references (``${DB_PASSWORD}``, ``%s``, ``<password>``,
+``changeme``, ``****``) are skipped with :mod:`checks.filters`.
+
+Speed: most files contain no ``://``, no ``jdbc:`` and no ``password``/``pwd``;
+three substring searches (C speed) decide that before any regex runs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterator
+
+from checks import filters
+from checks.controls import HARDCODED_CREDENTIALS
+from scanner.hookspec import hookimpl
+from scanner.model import CheckSpec, Detection, FileItem, Severity
+
+if TYPE_CHECKING:
+    from scanner.config import Config
+    from scanner.registry import CheckRegistry
+
+CHECK_ID = "SA103"
+
+SPEC = CheckSpec(
+    id=CHECK_ID,
+    title="Connection string with embedded password",
+    severity=Severity.HIGH,
+    description=(
+        "A database, message-broker or service connection string (URL, JDBC, ODBC/ADO.NET or "
+        "libpq DSN) contains a literal password. Anyone who can read the repository can connect "
+        "with it, and the password lives on in git history."
+    ),
+    remediation=(
+        "Rotate the password, then build the connection string at runtime from a secret store or "
+        "an environment variable (e.g. postgres://app:${DB_PASSWORD}@db/app, or pass the password "
+        "as a separate driver argument)."
+    ),
+    tags=("secrets", "connection-string", "database"),
+    controls=HARDCODED_CREDENTIALS,
+)
+
+#: URL schemes whose user info is a service credential, mapped to the family
+#: that names the rule (``<family>-uri``).  SQLAlchemy ``dialect+driver``
+#: schemes are looked up by their dialect (``postgresql+psycopg2`` ->
+#: ``postgresql``); ``mongodb+srv`` and ``neo4j+s`` are listed as written.
+SCHEMES: dict[str, str] = {
+    **dict.fromkeys(("postgres", "postgresql", "pgsql", "postgis", "psql", "cockroachdb",
+                     "redshift", "timescaledb", "yugabytedb"), "postgres"),
+    **dict.fromkeys(("mysql", "mysqlx", "mariadb", "tidb", "singlestore", "memsql"), "mysql"),
+    **dict.fromkeys(("mongodb", "mongodb+srv", "mongo"), "mongodb"),
+    **dict.fromkeys(("redis", "rediss", "valkey", "valkeys", "redis-sentinel", "keydb"), "redis"),
+    **dict.fromkeys(("amqp", "amqps", "rabbitmq"), "amqp"),
+    **dict.fromkeys(("mssql", "sqlserver", "mssql+pyodbc", "mssql+pymssql", "sybase"), "mssql"),
+    **dict.fromkeys(("oracle", "oracle+cx_oracle", "oracle+oracledb"), "oracle"),
+    **dict.fromkeys(("db2", "ibm_db_sa", "clickhouse", "clickhouses", "cassandra", "couchdb",
+                     "couchbase", "couchbases", "neo4j", "neo4j+s", "neo4j+ssc", "bolt", "bolt+s",
+                     "memcached", "influxdb", "snowflake", "presto", "trino", "hive", "vertica",
+                     "teradata", "firebird", "sqlalchemy", "arangodb", "rethinkdb", "elasticsearch",
+                     "opensearch", "solr", "etcd", "consul", "zookeeper"), "database"),
+    **dict.fromkeys(("kafka", "nats", "tls", "mqtt", "mqtts", "stomp", "stomp+ssl", "activemq",
+                     "sqs", "beanstalk", "pulsar", "pulsar+ssl"), "broker"),
+    **dict.fromkeys(("ldap", "ldaps", "ftp", "ftps", "sftp", "ssh", "scp", "smtp", "smtps",
+                     "submission", "imap", "imaps", "pop3", "pop3s", "http", "https", "git",
+                     "git+https", "git+ssh", "svn", "svn+ssh", "rsync", "ws", "wss", "socks5",
+                     "socks5h", "socks4", "webdav", "davs", "s3"), "url"),
+}
+
+#: Reserved documentation hosts (RFC 2606 / RFC 6761): credentials pointing at
+#: them are examples by definition.
+EXAMPLE_HOSTS = re.compile(r"(?:^|\.)(?:example\.(?:com|org|net)|example|test|invalid)(?::\d+)?$", re.IGNORECASE)
+
+#: Passwords shorter than this are test fixtures (``a:b@host``), not credentials.
+MIN_PASSWORD_LENGTH = 4
+
+_USERINFO = re.compile(r"://(?P<user>[^\s:/?#@'\"`<>]*):(?P<pw>[^\s'\"`<>/?#]*)@(?P<host>[^\s/?#'\"`<>@,;]*)")
+_SCHEME_BEFORE = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+._-]*)$")
+_JDBC = re.compile(r"jdbc:[^\s'\"`<>]+", re.IGNORECASE)
+_JDBC_PARAM = re.compile(r"[?&;](?:password|pwd)=(?P<pw>\{[^}\n]*\}|[^&;\s'\"`<>]*)", re.IGNORECASE)
+_ORACLE_THIN = re.compile(r"jdbc:oracle:(?:thin|oci8?):(?P<user>[^/@:\s'\"]+)/(?P<pw>[^@\s'\"]+)@", re.IGNORECASE)
+_KV_PASSWORD = re.compile(
+    r"(?:^|(?<=[\s;\"'{(,]))(?P<key>password|pwd)\s*=\s*"
+    r"(?P<pw>\{(?:[^}\n]|\}\})*\}|'(?:[^'\\\n]|\\.)*'|[^;\s\"'`\n]*)",
+    re.IGNORECASE,
+)
+#: Keys that make a ``key=value;...`` string a connection string (ODBC / ADO.NET).
+_ODBC_KEYS = re.compile(
+    r"(?:^|[;\"'\s])(?:server|data\s*source|datasource|address|addr|network\s*address|database|"
+    r"initial\s*catalog|driver|provider|dsn|uid|user\s*id|userid|user\s*name|username)\s*=",
+    re.IGNORECASE,
+)
+#: A libpq DSN: two or more ``key=value`` pairs separated by blanks only
+#: (``host=db user=app password=... dbname=app``), which keeps Python keyword
+#: arguments (``host=h, password='x'``, SA102's business) out.
+_LIBPQ_DSN = re.compile(
+    r"(?<![\w=])(?:(?:host|hostaddr|dbname|user|port|sslmode|password|connect_timeout|options|"
+    r"application_name|target_session_attrs|service)=(?:'(?:[^'\\\n]|\\.)*'|[^\s'\",;()`]+)"
+    r"(?:[ \t]+|(?=[\"'`\n]|$))){2,}",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class ConnectionPassword:
+    """A password found in a connection string: where it is and which form it had.
+
+    ``start``/``end`` are offsets of the password in the scanned text;
+    ``span_start`` is where the connection string begins (for SA102, which
+    leaves everything inside a connection string to this check).
+    """
+
+    start: int
+    end: int
+    password: str
+    rule: str
+    span_start: int
+
+    def __repr__(self) -> str:  # never show the password
+        return f"ConnectionPassword(rule={self.rule!r}, start={self.start}, end={self.end})"
+
+
+def _unbrace(value: str) -> str:
+    """ODBC values may be braced (``{p;w}``, ``}}`` escaping ``}``); libpq ones quoted."""
+    if len(value) >= 2 and value[0] == "{" and value[-1] == "}":
+        return value[1:-1].replace("}}", "}")
+    if len(value) >= 2 and value[0] == value[-1] == "'":
+        return value[1:-1].replace("\\'", "'")
+    return value
+
+
+def is_skipped_password(password: str, user: str = "", host: str = "") -> bool:
+    """Whether a connection-string password is not worth reporting.
+
+    Too short to be real, a placeholder or reference (see :mod:`checks.filters`;
+    a password inside a URL is literal text, so call syntax is not code), the
+    user name repeated (``guest:guest``, ``postgres:postgres``: public default
+    credentials of local containers), or pointing at a reserved example host.
+    """
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return True
+    if filters.is_placeholder(password) or filters.is_reference(password, literal=True):
+        return True
+    if filters.is_example_key(password):
+        return True
+    if user and password.lower() == user.lower():
+        return True
+    return bool(host) and bool(EXAMPLE_HOSTS.search(host.rsplit("@", 1)[-1].split(",")[0]))
+
+
+def _scheme_rule(text: str, at: int) -> str | None:
+    """The rule for the URL whose ``://`` is at ``at``, or None for other schemes."""
+    match = _SCHEME_BEFORE.search(text, max(0, at - 48), at)
+    if match is None:
+        return None
+    scheme = match.group("scheme").lower()
+    family = SCHEMES.get(scheme) or SCHEMES.get(scheme.split("+", 1)[0])
+    if family is None:
+        return None
+    return "url-credentials" if family == "url" else f"{family}-uri"
+
+
+def _url_passwords(text: str) -> Iterator[ConnectionPassword]:
+    for match in _USERINFO.finditer(text):
+        rule = _scheme_rule(text, match.start())
+        if rule is None:
+            continue
+        password, user, host = match.group("pw"), match.group("user"), match.group("host")
+        if is_skipped_password(password, user, host):
+            continue
+        scheme_start = _SCHEME_BEFORE.search(text, max(0, match.start() - 48), match.start())
+        span = scheme_start.start() if scheme_start else match.start()
+        yield ConnectionPassword(match.start("pw"), match.end("pw"), password, rule, span)
+
+
+def _jdbc_passwords(text: str, low: str) -> Iterator[ConnectionPassword]:
+    at = low.find("jdbc:")
+    while at != -1:
+        match = _JDBC.match(text, at)
+        if match is None:  # pragma: no cover - "jdbc:" always matches
+            break
+        url = match.group(0)
+        thin = _ORACLE_THIN.match(url)
+        if thin and not is_skipped_password(thin.group("pw"), thin.group("user")):
+            yield ConnectionPassword(at + thin.start("pw"), at + thin.end("pw"), thin.group("pw"), "jdbc", at)
+        for param in _JDBC_PARAM.finditer(url):
+            password = _unbrace(param.group("pw"))
+            if not is_skipped_password(password):
+                offset = at + param.start("pw") + (1 if param.group("pw").startswith("{") else 0)
+                yield ConnectionPassword(offset, offset + len(password), password, "jdbc", at)
+        at = low.find("jdbc:", match.end())
+
+
+def _line_bounds(text: str, at: int) -> tuple[int, int]:
+    start = text.rfind("\n", 0, at) + 1
+    end = text.find("\n", at)
+    return start, len(text) if end == -1 else end
+
+
+def _keyvalue_passwords(text: str, low: str) -> Iterator[ConnectionPassword]:
+    """ODBC / ADO.NET and libpq strings: ``password=`` next to connection keys."""
+    seen_lines: set[int] = set()
+    for stem in ("password", "pwd"):
+        at = low.find(stem)
+        while at != -1:
+            start, end = _line_bounds(text, at)
+            at = low.find(stem, at + len(stem))
+            if start in seen_lines:
+                continue
+            seen_lines.add(start)
+            line = text[start:end]
+            if "=" not in line:
+                continue
+            if ";" in line and _ODBC_KEYS.search(line):
+                regions = [(0, "odbc")]
+            else:
+                regions = [(m.start(), "libpq-dsn") for m in _LIBPQ_DSN.finditer(line)]
+            for region_start, rule in regions:
+                region = line if rule == "odbc" else _LIBPQ_DSN.match(line, region_start).group(0)
+                for match in _KV_PASSWORD.finditer(region):
+                    raw = match.group("pw")
+                    password = _unbrace(raw)
+                    if is_skipped_password(password):
+                        continue
+                    offset = start + region_start + match.start("pw") + (len(raw) - len(password)) // 2
+                    yield ConnectionPassword(offset, offset + len(password), password, rule, start + region_start)
+
+
+def find_passwords(text: str) -> list[ConnectionPassword]:
+    """Every reportable password in connection strings of ``text``, in text order.
+
+    Pure function of the text, shared with SA102 (which must not report these).
+    One password found by two forms (a JDBC URL with user info) is kept once.
+    """
+    has_url = "://" in text
+    low = text.lower()
+    if len(low) != len(text):  # a few non-ASCII characters change length when lowered
+        low = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+    has_jdbc = "jdbc:" in low
+    has_kv = "pwd" in low or "password" in low
+    if not (has_url or has_jdbc or has_kv):
+        return []
+    found: dict[tuple[int, str], ConnectionPassword] = {}
+    sources = []
+    if has_jdbc:
+        sources.append(_jdbc_passwords(text, low))
+    if has_url:
+        sources.append(_url_passwords(text))
+    if has_kv:
+        sources.append(_keyvalue_passwords(text, low))
+    for source in sources:
+        for hit in source:
+            found.setdefault((hit.start, hit.password), hit)
+    return sorted(found.values(), key=lambda h: h.start)
+
+
+_URL_TOKEN_END = re.compile(r"[\s'\"`<>]|$")
+
+
+def regions(line: str) -> list[tuple[int, int]]:
+    """Column ranges of ``line`` that are connection strings, reportable or not.
+
+    SA102 leaves everything inside these to this check, including passwords
+    this check deliberately skips (``guest:guest``), so the two never
+    disagree about a connection string.
+    """
+    low = line.lower()
+    spans: list[tuple[int, int]] = []
+    if "://" in line:
+        for match in _USERINFO.finditer(line):
+            if _scheme_rule(line, match.start()) is None:
+                continue
+            scheme = _SCHEME_BEFORE.search(line, max(0, match.start() - 48), match.start())
+            end = _URL_TOKEN_END.search(line, match.end()).start()
+            spans.append((scheme.start() if scheme else match.start(), end))
+    if "jdbc:" in low:
+        spans.extend(m.span() for m in _JDBC.finditer(line))
+    if "pwd" in low or "password" in low:
+        if ";" in line and _ODBC_KEYS.search(line):
+            spans.append((0, len(line)))
+        else:
+            spans.extend(m.span() for m in _LIBPQ_DSN.finditer(line))
+    return spans
+
+
+def _enabled(config: "Config", check_id: str) -> bool:
+    """Whether ``check_id`` runs in this configuration (enabled and registered)."""
+    return config.is_enabled(check_id) and (config.checks is None or check_id in config.checks)
+
+
+@hookimpl
+def secretaudit_register_checks(registry: "CheckRegistry") -> None:
+    """Register SA103."""
+    registry.add(SPEC)
+
+
+@hookimpl
+def secretaudit_scan_file(item: FileItem, config: "Config") -> list[Detection] | None:
+    """Report each literal password of a connection string in ``item``.
+
+    The password SA104 reports for a committed credential file (a
+    ``.git-credentials`` line, a ``.env`` ``DATABASE_URL``) is left to SA104:
+    on the same line and secret the engine would keep this check's finding
+    and drop the file-level one, whose remediation differs.
+    """
+    if not config.is_enabled(CHECK_ID):
+        return None
+    hits = find_passwords(item.text)
+    if not hits:
+        return None
+    claimed = None
+    if _enabled(config, "SA104"):
+        from checks import credential_files
+
+        claimed = credential_files.claimed_secret(item)
+    detections = []
+    for hit in hits:
+        if hit.password == claimed:
+            continue
+        line = item.line_of(hit.start)
+        detections.append(Detection(
+            check_id=CHECK_ID,
+            line=line,
+            secret=hit.password,
+            label=_LABELS.get(hit.rule, "Connection string with a password"),
+            visible_prefix="",
+            rule=hit.rule,
+        ))
+    return detections or None
+
+
+_LABELS: dict[str, str] = {
+    "postgres-uri": "PostgreSQL connection URL with a password",
+    "mysql-uri": "MySQL/MariaDB connection URL with a password",
+    "mongodb-uri": "MongoDB connection URL with a password",
+    "redis-uri": "Redis connection URL with a password",
+    "amqp-uri": "AMQP (RabbitMQ) connection URL with a password",
+    "mssql-uri": "SQL Server connection URL with a password",
+    "oracle-uri": "Oracle connection URL with a password",
+    "database-uri": "Database connection URL with a password",
+    "broker-uri": "Message broker URL with a password",
+    "url-credentials": "URL with an embedded password",
+    "jdbc": "JDBC URL with a password",
+    "odbc": "ODBC/ADO.NET connection string with a password",
+    "libpq-dsn": "PostgreSQL DSN with a password",
+}

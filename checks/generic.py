@@ -1,0 +1,755 @@
+"""SA102: generic secrets, built on detect-secrets' plugins and filters.
+
+Two detectors, both from detect-secrets and both well understood by the
+people who will read our findings:
+
+* **keyword assignments**: a secret-sounding name given a literal value
+  (``password: ...``, ``api_key = "..."``, ``export DB_PASS=...``,
+  ``<add key="ApiKey" value="..."/>``) in YAML, JSON, ``.env``, Python, JS,
+  Go, Java (code and ``.properties``), shell, XML and friends.  Our extractor
+  knows more names (``auth_token``, ``access_token``, ``client_secret``...)
+  and more syntaxes than detect-secrets' :class:`KeywordDetector`, which is
+  used as the fallback for the syntaxes only it knows (comparisons such as
+  ``if password == "..."``, C++ ``secret("...")``);
+* **high-entropy quoted strings**: detect-secrets' ``Base64HighEntropyString``
+  and ``HexHighEntropyString`` with their default limits (4.5 and 3.0,
+  configurable as ``checks: {SA102: {base64_limit: ..., hex_limit: ...}}``).
+
+Every candidate then goes through detect-secrets' heuristic filters
+(``is_sequential_string``, ``is_potential_uuid``, ``is_likely_id_string``,
+``is_templated_secret``, ``is_prefixed_with_dollar_sign``,
+``is_indirect_reference``, ``is_not_alphanumeric_string``, ``is_lock_file``,
+``is_swagger_file``), called directly, never through detect-secrets' global
+settings singleton, and through our own :mod:`checks.filters`.
+
+Speed is the design constraint: importing detect-secrets costs ~150 ms (it
+imports ``requests``) and its per-line regexes are slow, so the file is first
+searched with C-speed primitives: one ``str.lower()`` plus a handful of
+``str.find`` calls for keyword stems, and one compiled regex for quoted
+strings long enough to pass an entropy limit, whose Shannon entropy is
+computed here with detect-secrets' formula.  Only the lines that survive
+reach detect-secrets, which is imported on first need; a clean file never
+imports it.  With ``prefilter: false`` every line goes to the detailed
+detectors, and the results are identical: the prefilter is sound (it can
+only ever keep more lines than the detectors report on).
+
+What is left to other checks: a value of a known credential format is still
+reported (the engine keeps SA101's finding for the same secret on the same
+line), but anything inside a connection string is SA103's (see
+:func:`checks.connection_strings.regions`), and the value SA104 reports for a
+committed credential file is SA104's in that file.
+
+Beyond detect-secrets' behaviour, on purpose: hex strings shorter than 20
+digits without a secret word on their line are ids, compound identifiers
+(``handleAuthorizationCallback``) and plain text are not secrets, keyword
+values need at least 4 characters, and a plain lower-case word is a secret
+only under a password-like name.  Each rule is in :mod:`checks.filters` or
+below, named and tested.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import string
+from dataclasses import dataclass
+from functools import lru_cache
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
+
+from checks import filters
+from checks.controls import HARDCODED_CREDENTIALS
+from scanner.errors import ConfigError
+from scanner.hookspec import hookimpl
+from scanner.model import CheckSpec, Detection, FileItem, Severity
+
+if TYPE_CHECKING:
+    from scanner.config import Config
+    from scanner.registry import CheckRegistry
+
+CHECK_ID = "SA102"
+
+SPEC = CheckSpec(
+    id=CHECK_ID,
+    title="Generic secret",
+    severity=Severity.HIGH,
+    description=(
+        "A secret-sounding name (password, api_key, client_secret, auth_token, ...) is assigned a "
+        "literal value, or a quoted string is random enough (Shannon entropy above the base64 or hex "
+        "limit) to be a key. Keyword and entropy detection come from detect-secrets; placeholders, "
+        "references, hashes, UUIDs and example keys are filtered out."
+    ),
+    remediation=(
+        "Rotate the secret, remove it from the code, and read it at runtime from a secret store or "
+        "an environment variable (e.g. os.environ['API_KEY']). If the value is not a secret, waive it "
+        "inline with a reason: # secretaudit: ignore[SA102] <why>."
+    ),
+    tags=("secrets", "generic", "entropy", "detect-secrets"),
+    controls=HARDCODED_CREDENTIALS,
+    references=("https://github.com/Yelp/detect-secrets",),
+)
+
+# -- options --------------------------------------------------------------------------------
+
+DEFAULT_BASE64_LIMIT = 4.5
+DEFAULT_HEX_LIMIT = 3.0
+
+#: Option name -> the limit it sets.  ``entropy_limit`` is accepted as an alias
+#: of ``base64_limit`` (the name the configuration help text uses).
+OPTION_KEYS: dict[str, str] = {"base64_limit": "base64", "hex_limit": "hex", "entropy_limit": "base64"}
+
+#: detect-secrets' charsets, mirrored so the prefilter needs no import (a test
+#: asserts they are identical to the plugins' own).
+BASE64_CHARSET = string.ascii_letters + string.digits + "+/" + "\\-_" + "="
+HEX_CHARSET = string.hexdigits
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Entropy limits of one run, validated (detect-secrets allows 0 to 8)."""
+
+    base64: float = DEFAULT_BASE64_LIMIT
+    hex: float = DEFAULT_HEX_LIMIT
+
+
+def limits_from(options: dict[str, Any], source: str = "<config>") -> Limits:
+    """Read ``checks.SA102`` options; a wrong key or value is a :class:`ConfigError`."""
+    values = {"base64": DEFAULT_BASE64_LIMIT, "hex": DEFAULT_HEX_LIMIT}
+    for key, value in options.items():
+        target = OPTION_KEYS.get(key)
+        if target is None:
+            raise ConfigError(source, f"checks.{CHECK_ID}.{key}",
+                              f"unknown option (allowed: {', '.join(sorted(OPTION_KEYS))})")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 8:
+            raise ConfigError(source, f"checks.{CHECK_ID}.{key}",
+                              "expected a number from 0 to 8 (Shannon entropy in bits per character)")
+        values[target] = float(value)
+    return Limits(base64=values["base64"], hex=values["hex"])
+
+
+def _limits(config: "Config") -> Limits:
+    options = config.check_options(CHECK_ID)
+    if not options:
+        return Limits()
+    return limits_from(options, config.source or "<config>")
+
+
+# -- detect-secrets, imported on first need ----------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _ds() -> SimpleNamespace:
+    """detect-secrets' plugin classes and filter functions, imported once, lazily.
+
+    Only classes and pure functions are taken; nothing reads or writes
+    ``detect_secrets.settings`` (``analyze_string`` and the filters take
+    everything as arguments).
+    """
+    from detect_secrets.filters import heuristic
+    from detect_secrets.plugins import keyword
+    from detect_secrets.plugins.high_entropy_strings import Base64HighEntropyString, HexHighEntropyString
+    from detect_secrets.util.filetype import determine_file_type
+
+    return SimpleNamespace(
+        keyword=keyword.KeywordDetector(),
+        keyword_regexes=keyword.REGEX_BY_FILETYPE,
+        keyword_default=keyword.QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP,
+        determine_file_type=determine_file_type,
+        Base64=Base64HighEntropyString,
+        Hex=HexHighEntropyString,
+        h=heuristic,
+    )
+
+
+@lru_cache(maxsize=8)
+def _entropy_plugins(limits: Limits) -> tuple[Any, Any]:
+    ds = _ds()
+    return ds.Base64(limit=limits.base64), ds.Hex(limit=limits.hex)
+
+
+# -- keyword names ------------------------------------------------------------------------------
+
+#: Words before ``key`` that make a secret name (``api_key``, ``apiKey``, ``PRIVATE-KEY``).
+#: A superset of detect-secrets' DENYLIST prefixes.
+KEY_PREFIXES: tuple[str, ...] = (
+    "api", "auth", "service", "account", "db", "database", "priv", "private", "client", "access",
+    "secret", "encryption", "signing", "master", "app", "consumer", "license", "storage", "shared",
+    "hmac", "session", "webhook", "subscription",
+)
+#: Words before ``token`` that make a secret name (``auth_token``, ``accessToken``).
+TOKEN_PREFIXES: tuple[str, ...] = (
+    "auth", "access", "refresh", "bearer", "api", "session", "oauth", "oauth2", "id", "private",
+    "personal", "secret", "app", "bot", "slack", "github", "gh", "gitlab", "npm", "pypi", "vault",
+    "service", "client", "security", "jwt", "deploy", "registry", "webhook", "sas", "admin", "user",
+    "master", "discord", "telegram", "hf", "huggingface", "circle", "travis", "sonar", "docker",
+)
+
+_KEYWORD_NAME = re.compile(
+    r"(?:^|_)(?:"
+    r"[a-z0-9]*(?:password|passwd|passphrase)[a-z0-9]*"
+    r"|pwd|(?:db|database|key|smtp|mail|ftp|admin|root|user|redis|mysql|pg|ldap|proxy|sudo|ssh|vnc|wifi)?pass"
+    r"|contrase(?:ñ|n)a|credentials?|authorization"
+    r"|[a-z0-9]*secret(?!ar|ion)[a-z0-9]*"
+    r"|(?:" + "|".join(KEY_PREFIXES) + r")_?keys?"
+    r"|(?:" + "|".join(TOKEN_PREFIXES) + r")_?tokens?"
+    r")(?:_|$)"
+    r"|^token$"
+)
+
+#: Last words of names that are *about* a secret but do not hold one
+#: (``password_hash``, ``secret_name``, ``api_key_header``, ``token_url``).
+NON_SECRET_SUFFIXES: frozenset[str] = frozenset({
+    "name", "names", "id", "ids", "arn", "path", "paths", "file", "filename", "files", "dir", "url",
+    "uri", "urls", "endpoint", "host", "type", "types", "kind", "length", "len", "size", "min", "max",
+    "count", "policy", "policies", "pattern", "regex", "re", "field", "fields", "label", "prompt",
+    "placeholder", "hint", "help", "message", "msg", "error", "errors", "header", "param", "params",
+    "env", "var", "variable", "ref", "reference", "version", "ttl", "expiry", "expires", "expiration",
+    "expired", "at", "lifetime", "rotation", "format", "hash", "hashed", "digest", "enabled", "disabled",
+    "required", "mode", "provider", "store", "manager", "backend", "source", "location", "region",
+    "template", "schema", "class", "method", "prefix", "suffix", "validator", "validation", "strength",
+    "rules", "rule", "reset", "changed", "updated", "created", "timeout", "retries", "attempts",
+    "keyid", "selector", "input", "column", "col", "table", "index", "list", "map", "set",
+    "algorithm", "algo", "alg", "scheme", "flag", "option", "options", "config", "settings", "hint",
+    "description", "desc", "title", "text", "help_text", "doc", "label_text", "icon", "visible", "mask",
+    "masked", "storage",
+})
+
+#: Exact names that match a keyword but are something else (``PWD`` is the
+#: shell's working directory; ``passed`` tests, ``bypass`` rules).
+NON_SECRET_NAMES: frozenset[str] = frozenset({
+    "pwd", "oldpwd", "bypass", "passed", "passes", "compass", "passenger", "passthrough",
+    "pass_through", "password_less", "passwordless", "secretary", "tokenizer", "tokens",
+})
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_NAME_SEPARATORS = re.compile(r"[^a-z0-9ñ]+")
+
+
+def normalize_name(name: str) -> str:
+    """``dbPassword`` / ``DB-PASSWORD`` / ``db.password`` -> ``db_password``."""
+    return _NAME_SEPARATORS.sub("_", _CAMEL.sub("_", name).lower()).strip("_")
+
+
+def mentions_secret(name: str) -> bool:
+    """Whether a name contains a secret keyword at all (before exclusions).
+
+    The name must also pass the prefilter's own stem test (:func:`_has_stem`),
+    which keeps the prefilter sound by construction: no name it skips can be
+    reported.
+    """
+    return _has_stem(name.lower()) and bool(_KEYWORD_NAME.search(normalize_name(name)))
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a variable / key name says its value is a secret.
+
+    ``password``, ``db_pass``, ``api_key``, ``apiKey``, ``client_secret``,
+    ``auth_token``, ``private_key``, ``SECRET_KEY_BASE``... but not names
+    about a secret (``password_hash``, ``secret_name``, ``token_url``, see
+    :data:`NON_SECRET_SUFFIXES`) or false friends (``PWD``, ``bypass``).
+    """
+    normalized = normalize_name(name)
+    if not normalized or normalized in NON_SECRET_NAMES or not _has_stem(name.lower()):
+        return False
+    last = normalized.rsplit("_", 1)[-1]
+    if last in NON_SECRET_SUFFIXES and not _KEYWORD_NAME.fullmatch(last):
+        return False
+    return bool(_KEYWORD_NAME.search(normalized))
+
+
+# -- prefilter: keyword stems ----------------------------------------------------------------------
+
+#: Lower-case substrings every keyword candidate contains: our names (see
+#: :data:`_KEYWORD_NAME`) and detect-secrets' DENYLIST alike.  ``key`` alone is
+#: too common, so compound keys are found through ``key`` and a look back.
+KEYWORD_STEMS: tuple[str, ...] = ("pass", "pwd", "secret", "token", "credential", "contrase", "authoriz")
+_KEY_LOOKBACK = re.compile(r"(?:" + "|".join(KEY_PREFIXES) + r")[^a-z0-9\n]{0,3}$")
+#: The last letter of every key prefix: a cheap test before :data:`_KEY_LOOKBACK`.
+_KEY_PREFIX_ENDINGS = frozenset(p[-1] for p in KEY_PREFIXES)
+
+#: Lines detect-secrets' KeywordDetector could match: its DENYLIST, searched in
+#: the lower-cased line (not with IGNORECASE, whose Unicode folding differs
+#: from ``str.lower()`` and would make the prefilter unsound).
+_DS_DENYLIST = re.compile(
+    r"(?:api|auth|service|account|db|database|priv|private|client)_?key|(?:db|database|key)_?pass|"
+    r"password|passwd|pwd|secret|contrase(?:ñ|n)a"
+)
+
+
+_ALNUM_LOWER = frozenset(string.ascii_lowercase + string.digits)
+
+
+def _compound_key_at(low: str, at: int) -> bool:
+    """Whether the ``key`` at ``low[at]`` ends a compound name (``api_key``, ``privatekey``)."""
+    if at == 0:
+        return False
+    prev = low[at - 1]
+    if prev not in _KEY_PREFIX_ENDINGS and prev in _ALNUM_LOWER:
+        return False  # the cheap test: "monkey", "hotkey"
+    return _KEY_LOOKBACK.search(low, max(0, at - 17), at) is not None
+
+
+def _has_stem(low: str) -> bool:
+    """The prefilter's test, for one lower-cased name: a stem, or a compound ``key``."""
+    if any(stem in low for stem in KEYWORD_STEMS):
+        return True
+    at = low.find("key")
+    while at != -1:
+        if _compound_key_at(low, at):
+            return True
+        at = low.find("key", at + 3)
+    return False
+
+
+def _lowered(text: str) -> str | None:
+    """``text.lower()`` when it keeps every offset (always for ASCII), else None."""
+    low = text.lower()
+    return low if len(low) == len(text) else None
+
+
+def _keyword_line_starts(text: str, low: str) -> set[int]:
+    """Start offsets of lines that contain a keyword stem."""
+    starts: set[int] = set()
+    rfind = text.rfind
+    for stem in KEYWORD_STEMS:
+        at = low.find(stem)
+        while at != -1:
+            start = rfind("\n", 0, at) + 1
+            starts.add(start)
+            nl = low.find("\n", at)
+            if nl == -1:
+                break
+            at = low.find(stem, nl)
+    at = low.find("key")
+    while at != -1:
+        if _compound_key_at(low, at):
+            start = rfind("\n", 0, at) + 1
+            starts.add(start)
+            nl = low.find("\n", at)
+            if nl == -1:
+                break
+            at = low.find("key", nl)
+        else:
+            at = low.find("key", at + 3)
+    return starts
+
+
+# -- prefilter: entropy -----------------------------------------------------------------------------
+
+
+def shannon_entropy(data: str) -> float:
+    """Shannon entropy in bits per character, detect-secrets' formula.
+
+    detect-secrets sums ``-p*log2(p)`` over the plugin's charset; every
+    character of a candidate is in the charset, so summing over the
+    characters present gives the same value.
+    """
+    length = len(data)
+    entropy = 0.0
+    count = data.count
+    for char in set(data):
+        p = count(char) / length
+        entropy -= p * math.log(p, 2)
+    return entropy
+
+
+_EPSILON = 1e-6  # the prefilter's entropy may differ from detect-secrets' in the last bits
+
+
+def _min_length(limit: float) -> int:
+    """Shortest string that can exceed ``limit``: n distinct characters give log2(n) bits."""
+    return max(1, math.floor(2 ** limit - _EPSILON))
+
+
+@lru_cache(maxsize=8)
+def _quoted_candidates(min_hex: int, min_base64: int) -> re.Pattern[str]:
+    """Quoted hex strings of ``min_hex`` or more, or base64-charset ones of ``min_base64``.
+
+    The closing quote is matched by lookahead, not consumed, so it can open
+    the next string: every string detect-secrets' ``([\\'"])([charset]+)(\\1)``
+    could report is found here too.
+    """
+    return re.compile(r"""(['"])(?:[0-9a-fA-F]{%d,}|[%s]{%d,})(?=\1)"""
+                      % (min_hex, re.escape(BASE64_CHARSET), min_base64))
+
+
+_HEX_FULL = re.compile(r"[0-9a-fA-F]+")
+
+
+def _may_pass_entropy(value: str, limits: Limits, min_b64: int, min_hex: int) -> bool:
+    """Cheap superset of detect-secrets' entropy decision for one quoted value."""
+    n = len(value)
+    entropy: float | None = None
+    if math.log2(len(set(value))) <= min(limits.base64, limits.hex) - _EPSILON:
+        return False  # n distinct characters carry at most log2(n) bits
+    if n >= min_b64:
+        entropy = shannon_entropy(value)
+        if entropy > limits.base64 - _EPSILON:
+            return True
+    if n >= min_hex and _HEX_FULL.fullmatch(value):
+        # detect-secrets only lowers hex entropy (for all-digit strings), never raises it
+        return (entropy if entropy is not None else shannon_entropy(value)) > limits.hex - _EPSILON
+    return False
+
+
+def _entropy_line_starts(text: str, limits: Limits) -> set[int]:
+    """Start offsets of lines with a quoted string that may be reported."""
+    min_b64, min_hex = _min_length(limits.base64), _min_length(limits.hex)
+    starts: set[int] = set()
+    rfind, find = text.rfind, text.find
+    short_hex = filters.SHORT_HEX_ID_LENGTH
+    for match in _quoted_candidates(min_hex, min_b64).finditer(text):
+        value = match.group()[1:]
+        start = rfind("\n", 0, match.start()) + 1
+        if start in starts:
+            continue
+        end = find("\n", match.end())
+        line = text[start:end if end != -1 else len(text)]
+        if len(value) < short_hex and filters.is_hex_id(value, line):
+            continue  # the most common candidate, and cheaper to reject than to measure
+        if _may_pass_entropy(value, limits, min_b64, min_hex) and not _cheap_entropy_reject(value, line):
+            starts.add(start)
+    return starts
+
+
+# -- keyword extraction ----------------------------------------------------------------------------
+
+#: Extensions of code, where an unquoted value is an expression (a variable,
+#: a call), never a literal.  Everything else (YAML, .env, properties, INI,
+#: TOML, shell, Dockerfiles, files without extension) takes unquoted literals.
+CODE_EXTENSIONS: frozenset[str] = frozenset({
+    "py", "pyi", "pyw", "ipynb", "js", "mjs", "cjs", "jsx", "ts", "mts", "cts", "tsx", "vue", "svelte",
+    "go", "java", "kt", "kts", "scala", "groovy", "gradle", "rb", "php", "cs", "fs", "vb", "c", "h",
+    "cc", "cpp", "cxx", "hpp", "hh", "m", "mm", "swift", "rs", "dart", "lua", "pl", "pm", "r", "jl",
+    "ex", "exs", "erl", "clj", "cljs", "json", "jsonc", "json5", "tf", "tfvars", "hcl", "ps1", "psm1",
+    "md", "markdown", "rst", "txt", "html", "htm", "adoc", "sql", "graphql", "proto", "css", "scss",
+})
+
+_QUOTED = r"(?:[rRbBuUfF]{1,2}|@|\$)?(?P<q>[\"'`])(?P<qv>(?:\\.|(?!(?P=q))[^\\\n])*)(?P=q)"
+_UNQUOTED = r"(?P<uv>[^\s\"'`][^\s\"'`]*)"
+
+#: Assignment syntaxes: ``name <op> value``.  ``op`` is ``=``, ``:``, ``:=``,
+#: ``=>`` or ``<-`` but not a comparison; an optional type annotation
+#: (``password: str = "..."``) and closing quote/bracket after the name are
+#: skipped.
+_ASSIGNMENT = re.compile(
+    r"(?<![\w.$@])(?<!::)(?P<key>[A-Za-z_$@][\w.$@-]*)(?:[\"'`]?\]?)[ \t]*"
+    r"(?::[ \t]*[A-Za-z_][\w\[\]., |]*?[ \t]*(?==))?"
+    r"(?P<op>:=|=>|<-|=(?![=~>])|:(?![:=]))[ \t]*"
+    r"(?:" + _QUOTED + "|" + _UNQUOTED + ")"
+)
+#: XML elements and .NET ``appSettings``: ``<password>v</password>``,
+#: ``<add key="ApiKey" value="v"/>``.
+_XML_ELEMENT = re.compile(r"<(?P<key>[\w.:-]+)(?:\s[^<>]*)?>(?P<qv>[^<>\n]+)</(?P=key)>")
+_XML_KEY_VALUE = re.compile(
+    r"""(?:key|name)\s*=\s*(?P<q0>["'])(?P<key>[^"'\n]+)(?P=q0)\s+value\s*=\s*(?P<q>["'])(?P<qv>[^"'\n]*)(?P=q)""",
+    re.IGNORECASE,
+)
+_AUTH_SCHEME = re.compile(r"(?:Bearer|Basic|Token|token|Digest|ApiKey|Apikey|apikey)(?:\s+|$)")
+
+#: Values shorter than this are flags and test fixtures, not credentials.
+MIN_KEYWORD_VALUE_LENGTH = 4
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A value found on a line, before filtering: where, what, under which name."""
+
+    column: int
+    value: str
+    key: str
+    literal: bool  # string data for sure (quoted, or in a config file)
+    rule: str
+
+    def __repr__(self) -> str:  # never show the value
+        return f"Candidate(rule={self.rule!r}, key={self.key!r}, column={self.column})"
+
+
+def _assignments(line: str, code: bool) -> tuple[list[Candidate], bool]:
+    """Keyword assignments on ``line``, and whether the line had any keyword assignment.
+
+    The second value is True when a secret-sounding name is assigned at all,
+    even to an expression or under an excluded name: such a line is explained
+    and needs no detect-secrets fallback.
+    """
+    found: list[Candidate] = []
+    explained = False
+    pos = 0
+    while (match := _ASSIGNMENT.search(line, pos)) is not None:
+        key = match.group("key")
+        if not mentions_secret(key):
+            pos = match.end("op")  # the value may hold one: url = "https://h/?api_key=..."
+            continue
+        pos = match.end()
+        explained = True
+        if not is_secret_name(key):
+            continue
+        in_query = match.start("key") > 0 and line[match.start("key") - 1] in "?&"
+        if match.group("qv") is not None:
+            value, column = match.group("qv"), match.start("qv")
+        elif code and not in_query:
+            continue  # an expression: a variable, a call, a reference
+        else:  # a config value, or a URL query parameter (text even inside code)
+            value, column = match.group("uv"), match.start("uv")
+            value = re.split(r"[&#]", value, maxsplit=1)[0] if in_query else value.rstrip(",;)}]")
+        scheme = _AUTH_SCHEME.match(value)
+        if scheme:  # "Authorization: Bearer <token>": the token is the secret
+            column, value = column + scheme.end(), value[scheme.end():]
+        found.append(Candidate(column, value, key, True, "keyword"))
+    markup = [_XML_KEY_VALUE] + ([_XML_ELEMENT] if "</" in line else [])
+    for pattern in markup:
+        for match in pattern.finditer(line):
+            key = match.group("key")
+            if not mentions_secret(key):
+                continue
+            explained = True
+            if is_secret_name(key.rsplit(":", 1)[-1]):
+                found.append(Candidate(match.start("qv"), match.group("qv").strip(), key, True, "keyword"))
+    return found, explained
+
+
+#: Syntaxes only detect-secrets' KeywordDetector handles: comparisons
+#: (``if password == "..."``, ``"..." != secret``), C++ constructors and
+#: ``assign`` (``std::string secret("...")``), ``private_key "...";``.
+_FALLBACK_SYNTAX = re.compile(r"[=!]==?|\w(?:\.assign)?\(\s*\"|[\"'`]\s*;")
+
+#: Name words that say "this is a password", under which a plain lower-case
+#: word is still reported (``password = "letmein"``); under other names
+#: (``token: "context"``, ``mode == "warn"``) such a word is a label.
+_PASSWORD_NAME = re.compile(r"password|passwd|passphrase|pwd|contrase")
+_LOWER_WORD = re.compile(r"[a-z]+")
+_TRAILING_COMMENT = re.compile(r"\s+#|\s+//|;\s*$")
+
+
+def _ds_keyword_fallback(line: str, filename: str) -> list[Candidate]:
+    """detect-secrets' KeywordDetector, for syntaxes our extractor does not know."""
+    ds = _ds()
+    regexes = ds.keyword_regexes.get(ds.determine_file_type(filename), ds.keyword_default)
+    found = []
+    for value in ds.keyword.analyze_string(line, denylist_regex_to_group=regexes):
+        # unquoted config values run to the end of the line: drop a trailing comment
+        value = _TRAILING_COMMENT.split(value.strip(), maxsplit=1)[0].strip()
+        column = line.find(value)
+        literal = filters.is_quoted_on(value, line)
+        found.append(Candidate(max(column, 0), value, "", literal, "keyword"))
+    return found
+
+
+# -- filtering ---------------------------------------------------------------------------------------
+
+
+def _segment_before(line: str, column: int) -> str:
+    """The part of ``line`` from the last separator before ``column`` on.
+
+    detect-secrets' ``is_likely_id_string`` looks for ``_id`` before the
+    secret; on one-line JSON (``{"client_id": "a", "client_secret": "b"}``)
+    that would drop the secret, so it is given only the secret's own entry.
+    """
+    cut = max(line.rfind(sep, 0, column) for sep in (",", "{", ";", "(", "&", "?"))
+    return line[cut + 1:]
+
+
+def _our_filters_reject(value: str, line: str, literal: bool) -> bool:
+    """Our shared filters (see :mod:`checks.filters`), cheapest first."""
+    return (filters.is_placeholder(value)
+            or filters.is_reference(value, literal=literal)
+            or filters.is_example_key(value)
+            or filters.is_uuid(value)
+            or filters.is_integrity_string(value)
+            or filters.is_hash(value, line)
+            or filters.is_data_uri(value, line))
+
+
+def _keyword_value_rejected(cand: Candidate, line: str, fallback: bool) -> bool:
+    value = cand.value
+    if len(value) < MIN_KEYWORD_VALUE_LENGTH or "://" in value:
+        return True  # too short to be a credential; URLs with credentials are SA103's
+    if value != value.strip() or _our_filters_reject(value, line, cand.literal):
+        return True  # blanks around a value: a fragment of a concatenation, not a secret
+    if (filters.is_prose(value) or filters.is_name_like(value) or filters.is_identifier_like(value)
+            or filters.is_css_color(value) or filters.is_regex(value)):
+        return True
+    if _LOWER_WORD.fullmatch(value) and not _PASSWORD_NAME.search(normalize_name(cand.key)):
+        return True
+    h = _ds().h
+    if (h.is_templated_secret(value) or h.is_prefixed_with_dollar_sign(value)
+            or h.is_not_alphanumeric_string(value) or h.is_sequential_string(value)
+            or h.is_potential_uuid(value)):
+        return True
+    if fallback and (h.is_indirect_reference(line) or h.is_likely_id_string(value, line)):
+        return True
+    return False
+
+
+def _cheap_entropy_reject(value: str, line: str) -> bool:
+    """The entropy filters that need no detect-secrets: also run by the prefilter.
+
+    Pure functions of the value and its line, applied identically in the
+    detailed pass, so skipping a line they reject entirely is sound.
+    """
+    return (filters.is_hex_id(value, line) or filters.is_identifier_like(value)
+            or filters.is_name_like(value) or _our_filters_reject(value, line, True))
+
+
+def _entropy_value_rejected(value: str, line: str) -> bool:
+    if _cheap_entropy_reject(value, line):
+        return True
+    h = _ds().h
+    column = max(line.find(value), 0)
+    return (h.is_sequential_string(value) or h.is_potential_uuid(value)
+            or h.is_not_alphanumeric_string(value)
+            or h.is_likely_id_string(value, _segment_before(line, column)))
+
+
+# -- one line ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _FileContext:
+    """What the per-line detectors need to know about the file."""
+
+    filename: str
+    code: bool
+    limits: Limits
+
+
+#: Characters every keyword syntax needs: an assignment, markup, a call or a statement end.
+_SYNTAX_CHARS = frozenset("=:<(;")
+
+
+def _keyword_hits(line: str, ctx: _FileContext) -> Iterator[Candidate]:
+    if _SYNTAX_CHARS.isdisjoint(line):
+        return  # e.g. Python's "pass": a stem, but nothing assigned
+    candidates, explained = _assignments(line, ctx.code)
+    fallback = False
+    if not explained and _FALLBACK_SYNTAX.search(line) and _DS_DENYLIST.search(line.lower()):
+        candidates = _ds_keyword_fallback(line, ctx.filename)
+        fallback = True
+    for cand in candidates:
+        if not _keyword_value_rejected(cand, line, fallback):
+            yield cand
+
+
+def _entropy_hits(line: str, ctx: _FileContext) -> Iterator[Candidate]:
+    base64_plugin, hex_plugin = _entropy_plugins(ctx.limits)
+    for plugin, rule in ((base64_plugin, "high-entropy-base64"), (hex_plugin, "high-entropy-hex")):
+        for value in plugin.analyze_string(line):
+            if plugin.calculate_shannon_entropy(value) <= plugin.entropy_limit:
+                continue
+            if not _entropy_value_rejected(value, line):
+                yield Candidate(max(line.find(value), 0), value, "", True, rule)
+
+
+_LABELS = {
+    "high-entropy-base64": "High-entropy string (base64 charset)",
+    "high-entropy-hex": "High-entropy string (hex charset)",
+}
+
+
+def _label(cand: Candidate) -> str:
+    if cand.rule != "keyword":
+        return _LABELS[cand.rule]
+    if cand.key:
+        shown = cand.key if len(cand.key) <= 60 else cand.key[:57] + "..."
+        return f"Hardcoded secret assigned to '{shown}'"
+    return "Hardcoded secret next to a secret keyword"
+
+
+# -- the hook ------------------------------------------------------------------------------------------
+
+
+def _enabled(config: "Config", check_id: str) -> bool:
+    return config.is_enabled(check_id) and (config.checks is None or check_id in config.checks)
+
+
+def _extension(name: str) -> str:
+    return name.rsplit(".", 1)[-1].lower() if "." in name.lstrip(".") else ""
+
+
+def _iter_lines(text: str) -> Iterator[tuple[int, str]]:
+    start = 0
+    for line in text.split("\n"):
+        yield start, line
+        start += len(line) + 1
+
+
+def scan_text(item: FileItem, limits: Limits, prefilter: bool) -> list[tuple[int, Candidate]]:
+    """Every SA102 candidate that survives the filters: ``(line_start, candidate)``.
+
+    With ``prefilter`` only lines holding a keyword stem or a quoted string
+    that may pass an entropy limit are analysed; without it, every line.  The
+    result is the same either way.
+    """
+    text = item.text
+    ctx = _FileContext(item.name, _extension(item.name) in CODE_EXTENSIONS, limits)
+    if prefilter:
+        low = _lowered(text)
+        keyword_starts = _keyword_line_starts(text, low) if low is not None else None
+        entropy_starts = _entropy_line_starts(text, limits)
+        if keyword_starts is None:  # offsets do not survive lower(): look at every line
+            keyword_starts = {start for start, _ in _iter_lines(text)}
+        lines: Iterable[tuple[int, str]] = (
+            (start, text[start:end if (end := text.find("\n", start)) != -1 else len(text)])
+            for start in sorted(keyword_starts | entropy_starts)
+        )
+    else:
+        keyword_starts = entropy_starts = None
+        lines = _iter_lines(text)
+    results: list[tuple[int, Candidate]] = []
+    for start, line in lines:
+        seen: set[str] = set()
+        hits: list[Candidate] = []
+        if keyword_starts is None or start in keyword_starts:
+            hits.extend(_keyword_hits(line, ctx))
+        if entropy_starts is None or start in entropy_starts:
+            hits.extend(_entropy_hits(line, ctx))
+        for cand in hits:  # keyword first, then base64, then hex: one finding per value
+            if cand.value not in seen:
+                seen.add(cand.value)
+                results.append((start, cand))
+    return results
+
+
+@hookimpl
+def secretaudit_register_checks(registry: "CheckRegistry") -> None:
+    """Register SA102."""
+    registry.add(SPEC)
+
+
+@hookimpl
+def secretaudit_configure(config: "Config") -> None:
+    """Validate ``checks.SA102`` options once, so a typo fails the run up front."""
+    if config.is_enabled(CHECK_ID):
+        _limits(config)
+
+
+@hookimpl
+def secretaudit_scan_file(item: FileItem, config: "Config") -> list[Detection] | None:
+    """Report generic secrets in ``item`` (see the module docstring)."""
+    if not config.is_enabled(CHECK_ID) or filters.is_lock_file(item.relpath):
+        return None
+    if "swagger" in item.relpath and _ds().h.is_swagger_file(item.relpath):
+        return None  # detect-secrets' default: API specs are full of sample credentials
+    found = scan_text(item, _limits(config), config.prefilter)
+    if not found:
+        return None
+    from checks import connection_strings
+
+    regions: dict[int, list[tuple[int, int]]] = {}
+    claimed = None
+    if _enabled(config, "SA104"):
+        from checks import credential_files
+
+        claimed = credential_files.claimed_secret(item)
+    detections = []
+    for start, cand in found:
+        if start not in regions:
+            regions[start] = connection_strings.regions(item.line_text(item.line_of(start)))
+        if any(lo <= cand.column < hi for lo, hi in regions[start]):
+            continue  # inside a connection string: SA103's
+        if cand.value == claimed:
+            continue  # SA104 reports this file and this value
+        line = item.line_of(start)
+        detections.append(Detection(check_id=CHECK_ID, line=line, secret=cand.value, label=_label(cand),
+                                    visible_prefix="", rule=cand.rule))
+    return detections or None
