@@ -213,6 +213,7 @@ def secretaudit_collect_targets(config: "Config") -> list[Target] | None:
 def secretaudit_run_target(session: "Session", target: Target) -> bool | None:
     if target.kind != "history":
         return None
+    from scanner.cache import result_key
     from scanner.filescan import BINARY_ROWS
     from scanner.parallel import map_batches, worker_count
 
@@ -226,9 +227,10 @@ def secretaudit_run_target(session: "Session", target: Target) -> bool | None:
 
     def take(blob: BlobRef, rows: "list[Row] | None", payload_needed: bool) -> None:
         if cache is not None and payload_needed:
-            from scanner.cache import encode_payload
+            from scanner.cache import encode_payload, result_key
 
-            cache.remember_results(blob.sha, encode_payload(rows if rows is not None else BINARY_ROWS))
+            cache.remember_results(result_key(blob.sha, blob.path),
+                                   encode_payload(rows if rows is not None else BINARY_ROWS))
         if rows is None or rows == BINARY_ROWS:
             session.count_skipped(blob.path, "binary or not UTF-8")
             return
@@ -244,7 +246,7 @@ def secretaudit_run_target(session: "Session", target: Target) -> bool | None:
         if blob.size > max_size:
             session.count_skipped(blob.path, "too large")
             continue
-        cached = cache.results(blob.sha) if cache is not None else None
+        cached = cache.results(result_key(blob.sha, blob.path)) if cache is not None else None
         if cached is None:
             todo.append(blob)
         else:

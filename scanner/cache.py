@@ -1,7 +1,7 @@
 """The scan cache: a second scan of an unchanged tree reads almost nothing.
 
-Results are stored per file *content* (BLAKE2b of the bytes) and *rules
-version* (a hash of every loaded plugin's source and of the settings that
+Results are stored per file *content* (BLAKE2b of the bytes, plus the path,
+since checks also judge by name) and *rules version* (a hash of every loaded plugin's source and of the settings that
 change detections), so editing a file or upgrading a rule invalidates exactly
 what it must.  A second table maps a file's stat signature (path, size,
 mtime, ctime, inode) to its content hash, the way git's index does, so an
@@ -53,6 +53,16 @@ def cache_file(cache_dir: Path, root: Path) -> Path:
 
 def content_digest(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=20).hexdigest()
+
+
+def result_key(digest: str, relpath: str) -> str:
+    """What cached rows are keyed by: content *and* path.
+
+    Checks may judge by name as well as content (a committed ``.env`` versus
+    an identical ``.env.example``), so the same bytes at another path are
+    another entry.
+    """
+    return f"{digest}:{relpath}"
 
 
 def stat_signature(st: os.stat_result) -> str:
@@ -138,11 +148,11 @@ class ScanCache:
         entry = self.load_stat_index().get(path)
         return entry[1] if entry and entry[0] == signature else None
 
-    def results(self, digest: str) -> list[list[Any]] | None:
-        """Cached payload for a content digest under the current rules, or None."""
+    def results(self, key: str) -> list[list[Any]] | None:
+        """Cached rows for a :func:`result_key` under the current rules, or None."""
         try:
             row = self.connect().execute("SELECT payload FROM results WHERE digest=? AND rules=?",
-                                         (digest, self.rules)).fetchone()
+                                         (key, self.rules)).fetchone()
         except sqlite3.DatabaseError as exc:
             raise CacheCorrupt(str(exc)) from None
         if row is None:
@@ -155,13 +165,14 @@ class ScanCache:
     # -- writes -----------------------------------------------------------------
 
     def remember(self, path: str, signature: str, digest: str, payload: str | None) -> None:
+        """Remember a file's stat signature and content digest (and new rows)."""
         self._pending_files[path] = (signature, digest)
         if payload is not None:
-            self._pending_results[digest] = payload
+            self._pending_results[result_key(digest, path)] = payload
 
-    def remember_results(self, digest: str, payload: str) -> None:
-        """Remember rows for content known by its own id (a git blob id)."""
-        self._pending_results[digest] = payload
+    def remember_results(self, key: str, payload: str) -> None:
+        """Remember rows under a :func:`result_key` (git blobs have no stat)."""
+        self._pending_results[key] = payload
 
     def flush(self) -> None:
         """Write everything remembered in one transaction."""

@@ -130,9 +130,11 @@ def cached_result(ref: FileRef, config: "Config", target: str, cache: "ScanCache
     """
     if ref.blob is not None or ref.missing is not None:
         return None
+    from scanner.cache import result_key
+
     signature = _signature(ref.path)
     digest = cache.digest_for_stat(ref.relpath, signature) if signature else None
-    rows = cache.results(digest) if digest else None
+    rows = cache.results(result_key(digest, ref.relpath)) if digest else None
     if rows is None:
         return None
     assert signature is not None and digest is not None

@@ -115,18 +115,31 @@ class Session:
         return cache
 
     def _rule_sources(self) -> list[str]:
-        import scanner.filescan
-        import scanner.model
-        import scanner.reader
-        import scanner.waivers
+        """Files whose change must invalidate cached results.
 
-        sources = [m.__file__ or "" for m in (scanner.filescan, scanner.model, scanner.reader, scanner.waivers)]
+        Every module of the engine and the built-in checks, every loaded
+        plugin module, and the installed detect-secrets distribution (whose
+        dist-info directory name carries its version).
+        """
+        import importlib.util
+        from pathlib import Path
+
+        import checks
+        import scanner
+
+        sources: list[str] = []
+        for package in (scanner, checks):
+            sources.extend(str(p) for p in Path(package.__file__ or "").parent.glob("*.py"))
         assert self.config.pluginmanager is not None
         for plugin in self.config.pluginmanager.get_plugins():
             module_file = getattr(plugin, "__file__", None)
             if module_file:
                 sources.append(module_file)
-        return sources
+        spec = importlib.util.find_spec("detect_secrets")
+        if spec is not None and spec.origin:
+            site = Path(spec.origin).parent.parent
+            sources.extend(p.name for p in site.glob("detect_secrets-*.dist-info"))
+        return sorted(set(sources))
 
     def _save_cache(self) -> None:
         if self.cache is None:

@@ -138,3 +138,19 @@ def test_history_removed_secret_is_marked_removed(repo: Path, rng) -> None:
 def test_history_outside_git_is_a_usage_error(tmp_path: Path) -> None:
     proc = run_cli("scan", "--history", str(tmp_path))
     assert proc.returncode == 4 and "needs a git repository" in proc.stderr
+
+
+def test_same_content_under_another_name_is_judged_by_its_name(tmp_path: Path, rng) -> None:
+    cache = tmp_path / "cache"
+    app = tmp_path / "app"
+    app.mkdir()
+    content = f"STRIPE_WEBHOOK_SECRET={fake_aws_secret(rng).replace('/', 'x').replace('+', 'y')}\n"
+    (app / ".env.example").write_text(content)
+    first = run_json("scan", "--no-baseline", str(app), env={"XDG_CACHE_HOME": str(cache)})[1]
+    (app / ".env").write_text(content)
+    proc, second = run_json("scan", "--no-baseline", str(app), env={"XDG_CACHE_HOME": str(cache)})
+    env_findings = {f["check_id"] for f in second["findings"] if f["location"]["path"].rsplit("/", 1)[-1] == ".env"}
+    example_findings = [f for f in second["findings"] if f["location"]["path"].endswith(".env.example")]
+    assert second["summary"]["files_from_cache"] == 1  # .env.example, unchanged
+    assert "SA104" in env_findings and proc.returncode == 1
+    assert [f["check_id"] for f in first["findings"]] == [f["check_id"] for f in example_findings]
