@@ -428,6 +428,17 @@ def is_hex_id(value: str, line: str) -> bool:
 _REGEX_MARKERS = re.compile(r"\(\?|\[\^|\\[dwsbDWSB]|\{\d+(?:,\d*)?\}|\[[a-zA-Z0-9]-[a-zA-Z0-9]|\)[*+?]|\.\*")
 
 
+#: A string this long whose characters are all distinct is an alphabet
+#: (base32, bech32, base58 tables), not a key: 32 random draws from the
+#: base64 charset repeat a character with probability above 99.9%.
+ALPHABET_MIN_LENGTH = 32
+
+
+def is_alphabet(value: str) -> bool:
+    """An encoding table such as bech32's ``qpzry9x8gf2tvdw0s3jn54khce6mua7l``."""
+    return len(value) >= ALPHABET_MIN_LENGTH and len(set(value)) == len(value)
+
+
 def is_regex(value: str) -> bool:
     """A regular expression (``([a-f0-9]{48})``, ``(?:secret[-_]?key)``): a pattern, not a secret."""
     return len(_REGEX_MARKERS.findall(value)) >= 2

@@ -514,7 +514,7 @@ def _assignments(line: str, code: bool) -> tuple[list[Candidate], bool]:
 _FALLBACK_SYNTAX = re.compile(r"[=!]==?|\w(?:\.assign)?\(\s*\"|[\"'`]\s*;")
 
 #: Name words that say "this is a password", under which a plain lower-case
-#: word is still reported (``password = "letmein"``); under other names
+#: word is still reported (``password = "letmein"``); under other names  secretaudit: ignore[SA102] documentation example
 #: (``token: "context"``, ``mode == "warn"``) such a word is a label.
 _PASSWORD_NAME = re.compile(r"password|passwd|passphrase|pwd|contrase")
 _LOWER_WORD = re.compile(r"[a-z]+")
@@ -588,7 +588,8 @@ def _cheap_entropy_reject(value: str, line: str) -> bool:
     detailed pass, so skipping a line they reject entirely is sound.
     """
     return (filters.is_hex_id(value, line) or filters.is_identifier_like(value)
-            or filters.is_name_like(value) or _our_filters_reject(value, line, True))
+            or filters.is_name_like(value) or filters.is_alphabet(value)
+            or _our_filters_reject(value, line, True))
 
 
 def _entropy_value_rejected(value: str, line: str) -> bool:

@@ -227,7 +227,7 @@ def _baseline_run(paths: tuple[str, ...], output: str | None, config_path: str |
 
     runner = Runner(config_path, plugins, paths or (".",), _overrides(exclude, max_file_size, no_prefilter, workers, no_cache))
     runner.config.stash["allow_empty"] = True
-    runner.configure("json", 0, 1, False)
+    runner.configure("json", 0, 2, False)
     target = _baseline_path(runner, output)
     previous = load_entries(target) if keep_previous and target.exists() else {}
     session = Session(runner.config)

@@ -191,7 +191,7 @@ def test_a_disabled_check_reports_nothing(module) -> None:
 
 
 def test_entropy_limits_are_configurable() -> None:
-    text = 'VALUE = "Q7vK2pL9xR4mZ8wT1yB6nC3fJ5hD0sAa"\nDIGEST_HEX = "9f3a7c1e5b2d8f4a6c0e9b1d7f3a5c8e2b4d6f0a1c3e5b7d"\n'
+    text = 'VALUE = "Q7vK2pL9xR4mZ8wT1yB6nC3fJ5hD0sAQ"\nDIGEST_HEX = "9f3a7c1e5b2d8f4a6c0e9b1d7f3a5c8e2b4d6f0a1c3e5b7d"\n'
     item = FileItem(path="x.py", relpath="x.py", text=text)
     default = generic.secretaudit_scan_file(item=item, config=make_config()) or []
     assert {d.rule for d in default} == {"high-entropy-base64", "high-entropy-hex"}
@@ -539,3 +539,11 @@ def test_putty_key_reports_the_first_private_line() -> None:
     item = FileItem(path="deploy.ppk", relpath="deploy.ppk", text=text)
     found = credential_files.secretaudit_scan_file(item=item, config=make_config()) or []
     assert [(d.line, d.rule, d.secret) for d in found] == [(1, "putty-private-key", private)]
+
+
+def test_encoding_alphabets_are_not_secrets() -> None:
+    from checks import filters
+
+    assert filters.is_alphabet("qpzry9x8gf2tvdw0s3jn54khce6mua7l")  # bech32
+    assert filters.is_alphabet("123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz")  # base58
+    assert not filters.is_alphabet("Zx8vQ2mN5pL0kR7tW3yB6nC9dF1gH4jK2sA5uE8o")  # repeats: a key
