@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Iterator
 
 from checks.controls import HARDCODED_CREDENTIALS
 from scanner.hookspec import hookimpl
-from scanner.model import CheckSpec, Finding, Location, Severity, Status, Target, fingerprint
+from scanner.model import CheckSpec, Finding, Location, Severity, Status, Target, Waiver, fingerprint
 
 if TYPE_CHECKING:
     from scanner.config import Config
@@ -189,7 +189,8 @@ def history_findings(rows_by_blob: dict[str, tuple[BlobRef, "list[Row]"]], intro
                                   commit=introduced.commit if introduced else None),
                 message=f"{label} ({check_id}) in git history, {origin}; {state}",
                 fingerprint=fingerprint(CHECK_ID, blob.path, digest, f"{check_id}:{rule}"),
-                evidence=evidence, remediation=spec.remediation, target=target, waiver=waiver)
+                evidence=evidence, remediation=spec.remediation, target=target,
+                waiver=Waiver(waiver) if waiver else None)
 
 
 # -- hooks ----------------------------------------------------------------------

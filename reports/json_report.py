@@ -39,7 +39,8 @@ def finding_dict(finding: "Finding") -> dict[str, Any]:
         "target": finding.target,
     }
     if finding.waiver is not None:
-        data["waiver"] = {"reason": finding.waiver}
+        waiver = finding.waiver
+        data["waiver"] = {"reason": waiver.reason, "source": waiver.source, "by": waiver.by, "until": waiver.until}
     return data
 
 
@@ -71,4 +72,4 @@ def render(session: "Session") -> str:
 
 @hookimpl
 def secretaudit_register_formats(registry: "FormatRegistry") -> None:
-    registry.add("json", render)
+    registry.add("json", render, extension="json")

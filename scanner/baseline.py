@@ -68,7 +68,7 @@ def build(findings: Iterable[Finding], previous: dict[str, dict[str, Any]] | Non
     previous = previous or {}
     entries: dict[str, dict[str, Any]] = {}
     for finding in findings:
-        if finding.status is Status.WAIVED and finding.waiver != "baseline":
+        if finding.status is Status.WAIVED and (finding.waiver is None or finding.waiver.source != "baseline"):
             continue  # inline waivers already accept it where it stands
         if finding.status not in (Status.FAILED, Status.WAIVED):
             continue

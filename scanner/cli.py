@@ -47,6 +47,8 @@ def _common_options(func: Callable) -> Callable:
 
 def _output_options(func: Callable) -> Callable:
     options = [
+        click.option("--report", "reports", multiple=True, metavar="FORMAT[:PATH]",
+                     help="Also write a report file (repeatable), e.g. --report html:audit.html --report sarif."),
         click.option("--format", "fmt", default="text", show_default=True, metavar="FORMAT",
                      help="Output on stdout: 'text', or a machine format such as 'json' (the human summary then goes to stderr)."),
         click.option("-v", "--verbose", count=True, help="More output: -v shows waived findings, -vv every skipped file."),
@@ -89,9 +91,16 @@ class Runner:
         self.config.stash["scan_root"] = git_toplevel(start) or (
             self.config.rootdir if self.config.source else start)
 
-    def configure(self, fmt: str = "text", verbose: int = 0, quiet: int = 0, no_color: bool = False) -> None:
-        if fmt != "text" and fmt not in self.config.formats:  # type: ignore[operator]
-            raise UsageError(f"unknown --format {fmt!r} (choose from: text, {', '.join(self.config.formats.names())})")  # type: ignore[union-attr]
+    def configure(self, fmt: str = "text", verbose: int = 0, quiet: int = 0, no_color: bool = False,
+                  reports: tuple[str, ...] = ()) -> None:
+        from scanner.reportfiles import parse_report_option
+
+        formats = self.config.formats
+        assert formats is not None
+        if fmt != "text" and fmt not in formats:
+            raise UsageError(f"unknown --format {fmt!r} (choose from: text, {', '.join(formats.names())})")
+        self.config.stash["reports"] = [parse_report_option(value, formats) for value in reports]
+        self.config.stash["argv"] = ["secretaudit", *sys.argv[1:]]
         out = sys.stderr if fmt != "text" else sys.stdout
         self.config.stash["terminal"] = {"out": out, "verbosity": verbose - quiet,
                                          "color": False if no_color else None}
@@ -154,7 +163,8 @@ def cli() -> None:
 @_output_options
 @_common_options
 def scan(paths: tuple[str, ...], staged: bool, history: bool, refs: tuple[str, ...], baseline_file: str | None, no_baseline: bool,
-         fail_on: str | None, allow_empty: bool, fmt: str, verbose: int, quiet: int, no_color: bool,
+         fail_on: str | None, allow_empty: bool, reports: tuple[str, ...], fmt: str, verbose: int, quiet: int,
+         no_color: bool,
          config_path: str | None, plugins: tuple[str, ...], exclude: tuple[str, ...],
          max_file_size: str | None, no_prefilter: bool, workers: int | None, no_cache: bool) -> None:
     """Scan files and directories for hardcoded credentials.
@@ -202,7 +212,7 @@ def scan(paths: tuple[str, ...], staged: bool, history: bool, refs: tuple[str, .
         if path.exists():
             session.baseline = frozenset(load_entries(path))
             config.stash["baseline_path"] = str(path)
-    runner.configure(fmt, verbose, quiet, no_color)
+    runner.configure(fmt, verbose, quiet, no_color, reports)
     status = session.run()
     if fmt != "text":
         sys.stdout.write(config.formats.get(fmt)(session))  # type: ignore[union-attr]

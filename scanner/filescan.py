@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable
 
 from scanner.files import FileRef
-from scanner.model import Detection, FileItem, Finding, Location, Status, fingerprint, redact, secret_digest
+from scanner.model import (Detection, FileItem, Finding, Location, Status, Waiver, fingerprint, redact,
+                           secret_digest)
 from scanner.reader import Skip, decode, read_bytes
 from scanner.waivers import waiver_for
 
@@ -103,7 +104,7 @@ def findings_from_rows(rows: list[Row], relpath: str, config: "Config", target: 
             evidence=evidence,
             remediation=spec.remediation,
             target=target,
-            waiver=waiver,
+            waiver=Waiver(waiver) if waiver else None,
         ))
     return findings
 

@@ -166,6 +166,29 @@ class Location:
 
 
 @dataclass(frozen=True)
+class Waiver:
+    """Why a finding is accepted, by whom, until when.
+
+    ``source`` is ``inline`` (a comment on the line), ``baseline`` or
+    ``config`` (the ``waivers:`` list).  A config waiver past ``until`` no
+    longer waives: the finding fails again, so acceptances cannot go stale.
+    """
+
+    reason: str
+    source: str = "inline"
+    by: str | None = None
+    until: str | None = None  # ISO date
+
+    def __str__(self) -> str:
+        parts = [self.reason]
+        if self.by:
+            parts.append(f"by {self.by}")
+        if self.until:
+            parts.append(f"until {self.until}")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
 class Finding:
     """One result: what a check concluded about one location.
 
@@ -182,7 +205,7 @@ class Finding:
     evidence: str = ""
     remediation: str = ""
     target: str = ""
-    waiver: str | None = None  # why it is waived (inline reason, "baseline", ...)
+    waiver: Waiver | None = None
 
     def sort_key(self) -> tuple:
         loc = self.location

@@ -22,6 +22,7 @@ from scanner.registry import CheckRegistry, FormatRegistry
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "scanner.files",
     "scanner.terminal",
+    "scanner.reportfiles",
     "checks.known_formats",
     "checks.generic",
     "checks.connection_strings",

@@ -41,18 +41,27 @@ class CheckRegistry:
 
 
 class FormatRegistry:
-    """Output formats by name (``json``, ...), each a renderer of a session."""
+    """Output formats by name (``json``, ...), each a renderer of a session.
+
+    ``extension`` names the default file of ``--report NAME`` without a path
+    (``secretaudit-report.<extension>``).
+    """
 
     def __init__(self) -> None:
         self._formats: dict[str, Renderer] = {}
+        self._extensions: dict[str, str] = {}
 
-    def add(self, name: str, render: Renderer) -> None:
+    def add(self, name: str, render: Renderer, extension: str | None = None) -> None:
         if name in self._formats:
             raise ValueError(f"format {name!r} is registered twice")
         self._formats[name] = render
+        self._extensions[name] = extension or name
 
     def get(self, name: str) -> Renderer:
         return self._formats[name]
+
+    def extension(self, name: str) -> str:
+        return self._extensions[name]
 
     def names(self) -> list[str]:
         return sorted(self._formats)

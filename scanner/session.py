@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from scanner.errors import ExitCode
-from scanner.model import Finding, Severity, Status, Target
+from scanner.model import Finding, Severity, Status, Target, Waiver
 from scanner.reader import Skip
 
 if TYPE_CHECKING:
@@ -215,4 +215,4 @@ class Session:
 def _waive(finding: Finding, reason: str) -> Finding:
     from dataclasses import replace
 
-    return replace(finding, status=Status.WAIVED, waiver=reason)
+    return replace(finding, status=Status.WAIVED, waiver=Waiver(reason, source="baseline"))

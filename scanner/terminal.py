@@ -112,7 +112,7 @@ class TerminalReporter:
             text += f" (waived: {finding.waiver})"
         self.line(f"{self.style(status, colour, bold=True)} {text}")
 
-    @hookimpl
+    @hookimpl(trylast=True)
     def secretaudit_sessionfinish(self, session: "Session", exitstatus: int) -> None:
         self._clear_progress()
         for warning in session.warnings:
@@ -124,9 +124,9 @@ class TerminalReporter:
                 self.line(f"{self.style('WARNING', 'yellow')} skipped {skip.message}")
             elif self.verbosity >= 2:
                 self.line(f"SKIPPED {skip.relpath}: {skip.reason}")
-        for path in session.config.stash.get("reports_written", []):
+        for written in session.config.stash.get("reports_written", []):
             if self.verbosity >= -1:
-                self.line(f"report written: {path}")
+                self.line(f"report written: {written}")
         if session.interrupted:
             self.line(self.style("!!! interrupted: results are partial !!!", "red", bold=True))
         if self.verbosity < -1:
