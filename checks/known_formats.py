@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Callable, Iterable
 from urllib.parse import unquote
 
 from checks.controls import HARDCODED_CREDENTIALS
+from checks.lazyre import LazyPattern, lazy_compile
 from scanner.hookspec import hookimpl
 from scanner.model import CheckSpec, Detection, FileItem, Severity
 
@@ -106,7 +107,7 @@ class Rule:
 
     slug: str
     label: str
-    regex: re.Pattern[str]
+    regex: LazyPattern  # compiled on first use: most rules never run in a given scan
     prefix: str = ""
     tokens: tuple[Token, ...] = ()
     context: tuple[str, ...] = ()
@@ -114,7 +115,7 @@ class Rule:
     multiline: bool = False
     structured: bool = False
     priority: int = 2
-    context_regex: re.Pattern[str] | None = field(default=None, compare=False)
+    context_regex: LazyPattern | None = field(default=None, compare=False)
 
 
 # Boundaries: a credential is never glued to more credential-ish characters.
@@ -166,21 +167,21 @@ def _rule(
     if context and toks:
         # The match carries its own token, so the prefilter never depends on
         # the keyword: the keyword test can be lenient (any case, separator).
-        context_regex = re.compile(
+        context_regex = lazy_compile(
             "|".join(r"[_\-. ]?".join(map(re.escape, phrase.split())) for phrase in context), re.IGNORECASE)
     elif context:
         # The keyword is what the prefilter looks for, so exactly the same
         # spellings must be required here, or the two modes would differ.
         spellings = _spellings(*context)
         toks = tuple(Token(k) for k in spellings)
-        context_regex = re.compile("|".join(map(re.escape, spellings)))
+        context_regex = lazy_compile("|".join(map(re.escape, spellings)))
     elif not toks:
         toks = (Token(prefix),)
     assert all(t.literal for t in toks), f"{slug}: a rule needs prefilter tokens"
     return Rule(
         slug=slug,
         label=label,
-        regex=re.compile(_literal_first(pattern), re.ASCII),
+        regex=lazy_compile(_literal_first(pattern), re.ASCII),
         prefix=prefix,
         tokens=toks,
         context=context,
@@ -717,7 +718,7 @@ class _Probe:
     """A token as the prefilter sees it: found at its lead character."""
 
     lead_offset: int  # index of the lead character inside the literal
-    verify: re.Pattern[str]  # literal + tail, matched at the token's start
+    verify: LazyPattern  # literal + tail, matched at the token's start
     rules: tuple[int, ...]  # indexes into RULES
 
 
@@ -753,7 +754,7 @@ def _build_prefilter(rules: tuple[Rule, ...]) -> tuple[re.Pattern[str], dict[str
         lit, lead = token.literal, leads[token.literal]
         char, after, before = lit[lead], lit[lead + 1:], lit[:lead + 1]
         probes.setdefault(char, []).append(
-            _Probe(lead, re.compile(re.escape(lit) + token.tail, re.ASCII), tuple(indexes)))
+            _Probe(lead, lazy_compile(re.escape(lit) + token.tail, re.ASCII), tuple(indexes)))
         if after or len(before) == 1:
             # "" when the literal starts at its lead: nothing to look behind at.
             forward.setdefault(char, {}).setdefault((after, token.tail), set()).add(lit if lead else "")

@@ -90,9 +90,12 @@ class Session:
 
     def _open_cache(self) -> "ScanCache | None":
         """The scan cache for this root, verified; a corrupt one is discarded."""
+        from pathlib import Path
+
         if not self.config.settings["cache"] or self.config.staged:
             return None
-        from pathlib import Path
+        if not any(t.kind != "path" or Path(t.path).is_dir() for t in self.targets):
+            return None  # explicit files (a pre-commit hook): opening the cache costs more than it saves
 
         from scanner import cache as cachemod
 
