@@ -240,7 +240,6 @@ def secretaudit_run_target(session: "Session", target: Target) -> bool | None:
             rows_by_blob[blob.sha] = (blob, rows)
             if blob.sha in head:
                 at_head.update((r[0], r[3]) for r in rows)
-        config.hook.secretaudit_itemdone(session=session, relpath=blob.path)
 
     todo = []
     for blob in blobs:

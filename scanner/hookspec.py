@@ -21,7 +21,7 @@ The protocol of one run (``secretaudit scan``), in order:
 6. :func:`secretaudit_scan_file` runs every file check on every file item
    (in worker processes on large scans) and returns raw detections; the engine
    redacts them, fingerprints them and applies inline waivers;
-   :func:`secretaudit_itemdone` follows each item, in order.
+   :func:`secretaudit_progress` reports how many items are done.
 7. The baseline is applied, then :func:`secretaudit_finding` broadcasts every
    finding in deterministic order.
 8. :func:`secretaudit_sessionfinish` lets reporters write their output.
@@ -176,14 +176,15 @@ def secretaudit_scan_file(item: "FileItem", config: "Config") -> "Iterable[Detec
 
 
 @hookspec
-def secretaudit_itemdone(session: "Session", relpath: str) -> None:
-    """Called in the main process after each item was scanned or skipped.
+def secretaudit_progress(session: "Session", done: int) -> None:
+    """Called in the main process as items finish, in batches, and once at the end.
 
-    Results arrive in collection order.  The terminal reporter draws its
-    progress from here; keep implementations cheap, it runs once per file.
+    Batched rather than per item: a cached rescan handles tens of thousands
+    of files a second, and a hook call per file would be a good part of its
+    cost.  The terminal reporter draws its progress from here.
 
     :param session: the running session (counts so far).
-    :param relpath: the item's display path.
+    :param done: items finished so far in this run (scanned or skipped).
     """
 
 

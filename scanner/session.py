@@ -21,6 +21,10 @@ if TYPE_CHECKING:
     from scanner.filescan import FileResult
 
 
+#: Items between two ``secretaudit_progress`` calls.
+PROGRESS_EVERY = 64
+
+
 @dataclass
 class Session:
     """State of one run, read by reporters at ``secretaudit_sessionfinish``.
@@ -45,6 +49,7 @@ class Session:
     baseline: frozenset[str] = frozenset()
     warnings: list[str] = field(default_factory=list)
     files_from_cache: int = 0
+    items_done: int = 0
     cache: "ScanCache | None" = None
 
     # -- the run ------------------------------------------------------------
@@ -63,6 +68,7 @@ class Session:
             self.interrupted = True
         finally:
             self._save_cache()
+        hook.secretaudit_progress(session=self, done=self.items_done)
         self.findings.sort(key=Finding.sort_key)
         self.skipped.sort(key=lambda s: s.relpath)
         for finding in self.findings:
@@ -158,16 +164,18 @@ class Session:
 
     def count_scanned(self, size: int, failed: bool) -> None:
         """Count one scanned item that is not a :class:`FileResult` (a git blob)."""
+        self.items_done += 1
         self.files_scanned += 1
         self.bytes_scanned += size
         self.passed += not failed
 
     def count_skipped(self, relpath: str, reason: str) -> None:
+        self.items_done += 1
         self.skipped.append(Skip(relpath, reason))
 
     def record(self, result: "FileResult") -> None:
         """Take one scanned (or skipped) file's result; called in collection order."""
-        if self.cache is not None and result.cache_entry is not None:
+        if self.cache is not None and result.cache_entry is not None and not result.cached:
             signature, digest, payload = result.cache_entry
             self.cache.remember(result.relpath, signature, digest, payload)
         self.files_from_cache += result.cached and result.skip is None
@@ -180,7 +188,9 @@ class Session:
             for finding in result.findings:
                 self.add_finding(finding)
             self.passed += not any(f.status is Status.FAILED for f in self.findings[before:])
-        self.config.hook.secretaudit_itemdone(session=self, relpath=result.relpath)
+        self.items_done += 1
+        if self.items_done % PROGRESS_EVERY == 0:
+            self.config.hook.secretaudit_progress(session=self, done=self.items_done)
 
     # -- outcome ------------------------------------------------------------
 

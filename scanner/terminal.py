@@ -87,8 +87,8 @@ class TerminalReporter:
             self.line(f"collected {count} file{'s' if count != 1 else ''} from {target.name}")
 
     @hookimpl
-    def secretaudit_itemdone(self, session: "Session", relpath: str) -> None:
-        self._done += 1
+    def secretaudit_progress(self, session: "Session", done: int) -> None:
+        self._done = done
         if not self.progress or not self._total:
             return
         pct = self._done * 100 // self._total
