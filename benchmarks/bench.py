@@ -285,6 +285,42 @@ def run_latency(tree: Path, picked: list[str], argv: list[str], name: str, runs:
             "median_cpu_s": statistics.median(cpus), "peak_rss_mb": max(rss), "walls_s": walls}
 
 
+def run_history(repo_arg: str, workdir: Path, caches: "Caches") -> dict[str, Any]:
+    """Cold and warm ``scan --history`` on a repository; MB/s of unique blob content."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import history_repo
+
+    if repo_arg == "django":
+        downloads = Path(os.path.expanduser("~/.cache/secretaudit-bench/downloads"))
+        print("building the Django release history (first time: downloads ~60 MB) ...", flush=True)
+        repo = history_repo.build(workdir / "django-history", downloads)
+    else:
+        repo = Path(repo_arg).resolve()
+    blobs, size = history_repo.unique_blob_bytes(repo)
+    argv = [*console_script("secretaudit"), "scan", "--history", "--no-baseline", "--format", "json", "-q", str(repo)]
+    print(f"running scan --history ({blobs} blobs, {size / MB:.1f} MB) ...", flush=True)
+    cold = measure("history", argv, env=caches.cold())
+    _check(cold, (0, 1))
+    warm_env = caches.shared("history-warm")
+    measure("history prime", argv, env=warm_env)
+    warm = measure("history warm", argv, env=warm_env)
+    findings = sum(1 for f in json.loads(cold.stdout)["findings"] if f["check_id"] == "SA105")
+    return {"repo": str(repo), "blobs": blobs, "mb": size / MB, "cold_wall_s": cold.wall_s,
+            "cold_cpu_s": cold.cpu_s, "peak_rss_mb": cold.peak_rss_mb, "mb_per_s": size / MB / cold.wall_s,
+            "warm_wall_s": warm.wall_s, "findings": findings}
+
+
+def run_venv_latency(tree: Path, picked: list[str], workdir: Path, runs: int, caches: "Caches") -> dict[str, Any]:
+    """The hook's latency from a fresh virtualenv holding only the project, as pre-commit builds it."""
+    venv = workdir / "hook-venv"
+    project = Path(__file__).resolve().parent.parent
+    print("building a hook virtualenv (pip install of the project) ...", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", str(project)], check=True)
+    hook = [str(venv / "bin" / "secretaudit"), "scan", "--allow-empty", "-q"]
+    return run_latency(tree, picked, hook, "secretaudit (hook venv)", runs, caches.cold, (0, 1))
+
+
 # -- output ---------------------------------------------------------------------------------------
 
 
@@ -324,6 +360,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-runs", type=int, default=10, help="Runs of the pre-commit latency test (default 10).")
     parser.add_argument("--json", dest="json_path", type=Path, metavar="FILE", help="Also save the results as JSON.")
     parser.add_argument("--keep-tree", action="store_true", help="Keep the copied tree (its path is printed).")
+    parser.add_argument("--history", nargs="?", const="django", metavar="REPO",
+                        help="Also time 'scan --history' on REPO, or (no value) on a repository of six Django "
+                             "releases built from PyPI (history_repo.py; downloads cached in ~/.cache).")
+    parser.add_argument("--venv-latency", action="store_true",
+                        help="Also time the hook from a fresh virtualenv, as pre-commit runs it "
+                             "(no site-wide .pth files; pip installs the project there first).")
     args = parser.parse_args(argv)
 
     source = (args.tree or default_source()).resolve()
@@ -385,12 +427,24 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  secretaudit / detect-secrets-hook (cold cache): "
                   f"{_ratio(latency[0]['median_wall_s'], latency[1]['median_wall_s'])}")
 
+        history = run_history(args.history, workdir, caches) if args.history else None
+        if history:
+            print(f"\nhistory: {history['blobs']} unique blobs, {history['mb']:.1f} MB, cold {history['cold_wall_s']:.2f}s "
+                  f"({history['mb_per_s']:.1f} MB/s), warm cache {history['warm_wall_s']:.2f}s; "
+                  f"{history['findings']} SA105 findings")
+        if args.venv_latency:
+            venv_lat = run_venv_latency(tree, picked, workdir, args.latency_runs, caches)
+            latency.append(venv_lat)
+            print(f"  {venv_lat['tool']:<24} median {venv_lat['median_wall_s'] * 1000:7.0f} ms  "
+                  f"(min {venv_lat['min_wall_s'] * 1000:.0f}, max {venv_lat['max_wall_s'] * 1000:.0f})")
+
         if args.json_path:
             data = {
                 "source": str(source), "files": files, "mb": size / MB, "max_mb": args.max_mb,
                 "python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
                 "results": [{**asdict(r), "mb_per_s": r.mb_per_s} for r in results],
                 "latency": {"files": picked, "runs": latency},
+                "history": history,
             }
             by_tool = {r.tool: r for r in results}
             if "detect-secrets" in by_tool:

@@ -47,6 +47,7 @@ SPEC = CheckSpec(
                  "and ask every holder of a clone to re-clone."),
     tags=("hardcoded", "credentials", "history"),
     controls=HARDCODED_CREDENTIALS,
+    applies_to=("history",),
 )
 
 

@@ -1,32 +1,49 @@
 """The ``json`` format: the machine-readable report of a run.
 
-Shape (``version`` bumps on any incompatible change)::
+The shape is specified, property by property, by the JSON Schema shipped in
+the package (``reports/schemas/report.schema.json``, :func:`schema`); every
+report the tests produce is validated against it.  ``version`` changes on
+any incompatible change, so scripts can refuse a report they do not know::
 
-    {"version": "1", "tool": {...}, "summary": {...}, "findings": [...],
-     "skipped": [...]}
+    {"version": "2", "run": {...}, "summary": {...}, "checks": [...],
+     "results": [...], "findings": [...], "controls": [...], "skipped": [...]}
 
-Every finding carries ``check_id``, ``status``, ``severity``, ``location``,
-``message``, ``evidence`` (redacted), ``fingerprint`` and ``remediation``.
+``results`` holds every result, passed ones included (a check that found
+nothing on a target is evidence too); ``findings`` keeps only the failed,
+waived and error findings, as version 1 did, for scripts that want just those.
+Nothing here carries a secret: findings hold redacted evidence and a
+fingerprint only (see :mod:`scanner.model`).
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
+from functools import lru_cache
+from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from scanner import __version__
+from reports.results import control_outcomes, enabled_checks, outcomes, run_metadata
 from scanner.hookspec import hookimpl
+from scanner.model import Status
 
 if TYPE_CHECKING:
-    from scanner.model import Finding
+    from scanner.model import CheckSpec, Finding
     from scanner.registry import FormatRegistry
     from scanner.session import Session
 
-REPORT_VERSION = "1"
+REPORT_VERSION = "2"
+SCHEMA_RESOURCE = "schemas/report.schema.json"
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict[str, Any]:
+    """The JSON Schema of this report version, as shipped in the package."""
+    return json.loads(resources.files("reports").joinpath(SCHEMA_RESOURCE).read_text(encoding="utf-8"))
 
 
 def finding_dict(finding: "Finding") -> dict[str, Any]:
+    """One failed, waived or error finding; the shape version 1 had, unchanged."""
     data: dict[str, Any] = {
         "check_id": finding.check_id,
         "status": finding.status.value,
@@ -44,30 +61,75 @@ def finding_dict(finding: "Finding") -> dict[str, Any]:
     return data
 
 
+def check_dict(spec: "CheckSpec") -> dict[str, Any]:
+    """A catalogue entry, so a reader can explain a result without the tool installed."""
+    return {"id": spec.id, "title": spec.title, "severity": spec.severity.label,
+            "description": spec.description, "remediation": spec.remediation,
+            "tags": list(spec.tags), "controls": list(spec.controls), "references": list(spec.references)}
+
+
+def catalogue(session: "Session") -> list["CheckSpec"]:
+    """The enabled checks of the run, in id order."""
+    registry = session.config.checks
+    return [registry.get(check_id) for check_id in enabled_checks(session)] if registry is not None else []
+
+
 def summary_dict(session: "Session") -> dict[str, Any]:
+    """Counts of the run; ``passed`` counts files (as v1), ``outcomes`` counts check x target verdicts."""
     counts = session.counts()
-    by_severity = Counter(f.severity.label for f in session.findings if f.status.value == "failed")
+    by_severity = Counter(f.severity.label for f in session.findings if f.status is Status.FAILED)
+    verdicts = Counter(o.status.value for o in outcomes(session))
     return {
         "failed": counts["failed"], "passed": counts["passed"], "waived": counts["waived"],
         "error": counts["error"], "skipped": counts["skipped"],
         "by_severity": dict(sorted(by_severity.items())),
+        "outcomes": {status: verdicts[status] for status in ("failed", "passed", "waived", "error")},
         "files_scanned": session.files_scanned,
         "files_from_cache": session.files_from_cache,
         "exit_code": int(session.exitstatus),
     }
 
 
-def render(session: "Session") -> str:
-    report = {
+def results(session: "Session") -> list[dict[str, Any]]:
+    """Every result, grouped by target then check: a passed entry, or the findings behind the verdict.
+
+    Findings no outcome covers (a check id the catalogue does not know, a
+    target not in the run) are appended, so nothing is ever dropped.
+    """
+    specs = {spec.id: spec for spec in catalogue(session)}
+    items: list[dict[str, Any]] = []
+    covered: set[int] = set()
+    for outcome in outcomes(session):
+        if outcome.status is Status.PASSED:
+            spec = specs.get(outcome.check_id)
+            items.append({"check_id": outcome.check_id, "status": "passed", "target": outcome.target,
+                          "severity": spec.severity.label if spec else "info",
+                          "message": f"{spec.title if spec else outcome.check_id}: nothing found"})
+        for finding in outcome.findings:
+            covered.add(id(finding))
+            items.append(finding_dict(finding))
+    items.extend(finding_dict(f) for f in session.findings if id(f) not in covered)
+    return items
+
+
+def report_dict(session: "Session") -> dict[str, Any]:
+    """The whole report as plain data (also what merge and compare read back)."""
+    return {
         "version": REPORT_VERSION,
-        "tool": {"name": "secretaudit", "version": __version__},
-        "targets": [{"kind": t.kind, "name": t.name} for t in session.targets],
+        "run": run_metadata(session),
         "summary": summary_dict(session),
+        "checks": [check_dict(spec) for spec in catalogue(session)],
+        "results": results(session),
         "findings": [finding_dict(f) for f in session.findings],
+        "controls": [{"control": c.control, "status": c.status.value, "check_ids": list(c.check_ids),
+                      "breaking": [f.fingerprint for f in c.breaking]} for c in control_outcomes(session)],
         "skipped": [{"path": s.relpath, "reason": s.reason, **({"message": s.message} if s.message else {}),
                      "error": s.is_error} for s in session.skipped],
     }
-    return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+
+
+def render(session: "Session") -> str:
+    return json.dumps(report_dict(session), indent=2, ensure_ascii=False) + "\n"
 
 
 @hookimpl

@@ -58,8 +58,12 @@ def outcomes(session: "Session") -> list[Outcome]:
     for finding in session.findings:
         by_key[(finding.check_id, finding.target)].append(finding)
     result = []
-    for target in (t.name for t in session.targets):
+    specs = {spec.id: spec for spec in session.config.checks or []}
+    for target_obj in session.targets:
+        target = target_obj.name
         for check_id in enabled_checks(session):
+            if target_obj.kind not in specs[check_id].applies_to:
+                continue
             found = by_key.get((check_id, target), [])
             statuses = {f.status for f in found}
             if Status.FAILED in statuses:

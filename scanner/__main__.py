@@ -1,6 +1,14 @@
 """``python -m scanner`` runs the secretaudit CLI."""
 
-from scanner.cli import main
+import os
+import sys
+
+# ``-m`` puts the working directory first on sys.path: a scanned tree holding
+# ``copy.py`` or ``json.py`` would shadow the standard library.
+if sys.path and sys.path[0] in ("", os.getcwd()):
+    del sys.path[0]
+
+from scanner.cli import main  # noqa: E402
 
 if __name__ == "__main__":
     main()

@@ -66,6 +66,9 @@ class CheckSpec:
     tags: tuple[str, ...] = ()
     controls: tuple[str, ...] = ()
     references: tuple[str, ...] = ()
+    #: Target kinds the check examines (``path``, ``history``, a backend kind):
+    #: reports show a verdict for a check on a target only where it applies.
+    applies_to: tuple[str, ...] = ("path",)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,10 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "checks.credential_files",
     "checks.git_history",
     "reports.json_report",
+    "reports.html_report",
+    "reports.sarif_report",
+    "reports.junit_report",
+    "reports.markdown_report",
 )
 
 ENTRY_POINT_GROUP = "secretaudit"

@@ -1,0 +1,162 @@
+"""The ``html`` format: one self-contained page for a compliance reviewer.
+
+The page must answer in a minute what passed, what failed, what was waived
+and why, so it leads with the verdict and the per-control view, then a
+filterable table of every result.  It is a single file with inline CSS and
+JS and no URL it would fetch, so it works offline, as a mail attachment and
+printed to PDF.
+
+Security: everything rendered comes from scanned repositories (file names,
+secret names, messages), so the template relies on jinja2 autoescaping and
+never marks data ``|safe``; data reaches the inline script only through
+escaped ``data-*`` attributes on the rows, never inside a ``<script>``.
+
+jinja2 is imported inside :func:`render`, so a scan without ``--report html``
+never pays for it.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from reports.results import control_outcomes, outcomes, run_metadata
+from scanner.hookspec import hookimpl
+from scanner.model import Finding, Severity, Status
+
+if TYPE_CHECKING:
+    from scanner.model import CheckSpec
+    from scanner.registry import FormatRegistry
+    from scanner.session import Session
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+#: Table order: what needs attention first.
+STATUS_RANK = {Status.FAILED: 0, Status.ERROR: 1, Status.WAIVED: 2, Status.PASSED: 3, Status.SKIPPED: 4}
+
+
+def _when(iso: str | None) -> str:
+    """``2026-11-24T12:58:00+00:00`` -> ``2026-11-24 12:58:00 UTC``: unambiguous, and easier to read."""
+    return iso.replace("T", " ").replace("+00:00", " UTC") if iso else "not recorded"
+
+
+def _verdict(exit_code: int) -> str:
+    """PASS only for a clean run; an interrupted or empty run is not a pass."""
+    return {0: "PASS", 1: "FAIL"}.get(exit_code, "INCOMPLETE")
+
+
+def _check_view(spec: "CheckSpec | None", check_id: str) -> dict[str, Any]:
+    if spec is None:  # a finding from a check that is no longer registered
+        return {"id": check_id, "title": check_id, "severity": "info", "description": "", "remediation": "",
+                "controls": [], "references": []}
+    return {"id": spec.id, "title": spec.title, "severity": spec.severity.label, "description": spec.description,
+            "remediation": spec.remediation, "controls": list(spec.controls), "references": list(spec.references)}
+
+
+def _rows(session: "Session", checks: dict[str, dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[int, str]]:
+    """Every finding plus one row per passed check×target; and finding -> row id.
+
+    Row ids are positional (``r12``), not fingerprints: two occurrences of a
+    secret in one file share a fingerprint but are two rows.
+    """
+    rows: list[dict[str, Any]] = []
+    row_of: dict[int, str] = {}
+    for finding in session.findings:
+        row_id = f"r{len(rows) + 1}"
+        row_of[id(finding)] = row_id
+        rows.append(_finding_row(row_id, finding, checks))
+    for outcome in outcomes(session):
+        if outcome.status is Status.PASSED:
+            check = checks.get(outcome.check_id) or _check_view(None, outcome.check_id)
+            rows.append({
+                "id": f"r{len(rows) + 1}", "status": "passed", "severity": check["severity"],
+                "severity_rank": Severity.parse(check["severity"]).value, "check": outcome.check_id,
+                "check_title": check["title"], "target": outcome.target, "location": outcome.target,
+                "path": outcome.target, "line": 0, "message": f"No findings: {check['title']}", "evidence": "",
+                "remediation": "", "fingerprint": "", "waiver": None, "controls": check["controls"],
+                "references": check["references"],
+            })
+    rows.sort(key=lambda r: (STATUS_RANK[Status(r["status"])], -r["severity_rank"], r["path"], r["line"], r["check"]))
+    return rows, row_of
+
+
+def _finding_row(row_id: str, finding: Finding, checks: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    check = checks.get(finding.check_id) or _check_view(None, finding.check_id)
+    loc = finding.location
+    waiver = finding.waiver
+    return {
+        "id": row_id, "status": finding.status.value, "severity": finding.severity.label,
+        "severity_rank": finding.severity.value, "check": finding.check_id, "check_title": check["title"],
+        "target": finding.target, "location": str(loc), "path": loc.path or f"{loc.backend}:{loc.name}",
+        "line": loc.line or 0, "message": finding.message, "evidence": finding.evidence,
+        "remediation": finding.remediation or check["remediation"], "fingerprint": finding.fingerprint,
+        "waiver": None if waiver is None else {"reason": waiver.reason, "by": waiver.by, "until": waiver.until,
+                                              "source": waiver.source},
+        "controls": check["controls"], "references": check["references"],
+    }
+
+
+def context(session: "Session") -> dict[str, Any]:
+    """Everything the template shows, as plain data (no logic left in the template)."""
+    config = session.config
+    checks = {spec.id: _check_view(spec, spec.id) for spec in (config.checks or [])}
+    rows, row_of = _rows(session, checks)
+    meta = run_metadata(session)
+    counts = session.counts()
+    failed = [f for f in session.findings if f.status is Status.FAILED]
+    by_severity = Counter(f.severity.label for f in failed)
+    results = outcomes(session)
+    return {
+        "meta": meta,
+        "verdict": _verdict(meta["exit_code"]),
+        "command": shlex.join(meta["command"]),
+        "duration": f"{meta['duration_seconds']:.2f} s",
+        "started": _when(meta["started"]),
+        "finished": _when(meta["finished"]),
+        "outcome_counts": Counter(o.status.value for o in results),
+        "failing": len(session.failing()),
+        "errors": len(session.errors),
+        "fail_on": config.settings.get("fail_on", "low"),
+        "counts": {k: counts[k] for k in ("failed", "passed", "waived", "error", "skipped")},
+        "severities": [(s.label, by_severity[s.label]) for s in sorted(Severity, reverse=True)],
+        "files_scanned": session.files_scanned,
+        "targets": [{
+            "kind": t.kind, "name": t.name,
+            "failed": sum(f.target == t.name for f in failed),
+            "waived": sum(f.target == t.name and f.status is Status.WAIVED for f in session.findings),
+            "checks_passed": sum(o.target == t.name and o.status is Status.PASSED for o in results),
+            "checks_total": sum(o.target == t.name for o in results),
+        } for t in session.targets],
+        "controls": [{
+            "control": c.control, "checks": c.check_ids, "status": c.status.value,
+            "breaking": [{"row": row_of[id(f)], "check": f.check_id, "location": str(f.location),
+                          "severity": f.severity.label} for f in c.breaking],
+        } for c in control_outcomes(session)],
+        "rows": rows,
+        "filters": {
+            "severity": [s.label for s in sorted(Severity, reverse=True) if any(r["severity"] == s.label for r in rows)],
+            "status": [s.value for s in STATUS_RANK if any(r["status"] == s.value for r in rows)],
+            "check": sorted({r["check"] for r in rows}),
+            "target": list(dict.fromkeys(r["target"] for r in rows)),
+        },
+        "waived": [r for r in rows if r["status"] == "waived"],
+        "skipped": [{"path": s.relpath, "reason": s.reason, "message": s.message, "error": s.is_error}
+                    for s in sorted(session.skipped, key=lambda s: (not s.is_error, s.relpath))],
+        "checks": [checks[c] for c in sorted(checks) if config.is_enabled(c)],
+        "warnings": list(session.warnings),
+    }
+
+
+def render(session: "Session") -> str:
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    return env.get_template("report.html.j2").render(**context(session))
+
+
+@hookimpl
+def secretaudit_register_formats(registry: "FormatRegistry") -> None:
+    registry.add("html", render, extension="html")

@@ -1,0 +1,100 @@
+"""The ``markdown`` format: a pull-request comment (GitHub-flavoured markdown).
+
+Written for a reviewer scrolling a PR: the verdict first, then the counts,
+then the failed findings as a table, the waived ones and the passed checks
+folded away in ``<details>``.  The findings table is capped at
+:data:`MAX_ROWS` rows because PR comments have a size limit; the full list is
+in the other reports.
+
+Every piece of data (paths, messages, titles, waiver reasons) goes through
+:func:`md`: a file may be named ``<script>alert(1)</script>.env`` or
+``a|b`.env``, and it must not end a table cell, open a code span, inject HTML
+or a link into the comment.  No emoji: the verdict is a word.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import TYPE_CHECKING
+
+from reports.json_report import catalogue
+from reports.results import outcomes, run_metadata
+from scanner.hookspec import hookimpl
+from scanner.model import Severity, Status
+
+if TYPE_CHECKING:
+    from scanner.model import Finding
+    from scanner.registry import FormatRegistry
+    from scanner.session import Session
+
+MAX_ROWS = 100
+VERDICTS = {0: "PASSED", 1: "FAILED", 2: "INTERRUPTED", 3: "INTERNAL ERROR", 4: "USAGE ERROR", 5: "NOTHING SCANNED"}
+
+#: Markdown punctuation that can start emphasis, a link, a code span or end a table cell.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+
+
+def md(text: object) -> str:
+    """Data as inert text on one line: markdown punctuation backslash-escaped, ``& < >`` as entities."""
+    flat = _MD_SPECIAL.sub(r"\\\1", re.sub(r"\s*[\r\n]+\s*", " ", str(text)))
+    return flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _table(header: list[str], rows: list[list[str]], align: str = "---") -> list[str]:
+    return [f"| {' | '.join(header)} |", f"|{'|'.join([align] * len(header))}|",
+            *(f"| {' | '.join(row)} |" for row in rows)]
+
+
+def _finding_row(finding: "Finding") -> list[str]:
+    return [md(finding.location), md(finding.check_id), md(finding.severity.label), md(finding.message),
+            md(finding.evidence)]
+
+
+def render(session: "Session") -> str:
+    meta = run_metadata(session)
+    counts = session.counts()
+    verdicts = outcomes(session)
+    titles = {spec.id: spec.title for spec in catalogue(session)}
+    failed = [f for f in session.findings if f.status is Status.FAILED]
+    waived = [f for f in session.findings if f.status is Status.WAIVED]
+    verdict = VERDICTS.get(meta["exit_code"], f"EXIT {meta['exit_code']}")
+    targets = ", ".join(md(t["name"]) for t in meta["targets"]) or "none"
+    out = [f"### secretaudit: {verdict}", "",
+           f"**{verdict}**: {counts['failed']} failed, {counts['waived']} waived, {counts['error']} errors "
+           f"in {session.files_scanned} files scanned (exit code {meta['exit_code']}).", "",
+           f"Targets: {targets}. secretaudit {md(meta['tool']['version'])}, {md(meta['started'])}, "
+           f"config sha256 {meta['config_sha256'][:12]}.", ""]
+    passed_outcomes = [o for o in verdicts if o.status is Status.PASSED]
+    out += _table(["result", "count"], [
+        ["failed findings", str(counts["failed"])], ["waived findings", str(counts["waived"])],
+        ["errors", str(counts["error"])], ["files passed", str(counts["passed"])],
+        ["files skipped", str(counts["skipped"])], ["files scanned", str(session.files_scanned)],
+        ["checks x targets passed", f"{len(passed_outcomes)} of {len(verdicts)}"]])
+    by_severity = Counter(f.severity for f in failed)
+    if by_severity:
+        out += ["", *_table(["severity", "failed"], [[s.label, str(by_severity[s])]
+                                                     for s in sorted(Severity, reverse=True) if by_severity[s]])]
+    if failed:
+        out += ["", f"#### Failed findings ({len(failed)})", ""]
+        out += _table(["location", "check", "severity", "message", "evidence"],
+                      [_finding_row(f) for f in failed[:MAX_ROWS]])
+        if len(failed) > MAX_ROWS:
+            out += ["", f"... and {len(failed) - MAX_ROWS} more failed findings: see the full report."]
+    out += ["", f"Waived findings: {len(waived)}."]
+    if waived:
+        rows = [[md(f.location), md(f.check_id), md(f.waiver.reason if f.waiver else ""),
+                 md(f.waiver.source if f.waiver else ""), md((f.waiver.by if f.waiver else None) or ""),
+                 md((f.waiver.until if f.waiver else None) or "")] for f in waived[:MAX_ROWS]]
+        out += ["", f"<details><summary>Waived findings ({len(waived)})</summary>", "",
+                *_table(["location", "check", "reason", "source", "by", "until"], rows), "", "</details>"]
+    if passed_outcomes:
+        rows = [[md(o.target), md(o.check_id), md(titles.get(o.check_id, ""))] for o in passed_outcomes]
+        out += ["", f"<details><summary>Passed checks ({len(passed_outcomes)})</summary>", "",
+                *_table(["target", "check", "title"], rows), "", "</details>"]
+    return "\n".join(out) + "\n"
+
+
+@hookimpl
+def secretaudit_register_formats(registry: "FormatRegistry") -> None:
+    registry.add("markdown", render, extension="md")

@@ -1,0 +1,190 @@
+"""The ``sarif`` format: SARIF 2.1.0, what GitHub code scanning and most SAST dashboards read.
+
+One run; the check catalogue becomes ``tool.driver.rules``; failed and waived
+findings become results (waived ones carry a ``suppressions`` entry, so code
+scanning shows them as dismissed rather than open).  Each result carries our
+fingerprint as ``partialFingerprints["secretaudit/v1"]``: it does not depend on
+the line, so GitHub keeps one alert per secret across runs even when code
+moves.  File findings are physical locations relative to ``SRCROOT`` (the scan
+root); backend findings, which have no file, are logical locations.  Files
+that could not be scanned and run warnings become tool execution
+notifications, because they say something about the run, not about the code.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from reports.json_report import catalogue
+from reports.results import run_metadata
+from scanner import __version__
+from scanner.hookspec import hookimpl
+from scanner.model import Severity, Status
+
+if TYPE_CHECKING:
+    from scanner.model import CheckSpec, Finding, Location
+    from scanner.registry import FormatRegistry
+    from scanner.session import Session
+
+SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+FINGERPRINT_KEY = "secretaudit/v1"
+
+#: SARIF has three result levels; low and info are worth a note, not a warning.
+LEVELS = {Severity.CRITICAL: "error", Severity.HIGH: "error", Severity.MEDIUM: "warning",
+          Severity.LOW: "note", Severity.INFO: "note"}
+#: GitHub's ``security-severity`` (CVSS-like 0-10) ranks alerts as critical/high/medium/low.
+SECURITY_SEVERITY = {Severity.CRITICAL: "9.5", Severity.HIGH: "8.0", Severity.MEDIUM: "5.5",
+                     Severity.LOW: "3.0", Severity.INFO: "0.0"}
+
+
+def _rule_name(title: str) -> str:
+    """SARIF wants rule names as identifiers (``HardcodedSecret``), not sentences."""
+    return "".join(word[:1].upper() + word[1:] for word in re.findall(r"[A-Za-z0-9]+", title)) or "Check"
+
+
+def _unique(items: list[str]) -> list[str]:
+    """The schema requires ``tags`` to be distinct."""
+    return list(dict.fromkeys(items))
+
+
+def rule(spec: "CheckSpec") -> dict[str, Any]:
+    """A catalogue entry as a SARIF reportingDescriptor; controls double as tags for filtering."""
+    references = "".join(f"\n- {ref}" for ref in spec.references)
+    return {
+        "id": spec.id,
+        "name": _rule_name(spec.title),
+        "shortDescription": {"text": spec.title},
+        "fullDescription": {"text": spec.description},
+        "help": {"text": spec.remediation + (f"\nReferences:{references}" if references else ""),
+                 "markdown": f"**Remediation.** {spec.remediation}"
+                             + (f"\n\n**References**{references}" if references else "")},
+        "defaultConfiguration": {"level": LEVELS[spec.severity]},
+        "properties": {"tags": _unique(["security", "secrets", *spec.tags, *spec.controls]),
+                       "controls": list(spec.controls), "severity": spec.severity.label,
+                       "security-severity": SECURITY_SEVERITY[spec.severity]},
+    }
+
+
+def artifact_uri(path: str) -> tuple[str, str | None]:
+    """(URI, base id) of a file path: relative paths hang off SRCROOT, absolute ones are file: URIs.
+
+    Percent-encoded, so a file name with spaces, ``<``, ``%`` or ``#`` is still a valid URI.
+    """
+    if path.startswith("/"):
+        return "file://" + quote(path, safe="/"), None
+    return quote(path, safe="/"), "SRCROOT"
+
+
+def location(loc: "Location") -> dict[str, Any]:
+    """A physical location for files, a logical one (``backend:name``) for backend secrets."""
+    if loc.path is None:
+        return {"logicalLocations": [{"name": loc.name or "", "fullyQualifiedName": f"{loc.backend}:{loc.name}",
+                                      "kind": "resource"}]}
+    uri, base = artifact_uri(loc.path)
+    artifact: dict[str, Any] = {"uri": uri, **({"uriBaseId": base} if base else {})}
+    physical: dict[str, Any] = {"artifactLocation": artifact}
+    if loc.line:
+        physical["region"] = {"startLine": loc.line}
+    result: dict[str, Any] = {"physicalLocation": physical}
+    if loc.commit:
+        result["properties"] = {"commit": loc.commit}
+    return result
+
+
+def result(finding: "Finding", rule_index: dict[str, int]) -> dict[str, Any]:
+    """A failed or waived finding as a SARIF result."""
+    text = f"{finding.message}: {finding.evidence}" if finding.evidence else finding.message
+    item: dict[str, Any] = {
+        "ruleId": finding.check_id,
+        "level": LEVELS[finding.severity],
+        "kind": "fail",
+        "message": {"text": text},
+        "locations": [location(finding.location)],
+        "partialFingerprints": {FINGERPRINT_KEY: finding.fingerprint},
+        "properties": {"severity": finding.severity.label, "target": finding.target,
+                       "evidence": finding.evidence, "status": finding.status.value},
+    }
+    if finding.check_id in rule_index:
+        item["ruleIndex"] = rule_index[finding.check_id]
+    if finding.status is Status.WAIVED and finding.waiver is not None:
+        waiver = finding.waiver
+        item["suppressions"] = [{
+            "kind": "inSource" if waiver.source == "inline" else "external",
+            "status": "accepted",
+            "justification": str(waiver),
+            "properties": {k: v for k, v in (("source", waiver.source), ("by", waiver.by),
+                                             ("until", waiver.until)) if v is not None},
+        }]
+    return item
+
+
+def notifications(session: "Session") -> list[dict[str, Any]]:
+    """Files not scanned, error findings and run warnings: facts about the run, not the code."""
+    items: list[dict[str, Any]] = []
+    for skip in session.skipped:
+        uri, base = artifact_uri(skip.relpath)
+        items.append({
+            "level": "error" if skip.is_error else "note",
+            "message": {"text": skip.message or f"{skip.relpath}: skipped ({skip.reason})"},
+            "descriptor": {"id": "skipped" if not skip.is_error else "unreadable"},
+            "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri, **({"uriBaseId": base} if base else {})}}}],
+            "properties": {"reason": skip.reason},
+        })
+    for finding in session.findings:
+        if finding.status is Status.ERROR:
+            items.append({"level": "error", "message": {"text": f"{finding.check_id}: {finding.message}"},
+                          "associatedRule": {"id": finding.check_id},
+                          "locations": [location(finding.location)]})
+    items.extend({"level": "warning", "message": {"text": warning}} for warning in session.warnings)
+    return items
+
+
+def _utc(timestamp: str) -> str:
+    """SARIF's date-times are UTC with a ``Z`` suffix (spec 3.9)."""
+    return timestamp.replace("+00:00", "Z")
+
+
+def sarif_log(session: "Session") -> dict[str, Any]:
+    """The SARIF log as plain data."""
+    import shlex  # here, not at import: every plugin loads on every run, and cwd can shadow stdlib names
+
+    config = session.config
+    meta = run_metadata(session)
+    specs = catalogue(session)
+    rule_index = {spec.id: i for i, spec in enumerate(specs)}
+    root = Path(config.stash.get("scan_root", config.rootdir)).resolve()
+    invocation: dict[str, Any] = {
+        "executionSuccessful": not session.interrupted and not session.errors,
+        "exitCode": meta["exit_code"],
+        "arguments": meta["command"],
+        "commandLine": shlex.join(meta["command"]),
+        "startTimeUtc": _utc(meta["started"]),
+        "toolExecutionNotifications": notifications(session),
+        "properties": {"config_file": meta["config_file"], "config_sha256": meta["config_sha256"],
+                       "targets": meta["targets"]},
+    }
+    if meta["finished"]:
+        invocation["endTimeUtc"] = _utc(meta["finished"])
+    run = {
+        "tool": {"driver": {"name": "secretaudit", "version": __version__, "semanticVersion": __version__,
+                            "rules": [rule(spec) for spec in specs]}},
+        "originalUriBaseIds": {"SRCROOT": {"uri": root.as_uri().rstrip("/") + "/",
+                                           "description": {"text": "The scan root: result paths are relative to it."}}},
+        "invocations": [invocation],
+        "results": [result(f, rule_index) for f in session.findings if f.status in (Status.FAILED, Status.WAIVED)],
+        "columnKind": "unicodeCodePoints",
+    }
+    return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
+
+
+def render(session: "Session") -> str:
+    return json.dumps(sarif_log(session), indent=2, ensure_ascii=False) + "\n"
+
+
+@hookimpl
+def secretaudit_register_formats(registry: "FormatRegistry") -> None:
+    registry.add("sarif", render, extension="sarif")
