@@ -228,7 +228,9 @@ def test_json_carries_run_metadata_checks_and_every_result(run: Run) -> None:
     assert check_ids == sorted(check_ids) and {"SA101", "SA102", "SA104"} <= set(check_ids)
     passed = [r for r in report["results"] if r["status"] == "passed"]
     assert passed and len(passed) == report["summary"]["outcomes"]["passed"]
-    assert {(r["target"], r["check_id"]) for r in passed} >= {(str(CLEAN), c) for c in check_ids}
+    file_checks = [c for c in check_ids if c != "SA105"]  # SA105 applies to --history targets only
+    assert {(r["target"], r["check_id"]) for r in passed} >= {(str(CLEAN), c) for c in file_checks}
+    assert (str(CLEAN), "SA105") not in {(r["target"], r["check_id"]) for r in report["results"]}
     not_passed = [r for r in report["results"] if r["status"] != "passed"]
     assert sorted(map(json.dumps, not_passed)) == sorted(map(json.dumps, report["findings"]))
     (waived,) = [f for f in report["findings"] if f["status"] == "waived"]
