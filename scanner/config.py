@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
     from scanner.registry import CheckRegistry, FormatRegistry
 
-CONFIG_FILENAMES = ("secretaudit.yaml", ".secretaudit.yaml", "secretaudit.yml")
+CONFIG_FILENAMES = ("secretaudit.yaml", ".secretaudit.yaml", "secretaudit.yml", "openclaw.yaml")
 DEFAULT_BASELINE = ".secretaudit-baseline.json"
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?i?b?)?\s*$", re.IGNORECASE)
@@ -71,6 +72,18 @@ def _workers(value: Any) -> int:
     return value
 
 
+def _mapping_list(value: Any) -> list[dict]:
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise ValueError("expected a list of mappings")
+    return list(value)
+
+
+def _positive_number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ValueError("expected a positive number of seconds")
+    return float(value)
+
+
 def _mapping(value: Any) -> dict:
     if not isinstance(value, dict):
         raise ValueError("expected a mapping")
@@ -103,6 +116,13 @@ SETTINGS: dict[str, Setting] = {
     "checks": Setting(_mapping, {}, "per-check options, keyed by check id (e.g. SA102: {entropy_limit: 4.5})"),
     "plugins": Setting(_str_list, [], "extra plugin modules to load by import path"),
     "cache": Setting(_bool, True, "reuse results for unchanged files (keyed by content and rules version)"),
+    "backends": Setting(_mapping_list, [], "secret backends to audit: a list of {type: vault|aws-secrets-manager|"
+                                           "generic, name: ..., ...type settings}"),
+    "repos": Setting(_str_list, [], "repository paths 'secretaudit audit' scans besides the backends"),
+    "policy": Setting(_mapping, {}, "thresholds: rotation_days {kind: days}, expiry_warning_days, unused_days, "
+                                    "max_cache_ttl_seconds, scopes"),
+    "timeout": Setting(_positive_number, 30, "seconds before a backend request gives up"),
+    "secret_cache": Setting(_mapping, {}, "cache of fetched values: {ttl_seconds, max_size} (from OpenClaw's cache block)"),
     "cache_dir": Setting(_str, "", "where the scan cache lives (default: $XDG_CACHE_HOME/secretaudit)"),
 }
 
@@ -125,6 +145,10 @@ class Config:
     checks: "CheckRegistry | None" = None
     formats: "FormatRegistry | None" = None
     stash: dict[str, Any] = field(default_factory=dict)
+    #: the config file's content before ``${VAR}`` interpolation (hygiene checks read it)
+    raw: dict[str, Any] = field(default_factory=dict)
+    #: the moment date rules are judged at (``--as-of``; default: now, UTC)
+    as_of: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
     @property
     def prefilter(self) -> bool:
@@ -219,9 +243,44 @@ def read_config_file(path: Path) -> dict[str, Any]:
     return data
 
 
+#: OpenClaw's ``external_secrets`` block: the keys it may hold.
+OPENCLAW_KEYS = {"enabled", "backend", "vault", "aws_secrets_manager", "generic", "cache"}
+OPENCLAW_BACKENDS = {"vault": "vault", "aws-secrets-manager": "aws_secrets_manager", "generic": "generic"}
+
+
+def from_openclaw(block: Any, source: str) -> dict[str, Any]:
+    """Translate an ``openclaw.yaml`` ``external_secrets`` block into our settings.
+
+    The configured backend becomes the one entry of ``backends`` (named after
+    its type); ``cache`` becomes ``secret_cache``.  Other top-level keys of
+    openclaw.yaml belong to OpenClaw and are left alone.
+    """
+    if not isinstance(block, dict):
+        raise ConfigError(source, "external_secrets", "expected a mapping")
+    for key in block:
+        if key not in OPENCLAW_KEYS:
+            raise ConfigError(source, f"external_secrets.{key}",
+                              f"unknown key (allowed: {', '.join(sorted(OPENCLAW_KEYS))})")
+    backend = block.get("backend", "vault")
+    if backend not in OPENCLAW_BACKENDS:
+        raise ConfigError(source, "external_secrets.backend",
+                          f"{backend!r} is not a backend (allowed: {', '.join(OPENCLAW_BACKENDS)})")
+    settings_block = block.get(OPENCLAW_BACKENDS[backend]) or {}
+    if not isinstance(settings_block, dict):
+        raise ConfigError(source, f"external_secrets.{OPENCLAW_BACKENDS[backend]}", "expected a mapping")
+    result: dict[str, Any] = {}
+    if block.get("enabled", True):
+        result["backends"] = [{"type": backend, "name": backend, **settings_block}]
+    if "cache" in block:
+        result["secret_cache"] = block["cache"]
+    return result
+
+
 def validate(raw: dict[str, Any], source: str) -> dict[str, Any]:
     """Check every key against :data:`SETTINGS`; return settings with defaults."""
     settings = {key: setting.default for key, setting in SETTINGS.items()}
+    if "external_secrets" in raw:  # an openclaw.yaml: only its external_secrets block is ours
+        raw = from_openclaw(raw["external_secrets"], source)
     for key, value in raw.items():
         setting = SETTINGS.get(key)
         if setting is None:
@@ -246,5 +305,6 @@ def load_config(explicit: str | None = None, start: Path | None = None) -> Confi
         path = find_config_file(start)
     if path is None:
         return Config(settings=validate({}, "<defaults>"), source=None, rootdir=start)
-    settings = validate(read_config_file(path), str(path))
-    return Config(settings=settings, source=str(path), rootdir=path.resolve().parent)
+    raw = read_config_file(path)
+    settings = validate(raw, str(path))
+    return Config(settings=settings, source=str(path), rootdir=path.resolve().parent, raw=raw)

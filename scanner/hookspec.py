@@ -34,8 +34,9 @@ from typing import TYPE_CHECKING, Iterable
 import pluggy
 
 if TYPE_CHECKING:
+    from scanner.backends import BackendRegistry
     from scanner.config import Config
-    from scanner.model import Detection, FileItem, Finding, Target
+    from scanner.model import Detection, FileItem, Finding, Issue, SecretRecord, Target
     from scanner.registry import CheckRegistry, FormatRegistry
     from scanner.session import Session
 
@@ -67,6 +68,21 @@ def secretaudit_register_formats(registry: "FormatRegistry") -> None:
     know nothing about checks; they only see findings and the catalogue.
 
     :param registry: the run's format registry.
+    """
+
+
+@hookspec
+def secretaudit_register_backends(registry: "BackendRegistry") -> None:
+    """Add secret backend types (``vault``, ``aws-secrets-manager``...).
+
+    Called once, the first time a run needs its backends.  Call
+    ``registry.add(type_name, factory)`` where ``factory(name, settings,
+    config)`` returns a :class:`scanner.backends.Backend` for one entry of
+    the config's ``backends`` list (``settings`` is that entry without
+    ``type`` and ``name``); the factory raises
+    :class:`scanner.errors.ConfigError` naming the bad key.
+
+    :param registry: the run's backend registry.
     """
 
 
@@ -185,6 +201,34 @@ def secretaudit_progress(session: "Session", done: int) -> None:
 
     :param session: the running session (counts so far).
     :param done: items finished so far in this run (scanned or skipped).
+    """
+
+
+@hookspec
+def secretaudit_check_record(record: "SecretRecord", config: "Config") -> "Iterable[Issue] | None":
+    """Judge one secret's metadata (lifecycle and hygiene checks, SA2xx).
+
+    Called for every record every backend lists, in the main process.
+    Return an :class:`~scanner.model.Issue` per failed check; checks that
+    pass return nothing for it.  Dates are judged as of ``config.as_of``
+    (``--as-of``), never the wall clock, so audits are reproducible.
+
+    :param record: the secret's metadata (never its value).
+    :param config: the run's configuration (``policy`` thresholds, ``as_of``).
+    :returns: issues, or ``None`` for none.
+    """
+
+
+@hookspec
+def secretaudit_check_config(config: "Config") -> "Iterable[Issue] | None":
+    """Judge the configuration file itself (config hygiene checks, SA5xx).
+
+    Called once per audit when a config file was loaded.  The file's raw
+    content, before ``${VAR}`` interpolation, is ``config.raw`` (a mapping)
+    and its path ``config.source``; set ``Issue.line`` to point at the key.
+
+    :param config: the run's configuration.
+    :returns: issues, or ``None`` for none.
     """
 
 

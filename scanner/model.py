@@ -15,6 +15,7 @@ import enum
 import hashlib
 import hmac
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 
@@ -145,6 +146,60 @@ class Detection:
 
     def __repr__(self) -> str:  # never print the secret, even in a traceback
         return f"Detection({self.check_id}, line={self.line}, label={self.label!r}, secret=<redacted>)"
+
+
+@dataclass(frozen=True)
+class SecretRecord:
+    """One secret's metadata, as a backend reports it.  Never its value.
+
+    ``backend`` is the backend instance (``vault:prod``); ``name`` is unique
+    within it and ``path`` is where it lives there (KV path, ARN, inventory
+    key).  Dates are timezone-aware UTC datetimes or None when unknown.
+    ``kind`` is ``github-token``, ``aws-access-key``, ``database-password``,
+    ``vault-token`` or ``generic``; backends infer it from metadata or the
+    name (see :func:`scanner.backends.infer_kind`).  ``extra`` holds
+    backend-specific facts the checks may use (a token's ``policies``,
+    ``root``, ``renewable``, ``ttl``; a rotation's ``last_rotation_failed``).
+    """
+
+    backend: str
+    name: str
+    path: str = ""
+    kind: str = "generic"
+    created: "datetime | None" = None
+    last_rotated: "datetime | None" = None
+    expires: "datetime | None" = None
+    rotation_enabled: bool | None = None
+    rotation_days: int | None = None
+    next_rotation: "datetime | None" = None
+    last_accessed: "datetime | None" = None
+    owner: str | None = None
+    tags: tuple[tuple[str, str], ...] = ()
+    extra: tuple[tuple[str, Any], ...] = ()
+
+    def tag(self, key: str) -> str | None:
+        return dict(self.tags).get(key)
+
+    def fact(self, key: str, default: Any = None) -> Any:
+        return dict(self.extra).get(key, default)
+
+
+@dataclass(frozen=True)
+class Issue:
+    """A failed check on a record or a config file, as a check reports it.
+
+    The engine adds location, fingerprint and remediation.  ``severity``
+    overrides the check's default when one problem is worse than another
+    (an expired token versus one expiring soon).  ``line`` locates config
+    issues in the config file.
+    """
+
+    check_id: str
+    message: str
+    evidence: str = ""
+    severity: Severity | None = None
+    line: int | None = None
+    key: str = ""  # config issues: the offending key (part of the fingerprint)
 
 
 @dataclass(frozen=True)

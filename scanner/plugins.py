@@ -28,6 +28,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "checks.connection_strings",
     "checks.credential_files",
     "checks.git_history",
+    "scanner.backends",
     "reports.json_report",
     "reports.html_report",
     "reports.sarif_report",

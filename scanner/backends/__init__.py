@@ -1,0 +1,288 @@
+"""Secret backends: where secrets live, audited by their metadata.
+
+A backend type (``vault``, ``aws-secrets-manager``, ``generic``) is a plugin
+registered through ``secretaudit_register_backends``: a factory that builds
+a :class:`Backend` from one entry of the config's ``backends`` list.  A
+backend lists :class:`~scanner.model.SecretRecord` objects (metadata, never
+values) and reports its own :class:`BackendStatus`.
+
+This module is also the built-in ``backends`` plugin that runs backend
+targets: it lists each backend's records, hands every record to the
+``secretaudit_check_record`` hook, and turns a backend failure into an
+``error`` result (check SA200) for that backend while the others go on.
+Records listed before a failure are still checked: partial results are kept
+and marked.
+"""
+
+from __future__ import annotations
+
+import abc
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+from checks.controls import NIST_IA_5
+from scanner.errors import ConfigError
+from scanner.hookspec import hookimpl
+from scanner.model import CheckSpec, Finding, Location, Severity, SecretRecord, Status, Target, fingerprint
+
+if TYPE_CHECKING:
+    from scanner.config import Config
+    from scanner.registry import CheckRegistry
+    from scanner.session import Session
+
+BACKEND_ERROR_CHECK = "SA200"
+
+SPEC = CheckSpec(
+    id=BACKEND_ERROR_CHECK,
+    title="Secret backend could be audited",
+    severity=Severity.HIGH,
+    description=("The backend answered and every secret's metadata could be read. An unreachable, "
+                 "timing-out, throttling or access-denying backend is an error result: its secrets "
+                 "went unaudited, which is never a pass."),
+    remediation=("Fix what the message names: the URL or network path, the credentials, or the missing "
+                 "Vault capability / IAM action (secretaudit needs only list and read-metadata rights)."),
+    tags=("backend",),
+    controls=(NIST_IA_5,),
+    applies_to=("backend",),
+)
+
+
+class BackendError(Exception):
+    """A backend could not be audited; the message is one line naming cause and fix.
+
+    ``reason`` is one of ``unreachable``, ``timeout``, ``denied``,
+    ``throttled``, ``config``, ``error``.  Messages never hold a secret value
+    or a token.
+    """
+
+    def __init__(self, message: str, reason: str = "error") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass
+class BackendStatus:
+    """What ``secretaudit status`` shows for one backend."""
+
+    backend: str
+    type: str
+    reachable: bool
+    identity: str = ""
+    auth_method: str = ""
+    latency_ms: float | None = None
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+class Backend(abc.ABC):
+    """One configured backend instance (``vault:prod``)."""
+
+    #: backend type name, as in the config (``vault``)
+    type: str = ""
+
+    def __init__(self, name: str, settings: dict[str, Any], config: "Config") -> None:
+        self.name = name
+        self.settings = settings
+        self.config = config
+        #: API requests made so far (the benchmark reports calls per secret)
+        self.api_calls = 0
+
+    @property
+    def label(self) -> str:
+        """How findings name this backend: ``TYPE:NAME``."""
+        return f"{self.type}:{self.name}"
+
+    @abc.abstractmethod
+    def records(self) -> Iterator[SecretRecord]:
+        """Every secret's metadata; raise :class:`BackendError` on failure."""
+
+    @abc.abstractmethod
+    def status(self) -> BackendStatus:
+        """Reachability, identity, auth method and latency; never raises."""
+
+
+BackendFactory = Callable[[str, dict[str, Any], "Config"], Backend]
+
+
+class BackendRegistry:
+    """Backend types by name, filled through ``secretaudit_register_backends``."""
+
+    def __init__(self) -> None:
+        self._factories: dict[str, BackendFactory] = {}
+
+    def add(self, type_name: str, factory: BackendFactory) -> None:
+        if type_name in self._factories:
+            raise ValueError(f"backend type {type_name!r} is registered twice")
+        self._factories[type_name] = factory
+
+    def names(self) -> list[str]:
+        return sorted(self._factories)
+
+    def create(self, entry: dict[str, Any], config: "Config", index: int) -> Backend:
+        source = config.source or "config"
+        type_name = entry.get("type")
+        if type_name not in self._factories:
+            raise ConfigError(source, f"backends[{index}].type",
+                              f"unknown backend type {type_name!r} (allowed: {', '.join(self.names())})")
+        name = str(entry.get("name") or type_name)
+        settings = {k: v for k, v in entry.items() if k not in ("type", "name")}
+        return self._factories[type_name](name, settings, config)
+
+
+# -- kinds --------------------------------------------------------------------------------
+
+KINDS = ("github-token", "aws-access-key", "database-password", "vault-token", "generic")
+
+#: Name patterns that tell a secret's kind when no ``kind`` metadata says so,
+#: tried in order on the lower-cased name with separators normalised to ``-``.
+_KIND_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("github-token", re.compile(r"(^|-)(github|gh|ghe)(-[a-z]+)*-(token|pat|personal-access-token)|(^|-)github($|-)")),
+    ("aws-access-key", re.compile(r"(^|-)aws(-[a-z]+)*-(access-key|key|credentials?|secret-access-key)|"
+                                  r"(^|-)(iam|aws)($|-)|access-key-id")),
+    ("database-password", re.compile(r"(^|-)(db|database|mysql|mariadb|postgres|postgresql|pg|rds|mongo|"
+                                     r"mongodb|redis)(-[a-z]+)*-(password|pass|pwd|credentials?)|"
+                                     r"(^|-)(database|mysql|postgres|postgresql|mariadb|rds)($|-)")),
+    ("vault-token", re.compile(r"(^|-)(vault|bao|openbao)(-[a-z]+)*-token|(^|-)vault($|-)")),
+)
+
+#: Field names (the standard's KV layout) that tell the kind of a secret.
+_FIELD_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("aws-access-key", ("access_key_id", "secret_access_key")),
+    ("github-token", ("personal_access_token", "enterprise_token", "github_token")),
+    ("database-password", ("mysql_password", "postgres_password", "db_password", "database_password")),
+    ("vault-token", ("vault_token",)),
+)
+
+
+def infer_kind(name: str, declared: str | None = None, fields: tuple[str, ...] = ()) -> str:
+    """A secret's kind: declared metadata, else its field names, else its name."""
+    if declared:
+        normalized = declared.strip().lower().replace("_", "-")
+        return normalized if normalized in KINDS else "generic"
+    for kind, names in _FIELD_KINDS:
+        if any(f in names for f in fields):
+            return kind
+    normalized = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    for kind, pattern in _KIND_PATTERNS:
+        if pattern.search(normalized):
+            return kind
+    return "generic"
+
+
+def parse_date(value: Any) -> datetime | None:
+    """ISO dates and datetimes (and datetime objects) to aware UTC; None for empty."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    text = str(value).strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an ISO date (e.g. 2026-12-31 or 2026-12-31T00:00:00Z)") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+# -- running backend targets ----------------------------------------------------------------
+
+
+def make_backends(config: "Config") -> list[Backend]:
+    """Every configured backend, built by its type's factory (config errors raise)."""
+    registry = config.stash.get("backend_registry")
+    if registry is None:
+        registry = BackendRegistry()
+        config.hook.secretaudit_register_backends(registry=registry)
+        config.stash["backend_registry"] = registry
+    return [registry.create(entry, config, i) for i, entry in enumerate(config.settings["backends"])]
+
+
+def record_findings(record: SecretRecord, config: "Config", target: str) -> list[Finding]:
+    """Run every record check on one record; findings, failures only."""
+    assert config.checks is not None
+    findings = []
+    for issues in config.hook.secretaudit_check_record(record=record, config=config):
+        for issue in issues or ():
+            if not config.is_enabled(issue.check_id) or issue.check_id not in config.checks:
+                continue
+            spec = config.checks.get(issue.check_id)
+            findings.append(Finding(
+                check_id=issue.check_id, severity=issue.severity or spec.severity, status=Status.FAILED,
+                location=Location(backend=record.backend, name=record.name),
+                message=issue.message, fingerprint=fingerprint(issue.check_id, f"{record.backend}:{record.name}"),
+                evidence=issue.evidence, remediation=spec.remediation, target=target))
+    return findings
+
+
+def backend_error(backend: str, message: str, target: str, audited: int, config: "Config") -> Finding:
+    note = f" ({audited} secrets audited before the failure; results are partial)" if audited else ""
+    return Finding(check_id=BACKEND_ERROR_CHECK, severity=SPEC.severity, status=Status.ERROR,
+                   location=Location(backend=backend, name="*"), message=message + note,
+                   fingerprint=fingerprint(BACKEND_ERROR_CHECK, backend), remediation=SPEC.remediation,
+                   target=target)
+
+
+@hookimpl
+def secretaudit_register_checks(registry: "CheckRegistry") -> None:
+    registry.add(SPEC)
+
+
+@hookimpl
+def secretaudit_collect_targets(config: "Config") -> list[Target] | None:
+    if not config.stash.get("audit_backends"):
+        return None
+    targets = [Target(kind="config", name=config.source, path=config.source)] if config.source else []
+    return targets + [Target(kind="backend", name=backend.label, path=str(index))
+                      for index, backend in enumerate(config.stash["backends"])]
+
+
+def config_findings(config: "Config", target: str) -> list[Finding]:
+    """SA5xx findings on the config file itself."""
+    assert config.checks is not None and config.source is not None
+    findings = []
+    for issues in config.hook.secretaudit_check_config(config=config):
+        for issue in issues or ():
+            if not config.is_enabled(issue.check_id) or issue.check_id not in config.checks:
+                continue
+            spec = config.checks.get(issue.check_id)
+            findings.append(Finding(
+                check_id=issue.check_id, severity=issue.severity or spec.severity, status=Status.FAILED,
+                location=Location(path=config.source, line=issue.line), message=issue.message,
+                fingerprint=fingerprint(issue.check_id, config.source, "", issue.key), evidence=issue.evidence,
+                remediation=spec.remediation, target=target))
+    return findings
+
+
+@hookimpl
+def secretaudit_run_target(session: "Session", target: Target) -> bool | None:
+    if target.kind == "config":
+        findings = config_findings(session.config, target.name)
+        session.count_scanned(0, failed=bool(findings))
+        for finding in findings:
+            session.add_finding(finding)
+        session.collected(target, 1)
+        return True
+    if target.kind != "backend":
+        return None
+    config = session.config
+    backend: Backend = config.stash["backends"][int(target.path)]
+    records: list[SecretRecord] = []
+    started = time.monotonic()
+    try:
+        for record in backend.records():
+            records.append(record)
+            findings = record_findings(record, config, target.name)
+            session.count_scanned(0, failed=any(f.status is Status.FAILED for f in findings))
+            for finding in findings:
+                session.add_finding(finding)
+    except BackendError as exc:
+        session.add_finding(backend_error(backend.label, str(exc), target.name, len(records), config))
+    config.stash.setdefault("backend_stats", {})[backend.label] = {
+        "records": len(records), "api_calls": backend.api_calls, "seconds": time.monotonic() - started}
+    config.stash.setdefault("records", []).extend(records)
+    session.collected(target, len(records))
+    return True
