@@ -219,6 +219,176 @@ def scan(paths: tuple[str, ...], staged: bool, history: bool, refs: tuple[str, .
     raise SystemExit(status)
 
 
+def _parse_as_of(value: str | None) -> "datetime | None":
+    from datetime import datetime, timezone
+
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"--as-of {value!r} is not a date; use YYYY-MM-DD (e.g. --as-of 2026-12-01)") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _backend_runner(config_path: str | None, plugins: tuple[str, ...], as_of: str | None,
+                    timeout: float | None, paths: tuple[str, ...] = ()) -> Runner:
+    """A runner whose config has its backends built (config errors exit 4)."""
+    from scanner.backends import make_backends
+
+    runner = Runner(config_path, plugins, paths, {"timeout": timeout})
+    config = runner.config
+    parsed = _parse_as_of(as_of)
+    if parsed is not None:
+        config.as_of = parsed
+    config.stash["backends"] = make_backends(config)
+    return runner
+
+
+_backend_options = [
+    click.option("-c", "--config", "config_path", metavar="FILE",
+                 help="secretaudit.yaml, pyproject.toml, or an OpenClaw openclaw.yaml (its external_secrets block)."),
+    click.option("-p", "plugins", multiple=True, metavar="NAME", help="Load a plugin module, or 'no:NAME' to disable one."),
+    click.option("--as-of", metavar="DATE", help="Judge every date rule as of DATE (YYYY-MM-DD) instead of now."),
+    click.option("--timeout", type=float, metavar="SECONDS", help="Give up on a backend request after SECONDS (default 30)."),
+]
+
+
+def _with_backend_options(func: Callable) -> Callable:
+    for option in reversed(_backend_options):
+        func = option(func)
+    return func
+
+
+@cli.command(epilog=EPILOG)
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--fail-on", metavar="SEVERITY", help="Lowest severity that fails the run (default low).")
+@_output_options
+@_with_backend_options
+def audit(paths: tuple[str, ...], fail_on: str | None, reports: tuple[str, ...], fmt: str, verbose: int,
+          quiet: int, no_color: bool, config_path: str | None, plugins: tuple[str, ...], as_of: str | None,
+          timeout: float | None) -> None:
+    """The nightly audit: the config file, every backend and every repository.
+
+    Checks the config file itself (SA5xx), lists every secret of every
+    configured backend (metadata only, never values) and judges its lifecycle
+    (SA2xx: expired, expiring, rotation overdue or off, unused, missing owner),
+    and scans the repositories listed under 'repos' (plus PATHS) for hardcoded
+    credentials.  A backend that cannot be reached is an error for that
+    backend; the others are still audited.
+
+    \b
+    Examples:
+      secretaudit audit --config examples/secretaudit.yaml
+      secretaudit audit --config openclaw.yaml --as-of 2026-12-01 --report html:audit.html
+    """
+    from scanner.session import Session
+
+    runner = _backend_runner(config_path, plugins, as_of, timeout)
+    config = runner.config
+    if fail_on:
+        config.settings["fail_on"] = _validated("fail_on", fail_on)
+    repos = [str((config.rootdir / repo) if config.source else Path(repo)) for repo in config.settings["repos"]]
+    config.paths = [*repos, *paths]
+    config.stash["audit_backends"] = True
+    if not config.stash["backends"] and not config.paths:
+        raise UsageError(f"nothing to audit in {config.source or 'the default configuration'}: "
+                         "configure backends (or an external_secrets block) or repos, or pass --config")
+    session = Session(config)
+    runner.configure(fmt, verbose, quiet, no_color, reports)
+    status = session.run()
+    if fmt != "text":
+        sys.stdout.write(config.formats.get(fmt)(session))  # type: ignore[union-attr]
+    raise SystemExit(status)
+
+
+def _validated(key: str, value: Any) -> Any:
+    from scanner.config import validate
+
+    return validate({key: value}, "command line")[key]
+
+
+def _age_days(record: Any, as_of: "datetime") -> int | None:
+    moment = record.last_rotated or record.created
+    return None if moment is None else (as_of - moment).days
+
+
+@cli.command("list")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_with_backend_options
+def list_secrets(fmt: str, config_path: str | None, plugins: tuple[str, ...], as_of: str | None,
+                 timeout: float | None) -> None:
+    """Inventory across backends: kind, age, expiry and rotation state; never a value."""
+    import json
+
+    from scanner.backends import BackendError
+
+    runner = _backend_runner(config_path, plugins, as_of, timeout)
+    config = runner.config
+    rows: list[dict[str, Any]] = []
+    failed = False
+    for backend in config.stash["backends"]:
+        try:
+            for record in backend.records():
+                rows.append({
+                    "backend": record.backend, "name": record.name, "path": record.path, "kind": record.kind,
+                    "owner": record.owner, "age_days": _age_days(record, config.as_of),
+                    "created": _iso(record.created), "last_rotated": _iso(record.last_rotated),
+                    "expires": _iso(record.expires), "rotation_enabled": record.rotation_enabled,
+                    "rotation_days": record.rotation_days, "next_rotation": _iso(record.next_rotation),
+                    "last_accessed": _iso(record.last_accessed)})
+        except BackendError as exc:
+            failed = True
+            click.echo(f"error: {exc}", err=True)
+    rows.sort(key=lambda r: (r["backend"], r["name"]))
+    if fmt == "json":
+        click.echo(json.dumps({"as_of": _iso(config.as_of), "secrets": rows}, indent=2))
+    else:
+        header = ("BACKEND", "NAME", "KIND", "AGE", "EXPIRES", "ROTATION", "OWNER")
+        table = [header] + [(r["backend"], r["name"], r["kind"],
+                             "-" if r["age_days"] is None else f"{r['age_days']}d",
+                             (r["expires"] or "never")[:10],
+                             "off" if r["rotation_enabled"] is False else
+                             f"every {r['rotation_days']}d" if r["rotation_days"] else "on" if r["rotation_enabled"]
+                             else "unknown", r["owner"] or "-") for r in rows]
+        widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
+        for row in table:
+            click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
+        click.echo(f"{len(rows)} secrets in {len(config.stash['backends'])} backends", err=True)
+    raise SystemExit(ExitCode.FINDINGS if failed else ExitCode.OK)
+
+
+def _iso(moment: Any) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_with_backend_options
+def status(fmt: str, config_path: str | None, plugins: tuple[str, ...], as_of: str | None,
+           timeout: float | None) -> None:
+    """Each backend: reachable, identity and auth method, latency, config warnings."""
+    import json
+    from dataclasses import asdict
+
+    runner = _backend_runner(config_path, plugins, as_of, timeout)
+    statuses = [backend.status() for backend in runner.config.stash["backends"]]
+    if fmt == "json":
+        click.echo(json.dumps([asdict(s) for s in statuses], indent=2))
+    else:
+        for s in statuses:
+            state = "reachable" if s.reachable else "UNREACHABLE"
+            latency = f", {s.latency_ms:.0f} ms" if s.latency_ms is not None else ""
+            click.echo(f"{s.backend}: {state}{latency}; identity: {s.identity or '-'}; auth: {s.auth_method or '-'}")
+            if s.error:
+                click.echo(f"    error: {s.error}")
+            for warning in s.warnings:
+                click.echo(f"    warning: {warning}")
+        if not statuses:
+            click.echo("no backends configured", err=True)
+    raise SystemExit(ExitCode.OK if all(s.reachable for s in statuses) else ExitCode.FINDINGS)
+
+
 @cli.group()
 def baseline() -> None:
     """Create, update or import the baseline of accepted findings.

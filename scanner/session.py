@@ -214,7 +214,7 @@ class Session:
     def decide_exit(self) -> int:
         if self.interrupted:
             return ExitCode.INTERRUPTED
-        if self.failing() or self.errors:
+        if self.failing() or self.errors or any(f.status is Status.ERROR for f in self.findings):
             return ExitCode.FINDINGS
         if self.files_scanned == 0 and not self.config.stash.get("allow_empty"):
             return ExitCode.NOTHING_SCANNED

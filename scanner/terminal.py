@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 _COLORS = {"failed": "red", "error": "red", "passed": "green", "waived": "yellow", "skipped": "yellow"}
 _ORDER = ("failed", "passed", "waived", "error", "skipped")
+_NOUNS = {"path": "file", "history": "blob", "backend": "secret", "config": "config file"}
 
 
 class TerminalReporter:
@@ -84,7 +85,8 @@ class TerminalReporter:
     def secretaudit_collection_finish(self, session: "Session", target: "Target", count: int) -> None:
         self._total += count
         if self.verbosity >= 0:
-            self.line(f"collected {count} file{'s' if count != 1 else ''} from {target.name}")
+            noun = _NOUNS.get(target.kind, "item")
+            self.line(f"collected {count} {noun}{'s' if count != 1 else ''} from {target.name}")
 
     @hookimpl
     def secretaudit_progress(self, session: "Session", done: int) -> None:
