@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from scanner.errors import ExitCode
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from scanner.cache import ScanCache
     from scanner.config import Config
     from scanner.filescan import FileResult
+    from scanner.waivers import ConfigWaivers
 
 
 #: Items between two ``secretaudit_progress`` calls.
@@ -51,6 +52,7 @@ class Session:
     files_from_cache: int = 0
     items_done: int = 0
     cache: "ScanCache | None" = None
+    _config_waivers: "ConfigWaivers | None" = field(default=None, repr=False)
 
     # -- the run ------------------------------------------------------------
 
@@ -59,6 +61,7 @@ class Session:
         hook = self.config.hook
         for contributed in hook.secretaudit_collect_targets(config=self.config):
             self.targets.extend(contributed or [])
+        self.config_waivers  # a broken waivers list is a config error before anything runs
         hook.secretaudit_sessionstart(session=self)
         self.cache = self._open_cache()
         try:
@@ -89,10 +92,25 @@ class Session:
         self.config.hook.secretaudit_collection_finish(session=self, target=target, count=count)
 
     def add_finding(self, finding: Finding) -> None:
-        """Record a finding made outside a file scan (history, backends)."""
-        if finding.status is Status.FAILED and finding.fingerprint in self.baseline:
-            finding = _waive(finding, "baseline")
+        """Record a finding, applying the baseline and the config's waivers."""
+        if finding.status is Status.FAILED:
+            if finding.fingerprint in self.baseline:
+                finding = replace(finding, status=Status.WAIVED, waiver=Waiver("baseline", source="baseline"))
+            else:
+                waiver, expired = self.config_waivers.match(finding, self.config.as_of)
+                if waiver is not None:
+                    finding = replace(finding, status=Status.WAIVED, waiver=waiver)
+                elif expired is not None:
+                    finding = replace(finding, message=f"{finding.message} ({expired})")
         self.findings.append(finding)
+
+    @property
+    def config_waivers(self) -> "ConfigWaivers":
+        if self._config_waivers is None:
+            from scanner.waivers import ConfigWaivers
+
+            self._config_waivers = ConfigWaivers(self.config.settings["waivers"], self.config.source or "config")
+        return self._config_waivers
 
     def _open_cache(self) -> "ScanCache | None":
         """The scan cache for this root, verified; a corrupt one is discarded."""
@@ -223,9 +241,3 @@ class Session:
     @property
     def duration(self) -> float:
         return (self.finished or time.time()) - self.started
-
-
-def _waive(finding: Finding, reason: str) -> Finding:
-    from dataclasses import replace
-
-    return replace(finding, status=Status.WAIVED, waiver=Waiver(reason, source="baseline"))

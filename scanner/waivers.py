@@ -13,6 +13,12 @@ keeps its annotations:
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from scanner.model import Finding, Waiver
 
 _OWN = re.compile(r"secretaudit:\s*ignore(?:\[([A-Za-z0-9_, ]+)\])?[ \t]*([^\n]*)")
 _PRAGMA = re.compile(r"pragma:\s*allowlist[ -]secret")
@@ -51,3 +57,64 @@ def waiver_for(lines_before: str, line: str, check_id: str) -> str | None:
     if reason is None and lines_before and _PRAGMA_NEXTLINE.search(lines_before):
         reason = "pragma: allowlist nextline secret"
     return reason
+
+
+# -- waivers declared in the config ------------------------------------------------------
+
+
+class ConfigWaivers:
+    """The config's ``waivers:`` list: accepted findings with who, why and until when.
+
+    Each entry names what it waives by ``fingerprint``, or by ``check`` with
+    a ``path`` glob (files) or a ``secret`` glob (backend ``backend:name``),
+    and must give a ``reason``; ``by`` and ``until`` (a date) are recorded in
+    reports.  Past ``until`` (judged as of ``--as-of``), an entry no longer
+    waives: the finding fails again and says the waiver expired, the way
+    pytest's strict xfail turns a stale expectation into a failure.
+    """
+
+    KEYS = {"fingerprint", "check", "path", "secret", "reason", "by", "until"}
+
+    def __init__(self, entries: list[dict], source: str) -> None:
+        from scanner.backends import parse_date
+        from scanner.errors import ConfigError
+
+        self.entries = []
+        for index, entry in enumerate(entries):
+            where = f"waivers[{index}]"
+            unknown = set(entry) - self.KEYS
+            if unknown:
+                raise ConfigError(source, f"{where}.{sorted(unknown)[0]}",
+                                  f"unknown key (allowed: {', '.join(sorted(self.KEYS))})")
+            if not entry.get("reason"):
+                raise ConfigError(source, f"{where}.reason", "every waiver needs a reason")
+            if not (entry.get("fingerprint") or entry.get("check")):
+                raise ConfigError(source, where, "name a fingerprint, or a check with a path or secret glob")
+            try:
+                until = parse_date(entry.get("until"))
+            except ValueError as exc:
+                raise ConfigError(source, f"{where}.until", str(exc)) from None
+            self.entries.append((entry, until))
+
+    def match(self, finding: "Finding", as_of: "datetime") -> "tuple[Waiver | None, str | None]":
+        """(waiver, None) if an entry waives ``finding``; (None, note) if it expired."""
+        import fnmatch
+
+        from scanner.model import Waiver
+
+        for entry, until in self.entries:
+            if entry.get("fingerprint") and entry["fingerprint"] != finding.fingerprint:
+                continue
+            if entry.get("check") and entry["check"] != finding.check_id:
+                continue
+            location = finding.location
+            if entry.get("path") and not (location.path and fnmatch.fnmatchcase(location.path, entry["path"])):
+                continue
+            if entry.get("secret") and not (location.backend and fnmatch.fnmatchcase(
+                    f"{location.backend}:{location.name}", entry["secret"])):
+                continue
+            until_text = until.date().isoformat() if until else None
+            if until is not None and until < as_of:
+                return None, f"waiver expired on {until_text}: {entry['reason']}"
+            return Waiver(entry["reason"], source="config", by=entry.get("by"), until=until_text), None
+        return None, None

@@ -357,3 +357,31 @@ def test_staged_scans_the_index_not_the_work_tree(repo: Path, aws_pair) -> None:
     assert run_cli("scan", "--staged", cwd=repo).returncode == 0
     git(repo, "commit", "-qm", "clean")
     assert run_cli("scan", "--staged", cwd=repo).returncode == 5  # nothing staged: nothing scanned
+
+
+# -- config waivers ---------------------------------------------------------------------------
+
+
+def test_config_waivers_record_who_why_until_and_expire(tmp_path: Path, aws_pair) -> None:
+    (tmp_path / "fixtures").mkdir()
+    _write_aws(tmp_path / "fixtures" / "deploy.py", *aws_pair)
+    (tmp_path / "secretaudit.yaml").write_text(
+        "waivers:\n  - check: SA101\n    path: 'fixtures/*'\n    reason: fake keys for tests\n"
+        "    by: alice@example.com\n    until: 2999-01-31\n")
+    proc, report = run_json("scan", ".", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    waivers = {json.dumps(f["waiver"], sort_keys=True) for f in report["findings"]}
+    assert waivers == {json.dumps({"reason": "fake keys for tests", "source": "config", "by": "alice@example.com",
+                                   "until": "2999-01-31"}, sort_keys=True)}
+    (tmp_path / "secretaudit.yaml").write_text(
+        "waivers:\n  - check: SA101\n    path: 'fixtures/*'\n    reason: fake keys for tests\n    until: 2020-01-31\n")
+    proc, report = run_json("scan", ".", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert all("waiver expired on 2020-01-31" in f["message"] for f in report["findings"] if f["check_id"] == "SA101")
+
+
+def test_a_waiver_without_reason_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text("x = 1\n")
+    (tmp_path / "secretaudit.yaml").write_text("waivers:\n  - check: SA101\n    path: '*'\n")
+    proc = run_cli("scan", ".", cwd=tmp_path)
+    assert proc.returncode == 4 and "waivers[0].reason" in proc.stderr and "Traceback" not in proc.stderr
