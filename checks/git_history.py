@@ -221,7 +221,9 @@ def secretaudit_run_target(session: "Session", target: Target) -> bool | None:
 
     config, cache, repo, refs = session.config, session.cache, target.path, target.scope.split()
     max_size = config.settings["max_file_size"]
-    blobs = list_blobs(repo, refs)
+    from scanner.shard import in_shard
+
+    blobs = [b for b in list_blobs(repo, refs) if in_shard(b.sha, config.stash.get("shard"))]
     session.collected(target, len(blobs))
     rows_by_blob: dict[str, tuple[BlobRef, list]] = {}
     head = head_blobs(repo)

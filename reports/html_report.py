@@ -146,6 +146,14 @@ def context(session: "Session") -> dict[str, Any]:
                     for s in sorted(session.skipped, key=lambda s: (not s.is_error, s.relpath))],
         "checks": [checks[c] for c in sorted(checks) if config.is_enabled(c)],
         "warnings": list(session.warnings),
+        "comparison": None if session.comparison is None else {
+            "previous": session.comparison.previous,
+            "new": [{"row": row_of.get(id(f)), "check": f.check_id, "location": str(f.location),
+                     "severity": f.severity.label, "message": f.message} for f in session.comparison.new],
+            "fixed": [{"check": f.check_id, "location": str(f.location), "severity": f.severity.label,
+                       "message": f.message} for f in session.comparison.fixed],
+            "unchanged": len(session.comparison.unchanged),
+        },
     }
 
 

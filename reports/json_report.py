@@ -125,7 +125,16 @@ def report_dict(session: "Session") -> dict[str, Any]:
                       "breaking": [f.fingerprint for f in c.breaking]} for c in control_outcomes(session)],
         "skipped": [{"path": s.relpath, "reason": s.reason, **({"message": s.message} if s.message else {}),
                      "error": s.is_error} for s in session.skipped],
+        **({"comparison": comparison_dict(session.comparison)} if session.comparison is not None else {}),
     }
+
+
+def comparison_dict(comparison: Any) -> dict[str, Any]:
+    """``--compare``: failing findings new, fixed and unchanged since a previous report."""
+    return {"previous": comparison.previous,
+            "new": [f.fingerprint for f in comparison.new],
+            "fixed": [finding_dict(f) for f in comparison.fixed],
+            "unchanged": [f.fingerprint for f in comparison.unchanged]}
 
 
 def render(session: "Session") -> str:

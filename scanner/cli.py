@@ -47,6 +47,10 @@ def _common_options(func: Callable) -> Callable:
 
 def _output_options(func: Callable) -> Callable:
     options = [
+        click.option("--shard", metavar="K/N", help="Scan only part K of N (deterministic); merge the N JSON "
+                                                     "reports with 'secretaudit report merge'."),
+        click.option("--compare", "compare_to", metavar="PREVIOUS.json",
+                     help="Show new, fixed and unchanged findings since a previous JSON report."),
         click.option("--report", "reports", multiple=True, metavar="FORMAT[:PATH]",
                      help="Also write a report file (repeatable), e.g. --report html:audit.html --report sarif."),
         click.option("--format", "fmt", default="text", show_default=True, metavar="FORMAT",
@@ -92,8 +96,16 @@ class Runner:
             self.config.rootdir if self.config.source else start)
 
     def configure(self, fmt: str = "text", verbose: int = 0, quiet: int = 0, no_color: bool = False,
-                  reports: tuple[str, ...] = ()) -> None:
+                  reports: tuple[str, ...] = (), shard: str | None = None, compare_to: str | None = None) -> None:
+        from scanner.reportdata import load_report
         from scanner.reportfiles import parse_report_option
+        from scanner.shard import parse_shard
+
+        if shard:
+            self.config.stash["shard"] = parse_shard(shard)
+        if compare_to:
+            load_report(compare_to)  # a broken previous report is a usage error before the run
+            self.config.stash["compare"] = compare_to
 
         formats = self.config.formats
         assert formats is not None
@@ -163,8 +175,8 @@ def cli() -> None:
 @_output_options
 @_common_options
 def scan(paths: tuple[str, ...], staged: bool, history: bool, refs: tuple[str, ...], baseline_file: str | None, no_baseline: bool,
-         fail_on: str | None, allow_empty: bool, reports: tuple[str, ...], fmt: str, verbose: int, quiet: int,
-         no_color: bool,
+         fail_on: str | None, allow_empty: bool, shard: str | None, compare_to: str | None,
+         reports: tuple[str, ...], fmt: str, verbose: int, quiet: int, no_color: bool,
          config_path: str | None, plugins: tuple[str, ...], exclude: tuple[str, ...],
          max_file_size: str | None, no_prefilter: bool, workers: int | None, no_cache: bool) -> None:
     """Scan files and directories for hardcoded credentials.
@@ -212,7 +224,7 @@ def scan(paths: tuple[str, ...], staged: bool, history: bool, refs: tuple[str, .
         if path.exists():
             session.baseline = frozenset(load_entries(path))
             config.stash["baseline_path"] = str(path)
-    runner.configure(fmt, verbose, quiet, no_color, reports)
+    runner.configure(fmt, verbose, quiet, no_color, reports, shard, compare_to)
     status = session.run()
     if fmt != "text":
         sys.stdout.write(config.formats.get(fmt)(session))  # type: ignore[union-attr]
@@ -265,9 +277,9 @@ def _with_backend_options(func: Callable) -> Callable:
 @click.option("--fail-on", metavar="SEVERITY", help="Lowest severity that fails the run (default low).")
 @_output_options
 @_with_backend_options
-def audit(paths: tuple[str, ...], fail_on: str | None, reports: tuple[str, ...], fmt: str, verbose: int,
-          quiet: int, no_color: bool, config_path: str | None, plugins: tuple[str, ...], as_of: str | None,
-          timeout: float | None) -> None:
+def audit(paths: tuple[str, ...], fail_on: str | None, shard: str | None, compare_to: str | None,
+          reports: tuple[str, ...], fmt: str, verbose: int, quiet: int, no_color: bool, config_path: str | None,
+          plugins: tuple[str, ...], as_of: str | None, timeout: float | None) -> None:
     """The nightly audit: the config file, every backend and every repository.
 
     Checks the config file itself (SA5xx), lists every secret of every
@@ -295,7 +307,7 @@ def audit(paths: tuple[str, ...], fail_on: str | None, reports: tuple[str, ...],
         raise UsageError(f"nothing to audit in {config.source or 'the default configuration'}: "
                          "configure backends (or an external_secrets block) or repos, or pass --config")
     session = Session(config)
-    runner.configure(fmt, verbose, quiet, no_color, reports)
+    runner.configure(fmt, verbose, quiet, no_color, reports, shard, compare_to)
     status = session.run()
     if fmt != "text":
         sys.stdout.write(config.formats.get(fmt)(session))  # type: ignore[union-attr]
@@ -456,6 +468,47 @@ def baseline_import(ds_baseline: str, output: str | None, config_path: str | Non
     content = build(findings)
     write(target, content)
     click.echo(f"baseline {target}: {len(content['findings'])} findings imported from {source}", err=True)
+
+
+@cli.group()
+def report() -> None:
+    """Work with JSON reports: merge shards of one audit into one report."""
+
+
+@report.command("merge")
+@click.argument("reports_in", nargs=-1, required=True, metavar="REPORT.json...")
+@click.option("--compare", "compare_to", metavar="PREVIOUS.json",
+              help="Also show new, fixed and unchanged findings since a previous JSON report.")
+@click.option("--report", "reports", multiple=True, metavar="FORMAT[:PATH]",
+              help="Write the merged report (repeatable), e.g. --report html:all.html --report json:all.json.")
+@click.option("--format", "fmt", default="text", show_default=True, metavar="FORMAT",
+              help="Output on stdout: 'text' (the summary) or a machine format such as 'json'.")
+@click.option("-q", "--quiet", count=True, help="Less output.")
+@click.option("--no-color", is_flag=True, help="Plain output, no ANSI colours.")
+def report_merge(reports_in: tuple[str, ...], compare_to: str | None, reports: tuple[str, ...], fmt: str,
+                 quiet: int, no_color: bool) -> None:
+    """Merge JSON reports (e.g. the N shards of 'scan --shard K/N') into one.
+
+    The merged report has every finding, skipped file and count of its
+    inputs, so every format renders it as if it were one run.  The exit code
+    is the merged run's.
+
+    \b
+    Example:
+      secretaudit report merge shard-*.json --report html:audit.html --report json:audit.json
+    """
+    from scanner.reportdata import compare, session_from_reports
+
+    runner = Runner(None, ())
+    runner.configure(fmt, 0, quiet, no_color, reports)
+    session = session_from_reports(list(reports_in), runner.config)
+    if compare_to:
+        session.comparison = compare(session, compare_to)
+    session.config.hook.secretaudit_sessionstart(session=session)
+    session.config.hook.secretaudit_sessionfinish(session=session, exitstatus=session.exitstatus)
+    if fmt != "text":
+        sys.stdout.write(runner.config.formats.get(fmt)(session))  # type: ignore[union-attr]
+    raise SystemExit(session.exitstatus)
 
 
 @cli.command("checks")

@@ -161,9 +161,12 @@ def secretaudit_run_target(session: "Session", target: Target) -> bool | None:
         return None
     from scanner.parallel import scan_files
 
+    from scanner.shard import in_shard
+
     config = session.config
+    shard = config.stash.get("shard")
     items = config.hook.secretaudit_collect_items(target=target, config=config)
-    refs = [item for item in items or () if isinstance(item, FileRef)]
+    refs = [item for item in items or () if isinstance(item, FileRef) and in_shard(item.relpath, shard)]
     session.collected(target, len(refs))
     scan_files(refs, config, target.name, session.record, session.cache)
     return True

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from scanner.cache import ScanCache
     from scanner.config import Config
     from scanner.filescan import FileResult
+    from scanner.reportdata import Comparison
     from scanner.waivers import ConfigWaivers
 
 
@@ -53,6 +54,7 @@ class Session:
     items_done: int = 0
     cache: "ScanCache | None" = None
     _config_waivers: "ConfigWaivers | None" = field(default=None, repr=False)
+    comparison: "Comparison | None" = None
 
     # -- the run ------------------------------------------------------------
 
@@ -74,6 +76,10 @@ class Session:
         hook.secretaudit_progress(session=self, done=self.items_done)
         self.findings.sort(key=Finding.sort_key)
         self.skipped.sort(key=lambda s: s.relpath)
+        if self.config.stash.get("compare"):
+            from scanner.reportdata import compare
+
+            self.comparison = compare(self, self.config.stash["compare"])
         for finding in self.findings:
             hook.secretaudit_finding(finding=finding, config=self.config)
         self.finished = time.time()

@@ -129,6 +129,11 @@ class TerminalReporter:
         for written in session.config.stash.get("reports_written", []):
             if self.verbosity >= -1:
                 self.line(f"report written: {written}")
+        if session.comparison is not None and self.verbosity >= -1:
+            comparison = session.comparison
+            self.line(comparison.summary())
+            for finding in comparison.fixed if self.verbosity >= 0 else ():
+                self.line(f"{self.style('FIXED', 'green')} {finding.location} {finding.check_id} {finding.message}")
         if session.interrupted:
             self.line(self.style("!!! interrupted: results are partial !!!", "red", bold=True))
         if self.verbosity < -1:

@@ -235,9 +235,13 @@ def secretaudit_register_checks(registry: "CheckRegistry") -> None:
 def secretaudit_collect_targets(config: "Config") -> list[Target] | None:
     if not config.stash.get("audit_backends"):
         return None
-    targets = [Target(kind="config", name=config.source, path=config.source)] if config.source else []
+    from scanner.shard import in_shard
+
+    shard = config.stash.get("shard")
+    targets = [Target(kind="config", name=config.source, path=config.source)] \
+        if config.source and in_shard(config.source, shard) else []
     return targets + [Target(kind="backend", name=backend.label, path=str(index))
-                      for index, backend in enumerate(config.stash["backends"])]
+                      for index, backend in enumerate(config.stash["backends"]) if in_shard(backend.label, shard)]
 
 
 def config_findings(config: "Config", target: str) -> list[Finding]:
