@@ -65,7 +65,8 @@ def check_dict(spec: "CheckSpec") -> dict[str, Any]:
     """A catalogue entry, so a reader can explain a result without the tool installed."""
     return {"id": spec.id, "title": spec.title, "severity": spec.severity.label,
             "description": spec.description, "remediation": spec.remediation,
-            "tags": list(spec.tags), "controls": list(spec.controls), "references": list(spec.references)}
+            "tags": list(spec.tags), "controls": list(spec.controls), "references": list(spec.references),
+            "applies_to": list(spec.applies_to)}
 
 
 def catalogue(session: "Session") -> list["CheckSpec"]:

@@ -228,7 +228,7 @@ def test_json_carries_run_metadata_checks_and_every_result(run: Run) -> None:
     assert check_ids == sorted(check_ids) and {"SA101", "SA102", "SA104"} <= set(check_ids)
     passed = [r for r in report["results"] if r["status"] == "passed"]
     assert passed and len(passed) == report["summary"]["outcomes"]["passed"]
-    file_checks = [c for c in check_ids if c != "SA105"]  # SA105 applies to --history targets only
+    file_checks = [c["id"] for c in report["checks"] if "path" in c["applies_to"]]
     assert {(r["target"], r["check_id"]) for r in passed} >= {(str(CLEAN), c) for c in file_checks}
     assert (str(CLEAN), "SA105") not in {(r["target"], r["check_id"]) for r in report["results"]}
     not_passed = [r for r in report["results"] if r["status"] != "passed"]
@@ -353,7 +353,7 @@ def test_junit_parses_with_one_testcase_per_check_and_target(run: Run) -> None:
     (case,) = unreadable
     assert isinstance(case.result[0], Error) and case.name.endswith(MISSING)
     verdicts: dict[tuple[str, str], str] = {}
-    file_checks = [c for c in report["checks"] if c["id"] != "SA105"]  # SA105: --history targets only
+    file_checks = [c for c in report["checks"] if "path" in c["applies_to"]]
     for suite in suites:
         cases = list(suite)
         assert suite.tests == len(cases) == len(file_checks)

@@ -1,0 +1,629 @@
+"""The ``vault`` backend: HashiCorp Vault / OpenBao, audited through hvac.
+
+What it lists, metadata only (it never reads a secret value):
+
+* every KV version 2 secret under the configured ``path`` (first segment:
+  the mount; the rest: the folder), walked recursively with ``LIST`` on
+  ``<mount>/metadata/<folder>`` (paginated with ``limit``/``after`` where the
+  server supports it) and one ``read_secret_metadata`` per secret, with at
+  most ``max_concurrency`` requests in flight.  ``custom_metadata`` supplies
+  ``kind``, ``owner``, ``expiry_date`` and ``rotation_days``; the last
+  rotation is the creation time of the current version;
+* the configured token itself (``auth/token/lookup-self``): expiry, ttl,
+  renewable, policies, root;
+* the static roles of the database secrets engine at ``database_mount`` when
+  it is mounted (rotation period, last rotation).
+
+Every HTTP request is counted in :attr:`VaultBackend.api_calls` (retries
+included).  429 and 503 answers are retried with exponential backoff,
+honouring ``Retry-After``.  Failures become :class:`BackendError` with one
+line naming the cause and the fix; the token never appears in a message.
+
+hvac and requests are imported lazily: ``secretaudit scan`` loads this plugin
+on every run and must not pay for them.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+from urllib.parse import urlsplit
+
+from scanner.backends import Backend, BackendError, BackendStatus, infer_kind, parse_date
+from scanner.errors import ConfigError
+from scanner.hookspec import hookimpl
+from scanner.model import SecretRecord
+
+if TYPE_CHECKING:
+    from scanner.backends import BackendRegistry
+    from scanner.config import Config
+
+TYPE = "vault"
+
+#: Settings of one ``vault`` backend: key -> (help, required).
+SETTINGS: dict[str, str] = {
+    "url": "the server URL, e.g. https://vault.example.com:8200 (required)",
+    "token": "the token, usually ${VAULT_TOKEN} (required)",
+    "path": "KV v2 mount and folder to audit, e.g. secret/ai-agents/openclaw (required)",
+    "namespace": "Vault Enterprise / OpenBao namespace (optional)",
+    "ca_cert": "CA bundle file that signs the server certificate (optional)",
+    "tls_verify": "verify the server certificate (default true)",
+    "max_concurrency": "metadata reads in flight at once (default 8)",
+    "database_mount": "database secrets engine mount whose static roles are audited (default database; '' to skip)",
+}
+REQUIRED = ("url", "token", "path")
+DEFAULT_CONCURRENCY = 8
+MAX_CONCURRENCY = 64
+
+#: LIST page size where the server paginates (OpenBao); Vault ignores it and answers in full.
+PAGE_SIZE = 1000
+#: HTTP statuses retried with backoff, and how.
+RETRY_STATUSES = (429, 503)
+RETRIES = 3
+RETRY_BASE_SECONDS = 0.5
+RETRY_MAX_SECONDS = 30.0
+
+
+# -- settings -----------------------------------------------------------------------------
+
+
+def _key_prefix(name: str, config: "Config") -> str:
+    """How config errors name this backend's block: ``backends[i]`` or ``external_secrets.vault``."""
+    if isinstance(config.raw, dict) and "external_secrets" in config.raw:
+        return "external_secrets.vault"
+    for index, entry in enumerate(config.settings.get("backends") or []):
+        if isinstance(entry, dict) and entry.get("type") == TYPE and str(entry.get("name") or TYPE) == name:
+            return f"backends[{index}]"
+    return "backends[]"
+
+
+def validate_settings(name: str, settings: dict[str, Any], config: "Config") -> dict[str, Any]:
+    """Check every key of one vault backend entry; returns the normalised settings."""
+    source = config.source or "config"
+    prefix = _key_prefix(name, config)
+
+    def fail(key: str, problem: str) -> ConfigError:
+        return ConfigError(source, f"{prefix}.{key}", problem)
+
+    allowed = ", ".join(SETTINGS)
+    for key in settings:
+        if key not in SETTINGS:
+            raise fail(str(key), f"unknown vault setting (allowed: {allowed})")
+    for key in REQUIRED:
+        if settings.get(key) in (None, ""):
+            raise fail(key, f"missing; {key} is {SETTINGS[key]}")
+    result: dict[str, Any] = {}
+    for key in ("url", "token", "path", "namespace", "ca_cert"):
+        value = settings.get(key)
+        if value is not None and not isinstance(value, str):
+            raise fail(key, f"expected a string, got {type(value).__name__}; {key} is {SETTINGS[key]}")
+    url = settings["url"].strip().rstrip("/")
+    if not url.startswith(("http://", "https://")) or not urlsplit(url).hostname:
+        raise fail("url", f"{url!r} is not an http(s) URL (e.g. https://vault.example.com:8200)")
+    result["url"] = url
+    result["token"] = settings["token"].strip()
+    if not result["token"]:
+        raise fail("token", f"empty; token is {SETTINGS['token']}")
+    path = settings["path"].strip().strip("/")
+    if not path or "//" in path:
+        raise fail("path", f"{settings['path']!r} is not a KV path; path is {SETTINGS['path']}")
+    result["path"] = path
+    result["namespace"] = (settings.get("namespace") or "").strip().strip("/") or None
+    ca_cert = settings.get("ca_cert")
+    if ca_cert:
+        ca_path = os.path.join(str(config.rootdir), os.path.expanduser(ca_cert)) if config.source else ca_cert
+        if not os.path.isfile(ca_path):
+            raise fail("ca_cert", f"file {ca_cert!r} not found; ca_cert is {SETTINGS['ca_cert']}")
+        result["ca_cert"] = ca_path
+    else:
+        result["ca_cert"] = None
+    tls_verify = settings.get("tls_verify", True)
+    if not isinstance(tls_verify, bool):
+        raise fail("tls_verify", f"expected true or false, got {tls_verify!r}")
+    result["tls_verify"] = tls_verify
+    concurrency = settings.get("max_concurrency", DEFAULT_CONCURRENCY)
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or not 1 <= concurrency <= MAX_CONCURRENCY:
+        raise fail("max_concurrency", f"expected a whole number from 1 to {MAX_CONCURRENCY}, got {concurrency!r}")
+    result["max_concurrency"] = concurrency
+    database_mount = settings.get("database_mount", "database")
+    if database_mount is not None and not isinstance(database_mount, str):
+        raise fail("database_mount", f"expected a mount name or '', got {database_mount!r}")
+    result["database_mount"] = (database_mount or "").strip().strip("/") or None
+    return result
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def _date(value: Any) -> datetime | None:
+    """A Vault timestamp (RFC 3339 with nanoseconds, or unix seconds) as aware UTC; None if absent."""
+    if value in (None, "", 0):
+        return None
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(value, timezone.utc)
+    try:
+        return parse_date(value)
+    except ValueError:
+        return None
+
+
+def _auth_method(path: str) -> str:
+    """``auth/token/create`` -> ``token``; ``auth/approle/login`` -> ``approle``."""
+    parts = [p for p in (path or "").split("/") if p]
+    if len(parts) >= 2 and parts[0] == "auth":
+        return parts[1]
+    return parts[0] if parts else ""
+
+
+def _connection_cause(exc: BaseException) -> str:
+    text = ""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:  # the whole chain, urllib3 nests it
+        seen.add(id(current))
+        text += f" {current!r} {current}"
+        current = current.__cause__ or current.__context__
+    lowered = text.lower()
+    for needle, cause in (("refused", "connection refused"),
+                          ("name or service not known", "host name does not resolve"),
+                          ("nodename nor servname", "host name does not resolve"),
+                          ("temporary failure in name resolution", "host name does not resolve"),
+                          ("getaddrinfo failed", "host name does not resolve"),
+                          ("no route to host", "no route to host"),
+                          ("network is unreachable", "network unreachable"),
+                          ("reset by peer", "connection reset by the server"),
+                          ("remotedisconnected", "connection closed by the server"),
+                          ("connection aborted", "connection closed by the server"),
+                          ("incompleteread", "connection closed mid-answer"),
+                          ("connection broken", "connection closed mid-answer")):
+        if needle in lowered:
+            return cause
+    return exc.__class__.__name__
+
+
+class _Denied(Exception):
+    """A 403, turned into a message by the caller, who knows which capability was missing."""
+
+
+class _NotFound(Exception):
+    """A 404."""
+
+
+class _CountingSession:
+    """Builds the requests session hvac uses: counts every request, retries 429/503.
+
+    Created lazily (requests is imported on first use) by :meth:`VaultBackend._client`.
+    """
+
+    @staticmethod
+    def create(backend: "VaultBackend") -> Any:
+        import requests
+        from requests.adapters import HTTPAdapter
+
+        class Session(requests.Session):
+            def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+                attempt = 0
+                while True:
+                    backend._count(method, url)
+                    response = super().request(method, url, *args, **kwargs)
+                    if response.status_code not in RETRY_STATUSES or attempt >= backend.retries:
+                        return response
+                    if response.status_code == 503 and "sealed" in response.text.lower():
+                        return response  # a sealed server stays sealed: retrying only delays the error
+                    delay = backend.retry_base * (2 ** attempt)
+                    header = response.headers.get("Retry-After")
+                    if header:
+                        try:
+                            delay = max(0.0, float(header))
+                        except ValueError:
+                            pass
+                    response.close()
+                    time.sleep(min(delay, RETRY_MAX_SECONDS))
+                    attempt += 1
+
+        session = Session()
+        pool = backend.max_concurrency + 4
+        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        return session
+
+
+# -- the backend --------------------------------------------------------------------------
+
+
+class VaultBackend(Backend):
+    """One Vault / OpenBao server, one KV v2 folder, one token."""
+
+    type = TYPE
+
+    def __init__(self, name: str, settings: dict[str, Any], config: "Config") -> None:
+        checked = validate_settings(name, settings, config)
+        # the token lives only here, never in settings, messages or repr
+        self.__token = checked.pop("token")
+        super().__init__(name, {**checked, "token": "***"}, config)
+        self.url: str = checked["url"]
+        self.path: str = checked["path"]
+        self.mount, _, folder = self.path.partition("/")
+        self.folder: str = folder.strip("/")
+        self.namespace: str | None = checked["namespace"]
+        self.max_concurrency: int = checked["max_concurrency"]
+        self.database_mount: str | None = checked["database_mount"]
+        self.verify: bool | str = checked["ca_cert"] or checked["tls_verify"]
+        self.timeout = float(config.settings.get("timeout") or 30)
+        self.retries = RETRIES
+        self.retry_base = RETRY_BASE_SECONDS
+        #: set to a list to record every request as ``(METHOD, path)`` (tests, debugging)
+        self.request_log: list[tuple[str, str]] | None = None
+        self._lock = threading.Lock()
+        self._hvac: Any = None
+
+    def __repr__(self) -> str:
+        return f"<VaultBackend {self.label} url={self.url} path={self.path}>"
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _count(self, method: str, url: str) -> None:
+        with self._lock:
+            self.api_calls += 1
+            if self.request_log is not None:
+                path = urlsplit(url).path
+                self.request_log.append((method.upper(), path[4:] if path.startswith("/v1/") else path))
+
+    @property
+    def client(self) -> Any:
+        if self._hvac is None:
+            import hvac
+
+            session = _CountingSession.create(self)
+            session.verify = self.verify
+            self._hvac = hvac.Client(url=self.url, token=self.__token, namespace=self.namespace,
+                                     verify=self.verify, timeout=self.timeout, session=session)
+        return self._hvac
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self.__token, "***") if self.__token else text
+
+    def _fail(self, message: str, reason: str) -> BackendError:
+        return BackendError(self._scrub(f"{self.label}: {message}"), reason)
+
+    def _call(self, op: str, path: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run one hvac call; network and server failures become BackendError, 403/404 _Denied/_NotFound."""
+        import hvac.exceptions as hx
+        import requests
+
+        try:
+            answer = func(*args, **kwargs)
+        except requests.exceptions.Timeout:
+            raise self._fail(f"no answer from {self.url} within {self.timeout:g} s on {op} {path}; "
+                             "raise --timeout (or the timeout setting) or check the server's load", "timeout") from None
+        except requests.exceptions.SSLError:
+            raise self._fail(f"TLS handshake with {self.url} failed (certificate not trusted or invalid); "
+                             "set ca_cert to the CA bundle that signs it, or fix the server certificate",
+                             "unreachable") from None
+        except requests.exceptions.JSONDecodeError:
+            raise self._fail(f"{self.url} answered {op} {path} with something that is not Vault JSON; "
+                             "check url (it must be the Vault API address)", "error") from None
+        except requests.exceptions.RequestException as exc:
+            raise self._fail(f"cannot connect to {self.url} ({_connection_cause(exc)}); "
+                             "check url and that the server is up", "unreachable") from None
+        except hx.Forbidden:
+            raise _Denied() from None
+        except hx.InvalidPath:
+            raise _NotFound() from None
+        except hx.RateLimitExceeded:
+            raise self._fail(f"throttled on {op} {path} (HTTP 429 after {self.retries + 1} attempts); "
+                             "lower max_concurrency or raise the server's rate-limit quota", "throttled") from None
+        except hx.VaultDown as exc:
+            if "sealed" in " ".join(map(str, exc.errors or ())).lower():
+                raise self._fail(f"{self.url} is sealed (HTTP 503 on {op} {path}); unseal it and rerun",
+                                 "unreachable") from None
+            raise self._fail(f"{self.url} is unavailable or throttling (HTTP 503 on {op} {path} after "
+                             f"{self.retries + 1} attempts); retry later or lower max_concurrency",
+                             "throttled") from None
+        except hx.VaultError as exc:
+            detail = "; ".join(" ".join(str(e).split()) for e in (exc.errors or ()))[:200] or exc.__class__.__name__
+            raise self._fail(f"{op} {path} failed ({detail}); check the server log and the path",
+                             "error") from None
+        if not isinstance(answer, dict):  # hvac hands back the raw response when the body is not JSON
+            raise self._fail(f"{self.url} answered {op} {path} with something that is not Vault JSON; "
+                             "check url (it must be the Vault API address)", "error")
+        return answer
+
+    def _token_denied(self, op: str, path: str) -> BackendError:
+        return self._fail(f"permission denied on {op} {path}: the token is invalid or revoked; "
+                          "renew it or set VAULT_TOKEN", "denied")
+
+    def _denied(self, op: str, path: str, capability: str, grant: str) -> BackendError:
+        """A 403 on a data call: a revoked token, or a missing capability (lookup-self tells which)."""
+        try:
+            self._call("GET", "auth/token/lookup-self", self.client.auth.token.lookup_self)
+        except _Denied:
+            return self._token_denied(op, path)
+        except (BackendError, _NotFound):
+            pass
+        return self._fail(f"permission denied on {op} {path}: the token needs the '{capability}' capability "
+                          f"on {grant}", "denied")
+
+    # -- the token ------------------------------------------------------------------------
+
+    def _lookup_self(self) -> dict[str, Any]:
+        try:
+            answer = self._call("GET", "auth/token/lookup-self", self.client.auth.token.lookup_self)
+        except _Denied:
+            raise self._token_denied("GET", "auth/token/lookup-self") from None
+        except _NotFound:
+            raise self._fail("auth/token/lookup-self not found; check url (is it a Vault / OpenBao server?)",
+                             "error") from None
+        return (answer or {}).get("data") or {}
+
+    def _token_record(self, data: dict[str, Any]) -> SecretRecord:
+        policies = tuple(sorted(str(p) for p in data.get("policies") or ()))
+        display = str(data.get("display_name") or "") or str(data.get("accessor") or "")[:6] or "unnamed"
+        ttl = int(data.get("ttl") or 0)
+        created = _date(data.get("issue_time")) or _date(data.get("creation_time"))
+        expires = None if ttl == 0 and not data.get("expire_time") else _date(data.get("expire_time"))
+        meta = {str(k): str(v) for k, v in (data.get("meta") or {}).items()}
+        extra: list[tuple[str, Any]] = [
+            ("policies", policies), ("root", "root" in policies), ("renewable", bool(data.get("renewable"))),
+            ("ttl", ttl), ("auth_path", str(data.get("path") or "")),
+            ("explicit_max_ttl", int(data.get("explicit_max_ttl") or 0)), ("orphan", bool(data.get("orphan"))),
+            ("num_uses", int(data.get("num_uses") or 0)), ("token_type", str(data.get("type") or "")),
+        ]
+        return SecretRecord(
+            backend=self.label, name=f"token:{display}", path=str(data.get("path") or "auth/token"),
+            kind="vault-token", created=created, last_rotated=created, expires=expires, rotation_enabled=None,
+            owner=meta.get("owner"), tags=tuple(sorted(meta.items())), extra=tuple(extra))
+
+    # -- mounts ---------------------------------------------------------------------------
+
+    def _mounts(self) -> tuple[dict[str, Any], bool]:
+        """Secrets engine mounts by path (``secret/``) and whether the list is authoritative.
+
+        ``sys/mounts`` needs a privileged token; any token can read
+        ``sys/internal/ui/mounts``, which shows the mounts it has access to.
+        Neither readable: no mounts, and the checks that need them are skipped.
+        """
+        try:
+            answer = self._call("GET", "sys/mounts", self.client.sys.list_mounted_secrets_engines)
+            data = answer.get("data") or {k: v for k, v in answer.items() if isinstance(v, dict) and "type" in v}
+            return data, True
+        except (_Denied, _NotFound):
+            pass
+        try:
+            answer = self._call("GET", "sys/internal/ui/mounts", self.client.adapter.get, "/v1/sys/internal/ui/mounts")
+            return ((answer or {}).get("data") or {}).get("secret") or {}, False
+        except (_Denied, _NotFound):
+            return {}, False
+
+    def _check_kv_mount(self, mounts: dict[str, Any], authoritative: bool) -> None:
+        mount = mounts.get(self.mount + "/")
+        if mount is None:
+            if authoritative:
+                raise self._fail(f"no secrets engine is mounted at {self.mount}/; check path "
+                                 f"(its first segment is the KV v2 mount)", "config")
+            return
+        version = str((mount.get("options") or {}).get("version") or "1")
+        if mount.get("type") in ("kv", "generic") and version != "2":
+            raise self._fail(f"{self.mount}/ is a KV version 1 mount; secretaudit audits KV v2 metadata "
+                             "(versions, custom_metadata): upgrade it with 'vault kv enable-versioning'", "config")
+        if mount.get("type") not in ("kv", "generic"):
+            raise self._fail(f"{self.mount}/ is a {mount.get('type')!r} secrets engine, not KV v2; check path",
+                             "config")
+
+    # -- KV v2 ----------------------------------------------------------------------------
+
+    def _metadata_path(self, folder: str) -> str:
+        return "/".join(p for p in (self.mount, "metadata", folder) if p)
+
+    def _list_folder(self, folder: str) -> list[str]:
+        """Every key of one KV folder (``name`` or ``sub/``), following pagination."""
+        path = self._metadata_path(folder)
+        url = f"/v1/{path}"
+        keys: list[str] = []
+        after: str | None = None
+        while True:
+            params = {"limit": PAGE_SIZE, **({"after": after} if after else {})}
+            try:
+                answer = self._call("LIST", path, self.client.adapter.list, url, params=params)
+            except _Denied:
+                raise self._denied("LIST", path, "list", f"{path}/*") from None
+            except _NotFound:
+                if folder == self.folder and after is None:
+                    raise self._fail(f"no secrets under {self.path} (LIST {path}: not found); check path "
+                                     "(the KV v2 mount, then the folder)", "config") from None
+                return keys  # deleted meanwhile, or the end of the pages
+            page = [str(k) for k in ((answer or {}).get("data") or {}).get("keys") or ()]
+            if after is not None and page and page[0] <= after:
+                return keys  # the server ignores 'after': it answered the full list the first time
+            keys.extend(page)
+            if len(page) != PAGE_SIZE:  # a short page is the last; a longer one: no pagination
+                return keys
+            after = page[-1]
+
+    def _read_metadata(self, relative: str) -> SecretRecord | None:
+        full = f"{self.folder}/{relative}" if self.folder else relative
+        path = self._metadata_path(full)
+        try:
+            answer = self._call("GET", path, self.client.secrets.kv.v2.read_secret_metadata,
+                                path=full, mount_point=self.mount)
+        except _Denied:
+            grant = f"{self._metadata_path(self.folder)}/*"
+            raise self._denied("GET", path, "read", f"{path} (grant list and read on {grant})") from None
+        except _NotFound:
+            return None  # deleted between LIST and read
+        return self._kv_record(relative, full, (answer or {}).get("data") or {})
+
+    def _kv_record(self, relative: str, full: str, data: dict[str, Any]) -> SecretRecord:
+        custom = {str(k): "" if v is None else str(v) for k, v in (data.get("custom_metadata") or {}).items()}
+        versions = data.get("versions") or {}
+        current = str(data.get("current_version") or "")
+        first = versions.get("1") or {}
+        created = _date(first.get("created_time")) or _date(data.get("created_time"))
+        current_info = versions.get(current) or {}
+        last_rotated = _date(current_info.get("created_time")) or _date(data.get("updated_time")) or created
+        problems: list[str] = []
+        expires = None
+        if custom.get("expiry_date"):
+            try:
+                expires = parse_date(custom["expiry_date"])
+            except ValueError:
+                problems.append(f"expiry_date {custom['expiry_date']!r} is not a date (use YYYY-MM-DD)")
+        rotation_days = None
+        raw_days = custom.get("rotation_days", "").strip().lower().removesuffix("d").strip()
+        if raw_days:
+            if raw_days.isdigit() and int(raw_days) > 0:
+                rotation_days = int(raw_days)
+            else:
+                problems.append(f"rotation_days {custom['rotation_days']!r} is not a whole number of days")
+        extra: list[tuple[str, Any]] = [("current_version", int(current or 0)), ("versions", len(versions))]
+        if current_info.get("destroyed") or current_info.get("deletion_time"):
+            extra.append(("current_version_deleted", True))
+        if problems:
+            extra.append(("metadata_error", "; ".join(problems)))
+        return SecretRecord(
+            backend=self.label, name=relative, path=f"{self.mount}/{full}",
+            kind=infer_kind(relative, custom.get("kind")), created=created, last_rotated=last_rotated,
+            expires=expires, rotation_enabled=rotation_days is not None, rotation_days=rotation_days,
+            owner=custom.get("owner") or None, tags=tuple(sorted(custom.items())), extra=tuple(extra))
+
+    def _walk_kv(self, pool: ThreadPoolExecutor) -> Iterator[SecretRecord]:
+        """LIST every folder and read every secret's metadata, ``max_concurrency`` at a time.
+
+        Reads are submitted only a few ahead of the consumer, so records
+        stream out as they come and a failure mid-walk keeps what was yielded.
+        """
+        window = self.max_concurrency * 2
+        lists: dict[Future, str] = {pool.submit(self._list_folder, self.folder): ""}
+        reads: dict[Future, str] = {}
+        queued: deque[str] = deque()
+        while lists or reads or queued:
+            while queued and len(reads) < window:
+                relative = queued.popleft()
+                reads[pool.submit(self._read_metadata, relative)] = relative
+            done, _ = wait([*lists, *reads], return_when=FIRST_COMPLETED)
+            for future in done:
+                if future in lists:
+                    prefix = lists.pop(future)
+                    for key in future.result():
+                        if key.endswith("/"):
+                            lists[pool.submit(self._list_folder, "/".join(
+                                p for p in (self.folder, prefix + key[:-1]) if p))] = prefix + key
+                        else:
+                            queued.append(prefix + key)
+                else:
+                    reads.pop(future)
+                    record = future.result()
+                    if record is not None:
+                        yield record
+
+    # -- database static roles --------------------------------------------------------------
+
+    def _database_roles(self, pool: ThreadPoolExecutor, mounts: dict[str, Any]) -> Iterator[SecretRecord]:
+        mount = self.database_mount
+        if not mount or (mounts.get(mount + "/") or {}).get("type") != "database":
+            return
+        path = f"{mount}/static-roles"
+        try:
+            answer = self._call("LIST", path, self.client.secrets.database.list_static_roles, mount_point=mount)
+        except _Denied:
+            raise self._denied("LIST", path, "list",
+                               f"{path} (or set database_mount: '' to skip database roles)") from None
+        except _NotFound:
+            return
+        roles = [str(r) for r in ((answer or {}).get("data") or {}).get("keys") or ()]
+        yield from _bounded_map(pool, self._read_static_role, roles, self.max_concurrency * 2)
+
+    def _read_static_role(self, role: str) -> SecretRecord | None:
+        mount = self.database_mount
+        path = f"{mount}/static-roles/{role}"
+        try:
+            answer = self._call("GET", path, self.client.secrets.database.read_static_role,
+                                name=role, mount_point=mount)
+        except _Denied:
+            raise self._denied("GET", path, "read", f"{mount}/static-roles/*") from None
+        except _NotFound:
+            return None
+        data = (answer or {}).get("data") or {}
+        period = int(data.get("rotation_period") or 0)
+        last = _date(data.get("last_vault_rotation"))
+        extra: list[tuple[str, Any]] = [("rotation_period", period), ("username", str(data.get("username") or "")),
+                                        ("db_name", str(data.get("db_name") or ""))]
+        if data.get("rotation_schedule"):
+            extra.append(("rotation_schedule", str(data["rotation_schedule"])))
+        return SecretRecord(
+            backend=self.label, name=f"{mount}/static-role/{role}", path=path, kind="database-password",
+            created=None, last_rotated=last, rotation_enabled=True,
+            rotation_days=math.ceil(period / 86400) if period else None,
+            next_rotation=last + timedelta(seconds=period) if last and period else None, extra=tuple(extra))
+
+    # -- the interface --------------------------------------------------------------------------
+
+    def records(self) -> Iterator[SecretRecord]:
+        yield self._token_record(self._lookup_self())
+        mounts, authoritative = self._mounts()
+        self._check_kv_mount(mounts, authoritative)
+        pool = ThreadPoolExecutor(self.max_concurrency, thread_name_prefix=f"vault-{self.name}")
+        try:
+            yield from self._walk_kv(pool)
+            yield from self._database_roles(pool, mounts)
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def status(self) -> BackendStatus:
+        warnings: list[str] = []
+        if self.url.startswith("http://"):
+            warnings.append("url uses plain http: the token travels unencrypted; use https")
+        if self.verify is False:
+            warnings.append("tls_verify is off: the server certificate is not checked")
+        result = BackendStatus(backend=self.label, type=self.type, reachable=False, warnings=warnings)
+        started = time.perf_counter()
+        try:
+            data = self._lookup_self()
+        except BackendError as exc:
+            result.reachable = exc.reason in ("denied", "throttled", "error", "config")
+            result.error = str(exc)
+            return result
+        except Exception as exc:  # status() never raises
+            result.error = self._scrub(f"{self.label}: unexpected {exc.__class__.__name__}")
+            return result
+        result.latency_ms = round((time.perf_counter() - started) * 1000, 1)
+        result.reachable = True
+        policies = sorted(str(p) for p in data.get("policies") or ())
+        result.identity = f"{data.get('display_name') or 'unnamed token'} (policies: {', '.join(policies) or 'none'})"
+        result.auth_method = _auth_method(str(data.get("path") or ""))
+        if "root" in policies:
+            warnings.append("root token in use: audit with a token limited to list and read on metadata")
+        if int(data.get("ttl") or 0) == 0 and not data.get("expire_time"):
+            warnings.append("token never expires")
+        return result
+
+
+def _bounded_map(pool: ThreadPoolExecutor, func: Callable[[str], SecretRecord | None], items: Iterable[str],
+                 window: int) -> Iterator[SecretRecord]:
+    """``func`` over ``items`` in the pool, ``window`` in flight, yielding results as they finish."""
+    queued = deque(items)
+    running: set[Future] = set()
+    while queued or running:
+        while queued and len(running) < window:
+            running.add(pool.submit(func, queued.popleft()))
+        done, running = wait(running, return_when=FIRST_COMPLETED)
+        for future in done:
+            record = future.result()
+            if record is not None:
+                yield record
+
+
+def create(name: str, settings: dict[str, Any], config: "Config") -> VaultBackend:
+    return VaultBackend(name, settings, config)
+
+
+@hookimpl
+def secretaudit_register_backends(registry: "BackendRegistry") -> None:
+    registry.add(TYPE, create)
