@@ -8,8 +8,12 @@ prove what a backend did and did not call.  ``reset_moto(url)`` wipes all
 state (``POST /moto-api/reset``) between tests.
 
 Clients get obviously fake credentials (``testing``), never real-format keys.
-Set ``SECRETAUDIT_AWS_ENDPOINT`` to run the same tests against another
-endpoint (LocalStack); against a real account see the README.
+
+``plant_bulk`` fills a region with thousands of secrets through moto's
+in-process model (the server runs in this process): creating them over HTTP
+costs ~6 ms each and cannot be parallelised (moto's secret store is not
+thread-safe), so 10,000 would take over a minute.  The audit itself always
+goes over HTTP.
 
 Also here: tiny local HTTP servers that answer AWS JSON errors (access
 denied, throttling), optionally handing the other requests to moto.
@@ -116,10 +120,6 @@ def moto_server() -> Iterator[MotoServer]:
             mp.delenv(key, raising=False)
         mp.setenv("AWS_CONFIG_FILE", os.devnull)
         mp.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
-        external = os.environ.get("SECRETAUDIT_AWS_ENDPOINT")
-        if external:
-            yield MotoServer(url=external.rstrip("/"))
-            return
         log: list[tuple[str, str, str]] = []
         url, stop = _start_moto(log)
         try:
@@ -148,17 +148,18 @@ def aws_client(service: str, url: str, region: str = "us-east-1", **config: obje
 
 
 class FakeAws:
-    """A local HTTP server answering AWS JSON errors.
+    """A local HTTP server answering AWS JSON errors, or forwarding to moto.
 
-    ``errors`` is how many requests get ``error`` (None: all of them);
-    the others are forwarded to ``upstream`` (moto) when given.  ``hits``
-    counts every request served.
+    ``fail(n)`` says whether the n-th request (1-based) gets the error;
+    by default every request does.  Requests that do not fail are forwarded
+    to ``upstream`` (moto).  ``hits`` counts every request served.
     """
 
-    def __init__(self, error_type: str, message: str, status: int = 400, errors: int | None = None,
-                 upstream: str | None = None) -> None:
+    def __init__(self, error_type: str, message: str, status: int = 400,
+                 fail: Callable[[int], bool] | None = None, upstream: str | None = None) -> None:
         self.error_type, self.message, self.status = error_type, message, status
-        self.errors, self.upstream = errors, upstream
+        self.fail = fail or (lambda n: True)
+        self.upstream = upstream
         self.hits = 0
         self.forwarded = 0
         self._lock = threading.Lock()
@@ -174,32 +175,31 @@ class FakeAws:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with fake._lock:
                     fake.hits += 1
-                    answer_error = fake.errors is None or fake.hits <= fake.errors
-                if answer_error or not fake.upstream:
+                    answer_error = fake.fail(fake.hits) or not fake.upstream
+                    fake.forwarded += 0 if answer_error else 1
+                if answer_error:
                     payload = json.dumps({"__type": fake.error_type, "message": fake.message}).encode()
-                    self.send_response(fake.status)
-                    self.send_header("Content-Type", "application/x-amz-json-1.1")
-                    self.send_header("x-amzn-RequestId", "00000000-0000-0000-0000-000000000000")
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
+                    self._reply(fake.status, [("Content-Type", "application/x-amz-json-1.1"),
+                                              ("x-amzn-RequestId", "00000000-0000-0000-0000-000000000000")], payload)
                     return
-                with fake._lock:
-                    fake.forwarded += 1
                 parts = urlsplit(fake.upstream)
                 conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
                 conn.request("POST", self.path, body=body, headers=headers)
                 response = conn.getresponse()
                 data = response.read()
-                self.send_response(response.status)
-                for key, value in response.getheaders():
-                    if key.lower() not in ("content-length", "transfer-encoding", "connection", "date", "server"):
-                        self.send_header(key, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
                 conn.close()
+                self._reply(response.status, [(k, v) for k, v in response.getheaders() if k.lower() not in
+                                              ("content-length", "transfer-encoding", "connection", "date",
+                                               "server")], data)
+
+            def _reply(self, status: int, headers: list[tuple[str, str]], payload: bytes) -> None:
+                self.send_response(status)
+                for key, value in headers:
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
@@ -246,3 +246,27 @@ class SilentServer:
         for conn in self._conns:
             conn.close()
         self._sock.close()
+
+
+def plant_bulk(count: int, region: str = "us-east-1", prefix: str = "bulk/") -> None:
+    """``count`` secrets (tagged owner/kind) straight into moto's in-process store for ``region``."""
+    import time
+    import uuid
+
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.secretsmanager.models import FakeSecret, secretsmanager_backends
+
+    backend = secretsmanager_backends[DEFAULT_ACCOUNT_ID][region]
+    now = int(time.time())
+    kinds = ("github-token", "database-password", "aws-access-key", "generic")
+    for i in range(count):
+        name = f"{prefix}secret-{i:05d}"
+        version = str(uuid.uuid4())
+        secret = FakeSecret(account_id=DEFAULT_ACCOUNT_ID, region_name=region, secret_id=name,
+                            secret_version={"createdate": now, "version_id": version,
+                                            "version_stages": ["AWSCURRENT"], "secret_string": "x"},
+                            version_id=version, secret_string="x",
+                            tags=[{"Key": "owner", "Value": f"team-{i % 7}"},
+                                  {"Key": "kind", "Value": kinds[i % len(kinds)]}],
+                            created_date=now, last_changed_date=now)
+        dict.__setitem__(backend.secrets, name, secret)

@@ -212,7 +212,7 @@ def test_prefilter_on_and_off_agree_on_mixed_text() -> None:
 
 def test_text_without_tokens_stops_at_the_prefilter() -> None:
     text = "import os\n\n\ndef main() -> int:\n    print(os.getcwd())\n    return 0\n"
-    assert kf.PREFILTER.search(text) is None
+    assert kf.prefilter()[0].search(text) is None
     item = FileItem(path="main.py", relpath="main.py", text=text)
     assert kf.secretaudit_scan_file(item=item, config=config()) is None
 

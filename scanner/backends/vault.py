@@ -293,7 +293,7 @@ class VaultBackend(Backend):
     def _fail(self, message: str, reason: str) -> BackendError:
         return BackendError(self._scrub(f"{self.label}: {message}"), reason)
 
-    def _call(self, op: str, path: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    def _call(self, op: str, path: str, func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         """Run one hvac call; network and server failures become BackendError, 403/404 _Denied/_NotFound."""
         import hvac.exceptions as hx
         import requests
