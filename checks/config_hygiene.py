@@ -88,6 +88,8 @@ SECRET_KEYS = frozenset({
 })
 SECRET_SUFFIXES = ("_token", "_password", "_passwd", "_passphrase", "_secret", "_api_key", "_apikey",
                    "_secret_key", "_access_key", "_private_key", "_secret_id", "_access_key_id")
+#: Top-level settings whose keys name kinds or checks, never credentials (``policy.rotation_days.vault-token``).
+NOT_CREDENTIALS = ("policy", "checks", "disable", "exclude")
 #: Credential keys that identify rather than authenticate (reported at medium).
 IDENTIFIER_KEYS = ("access_key_id",)
 
@@ -287,7 +289,7 @@ def _env_name(path: tuple, raw: dict[str, Any]) -> str:
 def sa502_inline_secret(config: "Config") -> list[Issue]:
     issues = []
     for path, value in _walk(config.raw):
-        if not path or not is_secret_key(path[-1]):
+        if not path or path[0] in NOT_CREDENTIALS or not is_secret_key(path[-1]):
             continue
         secret = inline_secret(value)
         if secret is None:
