@@ -212,7 +212,7 @@ def sa501_plain_http(config: "Config") -> list[Issue]:
     issues = []
     for base, section in _backend_sections(config.raw):
         for path, value in _walk(section, base):
-            if not isinstance(value, str) or "http:" not in value.lower():
+            if not isinstance(value, str):
                 continue
             key = dotted(path)
             resolved = _resolve(value, config, key)

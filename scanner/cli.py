@@ -359,7 +359,7 @@ def list_secrets(fmt: str, config_path: str | None, plugins: tuple[str, ...], as
         header = ("BACKEND", "NAME", "KIND", "AGE", "EXPIRES", "ROTATION", "OWNER")
         table = [header] + [(r["backend"], r["name"], r["kind"],
                              "-" if r["age_days"] is None else f"{r['age_days']}d",
-                             (r["expires"] or "never")[:10],
+                             (r["expires"] or "-")[:10],
                              "off" if r["rotation_enabled"] is False else
                              f"every {r['rotation_days']}d" if r["rotation_days"] else "on" if r["rotation_enabled"]
                              else "unknown", r["owner"] or "-") for r in rows]

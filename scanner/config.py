@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from scanner.registry import CheckRegistry, FormatRegistry
 
-CONFIG_FILENAMES = ("secretaudit.yaml", ".secretaudit.yaml", "secretaudit.yml", "openclaw.yaml")
+CONFIG_FILENAMES = ("secretaudit.yaml", ".secretaudit.yaml", "secretaudit.yml")
 DEFAULT_BASELINE = ".secretaudit-baseline.json"
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?i?b?)?\s*$", re.IGNORECASE)

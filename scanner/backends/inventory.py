@@ -95,6 +95,22 @@ def _show_date(value: Any) -> str:
     return repr(text) if _DATEISH.match(text) else f"a {type(value).__name__} value"
 
 
+def _loader() -> type:
+    """PyYAML's SafeLoader, but dates stay text: parse_date judges them entry by entry.
+
+    (SafeLoader turns ``2026-02-30`` into an exception for the whole file,
+    which would lose every good entry for one bad date.)
+    """
+    import yaml
+
+    class InventoryLoader(yaml.SafeLoader):
+        pass
+
+    InventoryLoader.add_constructor("tag:yaml.org,2002:timestamp",
+                                    lambda loader, node: loader.construct_scalar(node))
+    return InventoryLoader
+
+
 def _entry_lines(text: str) -> list[int]:
     """1-based line of every ``secrets[i]`` entry (best effort; JSON is read as YAML)."""
     import yaml
@@ -208,7 +224,7 @@ class InventoryBackend(Backend):
             import yaml
 
             try:
-                data = yaml.safe_load(text)
+                data = yaml.load(text, Loader=_loader())  # noqa: S506 - a SafeLoader subclass
             except yaml.YAMLError as exc:
                 mark = getattr(exc, "problem_mark", None)
                 at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
