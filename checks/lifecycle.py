@@ -329,6 +329,8 @@ def sa207_missing_metadata(record: SecretRecord, as_of: datetime, policy: Policy
         missing.append("no owner")
     if record.kind in EXPIRY_REQUIRED_KINDS and record.expires is None and not _never_expires(record):
         missing.append(f"no expiry date (required for {record.kind})")
+    if record.fact("metadata_error"):
+        missing.append(f"unreadable metadata ({record.fact('metadata_error')})")
     if not missing:
         return None
     return Issue("SA207", "missing metadata: " + " and ".join(missing))

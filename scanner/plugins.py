@@ -30,6 +30,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "checks.git_history",
     "scanner.backends",
     "scanner.backends.inventory",
+    "scanner.backends.vault",
     "checks.lifecycle",
     "checks.config_hygiene",
     "reports.json_report",

@@ -703,3 +703,15 @@ def test_audit_keeps_good_entries_of_a_broken_inventory_and_never_prints_inline_
                    cwd=tmp_path)
     assert token not in text.stdout + text.stderr
     assert "secrets[1] (line 3) 'broken': key 'expiry_date': '2026-02-30' is not an ISO date" in text.stdout
+
+
+def test_unreadable_metadata_is_reported_as_missing() -> None:
+    from datetime import datetime, timezone
+
+    from checks.lifecycle import sa207_missing_metadata
+    from scanner.model import SecretRecord
+
+    record = SecretRecord(backend="vault:prod", name="github", kind="generic", owner="team-a",
+                          extra=(("metadata_error", "expiry_date 'soon' is not a date"),))
+    issue = sa207_missing_metadata(record, datetime(2026, 12, 1, tzinfo=timezone.utc), None)
+    assert issue is not None and "expiry_date 'soon' is not a date" in issue.message
