@@ -10,36 +10,24 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_server import FakeAws, SilentServer, aws_client, closed_port_url, moto, moto_server, plant_bulk  # noqa: F401  (fixtures)
+from conftest import run_cli
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from aws_server import (  # noqa: E402
-    FakeAws,
-    SilentServer,
-    aws_client,
-    closed_port_url,
-    moto,
-    moto_server,
-    plant_bulk,
-)
-from conftest import ROOT, run_cli  # noqa: E402
-
-from scanner.backends import BackendError, BackendRegistry  # noqa: E402
-from scanner.backends.aws import AwsSecretsManagerBackend, scrub  # noqa: E402
-from scanner.config import Config, load_config, validate  # noqa: E402
-from scanner.errors import ConfigError  # noqa: E402
-
-__all__ = ["moto", "moto_server"]  # fixtures, re-exported for pytest
+from scanner.backends import BackendError, BackendRegistry
+from scanner.backends.aws import AwsSecretsManagerBackend, scrub
+from scanner.config import Config, load_config, validate
+from scanner.errors import ConfigError
 
 LABEL = "aws-secrets-manager:prod"
+
+#: every test runs with the fake AWS environment the moto server fixture sets up
+pytestmark = pytest.mark.usefixtures("moto_server")
 
 
 def make_backend(settings: dict[str, Any], name: str = "prod", timeout: float | None = None,
@@ -283,8 +271,8 @@ def test_unreachable_endpoint_fails_fast() -> None:
     assert error.reason == "unreachable"
     assert str(error).startswith(f"cannot connect to the Secrets Manager endpoint {url} in us-east-1")
     assert "check region/endpoint_url and network" in str(error)
-    assert backend.api_calls == 5  # the connection is retried (standard mode, max_attempts 5)
-    assert elapsed < 10
+    assert backend.api_calls == 5  # retried (max_attempts 5), with a short backoff for connections
+    assert elapsed < 5
 
 
 def test_timeout_names_the_option() -> None:
@@ -426,7 +414,7 @@ def test_status_against_moto(moto, tmp_path: Path) -> None:
     assert not any("inline" in w for w in env_status.warnings)
 
 
-def test_status_never_raises() -> None:
+def test_status_never_raises(monkeypatch) -> None:
     unreachable = make_backend({"region": "us-east-1", "endpoint_url": closed_port_url(), "max_attempts": 1})
     status = unreachable.status()
     assert not status.reachable and status.error and "cannot connect" in status.error
@@ -436,12 +424,8 @@ def test_status_never_raises() -> None:
         denied = make_backend({"region": "us-east-1", "endpoint_url": fake.url}).status()
     assert denied.reachable and denied.error and "secretsmanager:ListSecrets" in denied.error
 
-    no_region = make_backend({"endpoint_url": "http://127.0.0.1:1"})
-    os.environ.pop("AWS_DEFAULT_REGION", None)
-    try:
-        status = no_region.status()
-    finally:
-        os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    status = make_backend({"endpoint_url": "http://127.0.0.1:1"}).status()
     assert not status.reachable and status.error and "no AWS region" in status.error
 
 
@@ -507,9 +491,26 @@ def test_openclaw_audit_and_list_agree(moto, tmp_path: Path) -> None:
                       *_plugin_args(), cwd=tmp_path, env=env)
     assert audited.returncode in (0, 1), audited.stderr
     report = json.loads(audited.stdout)
-    audit_names = _names(report, backend)
-    assert audit_names <= listed_names
-    assert "SA200" not in audited.stdout  # the backend answered
+    # the backend answered: SA200 passed for it, no error result
+    assert {"check_id": "SA200", "status": "passed", "target": backend}.items() <= next(
+        r for r in report["results"] if r["check_id"] == "SA200" and r["target"] == backend).items()
+    assert not [f for f in report["findings"] if f.get("status") == "error"]
+    assert report["summary"]["error"] == 0
+    # every finding is about a listed secret
+    assert _names(report["findings"], backend) <= listed_names
     assert set(moto.operations()) == {"secretsmanager.ListSecrets"}  # metadata only, values never read
+
+    # the same run in text: it audited exactly the listed secrets
+    text = run_cli("audit", "--config", str(config), "--as-of", "2026-12-01", *_plugin_args(),
+                   cwd=tmp_path, env=env)
+    assert f"collected {len(listed_names)} secrets from {backend}" in text.stdout + text.stderr
+
+    status = run_cli("status", "--config", str(config), "--format", "json", *_plugin_args(), cwd=tmp_path,
+                     env=env)
+    assert status.returncode == 0, status.stderr
+    (entry,) = json.loads(status.stdout)
+    assert entry["backend"] == backend and entry["reachable"] is True and entry["error"] is None
+    assert entry["identity"].startswith("arn:aws:sts::123456789012:")
+    assert entry["auth_method"] == "static keys from config"
     for name in made:
-        assert f"value-of-{name}" not in audited.stdout + listed.stdout
+        assert f"value-of-{name}" not in audited.stdout + listed.stdout + text.stdout + status.stdout

@@ -28,6 +28,7 @@ backoff with jitter, throttling included).
 
 from __future__ import annotations
 
+import random
 import re
 import threading
 import time
@@ -275,7 +276,9 @@ class AwsSecretsManagerBackend(Backend):
         from botocore.config import Config as BotoConfig
 
         boto_config = BotoConfig(connect_timeout=self.timeout, read_timeout=self.timeout,
-                                 retries={"mode": "standard", "max_attempts": self.options["max_attempts"]},
+                                 # total_max_attempts: attempts including the first, as
+                                 # max_attempts means in the AWS shared config
+                                 retries={"mode": "standard", "total_max_attempts": self.options["max_attempts"]},
                                  user_agent_extra="secretaudit")
         kwargs: dict[str, Any] = {"region_name": region, "config": boto_config}
         if self.options["endpoint_url"]:
@@ -288,7 +291,28 @@ class AwsSecretsManagerBackend(Backend):
             raise BackendError(f"cannot set up the {service} client for {region}: "
                                f"{scrub(str(exc), self._sensitive)}; check region and endpoint_url", "config") from None
         client.meta.events.register("before-send", self._count)
+        service_event = client.meta.service_model.service_id.hyphenize()
+        client.meta.events.register_first(f"needs-retry.{service_event}", self._connection_retry)
         return client
+
+    def _connection_retry(self, attempts: int = 0, caught_exception: Exception | None = None,
+                          **_: Any) -> float | None:
+        """Short backoff (50 ms doubling, at most 1 s) before retrying a failed connection.
+
+        botocore's standard mode waits up to 1, 2, 4, 8 s between attempts
+        for every error; that is right for throttling but leaves a refused
+        connection hanging for ~15 s.  Returning a delay here (the first
+        answer wins) only shortens the wait: the attempt limit still holds,
+        and throttling keeps botocore's longer backoff.
+        """
+        from botocore.exceptions import ConnectionClosedError
+        from botocore.exceptions import ConnectionError as BotoConnectionError
+
+        if caught_exception is None or attempts >= self.options["max_attempts"]:
+            return None
+        if not isinstance(caught_exception, (BotoConnectionError, ConnectionClosedError)):
+            return None
+        return random.random() * min(0.05 * 2 ** (attempts - 1), 1.0)
 
     def _error(self, exc: Exception, region: str, action: str, endpoint: str, attempts: int) -> BackendError:
         """A one-line :class:`BackendError` naming the cause and the fix (never a key)."""
@@ -488,7 +512,10 @@ class AwsSecretsManagerBackend(Backend):
         try:
             result.warnings = self.config_warnings()
             region = self.regions()[0]
-            result.auth_method = self.auth_method()
+            try:
+                result.auth_method = self.auth_method()
+            except Exception as exc:  # a failing credential_process, SSO login expired...
+                raise self._error(exc, region, "sts:GetCallerIdentity", "", 1) from None
             secrets = self.client("secretsmanager", region)
             if not self.options["endpoint_url"]:  # AWS_ENDPOINT_URL* may point somewhere plain-http
                 result.warnings = self.config_warnings(secrets.meta.endpoint_url)
