@@ -252,11 +252,9 @@ OPENCLAW_BACKENDS = {"vault": "vault", "aws-secrets-manager": "aws_secrets_manag
 def from_openclaw(block: Any, source: str) -> dict[str, Any]:
     """Translate an ``openclaw.yaml`` ``external_secrets`` block into our settings.
 
-    The selected ``backend`` becomes the first entry of ``backends`` (named
-    after its type); every other backend block present in the file is audited
-    too, after it: a fallback block holds secrets just as real.  ``cache``
-    becomes ``secret_cache``.  Other top-level keys of openclaw.yaml belong to
-    OpenClaw and are left alone.
+    The configured backend becomes the one entry of ``backends`` (named after
+    its type); ``cache`` becomes ``secret_cache``.  Other top-level keys of
+    openclaw.yaml belong to OpenClaw and are left alone.
     """
     if not isinstance(block, dict):
         raise ConfigError(source, "external_secrets", "expected a mapping")
@@ -268,17 +266,12 @@ def from_openclaw(block: Any, source: str) -> dict[str, Any]:
     if backend not in OPENCLAW_BACKENDS:
         raise ConfigError(source, "external_secrets.backend",
                           f"{backend!r} is not a backend (allowed: {', '.join(OPENCLAW_BACKENDS)})")
+    settings_block = block.get(OPENCLAW_BACKENDS[backend]) or {}
+    if not isinstance(settings_block, dict):
+        raise ConfigError(source, f"external_secrets.{OPENCLAW_BACKENDS[backend]}", "expected a mapping")
     result: dict[str, Any] = {}
     if block.get("enabled", True):
-        result["backends"] = []
-        for type_name in sorted(OPENCLAW_BACKENDS, key=lambda t: t != backend):
-            key = OPENCLAW_BACKENDS[type_name]
-            if type_name != backend and key not in block:
-                continue
-            settings_block = block.get(key) or {}
-            if not isinstance(settings_block, dict):
-                raise ConfigError(source, f"external_secrets.{key}", "expected a mapping")
-            result["backends"].append({"type": type_name, "name": type_name, **settings_block})
+        result["backends"] = [{"type": backend, "name": backend, **settings_block}]
     if "cache" in block:
         result["secret_cache"] = block["cache"]
     return result
