@@ -31,6 +31,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "scanner.backends",
     "scanner.backends.inventory",
     "scanner.backends.vault",
+    "scanner.backends.aws",
     "checks.lifecycle",
     "checks.config_hygiene",
     "reports.json_report",
