@@ -122,6 +122,8 @@ SETTINGS: dict[str, Setting] = {
     "policy": Setting(_mapping, {}, "thresholds: rotation_days {kind: days}, expiry_warning_days, unused_days, "
                                     "max_cache_ttl_seconds, scopes"),
     "timeout": Setting(_positive_number, 30, "seconds before a backend request gives up"),
+    "scopes": Setting(_mapping, {}, "what the least-privilege checks inspect: {aws: {...}, github: {...}, "
+                                    "databases: [...]} (allowed grants live in policy.scopes)"),
     "waivers": Setting(_mapping_list, [], "accepted findings: {fingerprint | check + path/secret glob, reason, by, until}"),
     "secret_cache": Setting(_mapping, {}, "cache of fetched values: {ttl_seconds, max_size} (from OpenClaw's cache block)"),
     "cache_dir": Setting(_str, "", "where the scan cache lives (default: $XDG_CACHE_HOME/secretaudit)"),

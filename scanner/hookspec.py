@@ -36,7 +36,7 @@ import pluggy
 if TYPE_CHECKING:
     from scanner.backends import BackendRegistry
     from scanner.config import Config
-    from scanner.model import Detection, FileItem, Finding, Issue, SecretRecord, Target
+    from scanner.model import Detection, FileItem, Finding, Issue, SecretRecord, Target, Validation
     from scanner.registry import CheckRegistry, FormatRegistry
     from scanner.session import Session
 
@@ -229,6 +229,28 @@ def secretaudit_check_config(config: "Config") -> "Iterable[Issue] | None":
 
     :param config: the run's configuration.
     :returns: issues, or ``None`` for none.
+    """
+
+
+@hookspec(firstresult=True)
+def secretaudit_validate_credential(kind: str, credential: "dict[str, str]", config: "Config") -> "Validation | None":
+    """Try one credential against the service it belongs to.
+
+    One validator per credential kind: AWS keys (STS GetCallerIdentity),
+    GitHub tokens (``GET /user``), Vault tokens (``lookup-self``), database
+    passwords (a real login).  ``credential`` holds the fields of the secret
+    (``access_key_id``/``secret_access_key``, ``token``, ``host``/``port``/
+    ``user``/``password``/``engine``...); it exists only for this call and
+    must not be stored, logged or put in any message.
+
+    Stops at the first non-None result.
+
+    :param kind: the credential kind (``aws-access-key``, ``github-token``,
+        ``vault-token``, ``database-password``).
+    :param credential: the secret's fields, plaintext, for this call only.
+    :param config: the run's configuration (timeouts, API URLs).
+    :returns: a :class:`~scanner.model.Validation`, or None if this plugin
+        does not validate ``kind``.
     """
 
 

@@ -203,6 +203,22 @@ class Issue:
 
 
 @dataclass(frozen=True)
+class Validation:
+    """The answer of a credential validator: does this credential work?
+
+    ``status`` is ``valid``, ``invalid`` (the service rejected it: revoked,
+    expired, wrong) or ``unknown`` (validation could not run: server down,
+    throttled, unsupported kind).  ``identity`` is who the credential is (an
+    ARN, a login, a database user) when valid.  ``message`` is one line for
+    humans, never holding the credential.
+    """
+
+    status: str
+    identity: str = ""
+    message: str = ""
+
+
+@dataclass(frozen=True)
 class Location:
     """Where a finding is: a file and line, or a backend and secret name."""
 
