@@ -244,12 +244,14 @@ def _parse_as_of(value: str | None) -> "datetime | None":
 
 
 def _backend_runner(config_path: str | None, plugins: tuple[str, ...], as_of: str | None,
-                    timeout: float | None, paths: tuple[str, ...] = ()) -> Runner:
+                    timeout: float | None, paths: tuple[str, ...] = (), github_api_url: str | None = None) -> Runner:
     """A runner whose config has its backends built (config errors exit 4)."""
     from scanner.backends import make_backends
 
     runner = Runner(config_path, plugins, paths, {"timeout": timeout})
     config = runner.config
+    if github_api_url:
+        config.stash["github_api_url"] = github_api_url.rstrip("/")
     parsed = _parse_as_of(as_of)
     if parsed is not None:
         config.as_of = parsed
@@ -263,6 +265,9 @@ _backend_options = [
     click.option("-p", "plugins", multiple=True, metavar="NAME", help="Load a plugin module, or 'no:NAME' to disable one."),
     click.option("--as-of", metavar="DATE", help="Judge every date rule as of DATE (YYYY-MM-DD) instead of now."),
     click.option("--timeout", type=float, metavar="SECONDS", help="Give up on a backend request after SECONDS (default 30)."),
+    click.option("--github-api-url", metavar="URL",
+                 help="GitHub API base URL for token checks (default https://api.github.com; Enterprise Server: "
+                      "https://HOST/api/v3)."),
 ]
 
 
@@ -279,7 +284,7 @@ def _with_backend_options(func: Callable) -> Callable:
 @_with_backend_options
 def audit(paths: tuple[str, ...], fail_on: str | None, shard: str | None, compare_to: str | None,
           reports: tuple[str, ...], fmt: str, verbose: int, quiet: int, no_color: bool, config_path: str | None,
-          plugins: tuple[str, ...], as_of: str | None, timeout: float | None) -> None:
+          plugins: tuple[str, ...], as_of: str | None, timeout: float | None, github_api_url: str | None) -> None:
     """The nightly audit: the config file, every backend and every repository.
 
     Checks the config file itself (SA5xx), lists every secret of every
@@ -296,7 +301,7 @@ def audit(paths: tuple[str, ...], fail_on: str | None, shard: str | None, compar
     """
     from scanner.session import Session
 
-    runner = _backend_runner(config_path, plugins, as_of, timeout)
+    runner = _backend_runner(config_path, plugins, as_of, timeout, github_api_url=github_api_url)
     config = runner.config
     if fail_on:
         config.settings["fail_on"] = _validated("fail_on", fail_on)
@@ -309,6 +314,49 @@ def audit(paths: tuple[str, ...], fail_on: str | None, shard: str | None, compar
     session = Session(config)
     runner.configure(fmt, verbose, quiet, no_color, reports, shard, compare_to)
     status = session.run()
+    if fmt != "text":
+        sys.stdout.write(config.formats.get(fmt)(session))  # type: ignore[union-attr]
+    raise SystemExit(status)
+
+
+@cli.command(epilog=EPILOG)
+@click.option("--secret", "secrets", multiple=True, metavar="NAME",
+              help="Validate this secret (name or BACKEND:NAME; globs allowed; repeatable).")
+@click.option("--all", "all_secrets", is_flag=True, help="Validate every secret of a kind that has a validator.")
+@_output_options
+@_with_backend_options
+def validate(secrets: tuple[str, ...], all_secrets: bool, shard: str | None, compare_to: str | None,
+             reports: tuple[str, ...], fmt: str, verbose: int, quiet: int, no_color: bool, config_path: str | None,
+             plugins: tuple[str, ...], as_of: str | None, timeout: float | None, github_api_url: str | None) -> None:
+    """Check that credentials still work: AWS keys, GitHub, Vault tokens, database passwords.
+
+    Each chosen secret's value is fetched from its backend for the duration
+    of one call to its service (STS GetCallerIdentity, GitHub GET /user, Vault
+    lookup-self, a real database login) and dropped; it never appears in any
+    output.  Rejected is SA401, could-not-validate is SA402 (an error, never a
+    pass), the wrong AWS identity is SA403.
+
+    \b
+    Examples:
+      secretaudit validate --secret github --config openclaw.yaml
+      secretaudit validate --all --config secretaudit.yaml --report json:validation.json
+    """
+    from scanner.session import Session
+
+    if bool(secrets) == all_secrets:
+        raise UsageError("say what to validate: --secret NAME (repeatable) or --all")
+    runner = _backend_runner(config_path, plugins, as_of, timeout, github_api_url=github_api_url)
+    config = runner.config
+    if not config.stash["backends"]:
+        raise UsageError(f"no backends configured in {config.source or 'the default configuration'}; "
+                         "pass --config with backends or an external_secrets block")
+    config.stash["validate"] = list(secrets)
+    session = Session(config)
+    runner.configure(fmt, verbose, quiet, no_color, reports, shard, compare_to)
+    status = session.run()
+    if secrets and not config.stash.get("validated"):
+        click.echo(f"error: no secret matches {', '.join(secrets)}; see 'secretaudit list' for names", err=True)
+        raise SystemExit(ExitCode.NOTHING_SCANNED)
     if fmt != "text":
         sys.stdout.write(config.formats.get(fmt)(session))  # type: ignore[union-attr]
     raise SystemExit(status)
@@ -329,7 +377,7 @@ def _age_days(record: Any, as_of: "datetime") -> int | None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @_with_backend_options
 def list_secrets(fmt: str, config_path: str | None, plugins: tuple[str, ...], as_of: str | None,
-                 timeout: float | None) -> None:
+                 timeout: float | None, github_api_url: str | None) -> None:
     """Inventory across backends: kind, age, expiry and rotation state; never a value."""
     import json
 
@@ -378,7 +426,7 @@ def _iso(moment: Any) -> str | None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @_with_backend_options
 def status(fmt: str, config_path: str | None, plugins: tuple[str, ...], as_of: str | None,
-           timeout: float | None) -> None:
+           timeout: float | None, github_api_url: str | None) -> None:
     """Each backend: reachable, identity and auth method, latency, config warnings."""
     import json
     from dataclasses import asdict

@@ -34,6 +34,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "scanner.backends.aws",
     "checks.lifecycle",
     "checks.config_hygiene",
+    "checks.validation",
     "reports.json_report",
     "reports.html_report",
     "reports.sarif_report",

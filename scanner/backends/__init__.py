@@ -103,6 +103,16 @@ class Backend(abc.ABC):
     def status(self) -> BackendStatus:
         """Reachability, identity, auth method and latency; never raises."""
 
+    def fetch(self, record: SecretRecord) -> dict[str, str]:
+        """The secret's fields, plaintext, for a validation or ``get`` only.
+
+        The caller holds them for one call and drops them; they must never be
+        logged, stored or put in a message.  Backends that hold no values
+        (an inventory file) raise :class:`BackendError` with reason ``config``.
+        """
+        raise BackendError(f"{self.label} holds metadata only; its secrets cannot be fetched for validation",
+                           "config")
+
 
 BackendFactory = Callable[[str, dict[str, Any], "Config"], Backend]
 

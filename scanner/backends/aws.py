@@ -506,6 +506,27 @@ class AwsSecretsManagerBackend(Backend):
             return f"profile {session.profile_name}" + (f" ({kind})" if kind else "")
         return _AUTH_METHODS.get(method, method or "unknown")
 
+    def fetch(self, record: SecretRecord) -> dict[str, str]:
+        """The secret's current value (GetSecretValue), as fields: a JSON object's keys, else ``value``."""
+        import json
+
+        region = record.path.split(":")[3] if record.path.startswith("arn:") else self.regions()[0]
+        client = self.client("secretsmanager", region)
+        before = self.api_calls
+        try:
+            answer = client.get_secret_value(SecretId=record.path or record.name)
+        except Exception as exc:
+            raise self._error(exc, region, "secretsmanager:GetSecretValue", _public_url(client.meta.endpoint_url),
+                              self.api_calls - before) from None
+        text = answer.get("SecretString")
+        if text is None:
+            return {}
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return {"value": text}
+        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {"value": text}
+
     def status(self) -> BackendStatus:
         """Identity (STS GetCallerIdentity), auth method, latency, and a one-secret ListSecrets probe."""
         result = BackendStatus(backend=self.label, type=self.type, reachable=False)

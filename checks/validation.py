@@ -1,0 +1,160 @@
+"""SA401-SA403: does every credential still work, and is it who it should be?
+
+``secretaudit validate --secret NAME`` (or ``--all``) fetches each chosen
+secret from its backend, hands its fields to the ``secretaudit_validate_
+credential`` hook (AWS STS, GitHub ``/user``, Vault ``lookup-self``, a real
+database login), and drops them.  The value exists only for that one call:
+it is never stored, logged or put in a result.
+
+- SA401: the service rejected the credential (revoked, expired, wrong).
+- SA402: validation could not run (server down, no validator, no value):
+  an ``error``, never a pass.
+- SA403: an AWS key works but is not the identity the policy expects
+  (``policy.scopes.aws_role``).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import TYPE_CHECKING
+
+from checks.controls import NIST_IA_5
+from scanner.hookspec import hookimpl
+from scanner.model import CheckSpec, Finding, Location, SecretRecord, Severity, Status, Target, Validation, fingerprint
+
+if TYPE_CHECKING:
+    from scanner.backends import Backend
+    from scanner.config import Config
+    from scanner.registry import CheckRegistry
+    from scanner.session import Session
+
+_COMMON = {"tags": ("validation",), "controls": (NIST_IA_5,), "applies_to": ("validate",)}
+
+SPECS = (
+    CheckSpec(id="SA401", title="Credential rejected by its service", severity=Severity.HIGH,
+              description="The service answered that the credential is invalid, revoked or expired.",
+              remediation="Rotate the credential (secretaudit rotate, or the provider's console) and store the new "
+                          "value in the secret manager; find and fix whatever still uses the old one.", **_COMMON),
+    CheckSpec(id="SA402", title="Credential could not be validated", severity=Severity.MEDIUM,
+              description="Validation could not run: the service was unreachable, the value could not be read, or "
+                          "no validator knows the kind. An error, never a pass.",
+              remediation="Fix what the message names (network, permissions to read the value, the secret's "
+                          "fields or kind) and validate again.", **_COMMON),
+    CheckSpec(id="SA403", title="Credential is not the expected identity", severity=Severity.HIGH,
+              description="The credential works but authenticates as another identity than the policy expects.",
+              remediation="Replace it with a credential of the expected role or user (policy.scopes.aws_role), or "
+                          "correct the policy if the identity changed on purpose.", **_COMMON),
+)
+
+#: Kinds with a validator, and how to build the credential from a secret's fields.
+VALIDATED_KINDS = ("aws-access-key", "github-token", "vault-token", "database-password")
+
+
+def credential_fields(kind: str, fields: dict[str, str]) -> dict[str, str]:
+    """The fields a validator needs, from the standard's KV layout or plain ``value``/``token``."""
+    if kind == "github-token":
+        token = fields.get("personal_access_token") or fields.get("token") or fields.get("value")
+        return {"token": token} if token else {}
+    if kind == "vault-token":
+        token = fields.get("token") or fields.get("vault_token") or fields.get("value")
+        return {"token": token, **({"url": fields["url"]} if "url" in fields else {})} if token else {}
+    return dict(fields)  # aws-access-key and database-password validators read the layout themselves
+
+
+def _finding(check_id: str, status: Status, record: SecretRecord, message: str, config: "Config",
+             target: str) -> Finding:
+    assert config.checks is not None
+    spec = config.checks.get(check_id)
+    return Finding(check_id=check_id, severity=spec.severity, status=status,
+                   location=Location(backend=record.backend, name=record.name), message=message,
+                   fingerprint=fingerprint(check_id, f"{record.backend}:{record.name}"),
+                   remediation=spec.remediation, target=target)
+
+
+def validate_record(backend: "Backend", record: SecretRecord, config: "Config", target: str) -> list[Finding]:
+    """Fetch, validate and forget one secret; the findings (empty when it works as expected)."""
+    from scanner.backends import BackendError
+
+    try:
+        fields = backend.fetch(record)
+    except BackendError as exc:
+        return [_finding("SA402", Status.ERROR, record, f"could not validate: {exc}", config, target)]
+    credential = credential_fields(record.kind, fields)
+    del fields
+    if not credential:
+        return [_finding("SA402", Status.ERROR, record, f"could not validate: no {record.kind} fields in the "
+                         "secret (expected e.g. token, personal_access_token, access_key_id/secret_access_key, "
+                         "mysql_host/mysql_user/mysql_password)", config, target)]
+    result: Validation | None = config.hook.secretaudit_validate_credential(
+        kind=record.kind, credential=credential, config=config)
+    del credential
+    if result is None:
+        return [_finding("SA402", Status.ERROR, record, f"could not validate: no validator for kind {record.kind}",
+                         config, target)]
+    if result.status == "invalid":
+        return [_finding("SA401", Status.FAILED, record, result.message or "the service rejected it", config, target)]
+    if result.status != "valid":
+        return [_finding("SA402", Status.ERROR, record, result.message or "could not validate", config, target)]
+    expected = (config.settings["policy"].get("scopes") or {}).get("aws_role")
+    if record.kind == "aws-access-key" and expected and not _same_identity(result.identity, expected):
+        return [_finding("SA403", Status.FAILED, record, f"authenticates as {result.identity}, expected {expected}",
+                         config, target)]
+    return []
+
+
+def _same_identity(identity: str, expected: str) -> bool:
+    """An assumed-role ARN matches its role ARN (``arn:aws:sts::ACCT:assumed-role/NAME/session``)."""
+    if identity == expected or fnmatch.fnmatchcase(identity, expected):
+        return True
+    if ":assumed-role/" in identity and ":role/" in expected:
+        account = identity.split(":")[4]
+        role = identity.split(":assumed-role/")[1].split("/")[0]
+        return expected.split(":")[4] == account and expected.rsplit("/", 1)[-1] == role
+    return False
+
+
+def _selected(record: SecretRecord, wanted: list[str]) -> bool:
+    if not wanted:
+        return record.kind in VALIDATED_KINDS
+    full = f"{record.backend}:{record.name}"
+    return any(fnmatch.fnmatchcase(record.name, w) or fnmatch.fnmatchcase(full, w) for w in wanted)
+
+
+@hookimpl
+def secretaudit_register_checks(registry: "CheckRegistry") -> None:
+    for spec in SPECS:
+        registry.add(spec)
+
+
+@hookimpl
+def secretaudit_collect_targets(config: "Config") -> list[Target] | None:
+    if "validate" not in config.stash:
+        return None
+    return [Target(kind="validate", name=f"validate {backend.label}", path=str(index))
+            for index, backend in enumerate(config.stash["backends"])]
+
+
+@hookimpl
+def secretaudit_run_target(session: "Session", target: Target) -> bool | None:
+    if target.kind != "validate":
+        return None
+    from scanner.backends import BackendError, backend_error
+
+    config = session.config
+    backend = config.stash["backends"][int(target.path)]
+    wanted: list[str] = config.stash["validate"]
+    count = 0
+    try:
+        records = [r for r in backend.records() if _selected(r, wanted)]
+    except BackendError as exc:
+        session.add_finding(backend_error(backend.label, str(exc), target.name, 0, config))
+        records = []
+    for record in records:
+        findings = validate_record(backend, record, config, target.name)
+        count += 1
+        session.count_scanned(0, failed=bool(findings))  # an error is not a pass either
+        for finding in findings:
+            session.add_finding(finding)
+    config.stash.setdefault("validated", []).extend(f"{r.backend}:{r.name}" for r in records)
+    session.collected(target, count)
+    return True
