@@ -22,3 +22,9 @@ CIS_AWS_1_12 = "CIS AWS Foundations 1.12"  # credentials unused for 45 days or m
 CIS_AWS_1_14 = "CIS AWS Foundations 1.14"  # access keys rotated every 90 days or less
 ISO_A_5_9 = "ISO 27001:2022 A.5.9"    # inventory of assets, with owners
 ISO_A_8_24 = "ISO 27001:2022 A.8.24"  # use of cryptography (key lifecycle)
+
+# -- least privilege (SA3xx) ------------------------------------------------------------------
+CIS_AWS_1_13 = "CIS AWS Foundations 1.13"  # only one active access key per IAM user
+CIS_AWS_1_16 = "CIS AWS Foundations 1.16"  # no IAM policies granting full "*:*" administrative privileges
+PCI_7_2_1 = "PCI DSS v4 7.2.1"        # access assigned by least privilege, per job function
+PCI_7_2_2 = "PCI DSS v4 7.2.2"        # privileges limited to what the job needs

@@ -308,9 +308,9 @@ def audit(paths: tuple[str, ...], fail_on: str | None, shard: str | None, compar
     repos = [str((config.rootdir / repo) if config.source else Path(repo)) for repo in config.settings["repos"]]
     config.paths = [*repos, *paths]
     config.stash["audit_backends"] = True
-    if not config.stash["backends"] and not config.paths:
+    if not config.stash["backends"] and not config.paths and not config.settings["scopes"]:
         raise UsageError(f"nothing to audit in {config.source or 'the default configuration'}: "
-                         "configure backends (or an external_secrets block) or repos, or pass --config")
+                         "configure backends (or an external_secrets block), repos or scopes, or pass --config")
     session = Session(config)
     runner.configure(fmt, verbose, quiet, no_color, reports, shard, compare_to)
     status = session.run()

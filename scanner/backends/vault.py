@@ -603,7 +603,12 @@ class VaultBackend(Backend):
             pool.shutdown(wait=False, cancel_futures=True)
 
     def fetch(self, record: SecretRecord) -> dict[str, str]:
-        """The current version's fields of a KV v2 secret (validation only; never logged)."""
+        """The current version's fields of a KV v2 secret (validation only; never logged).
+
+        The record of the audit token itself is answered with that token.
+        """
+        if record.kind == "vault-token" and record.name.startswith("token:") and not record.path.startswith(self.mount):
+            return {"token": self.__token, "url": self.url}
         relative = record.path[len(self.mount) + 1:] if record.path.startswith(self.mount + "/") else record.path
         path = f"{self.mount}/data/{relative}"
         try:

@@ -1,0 +1,430 @@
+"""SA304 and SA509: least privilege of the audited Vault tokens, and audit devices.
+
+One ``vault-policy`` target per configured ``vault`` backend, run during
+``secretaudit audit``.  It reads the ACL policies the backend's own token
+holds (``auth/token/lookup-self``: token policies plus identity policies),
+fetches each policy's text (``sys/policy/NAME``, else
+``sys/policies/acl/NAME``), parses it with a small tolerant HCL/JSON parser
+and reports, per policy:
+
+* a glob at the root (``path "*"``, ``path "+/..."``): every mount and ``sys``;
+* ``sudo`` on any path;
+* write (create/update/delete/patch) on ``sys/`` endpoints other than the
+  self-service ones every token needs (``sys/renew``, ``sys/wrapping/*``...);
+* create/update on ``auth/token/create*`` (minting new, possibly orphan, tokens);
+* write on the whole KV mount (``secret/*``) when the backend is configured for
+  a narrower folder;
+* the ``root`` policy itself (critical).
+
+SA509 reads ``sys/audit``: no audit device enabled fails; a token that may
+not read it (``sudo`` is required) is an ``error``, never a pass.
+
+The token is never put in a message (the backend's own ``_scrub`` applies).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any, Iterable
+
+from checks.controls import NIST_AC_6, SOC2_CC6_1
+from scanner.hookspec import hookimpl
+from scanner.model import CheckSpec, Finding, Location, Severity, Status, Target, fingerprint
+
+if TYPE_CHECKING:
+    from scanner.backends.vault import VaultBackend
+    from scanner.config import Config
+    from scanner.registry import CheckRegistry
+    from scanner.session import Session
+
+KIND = "vault-policy"
+SA304 = "SA304"
+SA509 = "SA509"
+
+SPECS = {
+    SA304: CheckSpec(
+        id=SA304, title="Vault token policy grants more than the audit needs", severity=Severity.HIGH,
+        description=("The ACL policies attached to the audited Vault/OpenBao token grant a root glob "
+                     "(path \"*\"), sudo, write on sys/ endpoints, token creation, or write on a whole KV "
+                     "mount wider than the configured path; the root policy is critical."),
+        remediation=("Give the token a policy with only list and read on <mount>/metadata/<folder>/* (and read "
+                     "on its own sys/policy/NAME); move administrative rights to a separate, short-lived token."),
+        tags=("scopes", "vault"), controls=(NIST_AC_6, SOC2_CC6_1), applies_to=(KIND,)),
+    SA509: CheckSpec(
+        id=SA509, title="Vault has no audit device enabled", severity=Severity.HIGH,
+        description=("sys/audit lists no enabled audit device: requests to the server, including reads of "
+                     "secrets, leave no trace. Not being allowed to check is an error, not a pass."),
+        remediation=("Enable an audit device (bao/vault audit enable file file_path=/var/log/vault_audit.log, or "
+                     "the server config's audit stanza); give the audit token read+sudo on sys/audit to check it."),
+        tags=("vault", "logging"), controls=(SOC2_CC6_1,), applies_to=(KIND,)),
+}
+
+WRITE = frozenset({"create", "update", "delete", "patch"})
+
+#: sys/ endpoints every token uses on itself (the default policy): writing them is not administration.
+SELF_SERVICE_SYS = ("sys/capabilities-self", "sys/capabilities-accessor", "sys/capabilities", "sys/renew",
+                    "sys/leases/renew", "sys/leases/lookup", "sys/wrapping/", "sys/tools/",
+                    "sys/control-group/request", "sys/mfa/challenge", "sys/internal/ui/")
+
+#: concrete paths standing for "mint a token"
+TOKEN_CREATE = ("auth/token/create", "auth/token/create-orphan", "auth/token/create/x")
+
+#: KV v2 sub-paths of a mount: data, metadata... (``secret/data/*`` is still the whole mount)
+KV_SUBPATHS = ("data", "metadata", "delete", "undelete", "destroy", "subkeys")
+
+#: old-style ``policy = "write"`` values as capabilities
+LEGACY_POLICY = {
+    "deny": ["deny"], "read": ["read", "list"], "write": ["create", "read", "update", "delete", "list"],
+    "sudo": ["create", "read", "update", "delete", "list", "sudo"],
+}
+
+
+# -- the policy parser ----------------------------------------------------------------------
+
+_TOKEN = re.compile(r'''
+    (?P<ws>\s+)
+  | (?P<comment>\#[^\n]*|//[^\n]*|/\*.*?(?:\*/|\Z))
+  | (?P<heredoc><<-?\s*(?P<tag>[A-Za-z_][A-Za-z0-9_]*)\n.*?\n\s*(?P=tag)(?=\s|$))
+  | (?P<string>"(?:[^"\\\n]|\\.)*"?)
+  | (?P<punct>[{}\[\]=,:])
+  | (?P<word>[^\s{}\[\]=,:"#]+)
+''', re.VERBOSE | re.DOTALL)
+
+
+def _tokens(text: str) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for match in _TOKEN.finditer(text):
+        kind = match.lastgroup
+        if kind in ("ws", "comment") or kind is None:
+            continue
+        value = match.group(kind)
+        if kind == "tag":
+            kind, value = "heredoc", match.group("heredoc")
+        if kind == "string":
+            body = value[1:-1] if len(value) >= 2 and value.endswith('"') else value[1:]
+            value = re.sub(r"\\(.)", r"\1", body)
+        out.append((kind, value))
+    return out
+
+
+def parse_policy(text: str) -> list[tuple[str, list[str]]]:
+    """``[(path, capabilities)]`` of every ``path`` block, in order; tolerant of anything else.
+
+    Understands HCL (``path "x" { capabilities = [...] }``, the legacy
+    ``policy = "write"``, comments, nested parameter blocks) and the JSON form
+    (``{"path": {"x": {"capabilities": [...]}}}``).  Unknown keys are skipped.
+    """
+    stripped = text.strip()
+    if stripped.startswith("{"):
+        try:
+            data = json.loads(stripped)
+        except ValueError:
+            data = None
+        if isinstance(data, dict):
+            return _from_json(data)
+    tokens = _tokens(text)
+    rules: list[tuple[str, list[str]]] = []
+    i = 0
+    while i < len(tokens):
+        kind, value = tokens[i]
+        if kind == "word" and value == "path" and i + 2 < len(tokens) and tokens[i + 1][0] == "string":
+            path = tokens[i + 1][1]
+            j = i + 2
+            if j < len(tokens) and tokens[j] == ("punct", "="):  # path "x" = { ... } (also valid HCL)
+                j += 1
+            if j < len(tokens) and tokens[j] == ("punct", "{"):
+                capabilities, i = _block(tokens, j)
+                rules.append((path, capabilities))
+                continue
+        i += 1
+    return rules
+
+
+def _block(tokens: list[tuple[str, str]], start: int) -> tuple[list[str], int]:
+    """Capabilities of the block opening at ``start``; returns them and the index after the block."""
+    depth = 0
+    capabilities: list[str] = []
+    i = start
+    while i < len(tokens):
+        kind, value = tokens[i]
+        if kind == "punct" and value in "{[":
+            depth += 1
+        elif kind == "punct" and value in "}]":
+            depth -= 1
+            if depth == 0:
+                return capabilities, i + 1
+        elif depth == 1 and kind in ("word", "string") and value in ("capabilities", "policy") \
+                and i + 1 < len(tokens) and tokens[i + 1] == ("punct", "="):
+            if value == "policy" and i + 2 < len(tokens) and tokens[i + 2][0] in ("string", "word"):
+                capabilities.extend(LEGACY_POLICY.get(tokens[i + 2][1].strip().lower(), []))
+                i += 3
+                continue
+            if value == "capabilities" and i + 2 < len(tokens) and tokens[i + 2] == ("punct", "["):
+                j = i + 3
+                while j < len(tokens) and tokens[j] != ("punct", "]"):
+                    if tokens[j][0] in ("string", "word"):
+                        capabilities.append(tokens[j][1].strip().lower())
+                    j += 1
+                i = j + 1
+                continue
+        i += 1
+    return capabilities, i  # unterminated block: take what was there
+
+
+def _from_json(data: dict[str, Any]) -> list[tuple[str, list[str]]]:
+    rules: list[tuple[str, list[str]]] = []
+    paths = data.get("path")
+    entries: Iterable[tuple[str, Any]] = ()
+    if isinstance(paths, dict):
+        entries = paths.items()
+    elif isinstance(paths, list):  # [{"x": {...}}, ...]
+        entries = [(k, v) for item in paths if isinstance(item, dict) for k, v in item.items()]
+    for path, body in entries:
+        if isinstance(body, list):
+            body = {k: v for item in body if isinstance(item, dict) for k, v in item.items()}
+        if not isinstance(body, dict):
+            continue
+        caps = [str(c).strip().lower() for c in body.get("capabilities") or ()]
+        if isinstance(body.get("policy"), str):
+            caps.extend(LEGACY_POLICY.get(body["policy"].strip().lower(), []))
+        rules.append((str(path), caps))
+    return rules
+
+
+# -- judging one rule -----------------------------------------------------------------------
+
+
+def path_matches(pattern: str, path: str) -> bool:
+    """Vault's path matching: ``+`` is one segment, a trailing ``*`` any suffix."""
+    pattern_parts = pattern.split("/")
+    path_parts = path.split("/")
+    for index, part in enumerate(pattern_parts):
+        last = index == len(pattern_parts) - 1
+        if last and part.endswith("*"):
+            rest = "/".join(path_parts[index:])
+            return index <= len(path_parts) and rest.startswith(part[:-1])
+        if index >= len(path_parts):
+            return False
+        if part != "+" and part != path_parts[index]:
+            return False
+    return len(pattern_parts) == len(path_parts)
+
+
+def is_root_glob(pattern: str) -> bool:
+    """A glob at the first segment: the rule spans every mount, ``sys`` and ``auth``."""
+    first = pattern.lstrip("/").split("/", 1)[0]
+    return first in ("", "+") or "*" in first
+
+
+def _sys_write(pattern: str) -> bool:
+    pattern = pattern.lstrip("/")
+    if not (pattern == "sys" or pattern.startswith("sys/") or pattern.startswith("+/")):
+        return False
+    prefix = pattern.split("*", 1)[0]
+    return not any(prefix.startswith(p) for p in SELF_SERVICE_SYS) or prefix == ""
+
+
+def _mount_root_glob(pattern: str, mount: str) -> bool:
+    """``secret/*``, ``secret/data/*``, ``secret/+/*``: the whole KV mount."""
+    pattern = pattern.lstrip("/")
+    if not mount or not pattern.startswith(mount + "/"):
+        return False
+    rest = pattern[len(mount) + 1:]
+    first, _, tail = rest.partition("/")
+    if first in KV_SUBPATHS and tail:
+        rest = tail
+    return rest == "" or rest.startswith("*") or rest.split("/", 1)[0] == "+"
+
+
+def judge_rule(pattern: str, capabilities: list[str], mount: str, folder: str) -> list[tuple[str, str]]:
+    """``[(rule, problem)]`` for one path block; empty when it is fine."""
+    caps = set(capabilities)
+    if "deny" in caps or not caps:
+        return []
+    problems: list[tuple[str, str]] = []
+    shown = ", ".join(capabilities)
+    if is_root_glob(pattern):
+        problems.append(("root-glob", f'path "{pattern}" matches every path on the server (capabilities: {shown})'))
+    else:
+        writes = caps & WRITE
+        if writes and _sys_write(pattern):
+            problems.append(("sys-write", f'write on sys/ endpoints: path "{pattern}" (capabilities: {shown})'))
+        if caps & {"create", "update"} and any(path_matches(pattern, p) for p in TOKEN_CREATE):
+            problems.append(("token-create", f'may create tokens: path "{pattern}" (capabilities: {shown})'))
+        if writes and folder and _mount_root_glob(pattern, mount):
+            problems.append(("mount-write", f'write on the whole {mount}/ mount: path "{pattern}" '
+                                            f"(capabilities: {shown}), wider than the configured "
+                                            f"{mount}/{folder}"))
+    if "sudo" in caps:
+        problems.append(("sudo", f'sudo capability on path "{pattern}" (capabilities: {shown})'))
+    return problems
+
+
+# -- auditing one backend -------------------------------------------------------------------
+
+
+class PolicyAudit:
+    """SA304 and SA509 findings of one vault backend, and how many policies were examined."""
+
+    def __init__(self, backend: "VaultBackend", config: "Config", target: str) -> None:
+        self.backend = backend
+        self.config = config
+        self.target = target
+        self.findings: list[Finding] = []
+        self.examined = 0
+        self.failed_items = 0
+
+    def _add(self, check_id: str, status: Status, name: str, key: str, message: str,
+             severity: Severity | None = None, evidence: str = "") -> None:
+        if not self.config.is_enabled(check_id):
+            return
+        spec = SPECS[check_id]
+        label = self.backend.label
+        self.findings.append(Finding(
+            check_id=check_id, severity=severity or spec.severity, status=status,
+            location=Location(backend=label, name=name), message=self.backend._scrub(f"{label}: {message}"),
+            fingerprint=fingerprint(check_id, f"{label}:{name}", "", key), evidence=evidence,
+            remediation=spec.remediation, target=self.target))
+
+    def run(self) -> "PolicyAudit":
+        from scanner.backends import BackendError
+
+        try:
+            data = self.backend._lookup_self()
+        except BackendError as exc:
+            message = f"could not check: {exc}"
+            self._add(SA304, Status.ERROR, "policies", "lookup-self", message)
+            self._add(SA509, Status.ERROR, "sys/audit", "audit", message)
+            return self
+        policies = sorted({str(p) for p in (data.get("policies") or ())} |
+                          {str(p) for p in (data.get("identity_policies") or ())})
+        for name in policies:
+            self.examined += 1
+            before = len(self.findings)
+            try:
+                self._policy(name)
+            except BackendError as exc:
+                self._add(SA304, Status.ERROR, f"policy:{name}", "read", f"could not read policy '{name}': {exc}")
+            if len(self.findings) > before:
+                self.failed_items += 1
+        try:
+            self._audit_devices()
+        except BackendError as exc:
+            self._add(SA509, Status.ERROR, "sys/audit", "audit", f"could not check: {exc}")
+        return self
+
+    def _read_text(self, name: str) -> str | None:
+        from scanner.backends.vault import _Denied, _NotFound
+
+        client = self.backend.client
+        denied = False
+        try:
+            answer = self.backend._call("GET", f"sys/policy/{name}", client.sys.read_policy, name=name)
+            rules = answer.get("rules") or (answer.get("data") or {}).get("rules")
+            if isinstance(rules, str):
+                return rules
+        except _Denied:
+            denied = True
+        except _NotFound:
+            pass
+        try:
+            answer = self.backend._call("GET", f"sys/policies/acl/{name}", client.sys.read_acl_policy, name=name)
+            text = (answer.get("data") or {}).get("policy") or answer.get("policy")
+            if isinstance(text, str):
+                return text
+        except _Denied:
+            denied = True
+        except _NotFound:
+            pass
+        if denied:
+            self._add(SA304, Status.ERROR, f"policy:{name}", "read",
+                      f"could not check policy '{name}': permission denied; the token needs the 'read' "
+                      f"capability on sys/policy/{name} (or sys/policies/acl/{name})")
+        else:
+            self._add(SA304, Status.ERROR, f"policy:{name}", "read",
+                      f"could not check policy '{name}': neither sys/policy/{name} nor sys/policies/acl/{name} "
+                      "exists (an identity policy that was deleted?)")
+        return None
+
+    def _policy(self, name: str) -> None:
+        if name == "root":
+            self._add(SA304, Status.FAILED, "policy:root", "root",
+                      "token holds the 'root' policy: every capability on every path, including sudo",
+                      severity=Severity.CRITICAL)
+            return
+        text = self._read_text(name)
+        if text is None:
+            return
+        mount, folder = self.backend.mount, self.backend.folder
+        for pattern, capabilities in parse_policy(text):
+            for rule, problem in judge_rule(pattern, capabilities, mount, folder):
+                self._add(SA304, Status.FAILED, f"policy:{name}", f"{rule}\x1f{pattern}",
+                          f"policy '{name}': {problem}", evidence=f'path "{pattern}"')
+
+    def _audit_devices(self) -> None:
+        from scanner.backends.vault import _Denied, _NotFound
+
+        try:
+            answer = self.backend._call("GET", "sys/audit", self.backend.client.sys.list_enabled_audit_devices)
+        except _Denied:
+            self._add(SA509, Status.ERROR, "sys/audit", "audit",
+                      "could not check: permission denied on GET sys/audit; the token needs the 'read' and "
+                      "'sudo' capabilities on sys/audit")
+            self.failed_items += 1
+            return
+        except _NotFound:
+            self._add(SA509, Status.ERROR, "sys/audit", "audit",
+                      "could not check: sys/audit not found on this server")
+            self.failed_items += 1
+            return
+        devices = answer.get("data") if isinstance(answer.get("data"), dict) else \
+            {k: v for k, v in answer.items() if isinstance(v, dict) and "type" in v}
+        self.examined += 1
+        if not devices:
+            self._add(SA509, Status.FAILED, "sys/audit", "audit",
+                      f"no audit device is enabled on {self.backend.url}: requests leave no audit trail")
+            self.failed_items += 1
+
+
+def audit_backend(backend: "VaultBackend", config: "Config", target: str = "") -> PolicyAudit:
+    """Run SA304 and SA509 on one vault backend (the entry point tests use)."""
+    return PolicyAudit(backend, config, target or f"{backend.label}:policies").run()
+
+
+# -- hooks ----------------------------------------------------------------------------------
+
+
+@hookimpl
+def secretaudit_register_checks(registry: "CheckRegistry") -> None:
+    for spec in SPECS.values():
+        registry.add(spec)
+
+
+@hookimpl
+def secretaudit_collect_targets(config: "Config") -> list[Target] | None:
+    if not config.stash.get("audit_backends"):
+        return None
+    from scanner.shard import in_shard
+
+    shard = config.stash.get("shard")
+    targets = []
+    for index, backend in enumerate(config.stash.get("backends") or ()):
+        name = f"{backend.label}:policies"
+        if backend.type == "vault" and in_shard(name, shard):
+            targets.append(Target(kind=KIND, name=name, path=str(index)))
+    return targets or None
+
+
+@hookimpl
+def secretaudit_run_target(session: "Session", target: Target) -> bool | None:
+    if target.kind != KIND:
+        return None
+    backend = session.config.stash["backends"][int(target.path)]
+    result = audit_backend(backend, session.config, target.name)
+    for index in range(max(result.examined, 1)):
+        session.count_scanned(0, failed=index < result.failed_items)
+    for finding in result.findings:
+        session.add_finding(finding)
+    session.collected(target, result.examined)
+    return True
