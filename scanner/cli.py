@@ -308,7 +308,8 @@ def audit(paths: tuple[str, ...], fail_on: str | None, shard: str | None, compar
     repos = [str((config.rootdir / repo) if config.source else Path(repo)) for repo in config.settings["repos"]]
     config.paths = [*repos, *paths]
     config.stash["audit_backends"] = True
-    if not config.stash["backends"] and not config.paths and not config.settings["scopes"]:
+    if not config.stash["backends"] and not config.paths and not config.settings["scopes"] \
+            and not (config.settings["policy"].get("scopes") or {}).get("aws_role"):
         raise UsageError(f"nothing to audit in {config.source or 'the default configuration'}: "
                          "configure backends (or an external_secrets block), repos or scopes, or pass --config")
     session = Session(config)

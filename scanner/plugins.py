@@ -38,6 +38,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "checks.aws_iam",
     "checks.vault_policy",
     "checks.github_scopes",
+    "checks.db_grants",
     "reports.json_report",
     "reports.html_report",
     "reports.sarif_report",

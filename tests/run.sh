@@ -4,12 +4,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# A real headless browser for the HTML report test (Debian's chromium).
-if ! command -v chromium >/dev/null 2>&1 && [ -z "${SECRETAUDIT_SKIP_BROWSER:-}" ]; then
+# Real servers and a real browser, from Debian's packages: headless chromium
+# (HTML report test), MariaDB and PostgreSQL (database grant and login tests).
+# The tests start and stop the servers themselves, on loopback, in temp dirs.
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || missing+=(mariadb-server)
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
+if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ]; then
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+        # the packages start their own servers; the tests run their own on free ports
+        (service mariadb stop; service postgresql stop) >/dev/null 2>&1 || true
     else
-        echo "tests/run.sh: chromium is missing; install it (apt-get install chromium) or set SECRETAUDIT_SKIP_BROWSER=1" >&2
+        echo "tests/run.sh: missing ${missing[*]}; install them (apt-get install ${missing[*]})" >&2
         exit 4
     fi
 fi

@@ -625,7 +625,8 @@ def test_cli_audit_list_and_status_from_an_openclaw_yaml(planted: Planted, tmp_p
     assert proc.returncode in (0, 1), proc.stderr
     report = json.loads(proc.stdout)
     assert not [f for f in report["findings"] if f["check_id"] == "SA200"], report["findings"]
-    assert report["summary"]["error"] == 0
+    # a metadata-only token cannot read its policies or the audit devices: those checks say so as errors
+    assert {f["check_id"] for f in report["findings"] if f["status"] == "error"} <= {"SA304", "SA509"}
     assert planted.token not in proc.stdout + proc.stderr
 
     proc = run_cli("list", "--config", str(config), "--format", "json", *_plugin_args(), env=env, cwd=tmp_path)
