@@ -439,6 +439,14 @@ def is_alphabet(value: str) -> bool:
     return len(value) >= ALPHABET_MIN_LENGTH and len(set(value)) == len(value)
 
 
+_TYPE_EXPRESSION = re.compile(r"[A-Za-z_][\w.]*\[[\w.\[\], |]*\]|[\w.\[\]]+(?: \| [\w.\[\], ]+)+")
+
+
+def is_type_annotation(value: str) -> bool:
+    """A quoted type in code: ``credential: "dict[str, str]"``, ``token: "str | None"``."""
+    return _TYPE_EXPRESSION.fullmatch(value) is not None
+
+
 def is_regex(value: str) -> bool:
     """A regular expression (``([a-f0-9]{48})``, ``(?:secret[-_]?key)``): a pattern, not a secret."""
     return len(_REGEX_MARKERS.findall(value)) >= 2

@@ -605,7 +605,7 @@ def _keyword_value_rejected(cand: Candidate, line: str, fallback: bool) -> bool:
     if value != value.strip() or _our_filters_reject(value, line, cand.literal):
         return True  # blanks around a value: a fragment of a concatenation, not a secret
     if (filters.is_prose(value) or filters.is_name_like(value) or filters.is_identifier_like(value)
-            or filters.is_css_color(value) or filters.is_regex(value)):
+            or filters.is_css_color(value) or filters.is_regex(value) or filters.is_type_annotation(value)):
         return True
     if _LOWER_WORD.fullmatch(value) and not _PASSWORD_NAME.search(normalize_name(cand.key)):
         return True

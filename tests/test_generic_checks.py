@@ -547,3 +547,15 @@ def test_encoding_alphabets_are_not_secrets() -> None:
     assert filters.is_alphabet("qpzry9x8gf2tvdw0s3jn54khce6mua7l")  # bech32
     assert filters.is_alphabet("123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz")  # base58
     assert not filters.is_alphabet("Zx8vQ2mN5pL0kR7tW3yB6nC9dF1gH4jK2sA5uE8o")  # repeats: a key
+
+
+def test_quoted_type_annotations_are_not_secrets() -> None:
+    from checks import filters
+
+    assert filters.is_type_annotation("dict[str, str]")
+    assert filters.is_type_annotation("str | None")
+    assert filters.is_type_annotation("list[tuple[str, int]]")
+    assert not filters.is_type_annotation("Zx8vQ2mN5pL0kR7tW3yB")
+    item = FileItem(path="hooks.py", relpath="hooks.py",
+                    text='def check(kind: str, credential: "dict[str, str]") -> None:\n    pass\n')
+    assert not generic.secretaudit_scan_file(item=item, config=make_config())
