@@ -147,7 +147,7 @@ def secretaudit_run_target(session: "Session", target: Target) -> bool | None:
     try:
         records = [r for r in backend.records() if _selected(r, wanted)]
     except BackendError as exc:
-        session.add_finding(backend_error(backend.label, str(exc), target.name, 0, config))
+        session.add_finding(backend_error(backend.label, f"could not validate: {exc}", target.name, 0, config))
         records = []
     for record in records:
         findings = validate_record(backend, record, config, target.name)
