@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -82,17 +81,9 @@ def build(findings: Iterable[Finding], previous: dict[str, dict[str, Any]] | Non
 
 def write(path: Path, content: dict[str, Any]) -> None:
     """Write atomically, so an interrupted run never leaves half a baseline."""
-    text = json.dumps(content, indent=2, sort_keys=False) + "\n"
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=".secretaudit-baseline.", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    from scanner.atomicfile import write_atomically
+
+    write_atomically(path, json.dumps(content, indent=2, sort_keys=False) + "\n")
 
 
 # -- detect-secrets import -----------------------------------------------------------

@@ -7,11 +7,10 @@ reader never sees half a report.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from scanner.atomicfile import write_atomically
 from scanner.errors import UsageError
 from scanner.hookspec import hookimpl
 
@@ -27,19 +26,6 @@ def parse_report_option(value: str, formats: "FormatRegistry") -> tuple[str, str
         raise UsageError(f"unknown report format {name!r} in --report {value} "
                          f"(choose from: {', '.join(formats.names())})")
     return name, path or f"secretaudit-report.{formats.extension(name)}"
-
-
-def write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 @hookimpl(tryfirst=True)

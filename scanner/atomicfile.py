@@ -1,0 +1,31 @@
+"""Writing a file so that no reader ever sees half of it.
+
+Baselines and reports are read by other jobs (CI steps, reviewers, the next
+night's ``--compare``); an interrupted run must leave the old file or the new
+one, never a torn one.  The new content goes to a temporary file in the same
+directory, then ``os.replace`` swaps it in.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` in one step, with the usual permissions (umask applied)."""
+    directory = path.parent if str(path.parent) else Path(".")
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; a report is meant to be shared
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
