@@ -24,6 +24,7 @@ from scanner.model import CheckSpec, Finding, Location, SecretRecord, Severity, 
 
 if TYPE_CHECKING:
     from scanner.backends import Backend
+    from scanner.model import Detection, FileItem
     from scanner.config import Config
     from scanner.registry import CheckRegistry
     from scanner.session import Session
@@ -40,6 +41,11 @@ SPECS = (
                           "no validator knows the kind. An error, never a pass.",
               remediation="Fix what the message names (network, permissions to read the value, the secret's "
                           "fields or kind) and validate again.", **_COMMON),
+    CheckSpec(id="SA107", title="Live credential committed to the repository", severity=Severity.CRITICAL,
+              description="A hardcoded credential found by scan --verify still works: its service accepted it.",
+              remediation="Revoke it now at the provider (it is usable by anyone who can read the repository or "
+                          "its history), then move its replacement to a secret manager.",
+              tags=("hardcoded", "credentials", "validation"), controls=(NIST_IA_5,), applies_to=("path",)),
     CheckSpec(id="SA403", title="Credential is not the expected identity", severity=Severity.HIGH,
               description="The credential works but authenticates as another identity than the policy expects.",
               remediation="Replace it with a credential of the expected role or user (policy.scopes.aws_role), or "
@@ -111,6 +117,40 @@ def _same_identity(identity: str, expected: str) -> bool:
         role = identity.split(":assumed-role/")[1].split("/")[0]
         return expected.split(":")[4] == account and expected.rsplit("/", 1)[-1] == role
     return False
+
+
+#: SA101 rules whose value alone is a credential a validator can try, by kind.
+_TOKEN_RULES = {"github-pat": "github-token", "github-oauth-token": "github-token",
+                "github-user-to-server-token": "github-token", "github-server-to-server-token": "github-token",
+                "github-fine-grained-pat": "github-token"}
+
+
+def _candidates(detections: list["Detection"]) -> list[tuple["Detection", str, dict[str, str]]]:
+    """(detection to report on, kind, credential) for every verifiable hardcoded credential."""
+    found = [(d, _TOKEN_RULES[d.rule], {"token": d.secret}) for d in detections if d.rule in _TOKEN_RULES]
+    key_ids = [d for d in detections if d.rule in ("aws-access-key-id", "aws-temporary-access-key-id")]
+    secrets = [d for d in detections if d.rule == "aws-secret-access-key"]
+    for key_id, secret in zip(key_ids, secrets):  # pairs in file order, as they are usually written
+        found.append((key_id, "aws-access-key", {"access_key_id": key_id.secret, "secret_access_key": secret.secret}))
+    return found
+
+
+@hookimpl
+def secretaudit_derive_detections(item: "FileItem", detections: list["Detection"], config: "Config") -> list["Detection"] | None:
+    """``scan --verify``: SA107 for every hardcoded credential its service still accepts."""
+    if not config.stash.get("verify") or not config.is_enabled("SA107"):
+        return None
+    from scanner.model import Detection
+
+    live = []
+    for detection, kind, credential in _candidates(detections):
+        result = config.hook.secretaudit_validate_credential(kind=kind, credential=credential, config=config)
+        del credential
+        if result is not None and result.status == "valid":
+            live.append(Detection(check_id="SA107", line=detection.line, secret=detection.secret,
+                                  label=f"live {detection.label}: accepted as {result.identity or 'a valid identity'}",
+                                  visible_prefix=detection.visible_prefix, rule=detection.rule))
+    return live
 
 
 def _selected(record: SecretRecord, wanted: list[str]) -> bool:

@@ -172,11 +172,15 @@ def cli() -> None:
 @click.option("--no-baseline", is_flag=True, help="Report every finding, ignoring any baseline.")
 @click.option("--fail-on", metavar="SEVERITY", help="Lowest severity that fails the run: info, low (default), medium, high, critical.")
 @click.option("--allow-empty", is_flag=True, help="Exit 0 instead of 5 when no file was scanned (for hooks).")
+@click.option("--verify", is_flag=True,
+              help="Try each hardcoded GitHub token and AWS key pair against its service; a live one is SA107 "
+                   "(critical). Sends requests: never use it in a pre-commit hook.")
+@click.option("--github-api-url", metavar="URL", help="With --verify: the GitHub API base URL (Enterprise Server).")
 @_output_options
 @_common_options
 def scan(paths: tuple[str, ...], staged: bool, history: bool, refs: tuple[str, ...], baseline_file: str | None, no_baseline: bool,
-         fail_on: str | None, allow_empty: bool, shard: str | None, compare_to: str | None,
-         reports: tuple[str, ...], fmt: str, verbose: int, quiet: int, no_color: bool,
+         fail_on: str | None, allow_empty: bool, verify: bool, github_api_url: str | None, shard: str | None,
+         compare_to: str | None, reports: tuple[str, ...], fmt: str, verbose: int, quiet: int, no_color: bool,
          config_path: str | None, plugins: tuple[str, ...], exclude: tuple[str, ...],
          max_file_size: str | None, no_prefilter: bool, workers: int | None, no_cache: bool) -> None:
     """Scan files and directories for hardcoded credentials.
@@ -207,6 +211,11 @@ def scan(paths: tuple[str, ...], staged: bool, history: bool, refs: tuple[str, .
     runner = Runner(config_path, plugins, paths, _overrides(exclude, max_file_size, no_prefilter, workers, no_cache, fail_on))
     config = runner.config
     config.staged = staged
+    if verify:
+        config.stash["verify"] = True
+        config.settings["cache"] = False  # liveness changes without the file changing
+        if github_api_url:
+            config.stash["github_api_url"] = github_api_url.rstrip("/")
     if history:
         root = config.stash["scan_root"]
         from scanner.files import git_toplevel

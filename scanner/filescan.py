@@ -110,12 +110,16 @@ def findings_from_rows(rows: list[Row], relpath: str, config: "Config", target: 
 
 
 def run_checks(item: FileItem, config: "Config") -> list[Row]:
-    """Every enabled file check over one decoded file, as rows."""
+    """Every enabled file check over one decoded file, as rows (derived detections last)."""
     detections: list[Detection] = []
     for result in config.hook.secretaudit_scan_file(item=item, config=config):
         if result:
             detections.extend(result)
-    return detection_rows(item, detections, config)
+    derived: list[Detection] = []
+    if detections:
+        for result in config.hook.secretaudit_derive_detections(item=item, detections=detections, config=config):
+            derived.extend(result or ())
+    return detection_rows(item, detections, config) + detection_rows(item, derived, config)
 
 
 def findings_for(item: FileItem, detections: Iterable[Detection], config: "Config", target: str) -> list[Finding]:

@@ -254,6 +254,24 @@ def secretaudit_validate_credential(kind: str, credential: "dict[str, str]", con
     """
 
 
+@hookspec
+def secretaudit_derive_detections(item: "FileItem", detections: "list[Detection]",
+                                  config: "Config") -> "Iterable[Detection] | None":
+    """Add detections that follow from what the file checks found in one file.
+
+    Called after every ``secretaudit_scan_file`` implementation ran on
+    ``item``, in the same process, with all their detections (secrets still
+    in memory).  ``scan --verify`` uses it to validate hardcoded credentials
+    and report the live ones (SA107).  Derived detections are redacted and
+    fingerprinted like the others.
+
+    :param item: the file.
+    :param detections: every detection the file checks made in it.
+    :param config: the run's configuration.
+    :returns: additional detections, or ``None``.
+    """
+
+
 # -- reporting ----------------------------------------------------------------
 
 
