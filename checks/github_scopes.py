@@ -44,7 +44,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +59,8 @@ if TYPE_CHECKING:
     from scanner.session import Session
 
 KIND = "github-token"
+#: Targets of GitHub tokens kept in a backend (``scopes.github.from_backends: true``).
+BACKEND_KIND = "github-backend"
 SA305 = "SA305"
 DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_ROTATION_DAYS = 30
@@ -73,7 +75,7 @@ SPEC = CheckSpec(
                  "policy (or none), fail. A token GitHub rejects, or no answer, is an error."),
     remediation=("Replace the token with a fine-grained token limited to the repositories and permissions the "
                  "policy lists, expiring within the rotation period; revoke the old one."),
-    tags=("scopes", "github"), controls=(NIST_AC_6, NIST_IA_5, SOC2_CC6_1), applies_to=(KIND,),
+    tags=("scopes", "github"), controls=(NIST_AC_6, NIST_IA_5, SOC2_CC6_1), applies_to=(KIND, BACKEND_KIND),
 )
 
 #: scopes that include others (GitHub's documented scope hierarchy)
@@ -413,11 +415,55 @@ def secretaudit_collect_targets(config: "Config") -> list[Target] | None:
     shard = config.stash.get("shard")
     targets = [Target(kind=KIND, name=f"github:{entry['name']}", path=str(index))
                for index, entry in enumerate(configured_tokens(config)) if in_shard(f"github:{entry['name']}", shard)]
+    block = (config.settings.get("scopes") or {}).get("github") or {}
+    if isinstance(block, dict) and block.get("from_backends"):
+        # Reading a token's scopes needs the token: opt-in, since it fetches values during the audit.
+        targets += [Target(kind=BACKEND_KIND, name=f"github tokens in {backend.label}", path=str(index))
+                    for index, backend in enumerate(config.stash.get("backends") or ())
+                    if in_shard(f"github-backend:{backend.label}", shard)]
     return targets or None
+
+
+def _backend_tokens(session: "Session", target: Target) -> None:
+    """SA305 for every github-token secret of one backend: fetch, check, drop."""
+    from checks.validation import credential_fields
+    from scanner.backends import BackendError, backend_error
+
+    config = session.config
+    backend = config.stash["backends"][int(target.path)]
+    checked = 0
+    try:
+        records = [r for r in backend.records() if r.kind == KIND]
+    except BackendError as exc:
+        session.add_finding(backend_error(backend.label, f"could not list GitHub tokens: {exc}", target.name, 0, config))
+        records = []
+    for record in records:
+        name = f"{record.backend}:{record.name}"
+        try:
+            token = credential_fields(KIND, backend.fetch(record)).get("token", "")
+        except BackendError as exc:
+            session.add_finding(Finding(
+                check_id=SPEC.id, severity=SPEC.severity, status=Status.ERROR,
+                location=Location(backend=record.backend, name=record.name),
+                message=f"could not read the token to check its scopes: {exc}",
+                fingerprint=fingerprint(SPEC.id, name), remediation=SPEC.remediation, target=target.name))
+            continue
+        findings = check_token(record.name, token, config, target.name) if token else []
+        del token
+        findings = [replace(f, location=Location(backend=record.backend, name=record.name),
+                            fingerprint=fingerprint(SPEC.id, name, "", f.fingerprint)) for f in findings]
+        checked += 1
+        session.count_scanned(0, failed=bool(findings))
+        for finding in findings:
+            session.add_finding(finding)
+    session.collected(target, checked)
 
 
 @hookimpl
 def secretaudit_run_target(session: "Session", target: Target) -> bool | None:
+    if target.kind == BACKEND_KIND:
+        _backend_tokens(session, target)
+        return True
     if target.kind != KIND:
         return None
     entry = configured_tokens(session.config)[int(target.path)]
