@@ -68,7 +68,7 @@ class Runner:
     """Builds a configured run from CLI options (shared by every command)."""
 
     def __init__(self, config_path: str | None, plugins: tuple[str, ...], paths: tuple[str, ...] = (),
-                 overrides: dict[str, Any] | None = None) -> None:
+                 overrides: dict[str, Any] | None = None, audit: bool = True) -> None:
         from scanner.config import load_config, validate
         from scanner.files import git_toplevel
         from scanner.plugins import make_pluginmanager, parse_plugin_options, registries
@@ -84,13 +84,19 @@ class Runner:
                 self.config.settings[key] = validate({key: value}, "command line")[key]
         blocked, extra = parse_plugin_options(plugins)
         extra = [*self.config.settings["plugins"], *extra]
-        pm = make_pluginmanager(blocked, extra)
+        pm = make_pluginmanager(blocked, extra, audit=audit)
         self.config.pluginmanager = pm
         self.config.checks, self.config.formats = registries(pm)
-        for check_id in (*self.config.settings["disable"], *self.config.settings["checks"]):
-            if check_id not in self.config.checks:
-                known = ", ".join(c.id for c in self.config.checks)
-                raise UsageError(f"{self.config.source or 'config'}: unknown check id {check_id!r} (known: {known})")
+        named = [*self.config.settings["disable"], *self.config.settings["checks"]]
+        unknown = [c for c in named if c not in self.config.checks]
+        if unknown and not audit:  # maybe an audit check: judge against the whole catalogue
+            catalogue, _ = registries(make_pluginmanager(blocked, extra, entry_points=False))
+            unknown = [c for c in unknown if c not in catalogue]
+        else:
+            catalogue = self.config.checks
+        if unknown:
+            known = ", ".join(c.id for c in catalogue)
+            raise UsageError(f"{self.config.source or 'config'}: unknown check id {unknown[0]!r} (known: {known})")
         self.config.paths = list(paths)
         self.config.stash["scan_root"] = git_toplevel(start) or (
             self.config.rootdir if self.config.source else start)
@@ -208,7 +214,8 @@ def scan(paths: tuple[str, ...], staged: bool, history: bool, refs: tuple[str, .
     if history and len(paths) > 1:
         raise UsageError("--history scans one repository; give at most one PATH")
     paths = paths or (() if staged else (".",))
-    runner = Runner(config_path, plugins, paths, _overrides(exclude, max_file_size, no_prefilter, workers, no_cache, fail_on))
+    runner = Runner(config_path, plugins, paths, _overrides(exclude, max_file_size, no_prefilter, workers, no_cache, fail_on),
+                    audit=False)
     config = runner.config
     config.staged = staged
     if verify:

@@ -48,6 +48,14 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
 
 ENTRY_POINT_GROUP = "secretaudit"
 
+#: Built-ins that only ``audit``, ``list``, ``status`` and ``validate`` use
+#: (backends, lifecycle, scopes).  ``scan`` leaves them out: importing them
+#: and compiling their patterns is a third of a pre-commit hook's start-up.
+AUDIT_ONLY_PLUGINS: frozenset[str] = frozenset({
+    "scanner.backends", "scanner.backends.inventory", "scanner.backends.vault", "scanner.backends.aws",
+    "checks.lifecycle", "checks.config_hygiene", "checks.aws_iam", "checks.vault_policy", "checks.db_grants",
+})
+
 
 def parse_plugin_options(options: Iterable[str]) -> tuple[set[str], list[str]]:
     """Split ``-p`` values into blocked names (``no:NAME``) and modules to load."""
@@ -62,14 +70,18 @@ def parse_plugin_options(options: Iterable[str]) -> tuple[set[str], list[str]]:
 
 
 def make_pluginmanager(blocked: Iterable[str] = (), extra: Iterable[str] = (),
-                       entry_points: bool = True) -> pluggy.PluginManager:
-    """A new plugin manager with built-ins, extras and entry points loaded."""
+                       entry_points: bool = True, audit: bool = True) -> pluggy.PluginManager:
+    """A new plugin manager with built-ins, extras and entry points loaded.
+
+    ``audit=False`` (the ``scan`` command) skips :data:`AUDIT_ONLY_PLUGINS`.
+    """
     pm = pluggy.PluginManager("secretaudit")
     pm.add_hookspecs(hookspec)
     blocked = set(blocked)
     for name in blocked:
         pm.set_blocked(name)
-    for module_name in (*DEFAULT_PLUGINS, *extra):
+    builtins = DEFAULT_PLUGINS if audit else tuple(p for p in DEFAULT_PLUGINS if p not in AUDIT_ONLY_PLUGINS)
+    for module_name in (*builtins, *extra):
         short = module_name.rsplit(".", 1)[-1]
         if short in blocked or module_name in blocked:
             continue

@@ -559,3 +559,22 @@ def test_quoted_type_annotations_are_not_secrets() -> None:
     item = FileItem(path="hooks.py", relpath="hooks.py",
                     text='def check(kind: str, credential: "dict[str, str]") -> None:\n    pass\n')
     assert not generic.secretaudit_scan_file(item=item, config=make_config())
+
+
+def test_detect_secrets_is_used_without_loading_requests() -> None:
+    """A file that needs detect-secrets' plugins does not pay for its HTTP library; results are unchanged."""
+    code = (
+        "import sys\n"
+        "from scanner.config import Config, validate\n"
+        "from scanner.model import FileItem\n"
+        "from checks import generic\n"
+        "text = 'if password == \"Zx8vQ2mN5pL0kR7t\":\\n    pass\\nKEY = \"Q7vK2pL9xR4mZ8wT1yB6nC3fJ5hD0sAQ\"\\n'\n"
+        "found = generic.secretaudit_scan_file(item=FileItem('a.py', 'a.py', text), config=Config(settings=validate({}, 't')))\n"
+        "assert 'detect_secrets' in sys.modules, 'detect-secrets was not used'\n"
+        "assert 'urllib3' not in sys.modules, 'requests was really imported'\n"
+        "print(sorted((d.line, d.rule) for d in found))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[(1, 'keyword'), (3, 'high-entropy-base64')]"
