@@ -215,7 +215,7 @@ def scan(paths: tuple[str, ...], staged: bool, history: bool, refs: tuple[str, .
         raise UsageError("--history scans one repository; give at most one PATH")
     paths = paths or (() if staged else (".",))
     runner = Runner(config_path, plugins, paths, _overrides(exclude, max_file_size, no_prefilter, workers, no_cache, fail_on),
-                    audit=False)
+                    audit=verify)  # --verify needs the validators, which live with the audit plugins
     config = runner.config
     config.staged = staged
     if verify:
