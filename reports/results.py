@@ -79,11 +79,13 @@ def outcomes(session: "Session") -> list[Outcome]:
 
 
 def control_outcomes(session: "Session") -> list[ControlOutcome]:
-    """Each control referenced by an enabled check: pass, or the findings breaking it."""
+    """Each control evidenced by a check that ran on this run's targets: pass, or what breaks it."""
     config = session.config
     checks_by_control: dict[str, list[str]] = defaultdict(list)
+    kinds = {t.kind for t in session.targets}
     for spec in config.checks or []:
-        if config.is_enabled(spec.id):
+        # a check that examined nothing in this run is no evidence either way
+        if config.is_enabled(spec.id) and kinds & set(spec.applies_to):
             for control in spec.controls:
                 checks_by_control[control].append(spec.id)
     result = []

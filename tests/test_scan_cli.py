@@ -388,3 +388,13 @@ def test_a_waiver_without_reason_is_a_config_error(tmp_path: Path) -> None:
     (tmp_path / "secretaudit.yaml").write_text("waivers:\n  - check: SA101\n    path: '*'\n")
     proc = run_cli("scan", ".", cwd=tmp_path)
     assert proc.returncode == 4 and "waivers[0].reason" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_controls_are_evidenced_only_by_checks_that_ran(tmp_path: Path) -> None:
+    """A repository scan says nothing about least-privilege controls: no check of theirs ran."""
+    (tmp_path / "a.py").write_text("x = 1\n")
+    _, report = run_json("scan", "--no-cache", str(tmp_path))
+    controls = {c["control"]: c["check_ids"] for c in report["controls"]}
+    assert "PCI DSS v4 8.6.2" in controls and "NIST 800-53 AC-6" not in controls
+    applies = {c["id"]: c["applies_to"] for c in report["checks"]}
+    assert all("path" in applies[check] for ids in controls.values() for check in ids)
