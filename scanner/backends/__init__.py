@@ -21,12 +21,12 @@ import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from checks.controls import NIST_IA_5
 from scanner.errors import ConfigError
 from scanner.hookspec import hookimpl
-from scanner.model import CheckSpec, Finding, Location, Severity, SecretRecord, Status, Target, fingerprint
+from scanner.model import CheckSpec, Finding, Issue, Location, Severity, SecretRecord, Status, Target, fingerprint
 
 if TYPE_CHECKING:
     from scanner.config import Config
@@ -211,21 +211,34 @@ def make_backends(config: "Config") -> list[Backend]:
     return [registry.create(entry, config, i) for i, entry in enumerate(config.settings["backends"])]
 
 
-def record_findings(record: SecretRecord, config: "Config", target: str) -> list[Finding]:
-    """Run every record check on one record; findings, failures only."""
+def issue_findings(results: "Iterable[Iterable[Issue] | None]", config: "Config", target: str,
+                   location: Callable[["Issue"], Location], identity: Callable[["Issue"], tuple[str, str]]
+                   ) -> list[Finding]:
+    """Failed findings from what record or config checks returned (enabled checks only).
+
+    ``identity(issue)`` gives the fingerprint's location identity and rule.
+    """
     assert config.checks is not None
     findings = []
-    for issues in config.hook.secretaudit_check_record(record=record, config=config):
+    for issues in results:
         for issue in issues or ():
             if not config.is_enabled(issue.check_id) or issue.check_id not in config.checks:
                 continue
             spec = config.checks.get(issue.check_id)
+            where, rule = identity(issue)
             findings.append(Finding(
                 check_id=issue.check_id, severity=issue.severity or spec.severity, status=Status.FAILED,
-                location=Location(backend=record.backend, name=record.name),
-                message=issue.message, fingerprint=fingerprint(issue.check_id, f"{record.backend}:{record.name}"),
-                evidence=issue.evidence, remediation=spec.remediation, target=target))
+                location=location(issue), message=issue.message,
+                fingerprint=fingerprint(issue.check_id, where, "", rule), evidence=issue.evidence,
+                remediation=spec.remediation, target=target))
     return findings
+
+
+def record_findings(record: SecretRecord, config: "Config", target: str) -> list[Finding]:
+    """Run every record check on one record; findings, failures only."""
+    return issue_findings(config.hook.secretaudit_check_record(record=record, config=config), config, target,
+                          lambda issue: Location(backend=record.backend, name=record.name),
+                          lambda issue: (f"{record.backend}:{record.name}", ""))
 
 
 def backend_error(backend: str, message: str, target: str, audited: int, config: "Config") -> Finding:
@@ -256,19 +269,11 @@ def secretaudit_collect_targets(config: "Config") -> list[Target] | None:
 
 def config_findings(config: "Config", target: str) -> list[Finding]:
     """SA5xx findings on the config file itself."""
-    assert config.checks is not None and config.source is not None
-    findings = []
-    for issues in config.hook.secretaudit_check_config(config=config):
-        for issue in issues or ():
-            if not config.is_enabled(issue.check_id) or issue.check_id not in config.checks:
-                continue
-            spec = config.checks.get(issue.check_id)
-            findings.append(Finding(
-                check_id=issue.check_id, severity=issue.severity or spec.severity, status=Status.FAILED,
-                location=Location(path=config.source, line=issue.line), message=issue.message,
-                fingerprint=fingerprint(issue.check_id, config.source, "", issue.key), evidence=issue.evidence,
-                remediation=spec.remediation, target=target))
-    return findings
+    source = config.source
+    assert source is not None
+    return issue_findings(config.hook.secretaudit_check_config(config=config), config, target,
+                          lambda issue: Location(path=source, line=issue.line),
+                          lambda issue: (source, issue.key))
 
 
 @hookimpl
