@@ -150,7 +150,34 @@ def _baseline_path(runner: Runner, explicit: str | None) -> Path:
 # -- commands -------------------------------------------------------------------
 
 
-@click.group(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class LazyGroup(click.Group):
+    """A group whose operational commands live in their own modules, imported on use.
+
+    ``scan`` is the pre-commit hook's path and must start fast; the
+    secrets-owner verbs (get, rotate, trail) pull in backends and are only
+    imported when asked for (or listed by ``--help``).
+    """
+
+    lazy_commands: dict[str, str] = {
+        "get": "scanner.cli_secrets:get",
+        "rotate": "scanner.cli_secrets:rotate",
+        "trail": "scanner.cli_trail:trail",
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy_commands and cmd_name not in self.commands:
+            import importlib
+
+            module_name, attribute = self.lazy_commands[cmd_name].split(":")
+            self.add_command(getattr(importlib.import_module(module_name), attribute), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, epilog=EPILOG,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="secretaudit")
 def cli() -> None:
     """secretaudit: find hardcoded credentials and prove your secrets hygiene.

@@ -127,6 +127,12 @@ SETTINGS: dict[str, Setting] = {
     "waivers": Setting(_mapping_list, [], "accepted findings: {fingerprint | check + path/secret glob, reason, by, until}"),
     "secret_cache": Setting(_mapping, {}, "cache of fetched values: {ttl_seconds, max_size} (from OpenClaw's cache block)"),
     "cache_dir": Setting(_str, "", "where the scan cache lives (default: $XDG_CACHE_HOME/secretaudit)"),
+    "audit_log": Setting(_str, "", "access trail file: one JSON line per get, rotate and validate "
+                                   "(default: $XDG_STATE_HOME/secretaudit/trail.jsonl)"),
+    "rotation": Setting(_mapping, {}, "how 'secretaudit rotate' generates passwords: {password: {length, "
+                                      "classes}} and per-kind settings"),
+    "access_logs": Setting(_mapping, {}, "Vault/OpenBao file audit device logs to read, keyed by backend name "
+                                         "(SA510: reads outside the owner's policy)"),
 }
 
 

@@ -26,12 +26,15 @@ CLEAN = FIXTURES / "clean"
 
 #: Tests never write to the developer's own cache directory.
 _CACHE_HOME = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"secretaudit-test-cache-{os.getpid()}")
+#: ... nor to the developer's own access trail (``$XDG_STATE_HOME/secretaudit/trail.jsonl``).
+_STATE_HOME = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"secretaudit-test-state-{os.getpid()}")
 
 
 def run_cli(*args: str, cwd: Path | str | None = None, env: dict[str, str] | None = None,
             wrapper: tuple[str, ...] = (), timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """Run ``secretaudit ARGS`` as a real process; returns the completed process."""
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_CACHE_HOME": _CACHE_HOME, **(env or {})}
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_CACHE_HOME": _CACHE_HOME,
+                "XDG_STATE_HOME": _STATE_HOME, **(env or {})}
     full_env.pop("NO_COLOR", None)
     return subprocess.run([*wrapper, sys.executable, "-m", "scanner", *args], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=timeout)
