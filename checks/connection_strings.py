@@ -251,9 +251,7 @@ def find_passwords(text: str) -> list[ConnectionPassword]:
     One password found by two forms (a JDBC URL with user info) is kept once.
     """
     has_url = "://" in text
-    low = text.lower()
-    if len(low) != len(text):  # a few non-ASCII characters change length when lowered
-        low = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+    low = filters.lower_keeping_offsets(text)
     has_jdbc = "jdbc:" in low
     has_kv = "pwd" in low or "password" in low
     if not (has_url or has_jdbc or has_kv):

@@ -304,12 +304,6 @@ def _has_stem(low: str) -> bool:
     return False
 
 
-def _lowered(text: str) -> str | None:
-    """``text.lower()`` when it keeps every offset (always for ASCII), else None."""
-    low = text.lower()
-    return low if len(low) == len(text) else None
-
-
 def _keyword_line_starts(text: str, low: str) -> set[int]:
     """Start offsets of lines that contain a keyword stem."""
     starts: set[int] = set()
@@ -725,11 +719,8 @@ def scan_text(item: FileItem, limits: Limits, prefilter: bool) -> list[tuple[int
     text = item.text
     ctx = _FileContext(item.name, _extension(item.name) in CODE_EXTENSIONS, limits)
     if prefilter:
-        low = _lowered(text)
-        keyword_starts = _keyword_line_starts(text, low) if low is not None else None
-        entropy_starts = _entropy_line_starts(text, limits)
-        if keyword_starts is None:  # offsets do not survive lower(): look at every line
-            keyword_starts = {start for start, _ in _iter_lines(text)}
+        keyword_starts: set[int] | None = _keyword_line_starts(text, filters.lower_keeping_offsets(text))
+        entropy_starts: set[int] | None = _entropy_line_starts(text, limits)
         lines: Iterable[tuple[int, str]] = (
             (start, text[start:end if (end := text.find("\n", start)) != -1 else len(text)])
             for start in sorted(keyword_starts | entropy_starts)
