@@ -27,6 +27,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "checks.generic",
     "checks.connection_strings",
     "checks.credential_files",
+    "checks.agent_configs",
     "checks.git_history",
     "scanner.backends",
     "scanner.backends.inventory",
