@@ -52,7 +52,15 @@ def cache_file(cache_dir: Path, root: Path) -> Path:
 
 
 def content_digest(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=20).hexdigest()
+    """The content's git blob id: ``sha1("blob <size>\\0" + data)``.
+
+    Git's own content address, so a file git already vouches for (tracked
+    and unmodified, see ``scanner.files``) and a blob of the history scan
+    find their cached rows without being read or hashed again.
+    """
+    digest = hashlib.sha1(b"blob %d\0" % len(data), usedforsecurity=False)
+    digest.update(data)
+    return digest.hexdigest()
 
 
 def result_key(digest: str, relpath: str) -> str:
@@ -147,6 +155,11 @@ class ScanCache:
     def digest_for_stat(self, path: str, signature: str) -> str | None:
         entry = self.load_stat_index().get(path)
         return entry[1] if entry and entry[0] == signature else None
+
+    def size_of(self, path: str, digest: str) -> int:
+        """The size last recorded for ``path`` with this content (0 if unknown); for byte counts only."""
+        entry = self.load_stat_index().get(path)
+        return int(entry[0].split(":", 1)[0]) if entry and entry[1] == digest else 0
 
     def _load_results(self) -> dict[str, str]:
         """Every payload under the current rules, read in one query.

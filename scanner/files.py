@@ -38,6 +38,10 @@ class FileRef:
     relpath: str
     blob: str | None = None
     missing: str | None = None
+    #: the git blob id of the work-tree content, when git vouches for it
+    #: (tracked, unmodified, a regular file): the scan cache's key, so an
+    #: unchanged file of a repository is answered without a ``stat``
+    digest: str | None = None
 
 
 def git_toplevel(directory: Path) -> Path | None:
@@ -60,14 +64,41 @@ def display_path(path: Path, root: Path) -> str:
         return path.as_posix()
 
 
-def _git_files(directory: Path) -> list[str] | None:
-    proc = subprocess.run(
-        ["git", "-C", str(directory), "ls-files", "-z", "--cached", "--others", "--exclude-standard",
-         "--deduplicate", "--", "."],
-        capture_output=True, check=False)
+def _git(directory: Path, *args: str) -> list[str] | None:
+    """NUL-separated output of ``git -C directory ARGS``, or None when git fails."""
+    proc = subprocess.run(["git", "-C", str(directory), *args], capture_output=True, check=False)
     if proc.returncode != 0:
         return None
     return [p for p in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if p]
+
+
+def _git_files(directory: Path) -> list[str] | None:
+    """Tracked plus untracked-not-ignored files below ``directory``, as git lists them."""
+    return _git(directory, "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--deduplicate",
+                "--", ".")
+
+
+def _git_clean_blobs(directory: Path) -> dict[str, str]:
+    """path -> blob id of tracked regular files whose work-tree content git says is unchanged.
+
+    ``git diff-files`` compares the work tree with the index using git's own
+    stat cache (and re-reads racily-clean entries), in C: what ``git
+    status`` trusts.  A file with clean/smudge filters (autocrlf, LFS) may
+    differ from its blob; its cached rows are keyed by the hash of the bytes
+    actually scanned, so such a file simply misses and is read again.
+    """
+    staged = _git(directory, "ls-files", "-s", "-z", "--", ".")
+    modified = _git(directory, "diff-files", "--name-only", "-z", "--relative", "--", ".")
+    if staged is None or modified is None:
+        return {}
+    changed = set(modified)
+    clean: dict[str, str] = {}
+    for entry in staged:
+        meta, _, name = entry.partition("\t")
+        mode, blob, stage = meta.split(" ")
+        if stage == "0" and mode in ("100644", "100755") and name not in changed:
+            clean[name] = blob
+    return clean
 
 
 def _walk_with_links(directory: str) -> Iterator[str]:
@@ -106,18 +137,22 @@ def _excluded(relpath: str, patterns: list[str]) -> bool:
     return any(fnmatch.fnmatchcase(relpath, pattern) for pattern in patterns)
 
 
-def iter_files(target: Target, root: Path, exclude: list[str]) -> Iterator[FileRef]:
-    """All file references of one path target, in a deterministic order."""
+def iter_files(target: Target, root: Path, exclude: list[str], digests: bool = False) -> Iterator[FileRef]:
+    """All file references of one path target, in a deterministic order.
+
+    ``digests`` (when the scan cache is on) asks git for the blob id of each
+    unchanged tracked file: one ``ls-files -s`` and one ``diff-files``.
+    """
     if target.scope == "staged":
         refs: Iterator[FileRef] = _staged(root)
     else:
-        refs = _expand(Path(target.path), root)
+        refs = _expand(Path(target.path), root, digests)
     for ref in refs:
         if not _excluded(ref.relpath, exclude):
             yield ref
 
 
-def _expand(path: Path, root: Path) -> Iterator[FileRef]:
+def _expand(path: Path, root: Path, digests: bool = False) -> Iterator[FileRef]:
     absolute = Path(os.path.abspath(path))
     if not os.path.lexists(absolute):
         yield FileRef(str(absolute), display_path(absolute, root), missing="no such file or directory")
@@ -127,10 +162,12 @@ def _expand(path: Path, root: Path) -> Iterator[FileRef]:
         base = str(absolute)
         listed = _git_files(absolute) if git_toplevel(absolute) else None
         if listed is not None:
+            clean = _git_clean_blobs(absolute) if digests else {}
             for name in sorted(listed):
                 full = os.path.join(base, name)
-                if os.path.lexists(full):  # deleted but still tracked: nothing to read
-                    yield FileRef(full, _relative(full, prefix))
+                digest = clean.get(name)
+                if digest is not None or os.path.lexists(full):  # deleted but still tracked: nothing to read
+                    yield FileRef(full, _relative(full, prefix), digest=digest)
             return
         for full in _walk_with_links(base):
             yield FileRef(full, _relative(full, prefix))
@@ -152,7 +189,8 @@ def secretaudit_collect_targets(config: "Config") -> list[Target]:
 def secretaudit_collect_items(target: Target, config: "Config") -> Iterator[FileRef] | None:
     if target.kind != "path":
         return None
-    return iter_files(target, config.stash["scan_root"], config.settings["exclude"])
+    return iter_files(target, config.stash["scan_root"], config.settings["exclude"],
+                      digests=bool(config.settings["cache"]))
 
 
 @hookimpl

@@ -137,17 +137,25 @@ def cached_result(ref: FileRef, config: "Config", target: str, cache: "ScanCache
         return None
     from scanner.cache import result_key
 
+    if ref.digest is not None:  # git vouches the work tree holds this blob: no stat, no read
+        rows = cache.results(result_key(ref.digest, ref.relpath))
+        if rows is not None:
+            return _cached(ref, rows, config, target, cache.size_of(ref.relpath, ref.digest), None)
     signature = _signature(ref.path)
     digest = cache.digest_for_stat(ref.relpath, signature) if signature else None
     rows = cache.results(result_key(digest, ref.relpath)) if digest else None
     if rows is None:
         return None
     assert signature is not None and digest is not None
-    entry = (signature, digest, None)
+    return _cached(ref, rows, config, target, int(signature.split(":", 1)[0]), (signature, digest, None))
+
+
+def _cached(ref: FileRef, rows: list[list[Any]], config: "Config", target: str, size: int,
+            entry: tuple[str, str, None] | None) -> FileResult:
     if rows == BINARY_ROWS:
         return FileResult(ref.relpath, skip=Skip(ref.relpath, "binary"), cached=True, cache_entry=entry)
-    return FileResult(ref.relpath, findings_from_rows(rows, ref.relpath, config, target),
-                      size=int(signature.split(":", 1)[0]), cache_entry=entry, cached=True)
+    return FileResult(ref.relpath, findings_from_rows(rows, ref.relpath, config, target), size=size,
+                      cache_entry=entry, cached=True)
 
 
 def scan_file(ref: FileRef, config: "Config", target: str, caching: bool = False) -> FileResult:

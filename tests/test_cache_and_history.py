@@ -14,10 +14,20 @@ import pytest
 from conftest import CORPUS, fake_aws_key_id, fake_aws_secret, git, run_cli, run_json
 
 
-@pytest.fixture
-def tree(tmp_path: Path, rng) -> Path:
+@pytest.fixture(params=["plain", "git"])
+def tree(request: pytest.FixtureRequest, tmp_path: Path, rng) -> Path:
+    """The corpus as a plain directory, and committed to git.
+
+    In a repository the cache is keyed by git's blob ids (``ls-files -s``
+    plus ``diff-files``) instead of stat signatures, so every cache test runs
+    on both paths.
+    """
     root = tmp_path / "tree"
     shutil.copytree(CORPUS, root)
+    if request.param == "git":
+        git(root, "init", "-q", "-b", "main")
+        git(root, "add", "-A", "-f")
+        git(root, "commit", "-q", "-m", "corpus")
     return root
 
 
@@ -47,6 +57,45 @@ def test_a_changed_file_is_rescanned(tree: Path, tmp_path: Path, rng) -> None:
     rel = target.relative_to(tree).as_posix()
     assert any(f["location"]["path"].endswith(rel) and f["message"].startswith("AWS access key")
                and f["location"]["line"] == len(target.read_text().splitlines()) for f in warm["findings"])
+
+
+def test_git_unstaged_staged_and_untracked_changes_are_all_rescanned(tmp_path: Path, rng) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    for name in ("unstaged.py", "staged.py", "same.py"):
+        (root / name).write_text("VALUE = 1\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "clean")
+    cache = tmp_path / "cache"
+    proc, first = run_json("scan", "--no-baseline", str(root), env={"XDG_CACHE_HOME": str(cache)})
+    assert proc.returncode == 0 and first["summary"]["files_scanned"] == 3, proc.stderr
+    keys = {name: fake_aws_key_id(rng) for name in ("unstaged.py", "staged.py", "untracked.py")}
+    for name, key in keys.items():
+        (root / name).write_text(f'KEY = "{key}"\n')
+    git(root, "add", "staged.py")
+    proc, second = run_json("scan", "--no-baseline", str(root), env={"XDG_CACHE_HOME": str(cache)})
+    flagged = {f["location"]["path"] for f in second["findings"] if f["check_id"] == "SA101"}
+    assert flagged == {"unstaged.py", "staged.py", "untracked.py"}, proc.stderr
+    assert second["summary"]["files_from_cache"] == 1  # same.py only
+    assert not any(key in proc.stdout + proc.stderr for key in keys.values())
+
+
+def test_git_filtered_files_are_judged_by_their_work_tree_bytes(tmp_path: Path, rng) -> None:
+    """With eol=crlf the work tree differs from the blob: the cache must never mix them up."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    (root / ".gitattributes").write_text("*.cfg text eol=crlf\n")
+    (root / "app.cfg").write_text(f"aws_key = {fake_aws_key_id(rng)}\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "crlf")
+    (root / "app.cfg").unlink()
+    git(root, "checkout", "--", "app.cfg")
+    assert b"\r\n" in (root / "app.cfg").read_bytes()
+    cache = tmp_path / "cache"
+    runs = [run_json("scan", "--no-baseline", str(root), env={"XDG_CACHE_HOME": str(cache)})[1] for _ in range(2)]
+    assert runs[0]["findings"] == runs[1]["findings"] and runs[0]["findings"]
 
 
 def test_changing_the_rules_invalidates_the_cache(tree: Path, tmp_path: Path) -> None:
