@@ -82,8 +82,9 @@ DEFAULT_ROTATION_DAYS: dict[str, int] = {
 DEFAULT_EXPIRY_WARNING_DAYS = 30
 DEFAULT_UNUSED_DAYS = 90
 
-#: Every key the ``policy`` block may hold (other plugins read the last two).
-POLICY_KEYS = ("rotation_days", "expiry_warning_days", "unused_days", "max_cache_ttl_seconds", "scopes")
+#: Every key the ``policy`` block may hold (other plugins read the last three; ``owners``: SA510).
+POLICY_KEYS = ("rotation_days", "expiry_warning_days", "unused_days", "max_cache_ttl_seconds", "scopes",
+               "owners")
 
 #: Kinds that must carry an expiry date (SA207) and tokens that must expire (SA208).
 EXPIRY_REQUIRED_KINDS = ("github-token", "vault-token", "aws-access-key")

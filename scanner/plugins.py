@@ -40,6 +40,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "checks.vault_policy",
     "checks.github_scopes",
     "checks.db_grants",
+    "checks.access_audit",
     "reports.json_report",
     "reports.html_report",
     "reports.sarif_report",
@@ -55,6 +56,7 @@ ENTRY_POINT_GROUP = "secretaudit"
 AUDIT_ONLY_PLUGINS: frozenset[str] = frozenset({
     "scanner.backends", "scanner.backends.inventory", "scanner.backends.vault", "scanner.backends.aws",
     "checks.lifecycle", "checks.config_hygiene", "checks.aws_iam", "checks.vault_policy", "checks.db_grants",
+    "checks.access_audit",
 })
 
 

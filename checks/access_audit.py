@@ -1,0 +1,489 @@
+"""SA510: secrets read by an identity outside their owner's policy (Vault/OpenBao audit logs).
+
+Vault and OpenBao write every request to their *file audit device* as one
+JSON line (``type: request`` then ``type: response``), with the caller's
+identity in ``auth`` (``display_name``, ``entity_id``, ``policies``) and the
+request's ``path`` and ``operation`` in ``request``.  Values (tokens, secret
+data) are HMAC'd by default; this module never reads ``request.data`` or
+``response.data`` at all, so even a device with ``log_raw = true`` cannot
+leak a value through secretaudit.
+
+The config says which log belongs to which backend, and who may read each
+owner's secrets::
+
+    access_logs:
+      vault: /var/log/openbao/audit.log      # backend name -> file (relative to the config)
+    policy:
+      owners:
+        team-payments: {policies: [payments-app]}
+        team-data: {policies: [etl], entities: [6f1c...-entity-id]}
+        "*": {policies: [secretaudit-get]}    # allowed on every owner's secrets (optional)
+
+A *read* is a successful ``read`` of a secret's value: ``MOUNT/data/PATH``
+(KV v2), ``MOUNT/creds/ROLE`` and ``MOUNT/static-creds/ROLE`` (dynamic and
+static database credentials).  Metadata reads, lists and denied attempts
+are shown by ``secretaudit trail --vault-audit-log`` but are not reads.
+
+SA510 takes each read of a secret of the audited folder (its ``owner`` from
+KV ``custom_metadata``) and fails when the token held none of the owner's
+allowed policies (``auth.policies``: token plus identity policies) and its
+entity (``entity_id`` or ``display_name``) is not listed either.  One
+finding per (secret, reader), naming both and the times, never a value.
+
+Why the mapping lives in the config and not in Vault: Vault's ACLs say who
+*can* read a path; the owner's policy says who *should*.  SA510 is the
+difference, judged after the fact from evidence Vault itself wrote.
+
+Secrets without an owner are not judged here (SA207 reports them); an owner
+missing from ``policy.owners`` makes each read of its secrets an ``error``
+(cannot judge, never a pass), as does an unreadable log.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
+
+from checks.controls import NIST_AC_6, SOC2_CC6_1
+from scanner.errors import ConfigError
+from scanner.hookspec import hookimpl
+from scanner.model import CheckSpec, Finding, Location, SecretRecord, Severity, Status, Target, fingerprint
+
+if TYPE_CHECKING:
+    from scanner.backends import Backend
+    from scanner.config import Config
+    from scanner.registry import CheckRegistry
+    from scanner.session import Session
+
+KIND = "access-log"
+SA510 = "SA510"
+#: ``policy.owners.<owner>`` keys; ``"*"`` as an owner name applies to every owner.
+OWNER_KEYS = ("policies", "entities")
+EVERY_OWNER = "*"
+#: Second path segments whose ``read`` returns a secret's value.
+VALUE_SEGMENTS = ("data", "creds", "static-creds")
+#: How many read times a message lists before "and N more".
+SHOWN_TIMES = 3
+
+SPEC = CheckSpec(
+    id=SA510, title="Secret read by an identity outside its owner's policy", severity=Severity.HIGH,
+    description=("The Vault/OpenBao file audit log shows a secret's value read by a token that holds none "
+                 "of the policies (and is none of the entities) its owner allows in policy.owners. Vault's "
+                 "ACL let the read happen, so the ACL is wider than the owner intends, or a shared token "
+                 "is in use. An unreadable log, or an owner missing from policy.owners, is an error."),
+    remediation=("Narrow the reader's Vault policy so it no longer grants read on the secret (or add its "
+                 "policy to policy.owners.<owner>.policies if the access is intended), then rotate the "
+                 "secret if the read was not expected."),
+    tags=("vault", "access", "logging"), controls=(NIST_AC_6, SOC2_CC6_1), applies_to=(KIND,))
+
+
+# -- the config -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OwnerRule:
+    """Who may read one owner's secrets: Vault policy names, entity ids or display names."""
+
+    policies: frozenset[str] = frozenset()
+    entities: frozenset[str] = frozenset()
+
+    def allows(self, read: "VaultRead") -> bool:
+        return bool(self.policies & set(read.policies)) or bool(
+            self.entities & {e for e in (read.entity_id, read.display_name) if e})
+
+    def describe(self) -> str:
+        parts = []
+        if self.policies:
+            parts.append(f"policies {', '.join(sorted(self.policies))}")
+        if self.entities:
+            parts.append(f"entities {', '.join(sorted(self.entities))}")
+        return " or ".join(parts) or "no one"
+
+
+def _names(value: Any, source: str, key: str, what: str) -> frozenset[str]:
+    if isinstance(value, str):
+        value = [value]
+    if value is None:
+        return frozenset()
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ConfigError(source, key, f"expected a list of {what}, e.g. [payments-app]")
+    return frozenset(v.strip() for v in value)
+
+
+def parse_owners(policy: Any, source: str = "config") -> dict[str, OwnerRule]:
+    """``policy.owners`` validated: owner name -> :class:`OwnerRule` (empty when not set)."""
+    owners = (policy or {}).get("owners") if isinstance(policy, dict) else None
+    if owners is None:
+        return {}
+    example = "e.g. owners: {team-payments: {policies: [payments-app]}}"
+    if not isinstance(owners, dict):
+        raise ConfigError(source, "policy.owners", f"expected a mapping of owner to allowed readers, {example}")
+    rules: dict[str, OwnerRule] = {}
+    for owner, entry in owners.items():
+        key = f"policy.owners.{owner}"
+        if not isinstance(entry, dict):
+            raise ConfigError(source, key, f"expected a mapping with {' and/or '.join(OWNER_KEYS)}, {example}")
+        for name in entry:
+            if name not in OWNER_KEYS:
+                raise ConfigError(source, f"{key}.{name}", f"unknown key (allowed: {', '.join(OWNER_KEYS)})")
+        rule = OwnerRule(policies=_names(entry.get("policies"), source, f"{key}.policies", "Vault policy names"),
+                         entities=_names(entry.get("entities"), source, f"{key}.entities",
+                                         "entity ids or token display names"))
+        if not rule.policies and not rule.entities:
+            raise ConfigError(source, key, "allows no one; list the Vault policies (or entities) that may read "
+                                           "this owner's secrets")
+        rules[str(owner)] = rule
+    return rules
+
+
+def _vault_backend_names(config: "Config") -> list[str]:
+    return [str(entry.get("name") or entry.get("type")) for entry in config.settings.get("backends") or ()
+            if isinstance(entry, dict) and entry.get("type") == "vault"]
+
+
+def parse_access_logs(config: "Config") -> dict[str, Path]:
+    """``access_logs`` validated against the configured vault backends: name -> log file."""
+    source = config.source or "config"
+    logs = config.settings.get("access_logs") or {}
+    names = _vault_backend_names(config)
+    result: dict[str, Path] = {}
+    for name, value in logs.items():
+        key = f"access_logs.{name}"
+        name = str(name).removeprefix("vault:")
+        if name not in names:
+            known = ", ".join(names) or "none configured"
+            raise ConfigError(source, key, f"no vault backend named {name!r} (vault backends: {known}); key "
+                                           "access_logs by the backend's name")
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(source, key, "expected the path of the backend's file audit device log "
+                                           "(its file_path option), e.g. /var/log/openbao/audit.log")
+        path = Path(value.strip()).expanduser()
+        result[name] = path if path.is_absolute() or not config.source else config.rootdir / path
+    if result and not parse_owners(config.settings.get("policy"), source):
+        raise ConfigError(source, "policy.owners", "missing: access_logs is set, so SA510 needs the Vault "
+                                                   "policies allowed to read each owner's secrets, e.g. policy: "
+                                                   "{owners: {team-payments: {policies: [payments-app]}}}")
+    return result
+
+
+# -- reading the audit log ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VaultRead:
+    """One request to a secret path, from the audit log; never any request or response data."""
+
+    time: datetime
+    request_id: str
+    path: str
+    operation: str
+    display_name: str
+    entity_id: str
+    policies: tuple[str, ...]
+    remote_address: str
+    #: ``ok``, ``denied``, ``error``, or ``unknown`` (a request with no response in the log)
+    outcome: str
+    #: the server's error text for a failed request (e.g. "permission denied")
+    error: str = ""
+
+    @property
+    def reader(self) -> str:
+        """How messages name the reader: display name, entity and policies."""
+        who = self.display_name or "(no display name)"
+        if self.entity_id:
+            who += f" (entity {self.entity_id})"
+        return f"{who} [policies: {', '.join(self.policies) or 'none'}]"
+
+    @property
+    def reader_key(self) -> str:
+        """The reader's identity for fingerprints: stable across its tokens."""
+        return self.entity_id or f"{self.display_name}|{','.join(self.policies)}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"time": iso(self.time), "path": self.path, "operation": self.operation,
+                "display_name": self.display_name, "entity_id": self.entity_id, "policies": list(self.policies),
+                "remote_address": self.remote_address, "outcome": self.outcome, "error": self.error,
+                "request_id": self.request_id}
+
+
+@dataclass
+class AuditLog:
+    """What :func:`read_audit_log` found: requests to secret values and the lines it skipped."""
+
+    path: Path
+    reads: list[VaultRead] = field(default_factory=list)
+    bad_lines: list[tuple[int, str]] = field(default_factory=list)
+    lines: int = 0
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def is_value_path(path: str) -> bool:
+    """True for paths whose ``read`` returns a secret value (see the module docstring)."""
+    parts = path.strip("/").split("/")
+    return len(parts) >= 3 and parts[1] in VALUE_SEGMENTS
+
+
+def _time(value: Any) -> datetime | None:
+    from scanner.trail import parse_time
+
+    return parse_time(value)
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    return tuple(sorted({str(v) for v in value})) if isinstance(value, list) else ()
+
+
+def _error_outcome(error: Any) -> tuple[str, str]:
+    text = " ".join(str(error).split()) if error else ""
+    if not text:
+        return "ok", ""
+    # the server's own error text names causes, not values; keep it short anyway
+    return ("denied" if "permission denied" in text.lower() else "error"), text[:120]
+
+
+def _parse_entry(entry: dict[str, Any], moment: datetime) -> VaultRead | None:
+    request = entry.get("request") if isinstance(entry.get("request"), dict) else {}
+    auth = entry.get("auth") if isinstance(entry.get("auth"), dict) else {}
+    path = str(request.get("path") or "")
+    operation = str(request.get("operation") or "")
+    if operation != "read" or not is_value_path(path):
+        return None
+    policies = _strings(auth.get("policies")) or tuple(sorted(
+        {*_strings(auth.get("token_policies")), *_strings(auth.get("identity_policies"))}))
+    outcome, error = _error_outcome(entry.get("error"))
+    return VaultRead(time=moment, request_id=str(request.get("id") or ""), path=path, operation=operation,
+                     display_name=str(auth.get("display_name") or ""), entity_id=str(auth.get("entity_id") or ""),
+                     policies=policies, remote_address=str(request.get("remote_address") or ""),
+                     outcome=outcome, error=error)
+
+
+def read_audit_log(path: Path) -> AuditLog:
+    """Every read of a secret value in a file audit device log, paired request with response.
+
+    The response decides the outcome (and its time, when the request line is
+    missing); a request with no response is ``unknown`` (a denied one keeps
+    ``denied``).  Broken lines are collected with their number, never raised.
+    Raises :class:`OSError` when the file cannot be read.
+    """
+    from scanner.trail import iter_lines
+
+    log = AuditLog(path=path)
+    pending: dict[str, VaultRead] = {}
+    done: list[VaultRead] = []
+    for number, raw, complete in iter_lines(path):
+        if not raw.strip():
+            continue
+        log.lines += 1
+        try:
+            entry = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            log.bad_lines.append((number, "incomplete last line (the server was writing it?)" if not complete
+                                  else "not valid JSON (corrupt line)"))
+            continue
+        moment = _time(entry.get("time")) if isinstance(entry, dict) else None
+        if moment is None or entry.get("type") not in ("request", "response"):
+            log.bad_lines.append((number, "not an audit entry (no time or type)"))
+            continue
+        read = _parse_entry(entry, moment)
+        if read is None:
+            continue
+        if entry["type"] == "request":
+            if read.request_id:
+                pending[read.request_id] = read
+            else:
+                done.append(_unanswered(read))
+            continue
+        request = pending.pop(read.request_id, None)
+        done.append(read if request is None else replace(read, time=request.time))
+    done.extend(_unanswered(read) for read in pending.values())
+    log.reads = sorted(done, key=lambda r: r.time)
+    return log
+
+
+def _unanswered(read: VaultRead) -> VaultRead:
+    return read if read.outcome != "ok" else replace(read, outcome="unknown")
+
+
+def select_reads(reads: Iterable[VaultRead], since: datetime | None = None,
+                 secrets: Iterable[str] = ()) -> list[VaultRead]:
+    """Reads at or after ``since`` whose path matches a pattern (the path, or its part after ``/data/``)."""
+    patterns = [p for p in secrets if p]
+    chosen = []
+    for read in reads:
+        if since is not None and read.time < since:
+            continue
+        if patterns:
+            names = {read.path, secret_name(read.path)}
+            if not any(fnmatch.fnmatchcase(n, p) for n in names for p in patterns):
+                continue
+        chosen.append(read)
+    return chosen
+
+
+def secret_name(path: str) -> str:
+    """``secret/data/apps/payments/db`` -> ``apps/payments/db`` (what the KV CLI calls it)."""
+    mount, _, rest = path.strip("/").partition("/")
+    segment, _, name = rest.partition("/")
+    return name if segment == "data" else path
+
+
+# -- judging one backend ---------------------------------------------------------------------------
+
+
+def _record_key(record: SecretRecord) -> str | None:
+    """The audit-log path a read of this record's value has (KV v2 and database static roles)."""
+    mount, _, rest = record.path.partition("/")
+    if record.name.startswith("token:") or not rest:
+        return None
+    if rest.startswith("static-roles/"):
+        return f"{mount}/static-creds/{rest.removeprefix('static-roles/')}"
+    return f"{mount}/data/{rest}"
+
+
+@dataclass
+class AccessAudit:
+    """SA510 findings of one vault backend's audit log."""
+
+    backend: "Backend"
+    log_path: Path
+    config: "Config"
+    target: str
+    findings: list[Finding] = field(default_factory=list)
+    judged: int = 0
+    failed_items: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def _add(self, status: Status, name: str, rule: str, message: str) -> None:
+        scrub = getattr(self.backend, "_scrub", lambda text: text)
+        self.findings.append(Finding(
+            check_id=SA510, severity=SPEC.severity, status=status,
+            location=Location(backend=self.backend.label, name=name), message=scrub(message),
+            fingerprint=fingerprint(SA510, f"{self.backend.label}:{name}", "", rule),
+            remediation=SPEC.remediation, target=self.target))
+
+    def _error(self, message: str) -> "AccessAudit":
+        self._add(Status.ERROR, "access-log", "unreadable", message)
+        return self
+
+    def records(self) -> list[SecretRecord]:
+        """The backend's records: those the backend target already listed, else list them now."""
+        listed = [r for r in self.config.stash.get("records") or () if r.backend == self.backend.label]
+        return listed or list(self.backend.records())
+
+    def run(self) -> "AccessAudit":
+        from scanner.backends import BackendError
+
+        where = f"access_logs.{self.backend.name} in {self.config.source or 'the config'}"
+        try:
+            log = read_audit_log(self.log_path)
+        except FileNotFoundError:
+            return self._error(f"audit log {self.log_path} does not exist; point {where} at the file audit "
+                               "device's file_path (bao audit list -detailed shows it)")
+        except IsADirectoryError:
+            return self._error(f"audit log {self.log_path} is a directory; point {where} at the log file itself")
+        except OSError as exc:
+            return self._error(f"cannot read audit log {self.log_path} ({exc.strerror or exc}); give secretaudit "
+                               f"read access to it or fix {where}")
+        for number, problem in log.bad_lines:
+            self.warnings.append(f"{self.log_path}:{number}: {problem}, skipped")
+        try:
+            records = self.records()
+        except BackendError as exc:
+            return self._error(f"could not list secrets to learn their owners: {exc}")
+        by_path = {key: record for record in records if (key := _record_key(record))}
+        owners = parse_owners(self.config.settings.get("policy"), self.config.source or "config")
+        everyone = owners.get(EVERY_OWNER, OwnerRule())
+        violations: dict[tuple[str, str], list[VaultRead]] = defaultdict(list)
+        unmapped: dict[str, tuple[str, int]] = {}
+        read_secrets: set[str] = set()
+        for read in log.reads:
+            record = by_path.get(read.path)
+            if record is None or read.outcome != "ok" or not record.owner:
+                continue
+            read_secrets.add(record.name)
+            rule = owners.get(record.owner)
+            if rule is None:
+                owner, count = unmapped.get(record.name, (record.owner, 0))
+                unmapped[record.name] = (owner, count + 1)
+                continue
+            if rule.allows(read) or everyone.allows(read):
+                continue
+            violations[(record.name, read.reader_key)].append(read)
+        failed_secrets = {name for name, _ in violations} | set(unmapped)
+        self.judged = len(read_secrets)
+        self.failed_items = len(failed_secrets)
+        for (name, reader_key), reads in sorted(violations.items()):
+            record = next(r for r in records if r.name == name)
+            rule = owners[record.owner or ""]
+            times = ", ".join(iso(r.time) for r in reads[-SHOWN_TIMES:])
+            more = f" (and {len(reads) - SHOWN_TIMES} earlier)" if len(reads) > SHOWN_TIMES else ""
+            count = "once" if len(reads) == 1 else f"{len(reads)} times"
+            self._add(Status.FAILED, name, f"reader\x1f{reader_key}",
+                      f"{self.backend.label}: '{name}' (owner {record.owner}) was read {count} by {reads[-1].reader}, "
+                      f"outside the owner's policy ({rule.describe()}); at {times}{more}")
+        for name, (owner, count) in sorted(unmapped.items()):
+            self._add(Status.ERROR, name, "unmapped-owner",
+                      f"{self.backend.label}: '{name}' was read {count} time(s) but its owner {owner!r} has no entry "
+                      f"in policy.owners; add policy.owners.{owner}.policies to judge who may read it")
+        return self
+
+
+# -- hooks ----------------------------------------------------------------------------------------
+
+
+@hookimpl
+def secretaudit_register_checks(registry: "CheckRegistry") -> None:
+    registry.add(SPEC)
+
+
+@hookimpl
+def secretaudit_configure(config: "Config") -> None:
+    """Validate policy.owners and access_logs before anything runs (config errors exit 4)."""
+    parse_owners(config.settings.get("policy"), config.source or "config")
+    config.stash["access_logs"] = parse_access_logs(config)
+
+
+@hookimpl
+def secretaudit_collect_targets(config: "Config") -> list[Target] | None:
+    if not config.stash.get("audit_backends") or not config.is_enabled(SA510):
+        return None
+    from scanner.shard import in_shard
+
+    logs: dict[str, Path] = config.stash.get("access_logs") or parse_access_logs(config)
+    shard = config.stash.get("shard")
+    targets = []
+    for index, backend in enumerate(config.stash.get("backends") or ()):
+        name = f"{backend.label}:access-log"
+        if backend.type == "vault" and backend.name in logs and in_shard(name, shard):
+            targets.append(Target(kind=KIND, name=name, path=str(index)))
+    return targets or None
+
+
+@hookimpl
+def secretaudit_run_target(session: "Session", target: Target) -> bool | None:
+    if target.kind != KIND:
+        return None
+    config = session.config
+    backend = config.stash["backends"][int(target.path)]
+    logs: dict[str, Path] = config.stash.get("access_logs") or parse_access_logs(config)
+    result = AccessAudit(backend, logs[backend.name], config, target.name).run()
+    session.warnings.extend(result.warnings)
+    for index in range(max(result.judged, 1)):
+        session.count_scanned(0, failed=index < result.failed_items)
+    for finding in result.findings:
+        session.add_finding(finding)
+    session.collected(target, result.judged)
+    return True
+
+
+def iter_reads(path: Path) -> Iterator[VaultRead]:
+    """Every read of a secret value in ``path`` (a convenience for scripts and tests)."""
+    yield from read_audit_log(path).reads
