@@ -697,9 +697,7 @@ def _yaml_scalar_hit(item: FileItem, key: str, node: Any, path: str, rule: str, 
     """A literal credential assigned to a secret-named key, or None."""
     import yaml
 
-    from checks import generic
-
-    if not isinstance(node, yaml.ScalarNode) or node.tag != "tag:yaml.org,2002:str" or not generic.is_secret_name(key):
+    if not isinstance(node, yaml.ScalarNode) or node.tag != "tag:yaml.org,2002:str" or not is_credential_name(key):
         return None
     value = str(node.value)
     if not is_literal_credential(value):
@@ -750,10 +748,24 @@ def _env_block(item: FileItem, node: Any, path: str, rule: str, where: str) -> l
     return hits
 
 
-def _yaml_secret_assignment(key: str, value: str) -> bool:
+def is_credential_name(key: str) -> bool:
+    """Whether a deploy-file key names a credential.
+
+    SA102's :func:`checks.generic.is_secret_name`, widened with OpenClaw's own
+    rule for secret-kind names (``*_API_KEY``, ``*_TOKEN``, ``*_SECRET``,
+    ``*_PASSWORD``, ``*_PRIVATE_KEY``): in an ``env`` block every name is a
+    variable meant for a program, and ``GATEWAY_TOKEN`` is a token.
+    """
     from checks import generic
 
-    return generic.is_secret_name(key) and is_literal_credential(value)
+    if generic.is_secret_name(key):
+        return True
+    normalized = "_" + generic.normalize_name(key).upper()
+    return normalized.endswith(_CREDENTIAL_SUFFIXES)
+
+
+def _yaml_secret_assignment(key: str, value: str) -> bool:
+    return is_credential_name(key) and is_literal_credential(value)
 
 
 def _workflow_hits(item: FileItem) -> list[Hit]:

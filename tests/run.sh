@@ -23,4 +23,5 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 python -m pip install -q --disable-pip-version-check -e ".[test]"
+bash tests/install_openclaw.sh >/dev/null  # the real OpenClaw CLI, for the SA106 agreement test
 exec python -m pytest "$@"
