@@ -799,12 +799,67 @@ def prefilter() -> tuple[re.Pattern[str], dict[str, tuple[_Probe, ...]]]:
 Hit = tuple[Rule, str, int, int, str]
 
 
+#: Bytes of text a process scans token by token before it builds the one-pass
+#: prefilter.  Building it (choosing leads, compiling one alternation of ~260
+#: tokens) costs about as much as looking for every token literal, one
+#: ``str.find`` each, over a megabyte: a pre-commit hook over a few files
+#: never pays for it, a repository scan pays once per worker.
+LITERAL_SCAN_BUDGET = 1 << 20
+
+_literal_bytes = 0
+
+
+@lru_cache(maxsize=1)
+def _literal_probes() -> tuple[tuple[str, LazyPattern, tuple[int, ...]], ...]:
+    """(literal, verify pattern, rule indexes) per token, for :func:`_hit_rules_by_literal`."""
+    owners: dict[Token, list[int]] = {}
+    for index, rule in enumerate(RULES):
+        for token in rule.tokens:
+            owners.setdefault(token, []).append(index)
+    return tuple((token.literal, lazy_compile(re.escape(token.literal) + token.tail, re.ASCII), tuple(indexes))
+                 for token, indexes in sorted(owners.items(), key=lambda kv: (kv[0].literal, kv[0].tail)))
+
+
+def _add_window(windows: dict[int, list[tuple[int, int]]], text: str, at: int, rules: tuple[int, ...]) -> None:
+    """Record the line of the token hit at ``at`` (through the key block) for each rule."""
+    line_start = text.rfind("\n", 0, at) + 1
+    nl = text.find("\n", at)
+    line_end = len(text) if nl == -1 else nl + 1
+    for index in rules:
+        end = _block_end(text, at, line_end) if RULES[index].multiline else line_end
+        windows.setdefault(index, []).append((line_start, end))
+
+
+def _hit_rules_by_literal(text: str) -> dict[int, list[tuple[int, int]]]:
+    """The windows of :func:`_hit_rules`, found with one ``str.find`` loop per token.
+
+    Every occurrence of every token literal whose tail matches: the same
+    windows as the one-pass prefilter (they are merged and sorted before use,
+    so their order does not matter).
+    """
+    windows: dict[int, list[tuple[int, int]]] = {}
+    find = text.find
+    for literal, verify, rules in _literal_probes():
+        at = find(literal)
+        while at != -1:
+            if verify.match(text, at) is not None:
+                _add_window(windows, text, at, rules)
+            at = find(literal, at + 1)
+    return windows
+
+
 def _hit_rules(text: str) -> dict[int, list[tuple[int, int]]]:
     """Run the prefilter; return, per rule index, the line windows to search.
 
     The search restarts one character after each hit, so every occurrence of
-    every token is seen, even overlapping ones.
+    every token is seen, even overlapping ones.  Until this process has
+    scanned :data:`LITERAL_SCAN_BUDGET` characters (and unless the prefilter
+    is built already), tokens are looked for literal by literal instead.
     """
+    global _literal_bytes
+    if _literal_bytes < LITERAL_SCAN_BUDGET and prefilter.cache_info().currsize == 0:
+        _literal_bytes += len(text)
+        return _hit_rules_by_literal(text)
     windows: dict[int, list[tuple[int, int]]] = {}
     pattern, probes = prefilter()
     search = pattern.search

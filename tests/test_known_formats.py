@@ -210,6 +210,35 @@ def test_prefilter_on_and_off_agree_on_mixed_text() -> None:
         assert kf.find_credentials(text, prefilter=True) == kf.find_credentials(text, prefilter=False)
 
 
+def _merged_windows(windows: dict[int, list[tuple[int, int]]]) -> dict[int, list[tuple[int, int]]]:
+    return {index: kf._merged(list(spans)) for index, spans in windows.items()}
+
+
+def test_literal_and_one_pass_prefilters_give_the_same_windows() -> None:
+    """Small scans look for tokens literal by literal; big ones build the alternation."""
+    kf.prefilter()  # built: _hit_rules now takes the one-pass path
+    for text in _mixed_texts():
+        one_pass = _merged_windows(kf._hit_rules(text))
+        assert _merged_windows(kf._hit_rules_by_literal(text)) == one_pass
+    assert one_pass  # the corpus does hold tokens
+
+
+def test_a_small_scan_does_not_build_the_one_pass_prefilter() -> None:
+    code = (
+        "import sys, checks.known_formats as kf\n"
+        "text = open(sys.argv[1], encoding='utf-8').read()\n"
+        "hits = kf.find_credentials(text)\n"
+        "print(len(hits), kf.prefilter.cache_info().currsize)\n"
+    )
+    import subprocess
+    import sys
+
+    path = CORPUS_FILES[0]
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True,
+                         cwd=Path(kf.__file__).parent.parent).stdout.split()
+    assert out == [str(len(kf.find_credentials(path.read_text(encoding="utf-8")))), "0"]
+
+
 def test_text_without_tokens_stops_at_the_prefilter() -> None:
     text = "import os\n\n\ndef main() -> int:\n    print(os.getcwd())\n    return 0\n"
     assert kf.prefilter()[0].search(text) is None
