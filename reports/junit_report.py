@@ -23,6 +23,7 @@ under ``python -m scanner``.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from reports.json_report import catalogue
@@ -37,12 +38,15 @@ if TYPE_CHECKING:
     from scanner.registry import FormatRegistry
     from scanner.session import Session
 
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+@lru_cache(maxsize=1)
+def _not_xml() -> re.Pattern[str]:
+    """Characters XML 1.0 forbids; compiled on first use (a scan that writes no JUnit pays nothing)."""
+    return re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def xml_text(text: str) -> str:
     """``text`` with every character XML 1.0 forbids shown as an escape instead."""
-    return _NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+    return _not_xml().sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
                         else f"\\u{ord(m.group()):04x}", text)
 
 
