@@ -323,11 +323,17 @@ def _with_backend_options(func: Callable) -> Callable:
 @cli.command(epilog=EPILOG)
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--fail-on", metavar="SEVERITY", help="Lowest severity that fails the run (default low).")
+@click.option("--notify", "notify_url", metavar="URL", envvar="SECRETAUDIT_NOTIFY_URL",
+              help="After the audit, post a summary (verdict, counts, new failures, what expires within "
+                   "policy.expiry_warning_days) to this Slack-format webhook; also $SECRETAUDIT_NOTIFY_URL, "
+                   "which keeps the URL out of the process list. A failed post is a warning: the exit code "
+                   "stays the audit's.")
 @_output_options
 @_with_backend_options
-def audit(paths: tuple[str, ...], fail_on: str | None, shard: str | None, compare_to: str | None,
-          reports: tuple[str, ...], fmt: str, verbose: int, quiet: int, no_color: bool, config_path: str | None,
-          plugins: tuple[str, ...], as_of: str | None, timeout: float | None, github_api_url: str | None) -> None:
+def audit(paths: tuple[str, ...], fail_on: str | None, notify_url: str | None, shard: str | None,
+          compare_to: str | None, reports: tuple[str, ...], fmt: str, verbose: int, quiet: int, no_color: bool,
+          config_path: str | None, plugins: tuple[str, ...], as_of: str | None, timeout: float | None,
+          github_api_url: str | None) -> None:
     """The nightly audit: the config file, every backend and every repository.
 
     Checks the config file itself (SA5xx), lists every secret of every
@@ -341,9 +347,14 @@ def audit(paths: tuple[str, ...], fail_on: str | None, shard: str | None, compar
     Examples:
       secretaudit audit --config examples/secretaudit.yaml
       secretaudit audit --config openclaw.yaml --as-of 2026-12-01 --report html:audit.html
+      secretaudit audit --compare last-night.json --report json:tonight.json --notify "$SLACK_WEBHOOK_URL"
     """
     from scanner.session import Session
 
+    if notify_url:
+        from scanner.notify import check_url
+
+        notify_url = check_url(notify_url)
     runner = _backend_runner(config_path, plugins, as_of, timeout, github_api_url=github_api_url)
     config = runner.config
     if fail_on:
@@ -357,9 +368,20 @@ def audit(paths: tuple[str, ...], fail_on: str | None, shard: str | None, compar
                          "configure backends (or an external_secrets block), repos or scopes, or pass --config")
     session = Session(config)
     runner.configure(fmt, verbose, quiet, no_color, reports, shard, compare_to)
+    if notify_url:  # reports record the command line: never the webhook URL's credential path
+        from scanner.notify import redact_argv
+
+        config.stash["argv"] = redact_argv(config.stash.get("argv") or [], notify_url)
     status = session.run()
     if fmt != "text":
         sys.stdout.write(config.formats.get(fmt)(session))  # type: ignore[union-attr]
+    if notify_url and status != ExitCode.INTERRUPTED:
+        from scanner.notify import notify
+
+        sys.stdout.flush()
+        warning = notify(session, notify_url)
+        if warning:
+            click.echo(f"warning: {warning}", err=True)
     raise SystemExit(status)
 
 
