@@ -10,6 +10,12 @@ under an exclusive ``flock``: concurrent writers interleave whole lines, and
 a process killed at any instant leaves either the whole line or none.  A
 short write (a full disk) is cut back to the previous end of file before
 the lock is released, so even then no torn line remains.
+
+The reader (:func:`read_trail`, :func:`select`; used by ``secretaudit
+trail``) still expects the worst: a trail copied between machines, edited by
+hand or written by an older writer may hold a broken line.  Each one is
+collected with its line number and skipped, so one bad line never hides the
+rest of the evidence, and never raises.
 """
 
 from __future__ import annotations
