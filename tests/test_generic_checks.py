@@ -563,7 +563,8 @@ def test_quoted_type_annotations_are_not_secrets() -> None:
 
 
 def test_detect_secrets_is_used_without_loading_requests() -> None:
-    """A file that needs detect-secrets' plugins does not pay for its HTTP library; results are unchanged."""
+    """A file that needs detect-secrets' plugins pays neither for its HTTP library nor for its
+    package __init__ (which still runs, and works, when the package itself is asked for)."""
     code = (
         "import sys\n"
         "from scanner.config import Config, validate\n"
@@ -573,6 +574,9 @@ def test_detect_secrets_is_used_without_loading_requests() -> None:
         "found = generic.secretaudit_scan_file(item=FileItem('a.py', 'a.py', text), config=Config(settings=validate({}, 't')))\n"
         "assert 'detect_secrets' in sys.modules, 'detect-secrets was not used'\n"
         "assert 'urllib3' not in sys.modules, 'requests was really imported'\n"
+        "assert 'detect_secrets.core.secrets_collection' not in sys.modules, 'package __init__ ran'\n"
+        "from detect_secrets import SecretsCollection\n"
+        "from detect_secrets.filters import gibberish\n"
         "print(sorted((d.line, d.rule) for d in found))\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
