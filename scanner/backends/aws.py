@@ -527,6 +527,72 @@ class AwsSecretsManagerBackend(Backend):
             return {"value": text}
         return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {"value": text}
 
+    # -- single secrets: get and rotate
+
+    def _region_of(self, record: SecretRecord) -> str:
+        return record.path.split(":")[3] if record.path.startswith("arn:") else self.regions()[0]
+
+    def lookup(self, name: str) -> SecretRecord | None:
+        """The record of one secret (DescribeSecret), or None if there is none.
+
+        ``REGION/NAME`` picks the region when several are configured (as
+        ``records`` names them).  A secret scheduled for deletion counts as absent.
+        """
+        regions = self.regions()
+        prefix = len(regions) > 1
+        wanted = name
+        if prefix and "/" in name and name.split("/", 1)[0] in regions:
+            regions, wanted = [name.split("/", 1)[0]], name.split("/", 1)[1]
+        for region in regions:
+            client = self.client("secretsmanager", region)
+            before = self.api_calls
+            try:
+                entry = client.describe_secret(SecretId=wanted)
+            except Exception as exc:
+                code = getattr(exc, "response", {}).get("Error", {}).get("Code") if hasattr(exc, "response") else None
+                if code == "ResourceNotFoundException":
+                    continue
+                raise self._error(exc, region, "secretsmanager:DescribeSecret", _public_url(client.meta.endpoint_url),
+                                  self.api_calls - before) from None
+            if entry.get("DeletedDate"):
+                continue
+            return self._record(entry, region, prefix)
+        return None
+
+    def read_current(self, record: SecretRecord) -> tuple[dict[str, str], str | None]:
+        """The AWSCURRENT value's fields and its VersionId."""
+        fields, version = self.read_version(record, stage="AWSCURRENT")
+        return fields, version
+
+    def read_version(self, record: SecretRecord, stage: str | None = None,
+                     version_id: str | None = None) -> tuple[dict[str, str], str | None]:
+        """The fields of one version (by stage or id) and its VersionId (GetSecretValue)."""
+        import json
+
+        region = self._region_of(record)
+        client = self.client("secretsmanager", region)
+        before = self.api_calls
+        kwargs: dict[str, Any] = {"SecretId": record.path or record.name}
+        if version_id:
+            kwargs["VersionId"] = version_id
+        elif stage:
+            kwargs["VersionStage"] = stage
+        try:
+            answer = client.get_secret_value(**kwargs)
+        except Exception as exc:
+            raise self._error(exc, region, "secretsmanager:GetSecretValue", _public_url(client.meta.endpoint_url),
+                              self.api_calls - before) from None
+        version = answer.get("VersionId")
+        text = answer.get("SecretString")
+        if text is None:
+            return {}, version
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return {"value": text}, version
+        fields = {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {"value": text}
+        return fields, version
+
     def status(self) -> BackendStatus:
         """Identity (STS GetCallerIdentity), auth method, latency, and a one-secret ListSecrets probe."""
         result = BackendStatus(backend=self.label, type=self.type, reachable=False)

@@ -622,6 +622,67 @@ class VaultBackend(Backend):
         data = (answer.get("data") or {}).get("data") or {}
         return {str(k): str(v) for k, v in data.items()}
 
+    # -- single secrets: get and rotate ----------------------------------------------------------
+
+    def _ensure_mount(self) -> None:
+        """Resolve a multi-segment KV mount once (what ``records`` does before walking)."""
+        if not getattr(self, "_mount_resolved", False):
+            mounts, _ = self._mounts()
+            self._resolve_mount(mounts)
+            self._mount_resolved = True
+
+    def lookup(self, name: str) -> SecretRecord | None:
+        """The record of one secret by its name (as ``records`` names it), or None if there is none.
+
+        One metadata read instead of walking the folder: ``secretaudit get``
+        must be fast.  ``DATABASE_MOUNT/static-role/ROLE`` names a database
+        static role.  Raises :class:`BackendError` (denied names the capability).
+        """
+        name = name.strip().strip("/")
+        if not name or name.startswith("token:"):
+            return None
+        if self.database_mount and name.startswith(f"{self.database_mount}/static-role/"):
+            return self._read_static_role(name.rsplit("/", 1)[1])
+        self._ensure_mount()
+        return self._read_metadata(name)
+
+    def _kv_relative(self, record: SecretRecord) -> str:
+        return record.path[len(self.mount) + 1:] if record.path.startswith(self.mount + "/") else record.path
+
+    def read_current(self, record: SecretRecord) -> tuple[dict[str, str], str | None]:
+        """The current fields and version of a KV secret, or a static role's current credentials.
+
+        For a static role the "version" is the time of its last rotation.
+        """
+        if record.path.startswith(f"{self.database_mount}/static-roles/") and self.database_mount:
+            role = record.path.rsplit("/", 1)[1]
+            path = f"{self.database_mount}/static-creds/{role}"
+            try:
+                answer = self._call("GET", path, self.client.secrets.database.get_static_credentials,
+                                    name=role, mount_point=self.database_mount)
+            except _Denied:
+                raise self._fail(f"permission denied on GET {path}: the token needs the 'read' capability on "
+                                 f"{path}", "denied") from None
+            except _NotFound:
+                raise self._fail(f"{path} not found; the static role may have been deleted", "error") from None
+            data = (answer or {}).get("data") or {}
+            fields = {k: str(data[k]) for k in ("username", "password") if data.get(k) is not None}
+            return fields, str(data.get("last_vault_rotation") or "") or None
+        relative = self._kv_relative(record)
+        path = f"{self.mount}/data/{relative}"
+        try:
+            answer = self._call("GET", path, self.client.secrets.kv.v2.read_secret_version, path=relative,
+                                mount_point=self.mount, raise_on_deleted_version=True)
+        except _Denied:
+            raise self._fail(f"permission denied on GET {path}: the token needs the 'read' capability on "
+                             f"{path}", "denied") from None
+        except _NotFound:
+            raise self._fail(f"{path} not found; it may have been deleted since it was listed", "error") from None
+        body = answer.get("data") or {}
+        version = (body.get("metadata") or {}).get("version")
+        data = body.get("data") or {}
+        return {str(k): str(v) for k, v in data.items()}, None if version is None else str(version)
+
     def status(self) -> BackendStatus:
         warnings: list[str] = []
         if self.url.startswith("http://"):

@@ -1,0 +1,122 @@
+"""``secretaudit get`` and ``secretaudit rotate``: the secrets owner's everyday verbs.
+
+Imported lazily by :class:`scanner.cli.LazyGroup` (``scan`` never pays for
+the backends).  Both commands print one-line errors naming the cause users
+see (Access Denied, Connection timeout, Expired, Not Found...) and the fix;
+never a traceback and never a value.  Exit codes: 0 done, 1 a backend
+failure or refusal (denied, unreachable, expired, a rotation that failed or
+was rolled back), 4 a user mistake (unknown name, unknown field, a kind that
+cannot be rotated safely).  Every use appends one line to the access trail.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from scanner.cli import _backend_runner, _with_backend_options
+from scanner.errors import ExitCode
+
+
+def _fail(message: str, code: int) -> None:
+    """Print a one-line error (newlines folded) and exit with ``code``."""
+    click.echo("error: " + " ".join(str(message).split()), err=True)
+    raise SystemExit(code)
+
+
+def _options(func: Any) -> Any:
+    """The backend options every backend command takes (--config, --timeout, --as-of...)."""
+    return _with_backend_options(func)
+
+
+@click.command()
+@click.option("--secret", "name", required=True, metavar="NAME",
+              help="The secret: NAME as 'secretaudit list' shows it, or BACKEND:NAME (vault:prod:github).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text: the bare value (for $(...)); json: name, value, version, expiry_date, backend.")
+@click.option("--field", "field_name", metavar="F",
+              help="Which field of a multi-field secret (e.g. access_key_id); default: the kind's main field.")
+@click.option("--reason", default="", metavar="TEXT", help="Why you read it (recorded in the access trail).")
+@_options
+def get(name: str, fmt: str, field_name: str | None, reason: str, config_path: str | None,
+        plugins: tuple[str, ...], as_of: str | None, timeout: float | None, github_api_url: str | None) -> None:
+    """Print a secret's current value for a script, read from its backend at task time.
+
+    The read is recorded in the access trail (refused if the trail cannot be
+    written).  A secret past its expiry_date is refused.  Values are cached
+    in memory per process only (secret_cache: ttl_seconds, max_size), never
+    on disk, so each 'get' asks the backend.
+
+    \b
+    Examples:
+      export GITHUB_TOKEN="$(secretaudit get --secret github-token)"
+      secretaudit get --secret github-token --format json | jq -r .value
+      secretaudit get --secret vault:prod:aws --field access_key_id
+    """
+    from scanner.secrets import SecretClient, SecretError
+
+    runner = _backend_runner(config_path, plugins, as_of, timeout, github_api_url=github_api_url)
+    client = SecretClient(runner.config, runner.config.stash["backends"], command="get")
+    try:
+        secret = client.get(name, reason=reason)
+        chosen = secret.field_value(field_name)
+        if fmt == "text" and isinstance(chosen, dict):
+            raise SecretError(f"{secret.backend}:{secret.name} has several fields ({', '.join(sorted(chosen))}); "
+                              "pick one with --field (or use --format json)", "no-field")
+    except SecretError as exc:
+        _fail(str(exc), exc.exit_code)
+        return
+    if fmt == "json":
+        payload = {"name": secret.name, "value": chosen, "version": secret.version,
+                   "expiry_date": secret.expires.date().isoformat() if secret.expires else None,
+                   "backend": secret.backend}
+        sys.stdout.write(json.dumps(payload) + "\n")
+    else:
+        sys.stdout.write(f"{chosen}\n")
+    sys.stdout.flush()
+    raise SystemExit(ExitCode.OK)
+
+
+@click.command()
+@click.option("--secret", "name", required=True, metavar="NAME", help="The secret to rotate (NAME or BACKEND:NAME).")
+@click.option("--reason", required=True, metavar="TEXT", help="Why (recorded in the access trail), e.g. 'quarterly'.")
+@click.option("--dry-run", is_flag=True, help="Say exactly what would happen; change nothing.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@_options
+def rotate(name: str, reason: str, dry_run: bool, fmt: str, config_path: str | None, plugins: tuple[str, ...],
+           as_of: str | None, timeout: float | None, github_api_url: str | None) -> None:
+    """Rotate a secret, validate the new credential, and roll back if it does not work.
+
+    \b
+    What each kind gets:
+      AWS Secrets Manager     RotateSecret when a rotation Lambda is set; otherwise a new
+                              value staged as AWSPENDING, validated, then promoted to AWSCURRENT
+      Vault database roles    the database engine's rotate-role endpoint
+      Vault KV generic /      a new KV version with a generated password (rotation.password);
+      database-password       the database password is changed too, with a recovery path
+      AWS IAM access keys     the two-key procedure: create, store, validate (same identity),
+                              deactivate the old key
+    GitHub tokens, Vault tokens and unknown kinds are refused with the manual steps.
+
+    \b
+    Examples:
+      secretaudit rotate --secret database --reason "quarterly rotation" --dry-run
+      secretaudit rotate --secret aws:deploy/aws-access-key --reason "key age 90d"
+    """
+    from scanner.rotation import RotationError, rotate_secret
+
+    runner = _backend_runner(config_path, plugins, as_of, timeout, github_api_url=github_api_url)
+    try:
+        result = rotate_secret(runner.config, name, reason, dry_run=dry_run,
+                               echo=lambda line: click.echo(line, err=fmt == "json"))
+    except RotationError as exc:
+        _fail(str(exc), exc.exit_code)
+        return
+    if fmt == "json":
+        click.echo(json.dumps(result.as_dict(), indent=2))
+    else:
+        click.echo(result.summary())
+    raise SystemExit(result.exit_code)
