@@ -57,12 +57,8 @@ Double reporting.  The engine keeps one finding per line and value and, on
 equal severity, the lower check id: SA102 (a keyword assignment) or SA104 (a
 committed ``.env``) would always hide SA106, and SA101 (critical) would hide
 it for every known-format key.  SA106 is a different fact (*where* the
-OpenClaw config holds the literal, and that a SecretRef is the fix), so it is
-always reported: its detections that the engine would drop are returned
-again from :func:`secretaudit_derive_detections`, which is deduplicated
-separately.  :func:`claimed_secrets` lists the values SA106 reports in a
-file, for the generic checks to skip as they skip SA104's (not wired here:
-those modules are not this plugin's).
+OpenClaw config holds the literal, and that a SecretRef is the fix), so its
+spec is ``reported_alongside``: the engine keeps it next to the others.
 
 Speed: the decision starts from the file *name* (:func:`kind_for`): one dict
 lookup, two ``startswith`` tests and an extension test; only OpenClaw's own
@@ -112,6 +108,7 @@ SPEC = CheckSpec(
     controls=(*HARDCODED_CREDENTIALS, NIST_IA_5, SOC2_CC6_1),
     references=("https://docs.openclaw.ai/reference/secretref-credential-surface",
                 "https://docs.github.com/actions/security-guides/using-secrets-in-github-actions"),
+    reported_alongside=True,
 )
 
 
@@ -944,23 +941,3 @@ def secretaudit_scan_file(item: FileItem, config: "Config") -> list[Detection] |
         return None
     hits = _hits(item, config)
     return [_detection(item, hit) for hit in hits] or None
-
-
-@hookimpl
-def secretaudit_derive_detections(item: FileItem, detections: list[Detection],
-                                  config: "Config") -> list[Detection] | None:
-    """Keep SA106 findings the engine would fold into another check's finding.
-
-    The engine keeps one finding per line and value, preferring severity and
-    then the lower check id, so SA101-SA104 would hide SA106 on the same value.
-    The SA106 finding says something they do not (the JSON path, the
-    SecretRef fix), so those SA106 detections are returned again here, where
-    they are deduplicated only among derived detections.
-    """
-    ours = [d for d in detections if d.check_id == CHECK_ID]
-    if not ours:
-        return None
-    from scanner.filescan import _dedupe
-
-    kept = set(_dedupe(detections, config))
-    return [d for d in ours if d not in kept] or None

@@ -299,10 +299,6 @@ def regions(line: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _enabled(config: "Config", check_id: str) -> bool:
-    """Whether ``check_id`` runs in this configuration (enabled and registered)."""
-    return config.is_enabled(check_id) and (config.checks is None or check_id in config.checks)
-
 
 @hookimpl
 def secretaudit_register_checks(registry: "CheckRegistry") -> None:
@@ -324,14 +320,12 @@ def secretaudit_scan_file(item: FileItem, config: "Config") -> list[Detection] |
     hits = find_passwords(item.text)
     if not hits:
         return None
-    claimed = None
-    if _enabled(config, "SA104"):
-        from checks import credential_files
+    from checks.claims import claimed_values
 
-        claimed = credential_files.claimed_secret(item)
+    claimed = claimed_values(item, config)
     detections = []
     for hit in hits:
-        if hit.password == claimed:
+        if hit.password in claimed:
             continue
         line = item.line_of(hit.start)
         detections.append(Detection(

@@ -696,9 +696,6 @@ def _label(cand: Candidate) -> str:
 # -- the hook ------------------------------------------------------------------------------------------
 
 
-def _enabled(config: "Config", check_id: str) -> bool:
-    return config.is_enabled(check_id) and (config.checks is None or check_id in config.checks)
-
 
 def _extension(name: str) -> str:
     return name.rsplit(".", 1)[-1].lower() if "." in name.lstrip(".") else ""
@@ -771,19 +768,17 @@ def secretaudit_scan_file(item: FileItem, config: "Config") -> list[Detection] |
     from checks import connection_strings
 
     regions: dict[int, list[tuple[int, int]]] = {}
-    claimed = None
-    if _enabled(config, "SA104"):
-        from checks import credential_files
+    from checks.claims import claimed_values
 
-        claimed = credential_files.claimed_secret(item)
+    claimed = claimed_values(item, config)
     detections = []
     for start, cand in found:
         if start not in regions:
             regions[start] = connection_strings.regions(item.line_text(item.line_of(start)))
         if any(lo <= cand.column < hi for lo, hi in regions[start]):
             continue  # inside a connection string: SA103's
-        if cand.value == claimed:
-            continue  # SA104 reports this file and this value
+        if cand.value in claimed:
+            continue  # SA104/SA106 report this value, with the fix that fits the file
         line = item.line_of(start)
         detections.append(Detection(check_id=CHECK_ID, line=line, secret=cand.value, label=_label(cand),
                                     visible_prefix="", rule=cand.rule))

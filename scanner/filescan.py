@@ -56,14 +56,16 @@ def _dedupe(detections: Iterable[Detection], config: "Config") -> list[Detection
 
     When two checks report the same secret on the same line (a known-format
     key that is also a high-entropy string), the more severe one is kept,
-    ties going to the lower check id: the more specific check.
+    ties going to the lower check id: the more specific check.  A check
+    declared ``reported_alongside`` keeps its own finding next to theirs.
     """
     registry = config.checks
-    best: dict[tuple[int, str], Detection] = {}
+    best: dict[tuple[int, str, str], Detection] = {}
     for det in detections:
         if not config.is_enabled(det.check_id) or (registry is not None and det.check_id not in registry):
             continue
-        key = (det.line, det.secret)
+        alongside = registry is not None and registry.get(det.check_id).reported_alongside
+        key = (det.line, det.secret, det.check_id if alongside else "")
         current = best.get(key)
         if current is None or _rank(det, config) < _rank(current, config):
             best[key] = det

@@ -70,6 +70,12 @@ class CheckSpec:
     #: Target kinds the check examines (``path``, ``history``, a backend kind):
     #: reports show a verdict for a check on a target only where it applies.
     applies_to: tuple[str, ...] = ("path",)
+    #: A secret reported on one line by several checks is one finding, from
+    #: the most severe (then lowest-id) check.  A check whose finding states
+    #: a different fact about the same value (SA106: *where* an agent config
+    #: holds it, and the reference that belongs there) sets this, and is
+    #: reported alongside the others instead of folded into them.
+    reported_alongside: bool = False
 
 
 @dataclass(frozen=True)
