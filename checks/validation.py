@@ -153,6 +153,25 @@ def secretaudit_derive_detections(item: "FileItem", detections: list["Detection"
     return live
 
 
+#: Trail outcome of a validation, by the finding it produced (none: ok).
+_OUTCOMES = {"SA401": "rejected", "SA402": "error", "SA403": "wrong-identity"}
+
+
+def _record_trail(record: SecretRecord, findings: list[Finding], config: "Config", target: str) -> list[Finding]:
+    """One access-trail line per validated secret (its value was read); an unwritable trail is an error result."""
+    from scanner.trail import record as trail_record, trail_path
+
+    outcome = next((_OUTCOMES[f.check_id] for f in findings if f.check_id in _OUTCOMES), "ok")
+    try:
+        trail_record(config, "validate", record.name, record.backend, outcome, "",
+                     **({"check": findings[0].check_id} if findings else {}))
+    except OSError as exc:
+        return [_finding("SA402", Status.ERROR, record, f"the access trail {trail_path(config)} cannot be written "
+                         f"({exc.strerror or exc}): this read went unaudited; fix the file or audit_log", config,
+                         target)]
+    return []
+
+
 def _selected(record: SecretRecord, wanted: list[str]) -> bool:
     if not wanted:
         return record.kind in VALIDATED_KINDS
@@ -191,6 +210,7 @@ def secretaudit_run_target(session: "Session", target: Target) -> bool | None:
         records = []
     for record in records:
         findings = validate_record(backend, record, config, target.name)
+        findings += _record_trail(record, findings, config, target.name)
         count += 1
         session.count_scanned(0, failed=bool(findings))  # an error is not a pass either
         for finding in findings:

@@ -350,6 +350,8 @@ class SecretClient:
                 fields, version = read_current(backend, record)
             except BackendError as exc:
                 raise backend_error(exc) from None
+            # a database password stored mid-rotation (scanner.rotation) is never handed out
+            fields = {k: v for k, v in fields.items() if k != "_secretaudit_pending_password"}
             value = SecretValue(name=secret, backend=label, kind=record.kind, fields=fields, version=version,
                                 expires=record.expires, path=record.path)
             del fields

@@ -430,6 +430,14 @@ class AwsSecretsManagerBackend(Backend):
 
         created = _utc(entry.get("CreatedDate"))
         last_rotated = _utc(entry.get("LastRotatedDate"))
+        tagged = None
+        if by_key.get("last_rotated"):  # written by 'secretaudit rotate' (staged rotations leave no LastRotatedDate)
+            try:
+                tagged = _utc(by_key["last_rotated"])
+            except ValueError:
+                tagged = None
+        if tagged is not None and (last_rotated is None or tagged > last_rotated):
+            last_rotated = tagged
         if last_rotated is None:
             last_rotated = created
             extra.append(("never_rotated", True))
@@ -507,25 +515,13 @@ class AwsSecretsManagerBackend(Backend):
         return _AUTH_METHODS.get(method, method or "unknown")
 
     def fetch(self, record: SecretRecord) -> dict[str, str]:
-        """The secret's current value (GetSecretValue), as fields: a JSON object's keys, else ``value``."""
-        import json
+        """The secret's AWSCURRENT value (GetSecretValue), as fields: a JSON object's keys, else ``value``.
 
-        region = record.path.split(":")[3] if record.path.startswith("arn:") else self.regions()[0]
-        client = self.client("secretsmanager", region)
-        before = self.api_calls
-        try:
-            answer = client.get_secret_value(SecretId=record.path or record.name)
-        except Exception as exc:
-            raise self._error(exc, region, "secretsmanager:GetSecretValue", _public_url(client.meta.endpoint_url),
-                              self.api_calls - before) from None
-        text = answer.get("SecretString")
-        if text is None:
-            return {}
-        try:
-            data = json.loads(text)
-        except ValueError:
-            return {"value": text}
-        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {"value": text}
+        The stage is asked for explicitly: equivalent on AWS, and moto's
+        server otherwise keeps answering the version that was current before
+        an UpdateSecretVersionStage.
+        """
+        return self.read_version(record, stage="AWSCURRENT")[0]
 
     # -- single secrets: get and rotate
 
@@ -592,6 +588,57 @@ class AwsSecretsManagerBackend(Backend):
             return {"value": text}, version
         fields = {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {"value": text}
         return fields, version
+
+    # -- writes (secretaudit rotate only)
+
+    def _sm_call(self, record: SecretRecord, operation: str, **kwargs: Any) -> dict[str, Any]:
+        """One Secrets Manager call on ``record``'s secret; failures become :class:`BackendError`."""
+        region = self._region_of(record)
+        client = self.client("secretsmanager", region)
+        before = self.api_calls
+        method = re.sub(r"(?<!^)([A-Z])", r"_\1", operation).lower()
+        try:
+            return getattr(client, method)(SecretId=record.path or record.name, **kwargs)
+        except Exception as exc:
+            raise self._error(exc, region, f"secretsmanager:{operation}", _public_url(client.meta.endpoint_url),
+                              self.api_calls - before) from None
+
+    def describe(self, record: SecretRecord) -> dict[str, Any]:
+        """DescribeSecret: rotation Lambda, VersionIdsToStages, tags."""
+        return self._sm_call(record, "DescribeSecret")
+
+    def put_pending(self, record: SecretRecord, text: str, token: str) -> str:
+        """PutSecretValue labelled AWSPENDING only (AWSCURRENT untouched); idempotent per ``token``."""
+        answer = self._sm_call(record, "PutSecretValue", ClientRequestToken=token, SecretString=text,
+                               VersionStages=["AWSPENDING"])
+        return str(answer.get("VersionId") or token)
+
+    def move_stage(self, record: SecretRecord, stage: str, to_version: str | None,
+                   from_version: str | None) -> None:
+        """UpdateSecretVersionStage: one atomic label move (AWSCURRENT is never absent)."""
+        kwargs: dict[str, Any] = {"VersionStage": stage}
+        if to_version:
+            kwargs["MoveToVersionId"] = to_version
+        if from_version:
+            kwargs["RemoveFromVersionId"] = from_version
+        self._sm_call(record, "UpdateSecretVersionStage", **kwargs)
+
+    def rotate_with_lambda(self, record: SecretRecord, lambda_arn: str, rules: dict[str, Any] | None = None) -> str:
+        """RotateSecret: the configured rotation Lambda does create/set/test/finish.
+
+        The Lambda ARN (and rules) are passed again explicitly: the same on AWS,
+        while moto 5's server treats a RotateSecret without them as "no Lambda"
+        and moves AWSCURRENT to a version that has no value.
+        """
+        kwargs: dict[str, Any] = {"RotationLambdaARN": lambda_arn}
+        if rules:
+            kwargs["RotationRules"] = rules
+        answer = self._sm_call(record, "RotateSecret", **kwargs)
+        return str(answer.get("VersionId") or "")
+
+    def tag(self, record: SecretRecord, tags: dict[str, str]) -> None:
+        """TagResource (e.g. ``last_rotated``, which ``list`` and the audit read)."""
+        self._sm_call(record, "TagResource", Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
 
     def status(self) -> BackendStatus:
         """Identity (STS GetCallerIdentity), auth method, latency, and a one-secret ListSecrets probe."""

@@ -683,6 +683,108 @@ class VaultBackend(Backend):
         data = body.get("data") or {}
         return {str(k): str(v) for k, v in data.items()}, None if version is None else str(version)
 
+    # -- writes (secretaudit rotate only; the audit itself never writes) ------------------------
+
+    def is_static_role(self, record: SecretRecord) -> bool:
+        return bool(self.database_mount) and record.path.startswith(f"{self.database_mount}/static-roles/")
+
+    def kv_write(self, record: SecretRecord, fields: dict[str, str], cas: int) -> str:
+        """Write ``fields`` as a new KV v2 version, only if the current version is still ``cas``.
+
+        Check-and-set makes two concurrent rotations (or a rotation racing a
+        human edit) fail instead of silently overwriting each other.  Returns
+        the new version number.
+        """
+        relative = self._kv_relative(record)
+        path = f"{self.mount}/data/{relative}"
+        try:
+            answer = self._call("PUT", path, self.client.secrets.kv.v2.create_or_update_secret, path=relative,
+                                secret=dict(fields), cas=cas, mount_point=self.mount)
+        except _Denied:
+            raise self._fail(f"permission denied on PUT {path}: rotation needs the 'update' capability on {path}",
+                             "denied") from None
+        except _NotFound:
+            raise self._fail(f"{path} not found on write; check the KV mount", "error") from None
+        except BackendError as exc:
+            if "check-and-set" in str(exc):
+                raise self._fail(f"{path} changed while it was being rotated (check-and-set on version {cas} "
+                                 "failed); run the rotation again", "conflict") from None
+            raise
+        return str(((answer or {}).get("data") or {}).get("version") or "")
+
+    def kv_set_custom_metadata(self, record: SecretRecord, updates: dict[str, str | None]) -> None:
+        """Merge ``updates`` into the secret's custom_metadata (None removes a key); never values."""
+        relative = self._kv_relative(record)
+        path = f"{self.mount}/metadata/{relative}"
+        try:
+            answer = self._call("GET", path, self.client.secrets.kv.v2.read_secret_metadata, path=relative,
+                                mount_point=self.mount)
+            custom = dict(((answer or {}).get("data") or {}).get("custom_metadata") or {})
+            for key, value in updates.items():
+                if value is None:
+                    custom.pop(key, None)
+                else:
+                    custom[key] = value
+            self._call("POST", path, self.client.secrets.kv.v2.update_metadata, path=relative,
+                       custom_metadata=custom, mount_point=self.mount)
+        except _Denied:
+            raise self._fail(f"permission denied on {path}: rotation needs 'read' and 'update' on {path}",
+                             "denied") from None
+        except _NotFound:
+            raise self._fail(f"{path} not found", "error") from None
+
+    def kv_version(self, record: SecretRecord, version: int) -> dict[str, str]:
+        """The fields of one KV version (rollback and recovery read the previous version)."""
+        relative = self._kv_relative(record)
+        path = f"{self.mount}/data/{relative}"
+        try:
+            answer = self._call("GET", path, self.client.secrets.kv.v2.read_secret_version, path=relative,
+                                version=version, mount_point=self.mount, raise_on_deleted_version=True)
+        except _Denied:
+            raise self._fail(f"permission denied on GET {path}: the token needs 'read' on {path}", "denied") from None
+        except _NotFound:
+            raise self._fail(f"version {version} of {path} not found", "error") from None
+        data = ((answer or {}).get("data") or {}).get("data") or {}
+        return {str(k): str(v) for k, v in data.items()}
+
+    def rotate_static_role(self, record: SecretRecord) -> None:
+        """POST DATABASE_MOUNT/rotate-role/ROLE: Vault changes the password in the database and stores it."""
+        mount = self.database_mount
+        role = record.path.rsplit("/", 1)[1]
+        path = f"{mount}/rotate-role/{role}"
+        try:
+            self._call("POST", path, self.client.adapter.post, f"/v1/{path}")
+        except _Denied:
+            raise self._fail(f"permission denied on POST {path}: rotation needs the 'update' capability on "
+                             f"{path}", "denied") from None
+        except _NotFound:
+            raise self._fail(f"static role {role} not found at {mount}/static-roles/{role}", "error") from None
+
+    def static_role_connection(self, record: SecretRecord) -> dict[str, str]:
+        """Engine, host and port of a static role's database (from DATABASE_MOUNT/config/DB), for validation.
+
+        Empty when the token may not read the connection (validation then says it could not run).
+        """
+        import re
+
+        mount = self.database_mount
+        db_name = str(record.fact("db_name") or "")
+        if not db_name:
+            return {}
+        path = f"{mount}/config/{db_name}"
+        try:
+            answer = self._call("GET", path, self.client.adapter.get, f"/v1/{path}")
+        except (_Denied, _NotFound):
+            return {}
+        data = (answer or {}).get("data") or {}
+        plugin = str(data.get("plugin_name") or "")
+        url = str((data.get("connection_details") or {}).get("connection_url") or "")
+        engine = "postgres" if "postgres" in plugin else "mysql" if ("mysql" in plugin or "maria" in plugin) else ""
+        match = re.search(r"@(?:tcp\()?\[?([A-Za-z0-9_.:-]+?)\]?:(\d+)\)?", url)
+        if not engine or not match:
+            return {}
+        return {"engine": engine, "host": match.group(1), "port": match.group(2)}
+
     def status(self) -> BackendStatus:
         warnings: list[str] = []
         if self.url.startswith("http://"):
