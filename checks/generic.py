@@ -393,40 +393,41 @@ def _may_pass_entropy(value: str, limits: Limits, min_b64: int, min_hex: int) ->
     return False
 
 
-#: Byte classes for :func:`_quoted_matches`: quotes become ``q``, the base64
-#: charset (hex included) ``b``, everything else ``.``.
+_HEX_DIGITS = "0123456789abcdefABCDEF"
+
+#: Byte classes for :func:`_quoted_matches`: quotes become ``q``, hex digits
+#: ``h``, the rest of the base64 charset ``b``, everything else ``.``.
 _CLASS_TABLE = bytes(
-    ord("q") if chr(i) in "'\"" else ord("b") if chr(i) in BASE64_CHARSET else ord(".") for i in range(256))
+    ord("q") if chr(i) in "'\"" else ord("h") if chr(i) in _HEX_DIGITS
+    else ord("b") if chr(i) in BASE64_CHARSET else ord(".") for i in range(256))
 
 
-def _quoted_matches(text: str, pattern: re.Pattern[str], min_len: int) -> Iterator[re.Match[str]]:
+def _quoted_matches(text: str, pattern: re.Pattern[str], min_hex: int, min_b64: int) -> Iterator[re.Match[str]]:
     """``pattern.finditer(text)``, found faster.
 
     CPython's engine scans a pattern that starts with a character class at
     about 130 MB/s.  Mapping the bytes to classes (one ``bytes.translate``)
-    turns "a quote, ``min_len`` charset characters" into a literal prefix,
-    which it finds at over 600 MB/s; the real pattern then only runs at those
-    positions (a quoted run of charset characters).  Every match of ``pattern`` starts at such a position, and no
-    match can start inside another (a match holds no quote), so the matches
-    are exactly ``finditer``'s.  Offsets agree only for ASCII text, so other
-    text takes the plain path.
+    turns the pattern into one that starts with a literal (a quote), which
+    it finds at over 600 MB/s, and whose class runs (hex digits, base64
+    characters) mirror the real pattern's exactly, so only the quote pairing
+    is left to check: the real pattern runs only there.  Every match of
+    ``pattern`` starts at such a position, and no match can start inside
+    another (a match holds no quote), so the matches are exactly
+    ``finditer``'s.  Each non-ASCII character becomes one ``?`` (class
+    ``.``, as it is outside every charset), so offsets agree for all text.
     """
-    data = text.encode("utf-8")
-    if len(data) != len(text):
-        yield from pattern.finditer(text)
-        return
-    classes = data.translate(_CLASS_TABLE)
+    classes = text.encode("ascii", "replace").translate(_CLASS_TABLE)
     match_at = pattern.match
-    for candidate in _class_runs(min_len).finditer(classes):
+    for candidate in _class_runs(min_hex, min_b64).finditer(classes):
         match = match_at(text, candidate.start())
         if match is not None:
             yield match
 
 
 @lru_cache(maxsize=8)
-def _class_runs(min_len: int) -> re.Pattern[bytes]:
-    """In class space: a quote, ``min_len`` or more charset bytes, a quote (not consumed)."""
-    return re.compile(b"q" + b"b" * min_len + b"b*(?=q)")
+def _class_runs(min_hex: int, min_b64: int) -> re.Pattern[bytes]:
+    """In class space: a quote, then ``min_hex`` hex digits or ``min_b64`` charset bytes, then a quote (not consumed)."""
+    return re.compile(b"q(?:h{%d,}|[hb]{%d,})(?=q)" % (min_hex, min_b64))
 
 
 def _entropy_line_starts(text: str, limits: Limits) -> set[int]:
@@ -435,7 +436,7 @@ def _entropy_line_starts(text: str, limits: Limits) -> set[int]:
     starts: set[int] = set()
     rfind, find = text.rfind, text.find
     short_hex = filters.SHORT_HEX_ID_LENGTH
-    for match in _quoted_matches(text, _quoted_candidates(min_hex, min_b64), min(min_hex, min_b64)):
+    for match in _quoted_matches(text, _quoted_candidates(min_hex, min_b64), min_hex, min_b64):
         value = match.group()[1:]
         start = rfind("\n", 0, match.start()) + 1
         if start in starts:

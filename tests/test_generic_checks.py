@@ -111,6 +111,7 @@ def test_prefilter_on_and_off_give_identical_detections(base: Path, sub: str) ->
 TRICKY_TEXTS = {
     "adjacent.py": 'x = "a"' + 'Q7vK2pL9xR4mZ8wT1yB6nC3f' + '"\ny = "ab"cdef0123456789abcdef01"\n',
     "unicode.py": 'İ = 1\npassword = "Tq8!vLx2pKz9"\nK_api_key = "Rm4x9LqZ2vT7pW1s"\n',
+    "emoji.py": 'GREETING = "héllo wörld 🎉 ünïcödé"\nKEY = "Q7vK2pL9xR4mZ8wT1yB6nC3fJ5hD0sAQ"; s = "ß"\nh = "9f86d081884c7d65"\n',
     "dotted_i.py": 'PASSWORD_İD = "Tq8!vLx2pKz9"\nAUTHORİZATION = "Rm4x9LqZ2vT7pW1s"\nİ="x"; token = "Wq8rT2yU7iO1pZ3x"\n',
     "kelvin.yaml": "api_\u212aey: Rm4x9LqZ2vT7pW1s\nsecret: |\n  block\n",
     "comparisons.js": 'if (secret === "Hx8qL2vZ9pTw") {}\nif ("Jq7mR3xV8kLs" != password) {}\n',
