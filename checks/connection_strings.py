@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Iterator
 from checks import filters
 from checks.controls import HARDCODED_CREDENTIALS
 from scanner.hookspec import hookimpl
-from scanner.model import CheckSpec, Detection, FileItem, Severity
+from scanner.model import CheckSpec, Detection, FileItem, Severity, lower_keeping_offsets
 
 if TYPE_CHECKING:
     from scanner.config import Config
@@ -244,14 +244,15 @@ def _keyvalue_passwords(text: str, low: str) -> Iterator[ConnectionPassword]:
                     yield ConnectionPassword(offset, offset + len(password), password, rule, start + region_start)
 
 
-def find_passwords(text: str) -> list[ConnectionPassword]:
+def find_passwords(text: str, low: str | None = None) -> list[ConnectionPassword]:
     """Every reportable password in connection strings of ``text``, in text order.
 
     Pure function of the text, shared with SA102 (which must not report these).
     One password found by two forms (a JDBC URL with user info) is kept once.
     """
     has_url = "://" in text
-    low = filters.lower_keeping_offsets(text)
+    if low is None:
+        low = lower_keeping_offsets(text)
     has_jdbc = "jdbc:" in low
     has_kv = "pwd" in low or "password" in low
     if not (has_url or has_jdbc or has_kv):
@@ -317,7 +318,7 @@ def secretaudit_scan_file(item: FileItem, config: "Config") -> list[Detection] |
     """
     if not config.is_enabled(CHECK_ID):
         return None
-    hits = find_passwords(item.text)
+    hits = find_passwords(item.text, item.lowered)
     if not hits:
         return None
     from checks.claims import claimed_values

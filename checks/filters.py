@@ -496,15 +496,3 @@ def is_false_positive(value: str, line: str) -> bool:
     are separate: see :func:`is_lock_file`.
     """
     return false_positive_reason(value, line) is not None
-
-
-def lower_keeping_offsets(text: str) -> str:
-    """``text.lower()`` with every offset kept, so matches in it index ``text``.
-
-    ``str.lower`` changes the length of exactly one character, U+0130 (İ,
-    which becomes "i" plus a combining dot).  It is mapped to "i" first: its
-    simple lowercase, the one ``re.IGNORECASE`` uses, so a search in the
-    lowered text sees what a case-insensitive pattern sees.  (The earlier
-    character-by-character fallback cost a third of this check on such files.)
-    """
-    return text.replace("\u0130", "i").lower() if "\u0130" in text else text.lower()

@@ -719,7 +719,7 @@ def scan_text(item: FileItem, limits: Limits, prefilter: bool) -> list[tuple[int
     text = item.text
     ctx = _FileContext(item.name, _extension(item.name) in CODE_EXTENSIONS, limits)
     if prefilter:
-        keyword_starts: set[int] | None = _keyword_line_starts(text, filters.lower_keeping_offsets(text))
+        keyword_starts: set[int] | None = _keyword_line_starts(text, item.lowered)
         entropy_starts: set[int] | None = _entropy_line_starts(text, limits)
         lines: Iterable[tuple[int, str]] = (
             (start, text[start:end if (end := text.find("\n", start)) != -1 else len(text)])

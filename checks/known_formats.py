@@ -799,12 +799,12 @@ def prefilter() -> tuple[re.Pattern[str], dict[str, tuple[_Probe, ...]]]:
 Hit = tuple[Rule, str, int, int, str]
 
 
-#: Bytes of text a process scans token by token before it builds the one-pass
-#: prefilter.  Building it (choosing leads, compiling one alternation of ~260
-#: tokens) costs about as much as looking for every token literal, one
-#: ``str.find`` each, over a megabyte: a pre-commit hook over a few files
-#: never pays for it, a repository scan pays once per worker.
-LITERAL_SCAN_BUDGET = 1 << 20
+#: Characters of text a process scans token by token before it builds the
+#: one-pass prefilter.  Building it (choosing leads, compiling one alternation
+#: of ~260 tokens) costs about as much as looking for every token literal,
+#: one ``str.find`` each, over a quarter of a megabyte: a pre-commit hook over
+#: a few files never pays for it, a repository scan pays once per worker.
+LITERAL_SCAN_BUDGET = 1 << 18
 
 _literal_bytes = 0
 

@@ -92,6 +92,17 @@ class Target:
     scope: str = "all"  # "all" files, "given" files, "staged"
 
 
+def lower_keeping_offsets(text: str) -> str:
+    """``text.lower()`` with every offset kept, so matches in it index ``text``.
+
+    ``str.lower`` changes the length of exactly one character, U+0130 (İ,
+    which becomes "i" plus a combining dot).  It is mapped to "i" first: its
+    simple lowercase, the one ``re.IGNORECASE`` uses, so a search in the
+    lowered text sees what a case-insensitive pattern sees.
+    """
+    return text.replace("\u0130", "i").lower() if "\u0130" in text else text.lower()
+
+
 @dataclass
 class FileItem:
     """One file handed to the checks: its display path and decoded text.
@@ -105,10 +116,18 @@ class FileItem:
     relpath: str
     text: str
     _line_starts: list[int] | None = field(default=None, repr=False)
+    _lowered: str | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
         return self.relpath.rsplit("/", 1)[-1]
+
+    @property
+    def lowered(self) -> str:
+        """:attr:`text` through :func:`lower_keeping_offsets`, computed once for all checks."""
+        if self._lowered is None:
+            self._lowered = lower_keeping_offsets(self.text)
+        return self._lowered
 
     def line_of(self, offset: int) -> int:
         """1-based line number of a character offset in :attr:`text`."""
