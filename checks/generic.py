@@ -530,6 +530,8 @@ def _assignments(line: str, code: bool) -> tuple[list[Candidate], bool]:
         else:  # a config value, or a URL query parameter (text even inside code)
             value, column = match.group("uv"), match.start("uv")
             value = re.split(r"[&#]", value, maxsplit=1)[0] if in_query else value.rstrip(",;)}]")
+            if value[:1] in ("-", "=", "?", "+") and line[max(0, match.start("key") - 2):match.start("key")] == "${":
+                value, column = value[1:], column + 1  # ${NAME:-default}: the default, without the operator
         scheme = _AUTH_SCHEME.match(value)
         if scheme:  # "Authorization: Bearer <token>": the token is the secret
             column, value = column + scheme.end(), value[scheme.end():]

@@ -208,7 +208,8 @@ def cli() -> None:
 @click.option("--verify", is_flag=True,
               help="Try each hardcoded GitHub token and AWS key pair against its service; a live one is SA107 "
                    "(critical). Sends requests: never use it in a pre-commit hook.")
-@click.option("--github-api-url", metavar="URL", help="With --verify: the GitHub API base URL (Enterprise Server).")
+@click.option("--github-api-url", metavar="URL", envvar="SECRETAUDIT_GITHUB_API_URL",
+              help="With --verify: the GitHub API base URL (Enterprise Server; also $SECRETAUDIT_GITHUB_API_URL).")
 @_output_options
 @_common_options
 def scan(paths: tuple[str, ...], staged: bool, history: bool, refs: tuple[str, ...], baseline_file: str | None, no_baseline: bool,
@@ -306,11 +307,12 @@ _backend_options = [
     click.option("-c", "--config", "config_path", metavar="FILE",
                  help="secretaudit.yaml, pyproject.toml, or an OpenClaw openclaw.yaml (its external_secrets block)."),
     click.option("-p", "plugins", multiple=True, metavar="NAME", help="Load a plugin module, or 'no:NAME' to disable one."),
-    click.option("--as-of", metavar="DATE", help="Judge every date rule as of DATE (YYYY-MM-DD) instead of now."),
+    click.option("--as-of", metavar="DATE", envvar="SECRETAUDIT_AS_OF",
+                 help="Judge every date rule as of DATE (YYYY-MM-DD) instead of now (also $SECRETAUDIT_AS_OF)."),
     click.option("--timeout", type=float, metavar="SECONDS", help="Give up on a backend request after SECONDS (default 30)."),
-    click.option("--github-api-url", metavar="URL",
+    click.option("--github-api-url", metavar="URL", envvar="SECRETAUDIT_GITHUB_API_URL",
                  help="GitHub API base URL for token checks (default https://api.github.com; Enterprise Server: "
-                      "https://HOST/api/v3)."),
+                      "https://HOST/api/v3; also $SECRETAUDIT_GITHUB_API_URL)."),
 ]
 
 

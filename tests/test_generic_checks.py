@@ -250,6 +250,9 @@ def _generic(name: str, text: str, **settings: Any) -> list[tuple[int, str, str]
     ("db.properties", "db.password = Tq8!vLx2pKz9", "Tq8!vLx2pKz9"),
     ("web.xml", "<db-password>Tq8!vLx2pKz9</db-password>", "Tq8!vLx2pKz9"),
     ("app.php", "$password = 'Tq8!vLx2pKz9';", "Tq8!vLx2pKz9"),
+    ("run.sh", 'name="${GITHUB_SECRET:-github}"', None),  # a default that is a name, not a secret
+    ("run.sh", "export PASS_FILE=${DB_PASSWORD_FILE:=/run/secrets/db}", None),
+    ("run.sh", "login ${ADMIN_PASSWORD:-Tq8!vLx2pKz9}", "Tq8!vLx2pKz9"),  # a hardcoded fallback is still one
 ])
 def test_keyword_assignments_across_languages(name: str, line: str, secret: str | None) -> None:
     found = _generic(name, line + "\n")
