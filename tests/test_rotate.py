@@ -124,9 +124,11 @@ def test_dry_run_changes_nothing_and_says_what_would_happen(world: dict) -> None
 
 
 def test_refuses_tokens_and_unknown_layouts_with_manual_steps(world: dict) -> None:
-    token = "ghp_" + "".join(random.Random(3).choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(36))
+    from test_scan_verify import github_token
+
+    token = github_token(random.Random(3))  # generated in the real format at test time
     kv_put(world, "github-token", {"personal_access_token": token}, kind="github-token")
-    kv_put(world, "ci-vault-token", {"token": "hvs." + uuid.uuid4().hex}, kind="vault-token")
+    kv_put(world, "ci-vault-token", {"token": f"hvs.{uuid.uuid4().hex}"}, kind="vault-token")
     kv_put(world, "blob", {"a": "1", "b": "2"}, kind="generic")
     for name, words in (("github-token", "github.com/settings/personal-access-tokens/new"),
                         ("ci-vault-token", "vault token create"), ("blob", "none is clearly the password")):
