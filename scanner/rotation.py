@@ -43,7 +43,7 @@ Per backend and kind:
   by the next rotate.  Kill between 2 and 3 (one KV write wide, the same
   window as AWS's single-user rotation Lambdas): the database already has
   the new password, which is durable in the pending field; the next
-  ``rotate`` (or ``rotate --recover``) tries both passwords and finishes or
+  ``rotate`` of the secret tries both passwords and finishes or
   discards.  Kill after 3: the new password is current and works.
 * **Vault database static roles**: ``DATABASE_MOUNT/rotate-role/ROLE``
   (Vault changes and stores the password atomically); validated by a login
