@@ -117,7 +117,7 @@ SPECS = (
                     "vault-token 30, others 90 (policy.rotation_days).",
         remediation="Rotate the secret now and enable scheduled rotation no longer than the policy period "
                     "(AWS: rotation schedule; Vault: database static role rotation_period).",
-        tags=_TAGS + ("rotation",),
+        tags=_TAGS + ("rotation", "rotation-due"),
         controls=(PCI_8_3_9, PCI_8_6_3, NIST_IA_5_1, CIS_AWS_1_14, ISO_A_5_17, ISO_A_8_24),
         applies_to=("backend",)),
     CheckSpec(
@@ -136,7 +136,7 @@ SPECS = (
                     "rotation failed.",
         remediation="Look at the rotation job's logs (AWS: the rotation Lambda; Vault: the database engine), "
                     "fix the cause and rotate the secret now.",
-        tags=_TAGS + ("rotation",), controls=(PCI_8_6_3, NIST_IA_5, ISO_A_5_17), applies_to=("backend",)),
+        tags=_TAGS + ("rotation", "rotation-due"), controls=(PCI_8_6_3, NIST_IA_5, ISO_A_5_17), applies_to=("backend",)),
     CheckSpec(
         id="SA206", title="Secret unused", severity=Severity.MEDIUM,
         description="Nothing read the secret for policy.unused_days (default 90) days: standing access "

@@ -81,13 +81,16 @@ def get(name: str, fmt: str, field_name: str | None, reason: str, config_path: s
 
 
 @click.command()
-@click.option("--secret", "name", required=True, metavar="NAME", help="The secret to rotate (NAME or BACKEND:NAME).")
+@click.option("--secret", "name", metavar="NAME", help="The secret to rotate (NAME or BACKEND:NAME).")
+@click.option("--due", is_flag=True,
+              help="Rotate every secret whose rotation is due (past its policy.rotation_days, or a missed "
+                   "scheduled rotation), as the nightly audit judges it; for cron.")
 @click.option("--reason", required=True, metavar="TEXT", help="Why (recorded in the access trail), e.g. 'quarterly'.")
 @click.option("--dry-run", is_flag=True, help="Say exactly what would happen; change nothing.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @_options
-def rotate(name: str, reason: str, dry_run: bool, fmt: str, config_path: str | None, plugins: tuple[str, ...],
-           as_of: str | None, timeout: float | None, github_api_url: str | None) -> None:
+def rotate(name: str | None, due: bool, reason: str, dry_run: bool, fmt: str, config_path: str | None,
+           plugins: tuple[str, ...], as_of: str | None, timeout: float | None, github_api_url: str | None) -> None:
     """Rotate a secret, validate the new credential, and roll back if it does not work.
 
     \b
@@ -101,17 +104,29 @@ def rotate(name: str, reason: str, dry_run: bool, fmt: str, config_path: str | N
                               deactivate the old key
     GitHub tokens, Vault tokens and unknown kinds are refused with the manual steps.
 
+    With --due, every secret the audit finds due is rotated in turn; one that
+    cannot be rotated safely is listed with its manual steps and the others go
+    on.  Exit 0 when every due secret was rotated (or none was due), 1 when
+    any needs a human.
+
     \b
     Examples:
       secretaudit rotate --secret database --reason "quarterly rotation" --dry-run
       secretaudit rotate --secret aws:deploy/aws-access-key --reason "key age 90d"
+      secretaudit rotate --due --reason "scheduled rotation (cron)"
     """
     from scanner.rotation import RotationError, rotate_secret
 
+    if bool(name) == due:
+        raise click.UsageError("say what to rotate: --secret NAME, or --due for every secret whose rotation is due")
     runner = _backend_runner(config_path, plugins, as_of, timeout, github_api_url=github_api_url)
+    echo = (lambda line: click.echo(line, err=fmt == "json"))
+    if due:
+        _rotate_due(runner.config, reason, dry_run, fmt, echo)
+        return
+    assert name is not None
     try:
-        result = rotate_secret(runner.config, name, reason, dry_run=dry_run,
-                               echo=lambda line: click.echo(line, err=fmt == "json"))
+        result = rotate_secret(runner.config, name, reason, dry_run=dry_run, echo=echo)
     except RotationError as exc:
         _fail(str(exc), exc.exit_code)
         return
@@ -120,3 +135,34 @@ def rotate(name: str, reason: str, dry_run: bool, fmt: str, config_path: str | N
     else:
         click.echo(result.summary())
     raise SystemExit(result.exit_code)
+
+
+def _rotate_due(config: Any, reason: str, dry_run: bool, fmt: str, echo: Any) -> None:
+    """Rotate each due secret; report every outcome; exit 1 if any needs a human."""
+    from scanner.rotation import RotationError, due_for_rotation, rotate_secret
+
+    due, problems = due_for_rotation(config)
+    outcomes: list[dict[str, Any]] = []
+    for backend, record, why in due:
+        label = f"{backend.label}:{record.name}"
+        try:
+            result = rotate_secret(config, label, reason, dry_run=dry_run, echo=echo, found=(backend, record))
+            outcomes.append({**result.as_dict(), "due": why})
+            line = result.summary()
+        except RotationError as exc:
+            outcomes.append({"secret": label, "outcome": "refused" if exc.reason in RotationError.USER_SIDE
+                             else "failed", "message": str(exc), "due": why})
+            line = f"NEEDS A HUMAN: {exc}"
+        if fmt == "text":
+            click.echo(line)
+    for problem in problems:
+        click.echo(f"error: {problem}", err=True)
+    failed = [o for o in outcomes if o["outcome"] not in ("ok", "dry-run")]
+    if fmt == "json":
+        click.echo(json.dumps({"due": len(due), "rotated": len(outcomes) - len(failed), "needs_a_human": len(failed),
+                               "errors": problems, "results": outcomes}, indent=2))
+    else:
+        verb = "would be rotated" if dry_run else "rotated"
+        click.echo(f"{len(due)} due: {len(outcomes) - len(failed)} {verb}, {len(failed)} need a human"
+                   + (f", {len(problems)} backend errors" if problems else ""))
+    raise SystemExit(ExitCode.FINDINGS if failed or problems else ExitCode.OK)

@@ -818,8 +818,13 @@ def choose(config: "Config", backend: "Backend", record: "SecretRecord", dry_run
 
 
 def rotate_secret(config: "Config", name: str, reason: str, dry_run: bool = False,
-                  echo: Callable[[str], None] = lambda line: None) -> RotationResult:
-    """Rotate ``name``; every attempt is in the access trail (a ``started`` line before any change)."""
+                  echo: Callable[[str], None] = lambda line: None,
+                  found: "tuple[Backend, SecretRecord] | None" = None) -> RotationResult:
+    """Rotate ``name``; every attempt is in the access trail (a ``started`` line before any change).
+
+    ``found`` is the backend and record when the caller listed them already
+    (``rotate --due``), so the name is not looked up again.
+    """
     from scanner.backends import BackendError
     from scanner.secrets import SecretClient, SecretError
 
@@ -835,7 +840,7 @@ def rotate_secret(config: "Config", name: str, reason: str, dry_run: bool = Fals
             raise RotationError(str(exc), "trail") from None
 
     try:
-        backend, record = client.resolve(name)
+        backend, record = found if found is not None else client.resolve(name)
     except SecretError as exc:
         trail(exc.outcome, cause=exc.reason)
         raise RotationError(str(exc), exc.reason) from None
@@ -859,3 +864,33 @@ def rotate_secret(config: "Config", name: str, reason: str, dry_run: bool = Fals
         raise RotationError(f"{CAUSES.get(exc.reason, 'Backend error')}: {exc}", exc.reason) from None
     trail(result.outcome, old_version=result.old_version, new_version=result.new_version)
     return result
+
+
+def due_for_rotation(config: "Config") -> tuple[list[tuple["Backend", "SecretRecord", str]], list[str]]:
+    """``(backend, record, why)`` of every secret the lifecycle checks call due, and backend errors.
+
+    Due means an issue from a check tagged ``rotation-due`` (rotation overdue
+    against the policy, a missed scheduled rotation), judged through the
+    ``secretaudit_check_record`` hook exactly as the nightly audit judges it,
+    as of ``--as-of``.  A backend that cannot be listed is an error string;
+    the others are still looked at.
+    """
+    from scanner.backends import BackendError
+
+    checks = config.checks
+    due: list[tuple["Backend", "SecretRecord", str]] = []
+    problems: list[str] = []
+    for backend in config.stash.get("backends") or ():
+        try:
+            records = list(backend.records())
+        except BackendError as exc:
+            problems.append(f"{backend.label}: {exc}")
+            continue
+        for record in sorted(records, key=lambda r: r.name):
+            issues = [issue for result in config.hook.secretaudit_check_record(record=record, config=config)
+                      for issue in (result or ())
+                      if checks is not None and issue.check_id in checks
+                      and "rotation-due" in checks.get(issue.check_id).tags]
+            if issues:
+                due.append((backend, record, "; ".join(i.message for i in issues)))
+    return due, problems

@@ -229,3 +229,41 @@ def test_the_leaky_original_fails_the_same_scan() -> None:
                           capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT),
                                                                "XDG_CACHE_HOME": _CACHE_HOME})
     assert proc.returncode == 1 and "SA101" in proc.stdout
+
+
+# -- rotate-due.sh ---------------------------------------------------------------------------------
+
+
+def test_rotation_cron_rotates_what_is_due_validates_and_flags_what_needs_a_human(world: dict) -> None:
+    from datetime import date, timedelta
+
+    values = plant_deploy_secrets(world)  # a github-token (30 days) and an IAM key (365 days, below)
+    old_webhook = uuid.uuid4().hex
+    put_kv(world, "webhook", {"password": old_webhook}, kind="generic")
+    world["sm"].create_secret(Name="ci/signing-key", SecretString=json.dumps({"password": uuid.uuid4().hex}),
+                              Tags=[{"Key": "kind", "Value": "generic"}, {"Key": "owner", "Value": "ci"}])
+    old_signing = world["sm"].get_secret_value(SecretId="ci/signing-key", VersionStage="AWSCURRENT")["VersionId"]
+    config = world["config"].read_text().replace(
+        "policy: {expiry_warning_days: 30}",
+        "policy: {expiry_warning_days: 30, rotation_days: {generic: 90, github-token: 30, aws-access-key: 365}}")
+    world["config"].write_text(config)
+    in_100_days = (date.today() + timedelta(days=100)).isoformat()  # everything but the IAM key is due
+    proc = run_script(world, "rotate-due.sh", SECRETAUDIT_AS_OF=in_100_days)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 1, output  # the GitHub token needs a human
+    humans = [line for line in proc.stdout.splitlines() if line.startswith("NEEDS A HUMAN")]
+    assert ["vault:prod:github is a github-token" in humans[0], "vault:prod:token:token is a vault-token" in humans[1]
+            ] == [True, True], humans  # the audited Vault token is due as well, and is replaced by hand
+    assert "Steps: 1)" in humans[0] and "4 due: 2 rotated, 2 need a human" in proc.stdout
+    kv = world["vault"].secrets.kv.v2.read_secret_version(path=f"{world['folder']}/webhook", mount_point="secret",
+                                                          raise_on_deleted_version=True)["data"]
+    assert kv["metadata"]["version"] == 2 and kv["data"]["password"] != old_webhook
+    assert world["sm"].get_secret_value(SecretId="ci/signing-key", VersionStage="AWSCURRENT")["VersionId"] != old_signing
+    assert len(world["iam"].list_access_keys(UserName="deployer")["AccessKeyMetadata"]) == 1  # not due: untouched
+    rotations = [(e["secret"], e["outcome"]) for e in trail(world["trail"]) if e["command"] == "rotate"]
+    assert ("webhook", "ok") in rotations and ("ci/signing-key", "ok") in rotations
+    assert ("github", "refused") in rotations
+    assert {e["secret"] for e in trail(world["trail"]) if e["command"] == "validate"} >= {
+        "github", "deploy/aws-access-key"}  # validated after the night's rotations
+    assert not any(value in output + world["trail"].read_text()
+                   for value in (old_webhook, *values.values()))
