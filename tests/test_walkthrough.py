@@ -17,6 +17,7 @@ import random
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -248,6 +249,14 @@ def test_rotation_cron_rotates_what_is_due_validates_and_flags_what_needs_a_huma
         "policy: {expiry_warning_days: 30, rotation_days: {generic: 90, github-token: 30, aws-access-key: 365}}")
     world["config"].write_text(config)
     in_100_days = (date.today() + timedelta(days=100)).isoformat()  # everything but the IAM key is due
+
+    def last_rotated() -> dict[str, str]:
+        listed = subprocess.run(["secretaudit", "list", "--format", "json"], env=world["env"], cwd=world["tmp"],
+                                capture_output=True, text=True)
+        return {r["name"]: r["last_rotated"] or r["created"] for r in json.loads(listed.stdout)["secrets"]}
+
+    before = last_rotated()
+    time.sleep(1.1)  # rotation times have one-second resolution in places
     proc = run_script(world, "rotate-due.sh", SECRETAUDIT_AS_OF=in_100_days)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 1, output  # the GitHub token needs a human
@@ -260,6 +269,15 @@ def test_rotation_cron_rotates_what_is_due_validates_and_flags_what_needs_a_huma
     assert kv["metadata"]["version"] == 2 and kv["data"]["password"] != old_webhook
     assert world["sm"].get_secret_value(SecretId="ci/signing-key", VersionStage="AWSCURRENT")["VersionId"] != old_signing
     assert len(world["iam"].list_access_keys(UserName="deployer")["AccessKeyMetadata"]) == 1  # not due: untouched
+    after = last_rotated()  # the nightly audit's inventory sees both rotations
+    assert after["webhook"] > before["webhook"] and after["ci/signing-key"] > before["ci/signing-key"]
+    assert after["deploy/aws-access-key"] == before["deploy/aws-access-key"]
+    shown = subprocess.run(["secretaudit", "trail", "--secret", "webhook", "--secret", "ci/signing-key",
+                            "--format", "json"], env=world["env"], cwd=world["tmp"], capture_output=True, text=True)
+    assert shown.returncode == 0, shown.stderr
+    entries = json.loads(shown.stdout)["entries"]
+    assert {(e["secret"], e["command"], e["outcome"]) for e in entries} >= {
+        ("webhook", "rotate", "ok"), ("ci/signing-key", "rotate", "ok")}
     rotations = [(e["secret"], e["outcome"]) for e in trail(world["trail"]) if e["command"] == "rotate"]
     assert ("webhook", "ok") in rotations and ("ci/signing-key", "ok") in rotations
     assert ("github", "refused") in rotations
