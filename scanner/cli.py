@@ -189,6 +189,13 @@ def cli() -> None:
       secretaudit baseline create            accept today's findings; later scans report only new ones
       secretaudit checks                     the catalogue of checks and the controls they evidence
 
+    \b
+    The secrets owner's day (backends from --config):
+      secretaudit audit --notify URL         the nightly audit, summary posted to Slack
+      secretaudit get --secret NAME          a value at task time, for a script (audited)
+      secretaudit rotate --due --reason TXT  rotate, validate, roll back on failure
+      secretaudit trail --since 24h          who read or rotated what
+
     Configuration lives in secretaudit.yaml or [tool.secretaudit] in pyproject.toml.
     """
 

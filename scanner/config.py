@@ -120,7 +120,7 @@ SETTINGS: dict[str, Setting] = {
                                            "generic, name: ..., ...type settings}"),
     "repos": Setting(_str_list, [], "repository paths 'secretaudit audit' scans besides the backends"),
     "policy": Setting(_mapping, {}, "thresholds: rotation_days {kind: days}, expiry_warning_days, unused_days, "
-                                    "max_cache_ttl_seconds, scopes"),
+                                    "max_cache_ttl_seconds, scopes, owners {owner: {policies, entities}}"),
     "timeout": Setting(_positive_number, 30, "seconds before a backend request gives up"),
     "scopes": Setting(_mapping, {}, "what the least-privilege checks inspect: {aws: {...}, github: {...}, "
                                     "databases: [...]} (allowed grants live in policy.scopes)"),
