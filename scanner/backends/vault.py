@@ -605,10 +605,23 @@ class VaultBackend(Backend):
     def fetch(self, record: SecretRecord) -> dict[str, str]:
         """The current version's fields of a KV v2 secret (validation only; never logged).
 
-        The record of the audit token itself is answered with that token.
+        The record of the audit token itself is answered with that token.  A
+        database static role is answered with its current credentials
+        (``static-creds``) and its connection's host and port, in the
+        ``ENGINE_host/port/user/password`` layout the database validator reads
+        (until 2026-11 it was read as a KV path, so ``validate --secret
+        MOUNT/static-role/ROLE`` always failed with "not found").
         """
         if record.kind == "vault-token" and record.name.startswith("token:") and not record.path.startswith(self.mount):
             return {"token": self.__token, "url": self.url}
+        if self.is_static_role(record):
+            creds, _ = self.read_current(record)
+            connection = self.static_role_connection(record)
+            if not connection:  # the validator then says what is missing
+                return creds
+            engine = connection["engine"]
+            return {f"{engine}_host": connection["host"], f"{engine}_port": connection["port"],
+                    f"{engine}_user": creds.get("username", ""), f"{engine}_password": creds.get("password", "")}
         relative = record.path[len(self.mount) + 1:] if record.path.startswith(self.mount + "/") else record.path
         path = f"{self.mount}/data/{relative}"
         try:
@@ -748,12 +761,23 @@ class VaultBackend(Backend):
         return {str(k): str(v) for k, v in data.items()}
 
     def rotate_static_role(self, record: SecretRecord) -> None:
-        """POST DATABASE_MOUNT/rotate-role/ROLE: Vault changes the password in the database and stores it."""
+        """POST DATABASE_MOUNT/rotate-role/ROLE: Vault changes the password in the database and stores it.
+
+        The endpoint answers ``204 No Content`` on success, for which hvac hands
+        back the raw response rather than a dict: that is success, not "not
+        Vault JSON" (until 2026-11 it was reported as a backend error after
+        Vault had already rotated the password, so validation never ran).
+        """
         mount = self.database_mount
         role = record.path.rsplit("/", 1)[1]
         path = f"{mount}/rotate-role/{role}"
+
+        def post() -> Any:
+            answer = self.client.adapter.post(f"/v1/{path}")
+            return {} if getattr(answer, "status_code", None) == 204 else answer
+
         try:
-            self._call("POST", path, self.client.adapter.post, f"/v1/{path}")
+            self._call("POST", path, post)
         except _Denied:
             raise self._fail(f"permission denied on POST {path}: rotation needs the 'update' capability on "
                              f"{path}", "denied") from None
