@@ -256,19 +256,43 @@ def _kill_after(world: dict, args: list[str], anchor: str, delay: float) -> int 
     return proc.wait()
 
 
-def test_sigkill_database_password_in_vault_kv_keeps_the_documented_guarantee(world: dict,
-                                                                              mariadb_server: DBServer) -> None:  # noqa: F811
-    """12 rotate runs killed at random instants; after each, the docstring's promise for Vault KV holds.
+def _stored(world: dict, store: str, name: str) -> tuple[str, str | None]:
+    """(the stored current password, the stored pending one or None), as the backend's own client sees them.
 
-    ``scanner/rotation.py`` (Vault KV v2, database-password): a kill before
-    setSecret leaves the stored current password working; a kill between
-    setSecret and finishSecret leaves the database on the new password,
-    durable in the pending field, and the next ``rotate`` finishes or
-    discards; a kill after finishSecret leaves the new password current and
-    working.  So after each kill: the stored current password logs in, or
-    a pending password is stored, it is the one that logs in, and the next
-    (unkilled) ``rotate`` repairs the secret so that its current password
-    logs in.  Every trail line parses.
+    Vault KV: the current version's ``mysql_password`` and
+    ``_secretaudit_pending_password``.  Secrets Manager: AWSCURRENT's
+    ``mysql_password`` and that of a version labelled AWSPENDING but not
+    AWSCURRENT (there must be exactly one AWSCURRENT).
+    """
+    if store == "vault-kv":
+        fields, _ = kv_read(world, name)
+        return fields["mysql_password"], fields.get(PENDING_FIELD)
+    sm = world["sm"]
+    stages = sm.describe_secret(SecretId=name)["VersionIdsToStages"]
+    assert sum("AWSCURRENT" in s for s in stages.values()) == 1, stages
+    current = json.loads(sm.get_secret_value(SecretId=name, VersionStage="AWSCURRENT")["SecretString"])
+    pending_id = next((v for v, s in stages.items() if "AWSPENDING" in s and "AWSCURRENT" not in s), None)
+    if pending_id is None:
+        return current["mysql_password"], None
+    staged = json.loads(sm.get_secret_value(SecretId=name, VersionId=pending_id)["SecretString"])
+    return current["mysql_password"], staged["mysql_password"]
+
+
+@pytest.mark.parametrize("store", ["vault-kv", "secrets-manager"])
+def test_sigkill_database_password_keeps_the_documented_guarantee(world: dict, mariadb_server: DBServer,  # noqa: F811
+                                                                   store: str) -> None:
+    """12 rotate runs of a MariaDB password killed at random instants; after each, the docstring's promise holds.
+
+    ``scanner/rotation.py``: a kill before setSecret leaves the stored current
+    password working; a kill between setSecret and finishSecret (Vault KV:
+    the KV write of the new current version; Secrets Manager: testSecret and
+    the AWSCURRENT move) leaves the database on the new password, durable as
+    the pending value, and the next ``rotate`` finishes or discards; a kill
+    after finishSecret leaves the new password current and working.  So
+    after each kill: the stored current password logs in, or a pending
+    password is stored, it is the one that logs in, and the next (unkilled)
+    ``rotate`` repairs the secret so that its current password logs in.
+    Every trail line parses.
 
     Each kill lands a random 0-60 ms after a random step is printed (or at a
     random instant after launch), so every window of the protocol is hit.
@@ -277,8 +301,14 @@ def test_sigkill_database_password_in_vault_kv_keeps_the_documented_guarantee(wo
     rng = random.Random(int(os.environ.get("SECRETAUDIT_KILL_SEED", "20261124")))
     user, first = f"kill_{uuid.uuid4().hex[:8]}", new_password()
     create_mysql_user(my, user, first)
-    kv_put(world, "killed-db", {"mysql_host": my.host, "mysql_port": str(my.port), "mysql_user": user,
-                                "mysql_password": first}, kind="database-password")
+    fields = {"mysql_host": my.host, "mysql_port": str(my.port), "mysql_user": user, "mysql_password": first}
+    if store == "vault-kv":
+        name = secret = "killed-db"
+        kv_put(world, name, fields, kind="database-password")
+    else:
+        name, secret = "db/killed", "aws:db/killed"
+        world["sm"].create_secret(Name=name, SecretString=json.dumps(fields),
+                                  Tags=[{"Key": "kind", "Value": "database-password"}])
     seen: list[str] = [first]
     anchors = ["launch", *STEPS, *STEPS]
     anchors += [rng.choice(("launch", *STEPS)) for _ in range(12 - len(anchors))]
@@ -287,43 +317,109 @@ def test_sigkill_database_password_in_vault_kv_keeps_the_documented_guarantee(wo
     killed = 0
     for run, anchor in enumerate(anchors):
         delay = rng.uniform(0.3, 1.5) if anchor == "launch" else rng.uniform(0.0, 0.06)
-        code = _kill_after(world, ["rotate", "--secret", "killed-db", "--reason", f"kill loop {run}",
+        code = _kill_after(world, ["rotate", "--secret", secret, "--reason", f"kill loop {run}",
                                    "--config", str(world["config"])], anchor, delay)
         killed += code == -signal.SIGKILL
-        fields, _ = kv_read(world, "killed-db")
-        current, pending = fields["mysql_password"], fields.get(PENDING_FIELD)
+        current, pending = _stored(world, store, name)
         seen += [p for p in (current, pending) if p and p not in seen]
         states["pending stored"] += pending is not None
         if mysql_logs_in(my, user, current):
             states["current works"] += 1
         else:
-            # the one documented window: killed between setSecret and finishSecret
+            # the one documented window: killed after setSecret, before the new password became current
             assert pending is not None, f"run {run}: the current password fails and no pending password is stored"
             assert mysql_logs_in(my, user, pending), f"run {run}: neither the current nor the pending password works"
-            repair = cli(world, "rotate", "--secret", "killed-db", "--reason", f"repair after kill {run}")
+            repair = cli(world, "rotate", "--secret", secret, "--reason", f"repair after kill {run}")
             assert repair.returncode == 0, f"run {run}: {repair.stderr}"
             assert "recovered an interrupted rotation: the pending password works" in repair.stdout
-            fields, _ = kv_read(world, "killed-db")
-            seen += [fields["mysql_password"]]
-            assert PENDING_FIELD not in fields and mysql_logs_in(my, user, fields["mysql_password"]), \
+            current, pending = _stored(world, store, name)
+            seen.append(current)
+            assert pending is None and mysql_logs_in(my, user, current), \
                 f"run {run}: the next rotate did not repair the secret"
             states["repaired by the next rotate"] += 1
         lines = trail_lines(world["trail"])  # every line whole JSON: no torn line
         assert all(set(e) >= {"time", "command", "secret", "outcome"} for e in lines)
     assert killed >= 8, f"only {killed} of {len(anchors)} runs were killed"
-    entries = rotate_lines(world["trail"], "killed-db")
+    entries = rotate_lines(world["trail"], name)
     midway = sum(1 for i, e in enumerate(entries) if e["outcome"] == "started"
                  and (i + 1 == len(entries) or entries[i + 1]["outcome"] == "started"))
     assert midway >= 6, f"only {midway} kills landed after a rotation started"
     assert states["pending stored"] >= 1, f"no kill left a pending password: {states}"
     # a clean run afterwards recovers whatever is left and rotates; only the final password logs in
-    final = cli(world, "rotate", "--secret", "killed-db", "--reason", "after the kills")
+    final = cli(world, "rotate", "--secret", secret, "--reason", "after the kills")
     assert final.returncode == 0, final.stderr
-    fields, _ = kv_read(world, "killed-db")
-    assert PENDING_FIELD not in fields
-    assert mysql_logs_in(my, user, fields["mysql_password"])
-    assert not any(mysql_logs_in(my, user, p) for p in seen if p != fields["mysql_password"])
-    check = cli(world, "validate", "--secret", "killed-db")
+    current, pending = _stored(world, store, name)
+    assert pending is None and mysql_logs_in(my, user, current)
+    assert not any(mysql_logs_in(my, user, p) for p in seen if p != current)
+    check = cli(world, "validate", "--secret", name)
     assert check.returncode == 0, check.stdout + check.stderr
-    assert_no_values([*seen, fields["mysql_password"]], final.stdout, final.stderr, world["trail"].read_text())
-    print(f"kill loop: {killed} killed, {midway} mid-rotation, states {states}")
+    assert_no_values([*seen, current], final.stdout, final.stderr, world["trail"].read_text())
+    print(f"kill loop ({store}): {killed} killed, {midway} mid-rotation, states {states}")
+
+
+# -- the recovery path, from the exact state a kill leaves ------------------------------------------------
+
+
+def _set_mysql_password(my: DBServer, user: str, password: str) -> None:
+    """What setSecret did before the kill: the database user now has ``password`` (set here by the admin)."""
+    conn = mysql_admin(my)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"ALTER USER '{user}'@'%%' IDENTIFIED BY %s", (password,))
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("database_changed", [True, False], ids=["killed-after-setSecret", "killed-before-setSecret"])
+@pytest.mark.parametrize("store", ["vault-kv", "secrets-manager"])
+def test_next_rotate_recovers_from_the_state_a_kill_leaves(world: dict, mariadb_server: DBServer,  # noqa: F811
+                                                           store: str, database_changed: bool) -> None:
+    """The documented recovery, from the state a kill leaves (reached deterministically, not by luck).
+
+    A pending password is stored (the ``_secretaudit_pending_password`` field
+    of the current KV version, or a version labelled AWSPENDING only) and,
+    for a kill after setSecret, the database already has it, so the stored
+    current password no longer logs in.  The next ``rotate`` must finish
+    (database changed) or discard (not changed) the pending value, then
+    rotate: the final current password logs in, every other one does not.
+    """
+    my = mariadb_server
+    user, first, pending = f"rec_{uuid.uuid4().hex[:8]}", new_password(), new_password()
+    create_mysql_user(my, user, first)
+    fields = {"mysql_host": my.host, "mysql_port": str(my.port), "mysql_user": user, "mysql_password": first}
+    if store == "vault-kv":
+        name = "recover-db"
+        kv_put(world, name, {**fields, PENDING_FIELD: pending}, kind="database-password")
+    else:
+        name = f"db/recover-{uuid.uuid4().hex[:6]}"
+        sm = world["sm"]
+        sm.create_secret(Name=name, SecretString=json.dumps(fields),
+                         Tags=[{"Key": "kind", "Value": "database-password"}])
+        staged = sm.put_secret_value(SecretId=name, SecretString=json.dumps({**fields, "mysql_password": pending}),
+                                     ClientRequestToken=str(uuid.uuid4()), VersionStages=["AWSPENDING"])
+        stages = sm.describe_secret(SecretId=name)["VersionIdsToStages"]
+        assert stages[staged["VersionId"]] == ["AWSPENDING"] and sum("AWSCURRENT" in s for s in stages.values()) == 1
+    if database_changed:
+        _set_mysql_password(my, user, pending)
+        assert not mysql_logs_in(my, user, first)  # the documented window: the stored current one fails
+    proc = cli(world, "rotate", "--secret", name, "--reason", REASON)
+    assert proc.returncode == 0, proc.stderr
+    expected = ("recovered an interrupted rotation: the pending password works" if database_changed
+                else "recovered an interrupted rotation: " + ("the pending password was never set"
+                                                              if store == "vault-kv" else "cleared AWSPENDING"))
+    assert expected in proc.stdout, proc.stdout
+    if store == "vault-kv":
+        now, _ = kv_read(world, name)
+        assert PENDING_FIELD not in now
+    else:
+        now = json.loads(world["sm"].get_secret_value(SecretId=name, VersionStage="AWSCURRENT")["SecretString"])
+        stages = world["sm"].describe_secret(SecretId=name)["VersionIdsToStages"]
+        assert not any("AWSPENDING" in s for s in stages.values())
+    final = now["mysql_password"]
+    assert final not in (first, pending)
+    assert mysql_logs_in(my, user, final)
+    assert not mysql_logs_in(my, user, first) and not mysql_logs_in(my, user, pending)
+    check = cli(world, "validate", "--secret", name)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert [e["outcome"] for e in rotate_lines(world["trail"], name)] == ["started", "ok"]
+    assert_no_values([first, pending, final], proc.stdout, proc.stderr, world["trail"].read_text())
