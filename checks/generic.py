@@ -61,7 +61,7 @@ from checks import filters
 from checks.controls import HARDCODED_CREDENTIALS
 from scanner.errors import ConfigError
 from scanner.hookspec import hookimpl
-from scanner.model import CheckSpec, Detection, FileItem, Severity
+from scanner.model import CheckSpec, Detection, FileItem, Severity, lower_keeping_offsets
 
 if TYPE_CHECKING:
     from scanner.config import Config
@@ -272,12 +272,24 @@ _KEY_LOOKBACK = re.compile(r"(?:" + "|".join(KEY_PREFIXES) + r")[^a-z0-9\n]{0,3}
 #: The last letter of every key prefix: a cheap test before :data:`_KEY_LOOKBACK`.
 _KEY_PREFIX_ENDINGS = frozenset(p[-1] for p in KEY_PREFIXES)
 
-#: Lines detect-secrets' KeywordDetector could match: its DENYLIST, searched in
-#: the lower-cased line (not with IGNORECASE, whose Unicode folding differs
-#: from ``str.lower()`` and would make the prefilter unsound).
-_DS_DENYLIST = re.compile(
-    r"(?:api|auth|service|account|db|database|priv|private|client)_?key|(?:db|database|key)_?pass|"
-    r"password|passwd|pwd|secret|contrase(?:ñ|n)a"
+#: detect-secrets' KeywordDetector DENYLIST.
+_DS_DENYLIST_WORDS = (r"(?:api|auth|service|account|db|database|priv|private|client)_?key|(?:db|database|key)_?pass|"
+                      r"password|passwd|pwd|secret|contrase(?:ñ|n)a")
+
+#: Lines detect-secrets' KeywordDetector could match, searched in the
+#: lower-cased line (:func:`~scanner.model.lower_keeping_offsets`, not
+#: IGNORECASE, whose Unicode folding differs): a superset of the shapes of all its regexes, so a line
+#: this rejects is one it would return nothing for, and detect-secrets need
+#: not be imported for it.  A denylisted word (with its ``\w*`` suffix, up
+#: to two closing quotes or brackets, ``[0]`` or ``.assign``) followed by
+#: ``:``, ``=``, ``!`` or ``(``; a comparison before one; or a quoted value
+#: closed by ``;`` after one.  Half of the lines with a denylisted word in
+#: code fail it (``client("secretsmanager")``); the test suite checks the
+#: superset on the fixture corpus against detect-secrets itself.
+_DS_SHAPE = re.compile(
+    r"(?:" + _DS_DENYLIST_WORDS + r")\w*(?:[\]'\"]{0,2}|\[[0-9]*\]|.assign)\s*[:=!(]"
+    r"|[!=]{2,3}\s*\w*(?:" + _DS_DENYLIST_WORDS + r")"
+    r"|(?:" + _DS_DENYLIST_WORDS + r")[^\n]*['\"`];"
 )
 
 
@@ -663,7 +675,7 @@ def _keyword_hits(line: str, ctx: _FileContext) -> Iterator[Candidate]:
         return  # e.g. Python's "pass": a stem, but nothing assigned
     candidates, explained = _assignments(line, ctx.code)
     fallback = False
-    if not explained and _FALLBACK_SYNTAX.search(line) and _DS_DENYLIST.search(line.lower()):
+    if not explained and _FALLBACK_SYNTAX.search(line) and _DS_SHAPE.search(lower_keeping_offsets(line)):
         candidates = _ds_keyword_fallback(line, ctx.filename)
         fallback = True
     for cand in candidates:

@@ -19,7 +19,7 @@ from checks import connection_strings, credential_files, filters, generic
 from checks.controls import HARDCODED_CREDENTIALS
 from scanner.config import Config, validate
 from scanner.errors import ConfigError
-from scanner.model import Detection, FileItem, Severity
+from scanner.model import Detection, FileItem, Severity, lower_keeping_offsets
 from scanner.registry import CheckRegistry
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -587,3 +587,37 @@ def test_detect_secrets_is_used_without_loading_requests() -> None:
                           cwd=Path(__file__).resolve().parent.parent)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[(1, 'keyword'), (3, 'high-entropy-base64')]"
+
+
+def test_detect_secrets_shape_gate_is_a_superset_of_its_keyword_regexes() -> None:
+    """Every line detect-secrets' KeywordDetector reports on passes ``_DS_SHAPE`` (so skipping
+    the rest never loses a finding), and the gate does reject ordinary code lines."""
+    from detect_secrets.plugins import keyword
+    from detect_secrets.util.filetype import determine_file_type
+
+    detector = keyword.KeywordDetector()
+    lines: list[tuple[str, str]] = []
+    for path in sorted(FIXTURES.rglob("*")):
+        if path.is_file():
+            try:
+                lines += [(path.name, line) for line in path.read_text(encoding="utf-8").split("\n")]
+            except UnicodeDecodeError:
+                continue
+    lines += [(name, line) for name, text in TRICKY_TEXTS.items() for line in text.split("\n")]
+    lines += [("a.py", line) for line in (
+        'if password == "Zx8vQ2mN5pL0kR7t":', 'if "Zx8vQ2mN5pL0kR7t" != db_pass:', 'std::string secret("Zx8vQ2mN");',
+        'api_key["x"] = "Zx8vQ2mN5pL0kR7t"', 'private_key "Zx8vQ2mN5pL0kR7t";', 'password.assign("Zx8vQ2mN")',
+        'const secret = () => "Zx8vQ2mN5pL0kR7t"', 'NSString *password[0] = @"Zx8vQ2mN5pL0kR7t";')]
+    reported = rejected = 0
+    for name, line in lines:
+        regexes = keyword.REGEX_BY_FILETYPE.get(determine_file_type(name),
+                                                keyword.QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP)
+        for table in (regexes, keyword.CONFIG_DENYLIST_REGEX_TO_GROUP, keyword.GOLANG_DENYLIST_REGEX_TO_GROUP,
+                      keyword.C_PLUS_PLUS_REGEX_TO_GROUP, keyword.COMMON_C_DENYLIST_REGEX_TO_GROUP):
+            if list(detector.analyze_string(line, denylist_regex_to_group=table)):
+                reported += 1
+                assert generic._DS_SHAPE.search(lower_keeping_offsets(line)), (name, line)
+    for code in ('client = self.client("secretsmanager", region)', 'if bool(key_id) != bool(secret):',
+                 'raise fail("profile", "set access_key_id/secret_access_key, not both")'):
+        rejected += generic._DS_SHAPE.search(code.lower()) is None
+    assert reported > 50 and rejected == 3
