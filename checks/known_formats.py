@@ -810,13 +810,19 @@ _literal_bytes = 0
 
 
 @lru_cache(maxsize=1)
-def _literal_probes() -> tuple[tuple[str, LazyPattern, tuple[int, ...]], ...]:
-    """(literal, verify pattern, rule indexes) per token, for :func:`_hit_rules_by_literal`."""
+def _literal_probes() -> tuple[tuple[str, LazyPattern | None, tuple[int, ...]], ...]:
+    """(literal, tail check or None, rule indexes) per token, for :func:`_hit_rules_by_literal`.
+
+    A token without a tail needs no check once ``str.find`` found its
+    literal, so no pattern is compiled for it.
+    """
     owners: dict[Token, list[int]] = {}
     for index, rule in enumerate(RULES):
         for token in rule.tokens:
             owners.setdefault(token, []).append(index)
-    return tuple((token.literal, lazy_compile(re.escape(token.literal) + token.tail, re.ASCII), tuple(indexes))
+    return tuple((token.literal,
+                  lazy_compile(re.escape(token.literal) + token.tail, re.ASCII) if token.tail else None,
+                  tuple(indexes))
                  for token, indexes in sorted(owners.items(), key=lambda kv: (kv[0].literal, kv[0].tail)))
 
 
@@ -842,7 +848,7 @@ def _hit_rules_by_literal(text: str) -> dict[int, list[tuple[int, int]]]:
     for literal, verify, rules in _literal_probes():
         at = find(literal)
         while at != -1:
-            if verify.match(text, at) is not None:
+            if verify is None or verify.match(text, at) is not None:
                 _add_window(windows, text, at, rules)
             at = find(literal, at + 1)
     return windows
