@@ -452,7 +452,7 @@ def _session(options: dict[str, Any]) -> Any:
                                  profile_name=options.get("profile"))
 
 
-def _client(service: str, options: dict[str, Any], timeout: float, attempts: int = MAX_ATTEMPTS) -> Any:
+def aws_client(service: str, options: dict[str, Any], timeout: float, attempts: int = MAX_ATTEMPTS) -> Any:
     from botocore.config import Config as BotoConfig
 
     boto_config = BotoConfig(connect_timeout=timeout, read_timeout=timeout,
@@ -514,7 +514,7 @@ class IamAuditor:
         self.options = options
         self.sensitive = (options.get("secret_access_key"), options.get("session_token"),
                           options.get("access_key_id"))
-        self.iam = _client("iam", options, timeout)
+        self.iam = aws_client("iam", options, timeout)
 
     def call(self, principal: Principal, action: str, method: str, **kwargs: Any) -> dict[str, Any]:
         try:
@@ -716,7 +716,7 @@ def secretaudit_validate_credential(kind: str, credential: dict[str, str], confi
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        sts = _client("sts", options, timeout, attempts=2)
+        sts = aws_client("sts", options, timeout, attempts=2)
         answer = sts.get_caller_identity()
     except ClientError as exc:
         error = exc.response.get("Error", {}) if isinstance(exc.response, dict) else {}

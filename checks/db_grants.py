@@ -198,7 +198,7 @@ def allowed_privileges(config: "Config", entry: DatabaseEntry) -> frozenset[str]
 # -- driver errors, scrubbed --------------------------------------------------------------
 
 
-def _scrub(text: str, *secrets: str) -> str:
+def scrub_db_message(text: str, *secrets: str) -> str:
     for secret in secrets:
         if secret:
             text = text.replace(secret, "***")
@@ -211,7 +211,7 @@ def _mysql_error(exc: BaseException, entry_host: str, port: int, user: str, pass
     where = f"mysql at {_hostport(entry_host, port)}"
     code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
     text = str(exc.args[1]) if len(exc.args) > 1 else type(exc).__name__
-    text = _scrub(text, password)
+    text = scrub_db_message(text, password)
     if code in (1045, 1044, 1698, 1251, 1862, 4151):
         return DatabaseError(f"{where} refused the login of {user!r}: {text} (error {code})", "denied")
     if code in (2002, 2003, 2005, 2006, 2013) or isinstance(exc, (OSError, socket.timeout)):
@@ -234,7 +234,7 @@ def _pg_error(exc: BaseException, host: str, port: int, user: str, password: str
     where = f"postgres at {_hostport(host, port)}"
     info = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else None
     if info is not None:
-        code, text = str(info.get("C", "")), _scrub(str(info.get("M", "")), password)
+        code, text = str(info.get("C", "")), scrub_db_message(str(info.get("M", "")), password)
         if code in ("28P01", "28000"):
             return DatabaseError(f"{where} refused the login of {user!r}: {text} ({code})", "denied")
         if code.startswith("08") or code in ("53300", "57P03"):
@@ -243,13 +243,13 @@ def _pg_error(exc: BaseException, host: str, port: int, user: str, password: str
     cause = exc.__cause__ or exc.__context__
     if isinstance(exc, (OSError, socket.timeout)) or isinstance(cause, (OSError, socket.timeout)) \
             or "can't create a connection" in str(exc).lower():
-        detail = _scrub(str(cause or exc), password)
+        detail = scrub_db_message(str(cause or exc), password)
         if isinstance(cause or exc, ConnectionRefusedError):
             detail = "connection refused"
         elif isinstance(cause or exc, (socket.timeout, TimeoutError)):
             detail = "timed out"
         return DatabaseError(f"could not connect to {where}: {_cause(detail) or detail}", "unreachable")
-    return DatabaseError(f"{where}: {_scrub(str(exc), password)}", "error")
+    return DatabaseError(f"{where}: {scrub_db_message(str(exc), password)}", "error")
 
 
 # -- connections --------------------------------------------------------------------------
@@ -495,7 +495,7 @@ def audit_entry(entry: DatabaseEntry, config: "Config", target: str) -> list[Fin
         grants = read_grants(entry)
     except DatabaseError as exc:
         return [Finding(check_id=SA306, severity=SPEC.severity, status=Status.ERROR, location=location,
-                        message=_scrub(str(exc), entry.password), fingerprint=fingerprint(SA306, identity),
+                        message=scrub_db_message(str(exc), entry.password), fingerprint=fingerprint(SA306, identity),
                         remediation=SPEC.remediation, target=target)]
     allowed = allowed_privileges(config, entry)
     findings = []
@@ -551,7 +551,7 @@ def secretaudit_run_target(session: "Session", target: Target) -> bool | None:
     return True
 
 
-def _credential(credential: dict[str, str]) -> dict[str, Any] | str:
+def parse_credential(credential: dict[str, str]) -> dict[str, Any] | str:
     """Host, port, user, password, engine from either layout; a string says what is missing."""
     engine = ENGINES.get(str(credential.get("engine") or credential.get("type") or "").strip().lower())
     prefix = ""
@@ -587,7 +587,7 @@ def _credential(credential: dict[str, str]) -> dict[str, Any] | str:
 def secretaudit_validate_credential(kind: str, credential: dict[str, str], config: "Config") -> Validation | None:
     if kind != "database-password":
         return None
-    fields = _credential(credential)
+    fields = parse_credential(credential)
     if isinstance(fields, str):
         return Validation(status="unknown", message=f"could not validate: {fields}")
     timeout = float((config.settings.get("timeout") if config is not None else None) or 30)
@@ -601,7 +601,7 @@ def secretaudit_validate_credential(kind: str, credential: dict[str, str], confi
             conn = connect_postgres(host, port, user, password, timeout, fields["database"] or "postgres")
         conn.close()
     except DatabaseError as exc:
-        message = _scrub(str(exc), password)
+        message = scrub_db_message(str(exc), password)
         if exc.reason == "denied":
             return Validation(status="invalid", identity=identity, message=message)
         if engine == "mysql" and "(error 1049)" in message or engine == "postgres" and "(3D000)" in message:

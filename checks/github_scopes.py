@@ -196,9 +196,9 @@ def _scrub(text: str, token: str) -> str:
 
 def _cause(exc: BaseException) -> str:
     try:
-        from scanner.backends.vault import _connection_cause
+        from scanner.backends.vault import connection_cause
 
-        return _connection_cause(exc)
+        return connection_cause(exc)
     except ImportError:  # pragma: no cover
         return exc.__class__.__name__
 

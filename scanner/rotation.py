@@ -227,9 +227,9 @@ def change_db_password(fields: dict[str, str], current: str, new: str, timeout: 
 
     Raises :class:`RotationError` (the driver's message scrubbed of both passwords).
     """
-    from checks.db_grants import DatabaseError, _credential, _scrub, connect_mysql, connect_postgres
+    from checks.db_grants import DatabaseError, connect_mysql, connect_postgres, parse_credential, scrub_db_message
 
-    parsed = _credential({**fields, password_field(fields) or "password": current})
+    parsed = parse_credential({**fields, password_field(fields) or "password": current})
     if isinstance(parsed, str):
         raise RotationError(f"cannot change the database password: {parsed}", "config")
     engine, host, port, user = parsed["engine"], parsed["host"], parsed["port"], parsed["user"]
@@ -255,11 +255,11 @@ def change_db_password(fields: dict[str, str], current: str, new: str, timeout: 
                 conn.close()
     except DatabaseError as exc:
         raise RotationError(f"cannot change the password of {user} in {engine} at {host}:{port}: "
-                            f"{_scrub(str(exc), current, new)}", "denied" if exc.reason == "denied" else "failed") \
+                            f"{scrub_db_message(str(exc), current, new)}", "denied" if exc.reason == "denied" else "failed") \
             from None
     except Exception as exc:  # the driver's own errors (a missing privilege, a closed connection)
         raise RotationError(f"cannot change the password of {user} in {engine} at {host}:{port}: "
-                            f"{type(exc).__name__}: {_scrub(str(exc), current, new)}", "failed") from None
+                            f"{type(exc).__name__}: {scrub_db_message(str(exc), current, new)}", "failed") from None
 
 
 # -- the run -----------------------------------------------------------------------------------------
@@ -655,9 +655,9 @@ class IamAccessKey(Rotation):
                 "endpoint_url": endpoint or None, "region": region}
 
     def _aws(self, service: str, options: dict[str, Any]) -> Any:
-        from checks.aws_iam import _client
+        from checks.aws_iam import aws_client
 
-        return _client(service, options, self.timeout, attempts=2)
+        return aws_client(service, options, self.timeout, attempts=2)
 
     def _call(self, what: str, func: Callable[..., Any], *secrets: str, **kwargs: Any) -> Any:
         from checks.aws_iam import scrub

@@ -161,7 +161,7 @@ def _auth_method(path: str) -> str:
     return parts[0] if parts else ""
 
 
-def _connection_cause(exc: BaseException) -> str:
+def connection_cause(exc: BaseException) -> str:
     text = ""
     seen: set[int] = set()
     current: BaseException | None = exc
@@ -318,7 +318,7 @@ class VaultBackend(Backend):
             raise self._fail(f"{self.url} answered {op} {path} with something that is not Vault JSON; "
                              "check url (it must be the Vault API address)", "error") from None
         except requests.exceptions.RequestException as exc:
-            raise self._fail(f"cannot connect to {self.url} ({_connection_cause(exc)}); "
+            raise self._fail(f"cannot connect to {self.url} ({connection_cause(exc)}); "
                              "check url and that the server is up", "unreachable") from None
         except hx.Forbidden:
             raise _Denied() from None
