@@ -296,7 +296,10 @@ def _kill_at_random(args: list[str], env: dict[str, str], delay: float) -> int |
 
 
 def test_sigkill_mid_rotation_never_leaves_a_secret_without_a_working_current_version(world: dict) -> None:
-    """15+ runs per secret killed at random instants: after each, the current version fetches and validates."""
+    """Runs per secret killed at random instants: after each, the current version fetches and validates.
+
+    10 rounds of 3 secrets by default (CI's time budget); ``SECRETAUDIT_KILL_ROUNDS`` asks for more.
+    """
     rng = random.Random(int(os.environ.get("SECRETAUDIT_KILL_SEED", "1124")))
     kv_put(world, "kv-password", {"password": uuid.uuid4().hex}, kind="generic")
     world["sm"].create_secret(Name="sm-password", SecretString=json.dumps({"password": uuid.uuid4().hex}),
@@ -307,7 +310,7 @@ def test_sigkill_mid_rotation_never_leaves_a_secret_without_a_working_current_ve
     assert cli(world, "rotate", "--secret", "kv-password", "--reason", REASON).returncode == 0
     span = time.monotonic() - started
     killed = 0
-    for run in range(15):
+    for run in range(int(os.environ.get("SECRETAUDIT_KILL_ROUNDS", "10"))):
         for name in ("kv-password", "aws:sm-password", "iam-key"):
             if name == "iam-key":  # the operator's step the refusal names: remove keys that are not stored
                 stored = json.loads(world["sm"].get_secret_value(SecretId="iam-key",
