@@ -286,6 +286,22 @@ class Rotation:
         self.result.steps.append(text)
         self.echo(("would: " if self.dry_run else "") + text)
 
+    #: the manual steps named when no field is clearly the password (set by each backend's rotation)
+    MANUAL = ""
+
+    def password_target(self, fields: dict[str, str]) -> str:
+        """The field a generated password goes into; a ``refused`` error naming :attr:`MANUAL` if none is clear."""
+        if self.record.kind == "database-password":
+            name = password_field(fields)
+        else:
+            name = next((f for f in ("password", "value", "token", "secret") if f in fields), None)
+            if name is None and len(fields) == 1:
+                name = next(iter(fields))
+        if name is None:
+            raise RotationError(f"{self.backend.label}:{self.record.name} has fields {', '.join(sorted(fields))} "
+                                f"and none is clearly the password; rotate it by hand: {self.MANUAL}", "refused")
+        return name
+
     def validate(self, kind: str, fields: dict[str, str]) -> "Validation":
         """The ``secretaudit_validate_credential`` hook on ``fields`` (dropped afterwards)."""
         from checks.validation import credential_fields
@@ -316,20 +332,9 @@ class VaultKvPassword(Rotation):
 
     method = "a new KV v2 version with a generated password"
 
-    def _target_field(self, fields: dict[str, str]) -> str:
-        if self.record.kind == "database-password":
-            name = password_field(fields)
-        else:
-            name = next((f for f in ("password", "value", "token", "secret") if f in fields), None)
-            if name is None and len(fields) == 1:
-                name = next(iter(fields))
-        if name is None:
-            raise RotationError(
-                f"{self.backend.label}:{self.record.name} has fields {', '.join(sorted(fields))} and none is "
-                "clearly the password; rotate it by hand: write a new version with 'vault kv patch' (or set "
-                "custom_metadata kind to database-password with a *_password field) and run 'secretaudit "
-                "validate --secret NAME'", "refused")
-        return name
+    #: what to do by hand when no field is clearly the password
+    MANUAL = ("write a new version with 'vault kv patch' (or set custom_metadata kind to database-password "
+              "with a *_password field) and run 'secretaudit validate --secret NAME'")
 
     def run(self) -> RotationResult:
         backend, record = self.backend, self.record
@@ -338,7 +343,7 @@ class VaultKvPassword(Rotation):
         if PENDING_FIELD in fields:
             fields, version = self.recover(fields, version)
             self.result.old_version = version
-        target = self._target_field(fields)
+        target = self.password_target(fields)
         length, classes = password_policy(self.config)
         database = record.kind == "database-password"
         if self.dry_run:
@@ -539,18 +544,7 @@ class SecretsManagerStaged(Rotation):
 
     method = "a staged new version (AWSPENDING, validated, then AWSCURRENT)"
 
-    def _target(self, fields: dict[str, str]) -> str:
-        if self.record.kind == "database-password":
-            name = password_field(fields)
-        else:
-            name = next((f for f in ("password", "value", "token", "secret") if f in fields), None)
-            if name is None and len(fields) == 1:
-                name = next(iter(fields))
-        if name is None:
-            raise RotationError(f"{self.backend.label}:{self.record.name} has fields {', '.join(sorted(fields))} "
-                                "and none is clearly the password; rotate it by hand (aws secretsmanager "
-                                "put-secret-value) or attach a rotation Lambda", "refused")
-        return name
+    MANUAL = "aws secretsmanager put-secret-value, or attach a rotation Lambda"
 
     def run(self) -> RotationResult:
         backend, record = self.backend, self.record
@@ -561,7 +555,7 @@ class SecretsManagerStaged(Rotation):
         if pending_id:
             fields, current_id = self.recover(fields, current_id, pending_id)
             self.result.old_version = current_id
-        target = self._target(fields)
+        target = self.password_target(fields)
         length, classes = password_policy(self.config)
         database = record.kind == "database-password"
         if self.dry_run:

@@ -622,18 +622,8 @@ class VaultBackend(Backend):
             engine = connection["engine"]
             return {f"{engine}_host": connection["host"], f"{engine}_port": connection["port"],
                     f"{engine}_user": creds.get("username", ""), f"{engine}_password": creds.get("password", "")}
-        relative = record.path[len(self.mount) + 1:] if record.path.startswith(self.mount + "/") else record.path
-        path = f"{self.mount}/data/{relative}"
-        try:
-            answer = self._call("GET", path, self.client.secrets.kv.v2.read_secret_version, path=relative,
-                                mount_point=self.mount, raise_on_deleted_version=True)
-        except _Denied:
-            raise self._fail(f"permission denied on GET {path}: validation needs the 'read' capability on "
-                             f"{path}", "denied") from None
-        except _NotFound:
-            raise self._fail(f"{path} not found; it may have been deleted since it was listed", "error") from None
-        data = (answer.get("data") or {}).get("data") or {}
-        return {str(k): str(v) for k, v in data.items()}
+        fields, _ = self.read_current(record)
+        return fields
 
     # -- single secrets: get and rotate ----------------------------------------------------------
 
