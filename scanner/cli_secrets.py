@@ -141,6 +141,9 @@ def _rotate_due(config: Any, reason: str, dry_run: bool, fmt: str, echo: Any) ->
     """Rotate each due secret; report every outcome; exit 1 if any needs a human."""
     from scanner.rotation import RotationError, due_for_rotation, rotate_secret
 
+    if not config.stash.get("backends"):
+        _fail(f"no backends configured in {config.source or 'the default configuration'}; pass --config with "
+              "backends or an external_secrets block", ExitCode.USAGE_ERROR)
     due, problems = due_for_rotation(config)
     outcomes: list[dict[str, Any]] = []
     for backend, record, why in due:

@@ -285,3 +285,10 @@ def test_rotation_cron_rotates_what_is_due_validates_and_flags_what_needs_a_huma
         "github", "deploy/aws-access-key"}  # validated after the night's rotations
     assert not any(value in output + world["trail"].read_text()
                    for value in (old_webhook, *values.values()))
+
+
+def test_rotate_due_without_backends_is_a_usage_error(tmp_path: Path, shell_env: dict[str, str]) -> None:
+    """A cron job pointed at the wrong config must not report '0 due' and exit 0."""
+    proc = subprocess.run(["secretaudit", "rotate", "--due", "--reason", "cron"], cwd=tmp_path, env=shell_env,
+                          capture_output=True, text=True)
+    assert proc.returncode == 4 and "no backends configured" in proc.stderr
