@@ -152,6 +152,10 @@ class ScanCache:
             self._stat_index = {path: (stat, digest) for path, stat, digest in rows}
         return self._stat_index
 
+    def knows(self, path: str) -> bool:
+        """Whether an earlier run recorded ``path`` (only then is its stat worth taking)."""
+        return path in self.load_stat_index()
+
     def digest_for_stat(self, path: str, signature: str) -> str | None:
         entry = self.load_stat_index().get(path)
         return entry[1] if entry and entry[0] == signature else None

@@ -143,6 +143,8 @@ def cached_result(ref: FileRef, config: "Config", target: str, cache: "ScanCache
         rows = cache.results(result_key(ref.digest, ref.relpath))
         if rows is not None:
             return _cached(ref, rows, config, target, cache.size_of(ref.relpath, ref.digest), None)
+    if not cache.knows(ref.relpath):
+        return None  # a new file (or a first scan): no stat needed to know it misses
     signature = _signature(ref.path)
     digest = cache.digest_for_stat(ref.relpath, signature) if signature else None
     rows = cache.results(result_key(digest, ref.relpath)) if digest else None
@@ -166,8 +168,13 @@ def scan_file(ref: FileRef, config: "Config", target: str, caching: bool = False
     With ``caching``, the result carries what the cache needs to remember it
     (stat signature, content digest and the encoded rows).
     """
-    signature = _signature(ref.path) if caching and ref.blob is None and ref.missing is None else None
-    data = read_bytes(ref, config.settings["max_file_size"])
+    info = _lstat(ref.path) if caching and ref.blob is None and ref.missing is None else None
+    signature = None
+    if info is not None and stat.S_ISREG(info.st_mode):
+        from scanner.cache import stat_signature
+
+        signature = stat_signature(info)
+    data = read_bytes(ref, config.settings["max_file_size"], info)
     if isinstance(data, Skip):
         return FileResult(ref.relpath, skip=data)
     digest = None
@@ -188,14 +195,18 @@ def scan_file(ref: FileRef, config: "Config", target: str, caching: bool = False
     return result
 
 
+def _lstat(path: str) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except OSError:
+        return None  # read_bytes stats again and says why
+
+
 def _signature(path: str) -> str | None:
     from scanner.cache import stat_signature
 
-    try:
-        info = os.lstat(path)
-    except OSError:
-        return None
-    return stat_signature(info) if stat.S_ISREG(info.st_mode) else None
+    info = _lstat(path)
+    return stat_signature(info) if info is not None and stat.S_ISREG(info.st_mode) else None
 
 
 def scan_batch(refs: list[FileRef], config: "Config", target: str, caching: bool = False) -> list[FileResult]:

@@ -48,16 +48,21 @@ def read_file(ref: FileRef, max_size: int) -> FileItem | Skip:
     return data if isinstance(data, Skip) else decode(ref.path, ref.relpath, data)
 
 
-def read_bytes(ref: FileRef, max_size: int) -> bytes | Skip:
-    """The raw content of ``ref``, or why it cannot be scanned."""
+def read_bytes(ref: FileRef, max_size: int, info: os.stat_result | None = None) -> bytes | Skip:
+    """The raw content of ``ref``, or why it cannot be scanned.
+
+    ``info`` is the caller's ``lstat`` of the file, when it made one (the
+    scan cache's signature), so the file is not stat-ed twice.
+    """
     if ref.missing:
         return Skip(ref.relpath, "missing", f"{ref.relpath}: {ref.missing}; check the path", is_error=True)
     if ref.blob:
         return _read_blob(ref, max_size)
-    try:
-        info = os.lstat(ref.path)
-    except OSError as exc:
-        return _os_error(ref, exc)
+    if info is None:
+        try:
+            info = os.lstat(ref.path)
+        except OSError as exc:
+            return _os_error(ref, exc)
     if stat.S_ISLNK(info.st_mode):
         try:
             os.stat(ref.path)
