@@ -76,6 +76,7 @@ from checks import filters
 from checks.controls import HARDCODED_CREDENTIALS, NIST_IA_5, SOC2_CC6_1
 from scanner.hookspec import hookimpl
 from scanner.model import CheckSpec, Detection, FileItem, Severity
+from checks.lazyre import lazy_compile
 
 if TYPE_CHECKING:
     from scanner.config import Config
@@ -133,8 +134,8 @@ class JSON5Error(ValueError):
     """The text is not JSON5; the message names the offset, never the content."""
 
 
-_IDENT = re.compile(r"[A-Za-z_$][\w$]*")
-_NUMBER = re.compile(r"[+-]?(?:0[xX][0-9a-fA-F]+|Infinity|NaN|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)")
+_IDENT = lazy_compile(r"[A-Za-z_$][\w$]*")
+_NUMBER = lazy_compile(r"[+-]?(?:0[xX][0-9a-fA-F]+|Infinity|NaN|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0": "\0",
             "\n": "", "\r": "", "\u2028": "", "\u2029": ""}
 
@@ -295,7 +296,7 @@ def _get(node: Node | None, *keys: str) -> Node | None:
 # -- OpenClaw's semantics ----------------------------------------------------------------------------
 
 REF_SOURCES = frozenset({"env", "file", "exec", "store"})
-_ENV_TEMPLATE = re.compile(r"\$\{([A-Z][A-Z0-9_]{0,127})\}|\$([A-Z][A-Z0-9_]{0,127})")
+_ENV_TEMPLATE = lazy_compile(r"\$\{([A-Z][A-Z0-9_]{0,127})\}|\$([A-Z][A-Z0-9_]{0,127})")
 #: Retired env reference markers OpenClaw still reads (and migrates): references, not values.
 _LEGACY_ENV_MARKERS = ("secretref-env:", "__env__:")
 #: OpenClaw's config redaction sentinel: never a real value.
@@ -468,7 +469,7 @@ def is_sensitive_header(name: str) -> bool:
 #: Values OpenClaw persists in ``apiKey`` that are markers, not keys.
 _API_KEY_MARKERS = frozenset({"custom-local", "codex-app-server", "gcp-vertex-credentials", "ollama-local",
                               "secretref-managed", "minimax-oauth"})
-_ENV_NAME = re.compile(r"[A-Z][A-Z0-9_]*")
+_ENV_NAME = lazy_compile(r"[A-Z][A-Z0-9_]*")
 
 
 def is_api_key_marker(value: str) -> bool:
@@ -635,7 +636,7 @@ OPENCLAW_ENV_NAMES: frozenset[str] = frozenset({
     "ANTHROPIC_ADMIN_KEY", "ANTHROPIC_ADMIN_API_KEY", "OPENAI_ADMIN_KEY",
 })
 _CREDENTIAL_SUFFIXES = ("_API_KEY", "_TOKEN", "_SECRET", "_PASSWORD", "_PRIVATE_KEY")
-_ENV_LINE = re.compile(r"^[ \t]*(?:export[ \t]+)?(?P<key>[A-Za-z_][A-Za-z0-9_]*)[ \t]*=[ \t]*(?P<value>[^\n]*?)[ \t\r]*$",
+_ENV_LINE = lazy_compile(r"^[ \t]*(?:export[ \t]+)?(?P<key>[A-Za-z_][A-Za-z0-9_]*)[ \t]*=[ \t]*(?P<value>[^\n]*?)[ \t\r]*$",
                        re.MULTILINE)
 
 

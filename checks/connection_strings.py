@@ -34,6 +34,7 @@ from checks import filters
 from checks.controls import HARDCODED_CREDENTIALS
 from scanner.hookspec import hookimpl
 from scanner.model import CheckSpec, Detection, FileItem, Severity, lower_keeping_offsets
+from checks.lazyre import lazy_compile
 
 if TYPE_CHECKING:
     from scanner.config import Config
@@ -87,23 +88,23 @@ SCHEMES: dict[str, str] = {
 
 #: Reserved documentation hosts (RFC 2606 / RFC 6761): credentials pointing at
 #: them are examples by definition.
-EXAMPLE_HOSTS = re.compile(r"(?:^|\.)(?:example\.(?:com|org|net)|example|test|invalid)(?::\d+)?$", re.IGNORECASE)
+EXAMPLE_HOSTS = lazy_compile(r"(?:^|\.)(?:example\.(?:com|org|net)|example|test|invalid)(?::\d+)?$", re.IGNORECASE)
 
 #: Passwords shorter than this are test fixtures (``a:b@host``), not credentials.
 MIN_PASSWORD_LENGTH = 4
 
-_USERINFO = re.compile(r"://(?P<user>[^\s:/?#@'\"`<>]*):(?P<pw>[^\s'\"`<>/?#]*)@(?P<host>[^\s/?#'\"`<>@,;]*)")
-_SCHEME_BEFORE = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+._-]*)$")
-_JDBC = re.compile(r"jdbc:[^\s'\"`<>]+", re.IGNORECASE)
-_JDBC_PARAM = re.compile(r"[?&;](?:password|pwd)=(?P<pw>\{[^}\n]*\}|[^&;\s'\"`<>]*)", re.IGNORECASE)
-_ORACLE_THIN = re.compile(r"jdbc:oracle:(?:thin|oci8?):(?P<user>[^/@:\s'\"]+)/(?P<pw>[^@\s'\"]+)@", re.IGNORECASE)
-_KV_PASSWORD = re.compile(
+_USERINFO = lazy_compile(r"://(?P<user>[^\s:/?#@'\"`<>]*):(?P<pw>[^\s'\"`<>/?#]*)@(?P<host>[^\s/?#'\"`<>@,;]*)")
+_SCHEME_BEFORE = lazy_compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+._-]*)$")
+_JDBC = lazy_compile(r"jdbc:[^\s'\"`<>]+", re.IGNORECASE)
+_JDBC_PARAM = lazy_compile(r"[?&;](?:password|pwd)=(?P<pw>\{[^}\n]*\}|[^&;\s'\"`<>]*)", re.IGNORECASE)
+_ORACLE_THIN = lazy_compile(r"jdbc:oracle:(?:thin|oci8?):(?P<user>[^/@:\s'\"]+)/(?P<pw>[^@\s'\"]+)@", re.IGNORECASE)
+_KV_PASSWORD = lazy_compile(
     r"(?:^|(?<=[\s;\"'{(,]))(?P<key>password|pwd)\s*=\s*"
     r"(?P<pw>\{(?:[^}\n]|\}\})*\}|'(?:[^'\\\n]|\\.)*'|[^;\s\"'`\n]*)",
     re.IGNORECASE,
 )
 #: Keys that make a ``key=value;...`` string a connection string (ODBC / ADO.NET).
-_ODBC_KEYS = re.compile(
+_ODBC_KEYS = lazy_compile(
     r"(?:^|[;\"'\s])(?:server|data\s*source|datasource|address|addr|network\s*address|database|"
     r"initial\s*catalog|driver|provider|dsn|uid|user\s*id|userid|user\s*name|username)\s*=",
     re.IGNORECASE,
@@ -111,7 +112,7 @@ _ODBC_KEYS = re.compile(
 #: A libpq DSN: two or more ``key=value`` pairs separated by blanks only
 #: (``host=db user=app password=... dbname=app``), which keeps Python keyword
 #: arguments (``host=h, password='x'``, SA102's business) out.
-_LIBPQ_DSN = re.compile(
+_LIBPQ_DSN = lazy_compile(
     r"(?<![\w=])(?:(?:host|hostaddr|dbname|user|port|sslmode|password|connect_timeout|options|"
     r"application_name|target_session_attrs|service)=(?:'(?:[^'\\\n]|\\.)*'|[^\s'\",;()`]+)"
     r"(?:[ \t]+|(?=[\"'`\n]|$))){2,}",
@@ -271,7 +272,7 @@ def find_passwords(text: str, low: str | None = None) -> list[ConnectionPassword
     return sorted(found.values(), key=lambda h: h.start)
 
 
-_URL_TOKEN_END = re.compile(r"[\s'\"`<>]|$")
+_URL_TOKEN_END = lazy_compile(r"[\s'\"`<>]|$")
 
 
 def regions(line: str) -> list[tuple[int, int]]:

@@ -30,6 +30,7 @@ from checks import filters
 from checks.controls import HARDCODED_CREDENTIALS
 from scanner.hookspec import hookimpl
 from scanner.model import CheckSpec, Detection, FileItem, Severity
+from checks.lazyre import lazy_compile
 
 if TYPE_CHECKING:
     from scanner.config import Config
@@ -85,9 +86,9 @@ def _unquote(raw: str) -> str:
 
 # -- finders: text -> first Claim ---------------------------------------------------------------
 
-_PRIVATE_KEY_BEGIN = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
-_PEM_HEADER = re.compile(r"[A-Za-z][\w-]*:\s")
-_BASE64_BODY = re.compile(r"[A-Za-z0-9+/=]{16,}")
+_PRIVATE_KEY_BEGIN = lazy_compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
+_PEM_HEADER = lazy_compile(r"[A-Za-z][\w-]*:\s")
+_BASE64_BODY = lazy_compile(r"[A-Za-z0-9+/=]{16,}")
 
 
 def _private_key(rule: str) -> Callable[[str], Claim | None]:
@@ -105,7 +106,7 @@ def _private_key(rule: str) -> Callable[[str], Claim | None]:
     return find
 
 
-_PUTTY = re.compile(r"^PuTTY-User-Key-File-\d+:.*?^Private-Lines:\s*\d+\s*\n(?P<body>[A-Za-z0-9+/=]{16,})",
+_PUTTY = lazy_compile(r"^PuTTY-User-Key-File-\d+:.*?^Private-Lines:\s*\d+\s*\n(?P<body>[A-Za-z0-9+/=]{16,})",
                     re.MULTILINE | re.DOTALL)
 
 
@@ -127,7 +128,7 @@ def _first(pattern: re.Pattern[str], rule: str | Callable[[re.Match[str]], str],
     return find
 
 
-_DOTENV_LINE = re.compile(r"^[ \t]*(?:export[ \t]+)?(?P<key>[A-Za-z_][\w.-]*)[ \t]*=[ \t]*(?P<value>[^\n]*)$",
+_DOTENV_LINE = lazy_compile(r"^[ \t]*(?:export[ \t]+)?(?P<key>[A-Za-z_][\w.-]*)[ \t]*=[ \t]*(?P<value>[^\n]*)$",
                           re.MULTILINE)
 
 
@@ -152,12 +153,12 @@ def _dotenv(text: str) -> Claim | None:
 
 
 _NPMRC_RULES = {"_authtoken": "npmrc-token", "_auth": "npmrc-auth", "_password": "npmrc-password"}
-_NPMRC = re.compile(r"^[ \t]*[^\s=#;]*?(?P<key>_authToken|_auth|_password)[ \t]*=[ \t]*(?P<value>[^\n]*)",
+_NPMRC = lazy_compile(r"^[ \t]*[^\s=#;]*?(?P<key>_authToken|_auth|_password)[ \t]*=[ \t]*(?P<value>[^\n]*)",
                     re.MULTILINE | re.IGNORECASE)
-_PYPIRC = re.compile(r"^[ \t]*password[ \t]*[=:][ \t]*(?P<value>[^\n]*)", re.MULTILINE | re.IGNORECASE)
-_NETRC = re.compile(r"(?:^|[ \t\n])password[ \t\n]+(?P<value>[^\s#]+)")
-_AWS = re.compile(r"^[ \t]*aws_secret_access_key[ \t]*[=:][ \t]*(?P<value>[^\n]*)", re.MULTILINE | re.IGNORECASE)
-_SECTION = re.compile(r"^[ \t]*\[[^\]\n]+\][ \t]*$", re.MULTILINE)
+_PYPIRC = lazy_compile(r"^[ \t]*password[ \t]*[=:][ \t]*(?P<value>[^\n]*)", re.MULTILINE | re.IGNORECASE)
+_NETRC = lazy_compile(r"(?:^|[ \t\n])password[ \t\n]+(?P<value>[^\s#]+)")
+_AWS = lazy_compile(r"^[ \t]*aws_secret_access_key[ \t]*[=:][ \t]*(?P<value>[^\n]*)", re.MULTILINE | re.IGNORECASE)
+_SECTION = lazy_compile(r"^[ \t]*\[[^\]\n]+\][ \t]*$", re.MULTILINE)
 
 
 def _aws_credentials(text: str) -> Claim | None:
@@ -175,10 +176,10 @@ def _aws_credentials(text: str) -> Claim | None:
     return Claim(headers[-1] if headers else found.offset, found.secret, found.rule)
 
 
-_GIT_CREDENTIALS = re.compile(r"^[ \t]*[A-Za-z][\w+.-]*://[^:/@\s]*:(?P<value>[^@\s]+)@", re.MULTILINE)
-_DOCKER = re.compile(r'"(?:auth|identitytoken|registrytoken|password)"\s*:\s*"(?P<value>[^"\n]+)"',
+_GIT_CREDENTIALS = lazy_compile(r"^[ \t]*[A-Za-z][\w+.-]*://[^:/@\s]*:(?P<value>[^@\s]+)@", re.MULTILINE)
+_DOCKER = lazy_compile(r'"(?:auth|identitytoken|registrytoken|password)"\s*:\s*"(?P<value>[^"\n]+)"',
                      re.IGNORECASE)
-_HTPASSWD = re.compile(r"^(?![#\s])[^:\n]+:(?P<value>[^\s:]+)", re.MULTILINE)
+_HTPASSWD = lazy_compile(r"^(?![#\s])[^:\n]+:(?P<value>[^\s:]+)", re.MULTILINE)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ import base64
 import binascii
 import re
 from typing import Callable
+from checks.lazyre import lazy_compile
 
 __all__ = [
     "is_placeholder",
@@ -103,12 +104,12 @@ SEQUENCES: tuple[str, ...] = (
     "asdfghjkl",
 )
 
-_WRAPPED = re.compile(r"<[^<>]*>|\{[^{}]*\}|\[[^\[\]]*\]|\([^()]*\)")  # <...> {...} [...] (...)
-_WORD_SPLIT = re.compile(r"[-_ .:/]+")
-_TRAILING_DIGITS = re.compile(r"\d+$")
-_ALNUM_RUNS = re.compile(r"[a-z]+|\d+")
-_SEQUENCE_JOINERS = re.compile(r"[-_\s]+")
-_GLUED = re.compile(r"(?:my|your|the|dev|test|local|default|super|some)[a-z]*?"
+_WRAPPED = lazy_compile(r"<[^<>]*>|\{[^{}]*\}|\[[^\[\]]*\]|\([^()]*\)")  # <...> {...} [...] (...)
+_WORD_SPLIT = lazy_compile(r"[-_ .:/]+")
+_TRAILING_DIGITS = lazy_compile(r"\d+$")
+_ALNUM_RUNS = lazy_compile(r"[a-z]+|\d+")
+_SEQUENCE_JOINERS = lazy_compile(r"[-_\s]+")
+_GLUED = lazy_compile(r"(?:my|your|the|dev|test|local|default|super|some)[a-z]*?"
                     r"(?:password|passwd|secret|token|apikey|key|pass)(?:here)?\d*")
 
 
@@ -189,7 +190,7 @@ _REFERENCE_FULL: tuple[re.Pattern[str], ...] = tuple(re.compile(p, re.DOTALL) fo
 #: ``settings.DB_PASSWORD``, ``process.env.API_KEY``, ``System.getenv("X")``).
 #: Identifier segments are capped at 40 characters so that tokens with dots
 #: (JWTs) are not mistaken for attribute access.
-_CODE_REFERENCE = re.compile(
+_CODE_REFERENCE = lazy_compile(
     r"(?:new\s+|await\s+)?[A-Za-z_$@][\w$]{0,40}"
     r"(?:(?:\.|::|->|\?\.)[A-Za-z_$][\w$]{0,40}|\[[^\]\n]{0,200}\]|\((?:[^()\n]|\([^()\n]*\))*\))+!?"
 )
@@ -198,7 +199,7 @@ _CODE_REFERENCE = re.compile(
 #: reference (``"Bearer ${TOKEN}"``, ``f"{user}:{pw}"``, ``"#{ENV['X']}"``).
 INTERPOLATION_MARKERS: tuple[str, ...] = ("${", "{{", "$(", "#{", "%(", "<%", "{%")
 #: A named format field inside a value (``"{prefix}-{suffix}"``, ``"{user}:{pw}"``).
-_FORMAT_FIELD = re.compile(r"\{[A-Za-z_][\w.]*(?:![rsa])?(?::[^{}]*)?\}")
+_FORMAT_FIELD = lazy_compile(r"\{[A-Za-z_][\w.]*(?:![rsa])?(?::[^{}]*)?\}")
 
 
 def is_reference(value: str, literal: bool = False) -> bool:
@@ -255,14 +256,14 @@ HASH_HEX_LENGTHS: frozenset[int] = frozenset({32, 40, 56, 64, 96, 128})
 #: Byte lengths of the same digests, for base64-encoded digests.
 HASH_BYTE_LENGTHS: frozenset[int] = frozenset({16, 20, 28, 32, 48, 64})
 
-_HEX = re.compile(r"[0-9a-fA-F]+")
-_B64 = re.compile(r"[A-Za-z0-9+/_-]+={0,2}")
-_HASH_CONTEXT = re.compile(
+_HEX = lazy_compile(r"[0-9a-fA-F]+")
+_B64 = lazy_compile(r"[A-Za-z0-9+/_-]+={0,2}")
+_HASH_CONTEXT = lazy_compile(
     r"md5|sha-?\d*|blake\d*|hash|digest|checksum|integrity|etag|fingerprint|commit|revision|"
     r"\brev\b|\bref\b|\boid\b|crc\d*|object_?id",
     re.IGNORECASE,
 )
-_SECRET_KEYWORD = re.compile(
+_SECRET_KEYWORD = lazy_compile(
     r"pass(?:wd|word|phrase)?\b|password|passwd|pwd|secret|token|api[-_.]?key|private[-_.]?key|"
     r"credential|auth(?!or)|bearer|signing[-_.]?key|access[-_.]?key"
 )
@@ -302,7 +303,7 @@ def is_git_sha(value: str, line: str) -> bool:
     return len(value) == 40 and is_hash(value, line)
 
 
-_UUID = re.compile(r"\{?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\}?")
+_UUID = lazy_compile(r"\{?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\}?")
 
 
 def is_uuid(value: str) -> bool:
@@ -310,7 +311,7 @@ def is_uuid(value: str) -> bool:
     return bool(_UUID.fullmatch(value))
 
 
-_INTEGRITY = re.compile(r"(?:sha1|sha256|sha384|sha512|md5)-[A-Za-z0-9+/]+={0,2}"
+_INTEGRITY = lazy_compile(r"(?:sha1|sha256|sha384|sha512|md5)-[A-Za-z0-9+/]+={0,2}"
                         r"|(?:sha1|sha256|sha384|sha512|md5|blake2b):[0-9a-fA-F]+")
 
 
@@ -368,8 +369,8 @@ def is_lock_file(path: str) -> bool:
 
 # -- text that is not a secret -------------------------------------------------------------
 
-_PROSE = re.compile(r"[A-Za-z][A-Za-z'’,]*(?: [A-Za-z'’,.!?:()-]+)+[.!?:]?")
-_NAME_LIKE = re.compile(r"[a-z]+(?:[-_.][a-z]+)+|[A-Z][A-Z]*(?:_[A-Z]+)+")
+_PROSE = lazy_compile(r"[A-Za-z][A-Za-z'’,]*(?: [A-Za-z'’,.!?:()-]+)+[.!?:]?")
+_NAME_LIKE = lazy_compile(r"[a-z]+(?:[-_.][a-z]+)+|[A-Z][A-Z]*(?:_[A-Z]+)+")
 
 
 def is_prose(value: str) -> bool:
@@ -381,8 +382,8 @@ def is_prose(value: str) -> bool:
     return bool(_PROSE.fullmatch(value.strip()))
 
 
-_IDENTIFIER_PARTS = re.compile(r"[-_/.:\\]+")
-_CAMEL_WORDS = re.compile(r"[A-Z]{2,}(?![a-z])\d*|[A-Z]?[a-z]+\d*|\d+")
+_IDENTIFIER_PARTS = lazy_compile(r"[-_/.:\\]+")
+_CAMEL_WORDS = lazy_compile(r"[A-Z]{2,}(?![a-z])\d*|[A-Z]?[a-z]+\d*|\d+")
 
 
 def is_identifier_like(value: str) -> bool:
@@ -407,7 +408,7 @@ def is_identifier_like(value: str) -> bool:
     return len(letters) >= 2 and sum(map(len, letters)) >= 4 * len(letters) and digits * 5 <= len(value)
 
 
-_CSS_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})")
+_CSS_COLOR = lazy_compile(r"#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})")
 
 
 def is_css_color(value: str) -> bool:
@@ -425,7 +426,7 @@ def is_hex_id(value: str, line: str) -> bool:
     return len(value) < SHORT_HEX_ID_LENGTH and bool(_HEX.fullmatch(value)) and not has_secret_keyword(line)
 
 
-_REGEX_MARKERS = re.compile(r"\(\?|\[\^|\\[dwsbDWSB]|\{\d+(?:,\d*)?\}|\[[a-zA-Z0-9]-[a-zA-Z0-9]|\)[*+?]|\.\*")
+_REGEX_MARKERS = lazy_compile(r"\(\?|\[\^|\\[dwsbDWSB]|\{\d+(?:,\d*)?\}|\[[a-zA-Z0-9]-[a-zA-Z0-9]|\)[*+?]|\.\*")
 
 
 #: A string this long whose characters are all distinct is an alphabet
@@ -439,7 +440,7 @@ def is_alphabet(value: str) -> bool:
     return len(value) >= ALPHABET_MIN_LENGTH and len(set(value)) == len(value)
 
 
-_TYPE_EXPRESSION = re.compile(r"[A-Za-z_][\w.]*\[[\w.\[\], |]*\]|[\w.\[\]]+(?: \| [\w.\[\], ]+)+")
+_TYPE_EXPRESSION = lazy_compile(r"[A-Za-z_][\w.]*\[[\w.\[\], |]*\]|[\w.\[\]]+(?: \| [\w.\[\], ]+)+")
 
 
 def is_type_annotation(value: str) -> bool:

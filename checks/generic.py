@@ -62,6 +62,7 @@ from checks.controls import HARDCODED_CREDENTIALS
 from scanner.errors import ConfigError
 from scanner.hookspec import hookimpl
 from scanner.model import CheckSpec, Detection, FileItem, Severity, lower_keeping_offsets
+from checks.lazyre import lazy_compile
 
 if TYPE_CHECKING:
     from scanner.config import Config
@@ -189,7 +190,7 @@ TOKEN_PREFIXES: tuple[str, ...] = (
     "master", "discord", "telegram", "hf", "huggingface", "circle", "travis", "sonar", "docker",
 )
 
-_KEYWORD_NAME = re.compile(
+_KEYWORD_NAME = lazy_compile(
     r"(?:^|_)(?:"
     r"[a-z0-9]*(?:password|passwd|passphrase)[a-z0-9]*"
     r"|pwd|(?:db|database|key|smtp|mail|ftp|admin|root|user|redis|mysql|pg|ldap|proxy|sudo|ssh|vnc|wifi)?pass"
@@ -226,8 +227,8 @@ NON_SECRET_NAMES: frozenset[str] = frozenset({
     "pass_through", "password_less", "passwordless", "secretary", "tokenizer", "tokens",
 })
 
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-_NAME_SEPARATORS = re.compile(r"[^a-z0-9ñ]+")
+_CAMEL = lazy_compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_NAME_SEPARATORS = lazy_compile(r"[^a-z0-9ñ]+")
 
 
 def normalize_name(name: str) -> str:
@@ -268,7 +269,7 @@ def is_secret_name(name: str) -> bool:
 #: :data:`_KEYWORD_NAME`) and detect-secrets' DENYLIST alike.  ``key`` alone is
 #: too common, so compound keys are found through ``key`` and a look back.
 KEYWORD_STEMS: tuple[str, ...] = ("pass", "pwd", "secret", "token", "credential", "contrase", "authoriz")
-_KEY_LOOKBACK = re.compile(r"(?:" + "|".join(KEY_PREFIXES) + r")[^a-z0-9\n]{0,3}$")
+_KEY_LOOKBACK = lazy_compile(r"(?:" + "|".join(KEY_PREFIXES) + r")[^a-z0-9\n]{0,3}$")
 #: The last letter of every key prefix: a cheap test before :data:`_KEY_LOOKBACK`.
 _KEY_PREFIX_ENDINGS = frozenset(p[-1] for p in KEY_PREFIXES)
 
@@ -286,7 +287,7 @@ _DS_DENYLIST_WORDS = (r"(?:api|auth|service|account|db|database|priv|private|cli
 #: closed by ``;`` after one.  Half of the lines with a denylisted word in
 #: code fail it (``client("secretsmanager")``); the test suite checks the
 #: superset on the fixture corpus against detect-secrets itself.
-_DS_SHAPE = re.compile(
+_DS_SHAPE = lazy_compile(
     r"(?:" + _DS_DENYLIST_WORDS + r")\w*(?:[\]'\"]{0,2}|\[[0-9]*\]|.assign)\s*[:=!(]"
     r"|[!=]{2,3}\s*\w*(?:" + _DS_DENYLIST_WORDS + r")"
     r"|(?:" + _DS_DENYLIST_WORDS + r")[^\n]*['\"`];"
@@ -394,7 +395,7 @@ def _quoted_candidates(min_hex: int, min_base64: int) -> re.Pattern[str]:
     return re.compile(f"'{body}(?=')|\"{body}(?=\")")
 
 
-_HEX_FULL = re.compile(r"[0-9a-fA-F]+")
+_HEX_FULL = lazy_compile(r"[0-9a-fA-F]+")
 
 
 def _entropy_memo(limits: Limits) -> dict[str, bool]:
@@ -512,7 +513,7 @@ _UNQUOTED = r"(?P<uv>[^\s\"'`][^\s\"'`]*)"
 #: ``=>`` or ``<-`` but not a comparison; an optional type annotation
 #: (``password: str = "..."``) and closing quote/bracket after the name are
 #: skipped.
-_ASSIGNMENT = re.compile(
+_ASSIGNMENT = lazy_compile(
     r"(?<![\w.$@])(?<!::)(?P<key>[A-Za-z_$@][\w.$@-]*)(?:[\"'`]?\]?)[ \t]*"
     r"(?::[ \t]*[A-Za-z_][\w\[\]., |]*?[ \t]*(?==))?"
     r"(?P<op>:=|=>|<-|=(?![=~>])|:(?![:=]))[ \t]*"
@@ -520,12 +521,12 @@ _ASSIGNMENT = re.compile(
 )
 #: XML elements and .NET ``appSettings``: ``<password>v</password>``,
 #: ``<add key="ApiKey" value="v"/>``.
-_XML_ELEMENT = re.compile(r"<(?P<key>[\w.:-]+)(?:\s[^<>]*)?>(?P<qv>[^<>\n]+)</(?P=key)>")
-_XML_KEY_VALUE = re.compile(
+_XML_ELEMENT = lazy_compile(r"<(?P<key>[\w.:-]+)(?:\s[^<>]*)?>(?P<qv>[^<>\n]+)</(?P=key)>")
+_XML_KEY_VALUE = lazy_compile(
     r"""(?:key|name)\s*=\s*(?P<q0>["'])(?P<key>[^"'\n]+)(?P=q0)\s+value\s*=\s*(?P<q>["'])(?P<qv>[^"'\n]*)(?P=q)""",
     re.IGNORECASE,
 )
-_AUTH_SCHEME = re.compile(r"(?:Bearer|Basic|Token|token|Digest|ApiKey|Apikey|apikey)(?:\s+|$)")
+_AUTH_SCHEME = lazy_compile(r"(?:Bearer|Basic|Token|token|Digest|ApiKey|Apikey|apikey)(?:\s+|$)")
 
 #: Values shorter than this are flags and test fixtures, not credentials.
 MIN_KEYWORD_VALUE_LENGTH = 4
@@ -593,14 +594,14 @@ def _assignments(line: str, code: bool) -> tuple[list[Candidate], bool]:
 #: Syntaxes only detect-secrets' KeywordDetector handles: comparisons
 #: (``if password == "..."``, ``"..." != secret``), C++ constructors and
 #: ``assign`` (``std::string secret("...")``), ``private_key "...";``.
-_FALLBACK_SYNTAX = re.compile(r"[=!]==?|\w(?:\.assign)?\(\s*\"|[\"'`]\s*;")
+_FALLBACK_SYNTAX = lazy_compile(r"[=!]==?|\w(?:\.assign)?\(\s*\"|[\"'`]\s*;")
 
 #: Name words that say "this is a password", under which a plain lower-case
 #: word is still reported (``password = "letmein"``); under other names  secretaudit: ignore[SA102] documentation example
 #: (``token: "context"``, ``mode == "warn"``) such a word is a label.
-_PASSWORD_NAME = re.compile(r"password|passwd|passphrase|pwd|contrase")
-_LOWER_WORD = re.compile(r"[a-z]+")
-_TRAILING_COMMENT = re.compile(r"\s+#|\s+//|;\s*$")
+_PASSWORD_NAME = lazy_compile(r"password|passwd|passphrase|pwd|contrase")
+_LOWER_WORD = lazy_compile(r"[a-z]+")
+_TRAILING_COMMENT = lazy_compile(r"\s+#|\s+//|;\s*$")
 
 
 def _ds_keyword_fallback(line: str, filename: str) -> list[Candidate]:

@@ -308,8 +308,8 @@ def _mixed_case(value: str) -> bool:
     return any(c.isupper() for c in value) and any(c.islower() for c in value)
 
 
-_PEM_MARKER = re.compile(r"-----(?:BEGIN|END) [A-Z ]+-----")
-_PEM_HEADER = re.compile(r"^[ \t]*[A-Za-z][A-Za-z0-9-]*:.*$", re.MULTILINE)
+_PEM_MARKER = lazy_compile(r"-----(?:BEGIN|END) [A-Z ]+-----")
+_PEM_HEADER = lazy_compile(r"^[ \t]*[A-Za-z][A-Za-z0-9-]*:.*$", re.MULTILINE)
 
 
 def _private_key_ok(block: str) -> bool:
@@ -321,12 +321,12 @@ def _private_key_ok(block: str) -> bool:
 
 # --- placeholders ---------------------------------------------------------------
 
-_FAKE_WORDS = re.compile(
+_FAKE_WORDS = lazy_compile(
     r"example|placeholder|replace_?me|change_?me|redacted|your_?(?:api_?)?(?:key|token|secret)"
     r"|not_?a_?real|0123456789|123456789|abcdefghij",
     re.IGNORECASE,
 )
-_RUN = re.compile(r"(.)\1{7}")
+_RUN = lazy_compile(r"(.)\1{7}")
 
 
 def looks_fake(body: str, structured: bool = False) -> bool:
@@ -388,7 +388,7 @@ def _simple(slug: str, label: str, prefix: str, body: str, end: str = _E, **kw) 
     return _rule(slug, label, rf"{_L}{re.escape(prefix)}{body}{end}", prefix=prefix, **kw)
 
 
-_LITERAL_RUN = re.compile(r"(?:[A-Za-z0-9_\-]|\\[^A-Za-z0-9])+")
+_LITERAL_RUN = lazy_compile(r"(?:[A-Za-z0-9_\-]|\\[^A-Za-z0-9])+")
 
 
 def _literal_first(pattern: str) -> str:

@@ -13,9 +13,14 @@ from typing import Any
 
 
 class LazyPattern:
-    """A stand-in for ``re.compile(pattern, flags)`` that compiles when first used."""
+    """A stand-in for ``re.compile(pattern, flags)`` that compiles when first used.
 
-    __slots__ = ("_pattern", "_flags", "_compiled")
+    The first lookup of a method (``search``, ``finditer``...) or attribute
+    compiles the pattern and stores the compiled pattern's bound method on
+    this object, so every later lookup is an ordinary instance attribute,
+    as fast as calling the compiled pattern itself: hot loops pay nothing
+    for the laziness.
+    """
 
     def __init__(self, pattern: str, flags: int = 0) -> None:
         self._pattern = pattern
@@ -28,7 +33,11 @@ class LazyPattern:
         return self._compiled
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self.compiled(), name)
+        if name.startswith("__"):
+            raise AttributeError(name)  # copy/pickle protocol probes: not the pattern's
+        value = getattr(self.compiled(), name)
+        setattr(self, name, value)
+        return value
 
     def __repr__(self) -> str:
         return f"LazyPattern({self._pattern!r})"
