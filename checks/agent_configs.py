@@ -69,8 +69,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import Any, Callable, Iterator, NamedTuple, TYPE_CHECKING
 
 from checks import filters
 from checks.controls import HARDCODED_CREDENTIALS, NIST_IA_5, SOC2_CC6_1
@@ -116,8 +115,7 @@ SPEC = CheckSpec(
 # -- a tolerant JSON5 reader that keeps offsets ---------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Node:
+class Node(NamedTuple):
     """A parsed JSON5 value and the offset where it starts in the text.
 
     Objects hold ``dict[str, Node]``, arrays ``list[Node]``, scalars their value.
@@ -303,8 +301,7 @@ _LEGACY_ENV_MARKERS = ("secretref-env:", "__env__:")
 REDACTED_SENTINEL = "__OPENCLAW_REDACTED__"
 
 
-@dataclass(frozen=True)
-class Ref:
+class Ref(NamedTuple):
     """A SecretRef: where OpenClaw fetches a credential from."""
 
     source: str
@@ -494,8 +491,7 @@ def _join(path: str, key: str) -> str:
 # -- findings --------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Hit:
+class Hit(NamedTuple):
     """One finding before it becomes a detection: where, what, which rule."""
 
     offset: int

@@ -27,8 +27,7 @@ three substring searches (C speed) decide that before any regex runs.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterator
+from typing import Iterator, NamedTuple, TYPE_CHECKING
 
 from checks import filters
 from checks.controls import HARDCODED_CREDENTIALS
@@ -120,8 +119,7 @@ _LIBPQ_DSN = lazy_compile(
 )
 
 
-@dataclass(frozen=True)
-class ConnectionPassword:
+class ConnectionPassword(NamedTuple):
     """A password found in a connection string: where it is and which form it had.
 
     ``start``/``end`` are offsets of the password in the scanned text;

@@ -23,8 +23,7 @@ almost every file stops there.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import Callable, NamedTuple, TYPE_CHECKING
 
 from checks import filters
 from checks.controls import HARDCODED_CREDENTIALS
@@ -57,8 +56,7 @@ SPEC = CheckSpec(
 )
 
 
-@dataclass(frozen=True)
-class Claim:
+class Claim(NamedTuple):
     """The credential that makes a file a finding: offset, value and rule."""
 
     offset: int
@@ -182,8 +180,7 @@ _DOCKER = lazy_compile(r'"(?:auth|identitytoken|registrytoken|password)"\s*:\s*"
 _HTPASSWD = lazy_compile(r"^(?![#\s])[^:\n]+:(?P<value>[^\s:]+)", re.MULTILINE)
 
 
-@dataclass(frozen=True)
-class Kind:
+class Kind(NamedTuple):
     """A kind of credential file: how to find its first credential, how to call it."""
 
     name: str

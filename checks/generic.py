@@ -52,10 +52,9 @@ from __future__ import annotations
 import math
 import re
 import string
-from dataclasses import dataclass
 from functools import lru_cache
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, NamedTuple, TYPE_CHECKING
 
 from checks import filters
 from checks.controls import HARDCODED_CREDENTIALS
@@ -105,8 +104,7 @@ BASE64_CHARSET = string.ascii_letters + string.digits + "+/" + "\\-_" + "="
 HEX_CHARSET = string.hexdigits
 
 
-@dataclass(frozen=True)
-class Limits:
+class Limits(NamedTuple):
     """Entropy limits of one run, validated (detect-secrets allows 0 to 8)."""
 
     base64: float = DEFAULT_BASE64_LIMIT
@@ -532,8 +530,7 @@ _AUTH_SCHEME = lazy_compile(r"(?:Bearer|Basic|Token|token|Digest|ApiKey|Apikey|a
 MIN_KEYWORD_VALUE_LENGTH = 4
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
     """A value found on a line, before filtering: where, what, under which name."""
 
     column: int
@@ -688,8 +685,7 @@ def _entropy_value_rejected(value: str, line: str) -> bool:
 # -- one line ------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _FileContext:
+class _FileContext(NamedTuple):
     """What the per-line detectors need to know about the file."""
 
     filename: str

@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterator
+from typing import Iterator, NamedTuple, TYPE_CHECKING
 
 from checks.controls import HARDCODED_CREDENTIALS
 from scanner.hookspec import hookimpl
@@ -51,8 +50,7 @@ SPEC = CheckSpec(
 )
 
 
-@dataclass(frozen=True)
-class BlobRef:
+class BlobRef(NamedTuple):
     """A blob reachable from the scanned refs: id, a path it had, its size."""
 
     sha: str
@@ -60,8 +58,7 @@ class BlobRef:
     size: int
 
 
-@dataclass(frozen=True)
-class Introduced:
+class Introduced(NamedTuple):
     commit: str
     author: str
     date: str

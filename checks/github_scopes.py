@@ -44,9 +44,9 @@ from __future__ import annotations
 import re
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any, NamedTuple, TYPE_CHECKING
 
 from checks.controls import NIST_AC_6, NIST_IA_5, SOC2_CC6_1
 from scanner.hookspec import hookimpl
@@ -108,8 +108,7 @@ DANGEROUS = ("delete_repo", "delete:packages", "site_admin", "admin:enterprise",
 # -- policy ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ScopePolicy:
+class ScopePolicy(NamedTuple):
     """What ``policy.scopes.github`` allows: scope names, and the access level asked of ``repo``."""
 
     configured: bool
@@ -156,8 +155,7 @@ class ScopePolicy:
 # -- the GitHub API, throttled --------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Answer:
+class Answer(NamedTuple):
     """One ``GET /user``: status (0 when no answer), headers we read, login, a cause for errors."""
 
     status: int

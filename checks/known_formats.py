@@ -34,9 +34,8 @@ import json
 import re
 import string
 import zlib
-from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import Callable, Iterable, NamedTuple, TYPE_CHECKING
 from urllib.parse import unquote
 
 from checks.controls import HARDCODED_CREDENTIALS
@@ -74,8 +73,7 @@ SPEC = CheckSpec(
 # --- rule table --------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):
     """A prefilter token: a literal, optionally followed by a regex ``tail``.
 
     The tail (e.g. ``[A-Za-z]{8}`` after ``hf_``) is only checked where the
@@ -87,8 +85,7 @@ class Token:
     tail: str = ""
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
     """One credential format.
 
     ``regex`` matches the credential; a named group ``secret`` narrows the
@@ -116,7 +113,7 @@ class Rule:
     multiline: bool = False
     structured: bool = False
     priority: int = 2
-    context_regex: LazyPattern | None = field(default=None, compare=False)
+    context_regex: LazyPattern | None = None
 
 
 # Boundaries: a credential is never glued to more credential-ish characters.
@@ -714,8 +711,7 @@ def _choose_leads(literals: list[str]) -> dict[str, int]:
     }
 
 
-@dataclass(frozen=True)
-class _Probe:
+class _Probe(NamedTuple):
     """A token as the prefilter sees it: found at its lead character."""
 
     lead_offset: int  # index of the lead character inside the literal
