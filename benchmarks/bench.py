@@ -15,7 +15,7 @@ a. the one-regex floor: a Python child that reads every file and runs one
    any Python scanner can cost;
 b. ``secretaudit scan TREE --no-baseline --format json -q``;
 c. ``detect-secrets scan --all-files .`` with cwd=TREE;
-d. pre-commit latency: ``secretaudit scan --allow-empty -q F1..F10`` on ten
+d. pre-commit latency: ``secretaudit scan --allow-empty --quiet F1..F10`` on ten
    files of the tree, median of ten runs, wall time from process start (and
    ``detect-secrets-hook`` on the same files, for comparison).
 
@@ -327,7 +327,7 @@ def run_venv_latency(tree: Path, picked: list[str], workdir: Path, runs: int, ca
     print("building a hook virtualenv (pip install of the project) ...", flush=True)
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", str(project)], check=True)
-    hook = [str(venv / "bin" / "secretaudit"), "scan", "--allow-empty", "-q"]
+    hook = [str(venv / "bin" / "secretaudit"), "scan", "--allow-empty", "--quiet"]
     return run_latency(tree, picked, hook, "secretaudit (hook venv)", runs, caches.cold, (0, 1))
 
 
@@ -430,7 +430,7 @@ def main(argv: list[str] | None = None) -> int:
         picked = pick_latency_files(tree)
         latency = []
         print(f"running pre-commit latency ({args.latency_runs} runs on {len(picked)} files) ...", flush=True)
-        hook = [*console_script("secretaudit"), "scan", "--allow-empty", "-q"]
+        hook = [*console_script("secretaudit"), "scan", "--allow-empty", "--quiet"]
         latency.append(run_latency(tree, picked, hook, "secretaudit", args.latency_runs, caches.cold, (0, 1)))
         if not args.skip_detect_secrets:
             latency.append(run_latency(tree, picked, console_script("detect-secrets-hook"), "detect-secrets-hook",

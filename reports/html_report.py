@@ -17,7 +17,6 @@ never pays for it.
 
 from __future__ import annotations
 
-import shlex
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -111,7 +110,7 @@ def context(session: "Session") -> dict[str, Any]:
     return {
         "meta": meta,
         "verdict": _verdict(meta["exit_code"]),
-        "command": shlex.join(meta["command"]),
+        "command": _shell_join(meta["command"]),
         "duration": f"{meta['duration_seconds']:.2f} s",
         "started": _when(meta["started"]),
         "finished": _when(meta["finished"]),
@@ -168,3 +167,10 @@ def render(session: "Session") -> str:
 @hookimpl
 def secretaudit_register_formats(registry: "FormatRegistry") -> None:
     registry.add("html", render, extension="html")
+
+
+def _shell_join(words: list[str]) -> str:
+    """The command line as a shell would take it (``shlex`` loaded only when a report is rendered)."""
+    import shlex
+
+    return shlex.join(words)

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable, NamedTuple, TYPE_CHECKING
 
 from scanner.errors import ConfigError
 from scanner.model import Severity
@@ -96,8 +96,7 @@ def _str(value: Any) -> str:
     return value
 
 
-@dataclass(frozen=True)
-class Setting:
+class Setting(NamedTuple):
     """One allowed top-level key: how to parse it, its default, its help."""
 
     parse: Callable[[Any], Any]

@@ -12,9 +12,8 @@ from __future__ import annotations
 import fnmatch
 import os
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import Iterator, NamedTuple, TYPE_CHECKING
 
 from scanner.errors import UsageError
 from scanner.hookspec import hookimpl
@@ -25,8 +24,7 @@ if TYPE_CHECKING:
     from scanner.session import Session
 
 
-@dataclass(frozen=True)
-class FileRef:
+class FileRef(NamedTuple):
     """A file to read: where it is, how to show it, optionally a git blob.
 
     ``blob`` is set for staged files: the content is the staged object, not

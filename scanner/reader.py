@@ -13,7 +13,7 @@ import errno
 import os
 import stat
 import subprocess
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from scanner.files import FileRef
 from scanner.model import FileItem
@@ -22,8 +22,7 @@ from scanner.model import FileItem
 BINARY_SNIFF_BYTES = 8192
 
 
-@dataclass(frozen=True)
-class Skip:
+class Skip(NamedTuple):
     """Why a file was not scanned.
 
     ``reason`` is a short category for counting (``binary``, ``too large``,

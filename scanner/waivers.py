@@ -76,11 +76,12 @@ class ConfigWaivers:
     KEYS = {"fingerprint", "check", "path", "secret", "reason", "by", "until"}
 
     def __init__(self, entries: list[dict], source: str) -> None:
-        from scanner.backends import parse_date
         from scanner.errors import ConfigError
 
         self.entries = []
         for index, entry in enumerate(entries):
+            from scanner.backends import parse_date  # only when there are entries: a scan needs no backends
+
             where = f"waivers[{index}]"
             unknown = set(entry) - self.KEYS
             if unknown:
