@@ -8,6 +8,7 @@ redacted before they exist).
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -686,3 +687,38 @@ def main(argv: list[str] | None = None) -> None:
         traceback.print_exc()
         sys.exit(ExitCode.INTERNAL_ERROR)
     sys.exit(0)
+
+
+def run() -> None:
+    """The ``secretaudit`` console script: :func:`main`, then a quick way out.
+
+    Tearing the interpreter down (clearing some 200 modules, collecting their
+    objects) costs a short run such as a pre-commit hook 30-50 ms here, a
+    fifth of its time, and does nothing for a process that is about to end.
+    So once the output is flushed, and only when nothing registered work for
+    the exit (no ``atexit`` callback from a plugin, logging or
+    multiprocessing, no other thread), the process ends with ``os._exit``.
+    Anything else exits the normal way.
+    """
+    try:
+        main()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 0
+        if _nothing_left_to_do_at_exit():
+            try:
+                sys.stdout.flush()
+                sys.stderr.flush()
+            except (OSError, ValueError):
+                raise exc from None  # a closed pipe: let the normal exit report it
+            os._exit(code)
+        raise
+
+
+def _nothing_left_to_do_at_exit() -> bool:
+    import atexit
+
+    count_callbacks = getattr(atexit, "_ncallbacks", None)
+    if count_callbacks is None or count_callbacks() != 0:
+        return False
+    threading = sys.modules.get("threading")
+    return threading is None or threading.active_count() == 1

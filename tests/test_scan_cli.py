@@ -398,3 +398,22 @@ def test_controls_are_evidenced_only_by_checks_that_ran(tmp_path: Path) -> None:
     assert "PCI DSS v4 8.6.2" in controls and "NIST 800-53 AC-6" not in controls
     applies = {c["id"]: c["applies_to"] for c in report["checks"]}
     assert all("path" in applies[check] for ids in controls.values() for check in ids)
+
+
+def test_quick_exit_keeps_output_and_plugin_exit_work(tmp_path: Path) -> None:
+    """The CLI skips interpreter teardown only when nothing is registered for the exit.
+
+    Every test here reads a real process's output, so lost output would show
+    everywhere; this one checks the two edges: a report far larger than a
+    pipe's buffer arrives whole, and a plugin's ``atexit`` callback still runs.
+    """
+    (tmp_path / "plugin_at_exit.py").write_text(
+        "import atexit, pathlib\n"
+        f"atexit.register(lambda: pathlib.Path({str(tmp_path / 'ran')!r}).write_text('yes'))\n")
+    proc = run_cli("scan", str(CORPUS), "--no-baseline", "--format", "json", "-p", "plugin_at_exit",
+                   env={"PYTHONPATH": f"{tmp_path}{os.pathsep}{Path(__file__).resolve().parents[1]}"})
+    assert (tmp_path / "ran").read_text() == "yes"
+    assert proc.returncode == 1, proc.stderr
+    quick = run_cli("scan", str(CORPUS), "--no-baseline", "--format", "json")
+    assert len(quick.stdout) > 1 << 16
+    assert json.loads(quick.stdout)["summary"] == json.loads(proc.stdout)["summary"]
