@@ -186,7 +186,9 @@ def scan_file(ref: FileRef, config: "Config", target: str, caching: bool = False
     if isinstance(item, Skip):
         result = FileResult(ref.relpath, skip=item)
         if item.reason == "binary" and digest is not None and signature:
-            result.cache_entry = (signature, digest, encode_payload(BINARY_ROWS))
+            # ``data`` is only the file's head here; git's blob id, when git
+            # vouches for the file, keys the verdict the way a rescan looks it up
+            result.cache_entry = (signature, ref.digest or digest, encode_payload(BINARY_ROWS))
         return result
     rows = run_checks(item, config)
     result = FileResult(ref.relpath, findings_from_rows(rows, ref.relpath, config, target), size=len(data))

@@ -50,6 +50,9 @@ def read_file(ref: FileRef, max_size: int) -> FileItem | Skip:
 def read_bytes(ref: FileRef, max_size: int, info: os.stat_result | None = None) -> bytes | Skip:
     """The raw content of ``ref``, or why it cannot be scanned.
 
+    A file whose first bytes hold a NUL is binary whatever follows, so only
+    those bytes are read and returned: :func:`decode` skips it from them.
+
     ``info`` is the caller's ``lstat`` of the file, when it made one (the
     scan cache's signature), so the file is not stat-ed twice.
     """
@@ -76,7 +79,10 @@ def read_bytes(ref: FileRef, max_size: int, info: os.stat_result | None = None) 
     if info.st_size > max_size:
         return _too_large(ref, info.st_size, max_size)
     try:
-        with open(ref.path, "rb") as handle:
+        with open(ref.path, "rb", buffering=BINARY_SNIFF_BYTES) as handle:
+            head = handle.peek(BINARY_SNIFF_BYTES)[:BINARY_SNIFF_BYTES]
+            if b"\0" in head:
+                return head  # binary (see decode): the rest would be read for nothing
             data = handle.read(max_size + 1)
     except OSError as exc:
         return _os_error(ref, exc)

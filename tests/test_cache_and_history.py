@@ -203,3 +203,21 @@ def test_same_content_under_another_name_is_judged_by_its_name(tmp_path: Path, r
     assert second["summary"]["files_from_cache"] == 1  # .env.example, unchanged
     assert "SA104" in env_findings and proc.returncode == 1
     assert [f["check_id"] for f in first["findings"]] == [f["check_id"] for f in example_findings]
+
+
+def test_binary_files_are_judged_by_their_head_and_cached(tree: Path, tmp_path: Path, rng) -> None:
+    """Only a binary file's first bytes are read; the verdict is cached and follows the content."""
+    cache = tmp_path / "cache"
+    key = fake_aws_key_id(rng)
+    blob = tree / "blob.bin"
+    blob.write_bytes(b"\x7fELF\0\0" + os.urandom(2 << 20) + f'\nKEY = "{key}"\n'.encode())
+    cold = _scan(tree, cache)
+    assert {"path": "blob.bin", "reason": "binary", "error": False} in cold["skipped"]
+    warm = _scan(tree, cache)
+    assert {"path": "blob.bin", "reason": "binary", "error": False} in warm["skipped"]
+    assert warm["summary"]["files_from_cache"] == warm["summary"]["files_scanned"]
+    blob.write_bytes(b"#!/bin/sh\n" + f'KEY="{key}"\n'.encode())  # no longer binary: scanned, key found
+    changed = _scan(tree, cache)
+    assert not any(s["path"] == "blob.bin" for s in changed["skipped"])
+    assert any(f["location"]["path"] == "blob.bin" and f["message"].startswith("AWS access key")
+               for f in changed["findings"])

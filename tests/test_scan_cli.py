@@ -416,4 +416,4 @@ def test_quick_exit_keeps_output_and_plugin_exit_work(tmp_path: Path) -> None:
     assert proc.returncode == 1, proc.stderr
     quick = run_cli("scan", str(CORPUS), "--no-baseline", "--format", "json")
     assert len(quick.stdout) > 1 << 16
-    assert json.loads(quick.stdout)["summary"] == json.loads(proc.stdout)["summary"]
+    assert json.loads(quick.stdout)["findings"] == json.loads(proc.stdout)["findings"]
