@@ -58,6 +58,7 @@ from typing import Any, Iterable, Iterator, NamedTuple, TYPE_CHECKING
 
 from checks import filters
 from checks.controls import HARDCODED_CREDENTIALS
+from scanner import patterns
 from scanner.errors import ConfigError
 from scanner.hookspec import hookimpl
 from scanner.model import CheckSpec, Detection, FileItem, Severity, lower_keeping_offsets
@@ -390,7 +391,7 @@ def _quoted_candidates(min_hex: int, min_base64: int) -> re.Pattern[str]:
     # One alternative per quote character rather than a back-reference:
     # the same matches, about 30% faster in CPython's engine.
     body = r"(?:[0-9a-fA-F]{%d,}|[%s]{%d,})" % (min_hex, re.escape(BASE64_CHARSET), min_base64)
-    return re.compile(f"'{body}(?=')|\"{body}(?=\")")
+    return patterns.compile(f"'{body}(?=')|\"{body}(?=\")")
 
 
 _HEX_FULL = lazy_compile(r"[0-9a-fA-F]+")
@@ -464,7 +465,7 @@ def _quoted_matches(text: str, pattern: re.Pattern[str], min_hex: int, min_b64: 
 @lru_cache(maxsize=8)
 def _class_runs(min_hex: int, min_b64: int) -> re.Pattern[bytes]:
     """In class space: a quote, then ``min_hex`` hex digits or ``min_b64`` charset bytes, then a quote (not consumed)."""
-    return re.compile(b"q(?:h{%d,}|[hb]{%d,})(?=q)" % (min_hex, min_b64))
+    return patterns.compile(b"q(?:h{%d,}|[hb]{%d,})(?=q)" % (min_hex, min_b64))
 
 
 def _entropy_line_starts(text: str, limits: Limits) -> set[int]:

@@ -40,6 +40,7 @@ from urllib.parse import unquote
 
 from checks.controls import HARDCODED_CREDENTIALS
 from checks.lazyre import LazyPattern, lazy_compile
+from scanner import patterns
 from scanner.hookspec import hookimpl
 from scanner.model import CheckSpec, Detection, FileItem, Severity
 
@@ -775,7 +776,7 @@ def _build_prefilter(rules: tuple[Rule, ...]) -> tuple[re.Pattern[str], dict[str
             parts.append(re.escape(char))
         else:
             parts.append(re.escape(char) + "(?:" + "|".join(alternatives) + ")")
-    return re.compile("|".join(parts), re.ASCII), {c: tuple(p) for c, p in probes.items()}
+    return patterns.compile("|".join(parts), re.ASCII), {c: tuple(p) for c, p in probes.items()}
 
 
 @lru_cache(maxsize=1)

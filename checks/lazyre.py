@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from scanner import patterns
+
 
 class LazyPattern:
     """A stand-in for ``re.compile(pattern, flags)`` that compiles when first used.
@@ -29,7 +31,7 @@ class LazyPattern:
 
     def compiled(self) -> re.Pattern[str]:
         if self._compiled is None:
-            self._compiled = re.compile(self._pattern, self._flags)
+            self._compiled = patterns.compile(self._pattern, self._flags)
         return self._compiled
 
     def __getattr__(self, name: str) -> Any:

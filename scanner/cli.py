@@ -664,6 +664,15 @@ def list_checks(fmt: str, plugins: tuple[str, ...]) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI, mapping every way out onto the documented exit codes."""
     try:
+        _run_command(argv)
+    finally:
+        patterns = sys.modules.get("scanner.patterns")
+        if patterns is not None:
+            patterns.save()  # the regexes compiled this run, for the next one
+
+
+def _run_command(argv: list[str] | None) -> None:
+    try:
         cli.main(args=argv, prog_name="secretaudit", standalone_mode=False)
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 0
