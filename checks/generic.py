@@ -398,10 +398,11 @@ _HEX_FULL = lazy_compile(r"[0-9a-fA-F]+")
 
 
 def _entropy_memo(limits: Limits) -> dict[str, bool]:
-    """This process's answers of :func:`may_pass_entropy` under ``limits``, by value.
+    """This process's verdicts on quoted values under ``limits``: may the value be reported?
 
-    The answer depends on the value and the limits only, and three quarters
-    of the quoted strings of a large tree are repeats (region tables, test
+    The verdict (:func:`may_pass_entropy` and not :func:`_entropy_value_reject`)
+    depends on the value and the limits only, and three quarters of the
+    quoted strings of a large tree are repeats (region tables, test
     vectors), so each is worked out once.  Cleared at
     :data:`_ENTROPY_MEMO_SIZE` values, a few MB at most.
     """
@@ -469,26 +470,35 @@ def _class_runs(min_hex: int, min_b64: int) -> re.Pattern[bytes]:
 
 
 def _entropy_line_starts(text: str, limits: Limits) -> set[int]:
-    """Start offsets of lines with a quoted string that may be reported."""
+    """Start offsets of lines with a quoted string that may be reported.
+
+    :func:`_quoted_matches`, unrolled: a line already taken needs no more
+    work, and each distinct value is judged once (:func:`_entropy_memo`),
+    so what is left per string is the part of the filters that reads its line.
+    """
     min_b64, min_hex = _min_length(limits.base64), _min_length(limits.hex)
     starts: set[int] = set()
     rfind, find = text.rfind, text.find
-    short_hex = filters.SHORT_HEX_ID_LENGTH
     memo = _entropy_memo(limits)
-    for match in _quoted_matches(text, _quoted_candidates(min_hex, min_b64), min_hex, min_b64):
-        value = match.group()[1:]
-        start = rfind("\n", 0, match.start()) + 1
+    match_at = _quoted_candidates(min_hex, min_b64).match
+    classes = text.encode("ascii", "replace").translate(_CLASS_TABLE)
+    for candidate in _class_runs(min_hex, min_b64).finditer(classes):
+        at = candidate.start()
+        start = rfind("\n", 0, at) + 1
         if start in starts:
             continue
-        end = find("\n", match.end())
-        line = text[start:end if end != -1 else len(text)]
-        decision = memo.get(value)
-        if decision is None:
-            decision = memo[value] = may_pass_entropy(value, limits, min_b64, min_hex)
-        if not decision or (len(value) < short_hex and filters.is_hex_id(value, line)):
+        match = match_at(text, at)
+        if match is None:
             continue
-        if not _cheap_entropy_reject(value, line):
-            starts.add(start)
+        value = match.group()[1:]
+        verdict = memo.get(value)
+        if verdict is None:
+            verdict = memo[value] = (may_pass_entropy(value, limits, min_b64, min_hex)
+                                     and not _entropy_value_reject(value))
+        if verdict:
+            end = find("\n", match.end())
+            if not _entropy_line_reject(value, text[start:end if end != -1 else len(text)]):
+                starts.add(start)
     return starts
 
 
@@ -668,9 +678,19 @@ def _cheap_entropy_reject(value: str, line: str) -> bool:
     Pure functions of the value and its line, applied identically in the
     detailed pass, so skipping a line they reject entirely is sound.
     """
-    return (filters.is_hex_id(value, line) or filters.is_identifier_like(value)
-            or filters.is_name_like(value) or filters.is_alphabet(value)
-            or _our_filters_reject(value, line, True))
+    return _entropy_value_reject(value) or _entropy_line_reject(value, line)
+
+
+def _entropy_value_reject(value: str) -> bool:
+    """The part of :func:`_cheap_entropy_reject` that looks at the value alone (so it can be memoised)."""
+    return (filters.is_identifier_like(value) or filters.is_name_like(value) or filters.is_alphabet(value)
+            or filters.is_placeholder(value) or filters.is_reference(value, literal=True)
+            or filters.is_example_key(value) or filters.is_uuid(value) or filters.is_integrity_string(value))
+
+
+def _entropy_line_reject(value: str, line: str) -> bool:
+    """The part of :func:`_cheap_entropy_reject` that needs the line."""
+    return filters.is_hex_id(value, line) or filters.is_hash(value, line) or filters.is_data_uri(value, line)
 
 
 def _entropy_value_rejected(value: str, line: str) -> bool:
