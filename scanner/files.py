@@ -62,31 +62,45 @@ def display_path(path: Path, root: Path) -> str:
         return path.as_posix()
 
 
-def _git(directory: Path, *args: str) -> list[str] | None:
-    """NUL-separated output of ``git -C directory ARGS``, or None when git fails."""
-    proc = subprocess.run(["git", "-C", str(directory), *args], capture_output=True, check=False)
+def _git_start(directory: Path, *args: str) -> subprocess.Popen[bytes]:
+    """``git -C directory ARGS``, started; :func:`_git_output` collects it."""
+    return subprocess.Popen(["git", "-C", str(directory), *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+
+
+def _git_output(proc: subprocess.Popen[bytes]) -> list[str] | None:
+    """The NUL-separated output of a started git command, or None when git failed."""
+    out, _ = proc.communicate()
     if proc.returncode != 0:
         return None
-    return [p for p in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if p]
+    return [p for p in out.decode("utf-8", "surrogateescape").split("\0") if p]
 
 
-def _git_files(directory: Path) -> list[str] | None:
-    """Tracked plus untracked-not-ignored files below ``directory``, as git lists them."""
-    return _git(directory, "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--deduplicate",
-                "--", ".")
+def _git_listing(directory: Path, digests: bool) -> tuple[list[str] | None, dict[str, str]]:
+    """The files git lists below ``directory`` and, with ``digests``, the blob ids it vouches for.
+
+    The three git commands run at once: listing untracked files walks the
+    work tree while ``diff-files`` stats the tracked ones.
+    """
+    listing = _git_start(directory, "ls-files", "-z", "--cached", "--others", "--exclude-standard",
+                         "--deduplicate", "--", ".")
+    staged = _git_start(directory, "ls-files", "-s", "-z", "--", ".") if digests else None
+    modified = _git_start(directory, "diff-files", "--name-only", "-z", "--relative", "--", ".") if digests else None
+    files = _git_output(listing)
+    if staged is None or modified is None:
+        return files, {}
+    return files, _clean_blobs(_git_output(staged), _git_output(modified))
 
 
-def _git_clean_blobs(directory: Path) -> dict[str, str]:
+def _clean_blobs(staged: list[str] | None, modified: list[str] | None) -> dict[str, str]:
     """path -> blob id of tracked regular files whose work-tree content git says is unchanged.
 
-    ``git diff-files`` compares the work tree with the index using git's own
-    stat cache (and re-reads racily-clean entries), in C: what ``git
-    status`` trusts.  A file with clean/smudge filters (autocrlf, LFS) may
-    differ from its blob; its cached rows are keyed by the hash of the bytes
-    actually scanned, so such a file simply misses and is read again.
+    ``staged`` is ``git ls-files -s``; ``modified`` is ``git diff-files``,
+    which compares the work tree with the index using git's own stat cache
+    (and re-reads racily-clean entries), in C: what ``git status`` trusts.
+    A file with clean/smudge filters (autocrlf, LFS) may differ from its
+    blob; its cached rows are keyed by the hash of the bytes actually
+    scanned, so such a file simply misses and is read again.
     """
-    staged = _git(directory, "ls-files", "-s", "-z", "--", ".")
-    modified = _git(directory, "diff-files", "--name-only", "-z", "--relative", "--", ".")
     if staged is None or modified is None:
         return {}
     changed = set(modified)
@@ -158,9 +172,8 @@ def _expand(path: Path, root: Path, digests: bool = False) -> Iterator[FileRef]:
     if absolute.is_dir() and not absolute.is_symlink():
         prefix = str(root).rstrip(os.sep) + os.sep
         base = str(absolute)
-        listed = _git_files(absolute) if git_toplevel(absolute) else None
+        listed, clean = _git_listing(absolute, digests) if git_toplevel(absolute) else (None, {})
         if listed is not None:
-            clean = _git_clean_blobs(absolute) if digests else {}
             for name in sorted(listed):
                 full = os.path.join(base, name)
                 digest = clean.get(name)
