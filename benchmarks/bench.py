@@ -232,6 +232,19 @@ def compile_project() -> None:
                    check=True)
 
 
+def median_of(repeat: int, run: Callable[[], Result]) -> Result:
+    """The run with the median wall time of ``repeat`` runs.
+
+    This machine's speed drifts by tens of percent from minute to minute,
+    so one run of a few seconds says little; the note gives the spread.
+    """
+    runs = sorted((run() for _ in range(max(1, repeat))), key=lambda r: r.wall_s)
+    chosen = runs[len(runs) // 2]
+    if len(runs) > 1:
+        chosen.note += f"{'; ' if chosen.note else ''}median of {len(runs)} (wall {runs[0].wall_s:.2f}-{runs[-1].wall_s:.2f}s)"
+    return chosen
+
+
 def run_floor(tree: Path, env: dict[str, str]) -> Result:
     run = measure("one-regex floor", [sys.executable, "-c", FLOOR_SCRIPT, str(tree)], env=env)
     _check(run, (0,))
@@ -334,7 +347,7 @@ def run_venv_latency(tree: Path, picked: list[str], workdir: Path, runs: int, ca
 # -- output ---------------------------------------------------------------------------------------
 
 
-def run_git_warm(tree: Path, files: int, size: int, caches: "Caches") -> Result:
+def run_git_warm(tree: Path, files: int, size: int, caches: "Caches", repeat: int = 1) -> Result:
     """The warm rescan again, with the tree committed to git (a nightly job's checkout).
 
     In a repository the cache is keyed by git's blob ids (one ``ls-files -s``
@@ -347,7 +360,7 @@ def run_git_warm(tree: Path, files: int, size: int, caches: "Caches") -> Result:
         subprocess.run(["git", "-C", str(tree), *command], check=True, env=git_env, capture_output=True)
     env = caches.shared("warm-git")
     run_secretaudit(tree, files, size, env)  # fills the cache
-    return run_secretaudit(tree, files, size, env, name="secretaudit, warm, git")
+    return median_of(repeat, lambda: run_secretaudit(tree, files, size, env, name="secretaudit, warm, git"))
 
 
 def _ratio(a: float, b: float) -> str:
@@ -384,6 +397,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="Copy at most this many MB of the tree (default 40; detect-secrets does ~0.35 MB/s).")
     parser.add_argument("--skip-detect-secrets", action="store_true", help="Do not run detect-secrets.")
     parser.add_argument("--latency-runs", type=int, default=10, help="Runs of the pre-commit latency test (default 10).")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="Runs of each secretaudit and floor row; the median is shown (default 3). "
+                             "detect-secrets runs once.")
     parser.add_argument("--json", dest="json_path", type=Path, metavar="FILE", help="Also save the results as JSON.")
     parser.add_argument("--keep-tree", action="store_true", help="Keep the copied tree (its path is printed).")
     parser.add_argument("--history", nargs="?", const="django", metavar="REPO",
@@ -414,18 +430,18 @@ def main(argv: list[str] | None = None) -> int:
         compile_project()
         results: list[Result] = []
         print("running the one-regex floor ...", flush=True)
-        results.append(run_floor(tree, env))
+        results.append(median_of(args.repeat, lambda: run_floor(tree, env)))
         print("running secretaudit (cold cache, then warm) ...", flush=True)
-        results.append(run_secretaudit(tree, files, size, caches.cold()))
+        results.append(median_of(args.repeat, lambda: run_secretaudit(tree, files, size, caches.cold())))
         warm_env = caches.shared("warm")
         run_secretaudit(tree, files, size, warm_env)  # fills the cache
-        warm = run_secretaudit(tree, files, size, warm_env, name="secretaudit, warm cache")
+        warm = median_of(args.repeat, lambda: run_secretaudit(tree, files, size, warm_env, name="secretaudit, warm cache"))
         if not args.skip_detect_secrets:
             print(f"running detect-secrets (about {size / MB / 0.35:.0f}s at 0.35 MB/s) ...", flush=True)
             results.append(run_detect_secrets(tree, files, size, env))
         results.append(warm)
         print("running secretaudit warm on the tree committed to git ...", flush=True)
-        results.append(run_git_warm(tree, files, size, caches))
+        results.append(run_git_warm(tree, files, size, caches, args.repeat))
 
         picked = pick_latency_files(tree)
         latency = []
