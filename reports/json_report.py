@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 from collections import Counter
 from functools import lru_cache
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from reports.results import control_outcomes, enabled_checks, outcomes, run_metadata
@@ -39,6 +38,8 @@ SCHEMA_RESOURCE = "schemas/report.schema.json"
 @lru_cache(maxsize=1)
 def schema() -> dict[str, Any]:
     """The JSON Schema of this report version, as shipped in the package."""
+    from importlib import resources
+
     return json.loads(resources.files("reports").joinpath(SCHEMA_RESOURCE).read_text(encoding="utf-8"))
 
 

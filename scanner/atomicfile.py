@@ -9,7 +9,6 @@ directory, then ``os.replace`` swaps it in.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 
@@ -17,6 +16,8 @@ def write_atomically(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` in one step, with the usual permissions (umask applied)."""
     directory = path.parent if str(path.parent) else Path(".")
     directory.mkdir(parents=True, exist_ok=True)
+    import tempfile  # here, not at import: a scan that writes no file never loads it
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

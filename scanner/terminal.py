@@ -10,7 +10,6 @@ goes to stderr.
 from __future__ import annotations
 
 import platform
-import shutil
 import sys
 from typing import TYPE_CHECKING, TextIO
 
@@ -54,6 +53,8 @@ class TerminalReporter:
         self.out.write(text + "\n")
 
     def sep(self, char: str, title: str, fg: str | None = None, bold: bool = False) -> None:
+        import shutil  # only for separators: a quiet hook prints none
+
         width = min(shutil.get_terminal_size((80, 24)).columns, 100)
         title = f" {title} "
         fill = max(width - len(title), 4)
