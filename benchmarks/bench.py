@@ -232,13 +232,13 @@ def compile_project() -> None:
                    check=True)
 
 
-def median_of(repeat: int, run: Callable[[], Result]) -> Result:
-    """The run with the median wall time of ``repeat`` runs.
+def median_of(runs: list[Result]) -> Result:
+    """The run with the median wall time.
 
     This machine's speed drifts by tens of percent from minute to minute,
     so one run of a few seconds says little; the note gives the spread.
     """
-    runs = sorted((run() for _ in range(max(1, repeat))), key=lambda r: r.wall_s)
+    runs = sorted(runs, key=lambda r: r.wall_s)
     chosen = runs[len(runs) // 2]
     if len(runs) > 1:
         chosen.note += f"{'; ' if chosen.note else ''}median of {len(runs)} (wall {runs[0].wall_s:.2f}-{runs[-1].wall_s:.2f}s)"
@@ -360,7 +360,8 @@ def run_git_warm(tree: Path, files: int, size: int, caches: "Caches", repeat: in
         subprocess.run(["git", "-C", str(tree), *command], check=True, env=git_env, capture_output=True)
     env = caches.shared("warm-git")
     run_secretaudit(tree, files, size, env)  # fills the cache
-    return median_of(repeat, lambda: run_secretaudit(tree, files, size, env, name="secretaudit, warm, git"))
+    return median_of([run_secretaudit(tree, files, size, env, name="secretaudit, warm, git")
+                      for _ in range(max(1, repeat))])
 
 
 def _ratio(a: float, b: float) -> str:
@@ -429,13 +430,18 @@ def main(argv: list[str] | None = None) -> int:
 
         compile_project()
         results: list[Result] = []
-        print("running the one-regex floor ...", flush=True)
-        results.append(median_of(args.repeat, lambda: run_floor(tree, env)))
         print("running secretaudit (cold cache, then warm) ...", flush=True)
-        results.append(median_of(args.repeat, lambda: run_secretaudit(tree, files, size, caches.cold())))
+        floor_runs: list[Result] = []
+        cold_runs: list[Result] = []
+        for _ in range(max(1, args.repeat)):  # interleaved, so that both see the machine's same moods
+            floor_runs.append(run_floor(tree, env))
+            cold_runs.append(run_secretaudit(tree, files, size, caches.cold()))
+        results.append(median_of(floor_runs))
+        results.append(median_of(cold_runs))
         warm_env = caches.shared("warm")
         run_secretaudit(tree, files, size, warm_env)  # fills the cache
-        warm = median_of(args.repeat, lambda: run_secretaudit(tree, files, size, warm_env, name="secretaudit, warm cache"))
+        warm = median_of([run_secretaudit(tree, files, size, warm_env, name="secretaudit, warm cache")
+                          for _ in range(max(1, args.repeat))])
         if not args.skip_detect_secrets:
             print(f"running detect-secrets (about {size / MB / 0.35:.0f}s at 0.35 MB/s) ...", flush=True)
             results.append(run_detect_secrets(tree, files, size, env))
