@@ -78,21 +78,27 @@ def _git_output(proc: subprocess.Popen[bytes]) -> list[str] | None:
 def _git_listing(directory: Path, digests: bool) -> tuple[list[str] | None, dict[str, str]]:
     """The files git lists below ``directory`` and, with ``digests``, the blob ids it vouches for.
 
-    The three git commands run at once: listing untracked files walks the
-    work tree while ``diff-files`` stats the tracked ones.
+    With ``digests`` the tracked files come from ``ls-files -s`` (names and
+    blob ids at once), the untracked ones from ``ls-files --others``, and
+    ``diff-files`` says which tracked ones changed: the three run at once,
+    and the index is parsed while git still walks the work tree for
+    untracked files.
     """
-    listing = _git_start(directory, "ls-files", "-z", "--cached", "--others", "--exclude-standard",
-                         "--deduplicate", "--", ".")
-    staged = _git_start(directory, "ls-files", "-s", "-z", "--", ".") if digests else None
-    modified = _git_start(directory, "diff-files", "--name-only", "-z", "--relative", "--", ".") if digests else None
-    files = _git_output(listing)
-    if staged is None or modified is None:
-        return files, {}
-    return files, _clean_blobs(_git_output(staged), _git_output(modified))
+    if not digests:
+        return _git_output(_git_start(directory, "ls-files", "-z", "--cached", "--others", "--exclude-standard",
+                                      "--deduplicate", "--", ".")), {}
+    staged = _git_start(directory, "ls-files", "-s", "-z", "--", ".")
+    others = _git_start(directory, "ls-files", "-z", "--others", "--exclude-standard", "--", ".")
+    modified = _git_start(directory, "diff-files", "--name-only", "-z", "--relative", "--", ".")
+    tracked, clean = _index_entries(_git_output(staged), _git_output(modified))
+    untracked = _git_output(others)
+    if tracked is None or untracked is None:
+        return None, {}
+    return [*tracked, *untracked], clean
 
 
-def _clean_blobs(staged: list[str] | None, modified: list[str] | None) -> dict[str, str]:
-    """path -> blob id of tracked regular files whose work-tree content git says is unchanged.
+def _index_entries(staged: list[str] | None, modified: list[str] | None) -> tuple[list[str] | None, dict[str, str]]:
+    """Tracked names, and name -> blob id of those whose work-tree content git says is unchanged.
 
     ``staged`` is ``git ls-files -s``; ``modified`` is ``git diff-files``,
     which compares the work tree with the index using git's own stat cache
@@ -102,15 +108,17 @@ def _clean_blobs(staged: list[str] | None, modified: list[str] | None) -> dict[s
     scanned, so such a file simply misses and is read again.
     """
     if staged is None or modified is None:
-        return {}
+        return None, {}
     changed = set(modified)
+    names: dict[str, None] = {}  # a conflicted file has one entry per stage
     clean: dict[str, str] = {}
     for entry in staged:
         meta, _, name = entry.partition("\t")
+        names[name] = None
         mode, blob, stage = meta.split(" ")
         if stage == "0" and mode in ("100644", "100755") and name not in changed:
             clean[name] = blob
-    return clean
+    return list(names), clean
 
 
 def _walk_with_links(directory: str) -> Iterator[str]:
@@ -159,6 +167,9 @@ def iter_files(target: Target, root: Path, exclude: list[str], digests: bool = F
         refs: Iterator[FileRef] = _staged(root)
     else:
         refs = _expand(Path(target.path), root, digests)
+    if not exclude:
+        yield from refs
+        return
     for ref in refs:
         if not _excluded(ref.relpath, exclude):
             yield ref
@@ -174,11 +185,12 @@ def _expand(path: Path, root: Path, digests: bool = False) -> Iterator[FileRef]:
         base = str(absolute)
         listed, clean = _git_listing(absolute, digests) if git_toplevel(absolute) else (None, {})
         if listed is not None:
+            at_root = base + os.sep == prefix  # then git's names are already the relative paths
             for name in sorted(listed):
                 full = os.path.join(base, name)
                 digest = clean.get(name)
                 if digest is not None or os.path.lexists(full):  # deleted but still tracked: nothing to read
-                    yield FileRef(full, _relative(full, prefix), digest=digest)
+                    yield FileRef(full, name if at_root else _relative(full, prefix), digest=digest)
             return
         for full in _walk_with_links(base):
             yield FileRef(full, _relative(full, prefix))
@@ -215,7 +227,9 @@ def secretaudit_run_target(session: "Session", target: Target) -> bool | None:
     config = session.config
     shard = config.stash.get("shard")
     items = config.hook.secretaudit_collect_items(target=target, config=config)
-    refs = [item for item in items or () if isinstance(item, FileRef) and in_shard(item.relpath, shard)]
+    refs = [item for item in items or () if isinstance(item, FileRef)]
+    if shard is not None:
+        refs = [ref for ref in refs if in_shard(ref.relpath, shard)]
     session.collected(target, len(refs))
     scan_files(refs, config, target.name, session.record, session.cache)
     return True

@@ -156,6 +156,8 @@ def cached_result(ref: FileRef, config: "Config", target: str, cache: "ScanCache
 
 def _cached(ref: FileRef, rows: list[list[Any]], config: "Config", target: str, size: int,
             entry: tuple[str, str, None] | None) -> FileResult:
+    if not rows:  # most files
+        return FileResult(ref.relpath, [], None, size, entry, True)
     if rows == BINARY_ROWS:
         return FileResult(ref.relpath, skip=Skip(ref.relpath, "binary"), cached=True, cache_entry=entry)
     return FileResult(ref.relpath, findings_from_rows(rows, ref.relpath, config, target), size=size,

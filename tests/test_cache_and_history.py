@@ -221,3 +221,27 @@ def test_binary_files_are_judged_by_their_head_and_cached(tree: Path, tmp_path: 
     assert not any(s["path"] == "blob.bin" for s in changed["skipped"])
     assert any(f["location"]["path"] == "blob.bin" and f["message"].startswith("AWS access key")
                for f in changed["findings"])
+
+
+def test_a_conflicted_file_is_listed_once_and_scanned_as_it_is_on_disk(tmp_path: Path, rng) -> None:
+    """A merge conflict leaves three index entries for one path; the scan sees one file, markers and all."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    (root / "settings.py").write_text("DEBUG = False\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "base")
+    git(root, "checkout", "-q", "-b", "other")
+    (root / "settings.py").write_text("DEBUG = True\n")
+    git(root, "commit", "-q", "-am", "other")
+    git(root, "checkout", "-q", "main")
+    key = fake_aws_key_id(rng)
+    (root / "settings.py").write_text(f'DEBUG = False\nKEY = "{key}"\n')
+    git(root, "commit", "-q", "-am", "main")
+    merge = subprocess.run(["git", "-C", str(root), "merge", "-q", "other"], capture_output=True, text=True)
+    assert merge.returncode != 0 and "<<<<<<<" in (root / "settings.py").read_text()
+    for _ in range(2):  # cold, then from the cache
+        proc, report = run_json("scan", "--no-baseline", str(root), env={"XDG_CACHE_HOME": str(tmp_path / "cache")})
+        assert report["summary"]["files_scanned"] == 1, proc.stderr
+        assert [f["location"] for f in report["findings"] if f["check_id"] == "SA101"] == [
+            {"path": "settings.py", "line": 3}]
