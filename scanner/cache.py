@@ -229,6 +229,8 @@ _EMPTY = f"{_checksum('[]')}:[]"
 
 
 def encode_payload(rows: list[list[Any]]) -> str:
+    if not rows:
+        return _EMPTY  # most files: no finding
     body = json.dumps(rows, separators=(",", ":"))
     return f"{_checksum(body)}:{body}"
 

@@ -117,10 +117,11 @@ def run_checks(item: FileItem, config: "Config") -> list[Row]:
     for result in config.hook.secretaudit_scan_file(item=item, config=config):
         if result:
             detections.extend(result)
+    if not detections:
+        return []  # most files
     derived: list[Detection] = []
-    if detections:
-        for result in config.hook.secretaudit_derive_detections(item=item, detections=detections, config=config):
-            derived.extend(result or ())
+    for result in config.hook.secretaudit_derive_detections(item=item, detections=detections, config=config):
+        derived.extend(result or ())
     return detection_rows(item, detections, config) + detection_rows(item, derived, config)
 
 
