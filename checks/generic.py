@@ -308,8 +308,9 @@ def _compound_key_at(low: str, at: int) -> bool:
 
 def _has_stem(low: str) -> bool:
     """The prefilter's test, for one lower-cased name: a stem, or a compound ``key``."""
-    if any(stem in low for stem in KEYWORD_STEMS):
-        return True
+    for stem in KEYWORD_STEMS:
+        if stem in low:
+            return True
     at = low.find("key")
     while at != -1:
         if _compound_key_at(low, at):
