@@ -574,15 +574,20 @@ def _config_hits(root: Node) -> list[Hit]:
     return hits
 
 
+def _object_members(root: Node, name: str) -> Iterator[tuple[str, Node]]:
+    """``(key, node)`` of the object members of ``root[name]`` (nothing when it is not an object)."""
+    table = _get(root, name)
+    if table is None or not isinstance(table.value, dict):
+        return
+    for key, node in table.value.items():
+        if isinstance(node.value, dict):
+            yield key, node
+
+
 def _auth_profile_hits(root: Node) -> list[Hit]:
     """``api_key``/``token`` profiles holding ``key``/``token`` literally (OpenClaw's auth store scan)."""
-    profiles = _get(root, "profiles")
-    if profiles is None or not isinstance(profiles.value, dict):
-        return []
     hits = []
-    for profile_id, profile in profiles.value.items():
-        if not isinstance(profile.value, dict):
-            continue
+    for profile_id, profile in _object_members(root, "profiles"):
         kind = _get(profile, "type")
         field = {"api_key": "key", "token": "token"}.get(kind.value if kind else None)  # type: ignore[arg-type]
         value = _get(profile, field) if field else None
@@ -596,13 +601,8 @@ def _auth_profile_hits(root: Node) -> list[Hit]:
 
 def _models_hits(root: Node) -> list[Hit]:
     """Generated models.json: ``providers.*.apiKey`` and credential headers (OpenClaw's models scan)."""
-    providers = _get(root, "providers")
-    if providers is None or not isinstance(providers.value, dict):
-        return []
     hits = []
-    for provider_id, provider in providers.value.items():
-        if not isinstance(provider.value, dict):
-            continue
+    for provider_id, provider in _object_members(root, "providers"):
         key = _get(provider, "apiKey")
         if key is not None and isinstance(key.value, str) and not is_api_key_marker(key.value) \
                 and as_ref(key.value, {}) is None and is_literal_credential(key.value):
