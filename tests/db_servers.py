@@ -23,7 +23,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Iterator, NamedTuple
+from typing import Any, Iterator, NamedTuple
 
 import pytest
 
@@ -194,3 +194,39 @@ def postgres_server() -> Iterator[DBServer]:
     finally:
         _stop(proc, signal.SIGINT)  # fast shutdown
         shutil.rmtree(base, ignore_errors=True)
+
+
+# -- accounts for the tests ----------------------------------------------------------------
+
+
+def mysql_admin(my: DBServer) -> Any:
+    """An administrator connection to the real MariaDB (autocommit)."""
+    import pymysql
+
+    return pymysql.connect(host=my.host, port=my.port, user=my.user, password=my.password, autocommit=True,
+                           connect_timeout=5)
+
+
+def create_mysql_user(my: DBServer, user: str, password: str, grant_all: bool = False) -> None:
+    """``CREATE USER 'user'@'%'`` on the real MariaDB (with every privilege when ``grant_all``)."""
+    conn = mysql_admin(my)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE USER '{user}'@'%%' IDENTIFIED BY %s", (password,))
+            if grant_all:
+                cur.execute(f"GRANT ALL PRIVILEGES ON *.* TO '{user}'@'%' WITH GRANT OPTION")
+    finally:
+        conn.close()
+
+
+def create_postgres_user(pg: DBServer, user: str, password: str) -> None:
+    """``CREATE ROLE user LOGIN PASSWORD ...`` on the real PostgreSQL."""
+    import pg8000.dbapi
+
+    conn = pg8000.dbapi.connect(user=pg.user, password=pg.password, host=pg.host, port=pg.port, database="postgres")
+    try:
+        cur = conn.cursor()
+        cur.execute(f"CREATE ROLE {user} LOGIN PASSWORD '{password}'")
+        conn.commit()
+    finally:
+        conn.close()

@@ -22,7 +22,7 @@ import hvac
 import pytest
 from aws_server import aws_client, moto, moto_server  # noqa: F401  (fixtures)
 from conftest import ROOT, _CACHE_HOME, run_cli
-from db_servers import mariadb_server, postgres_server  # noqa: F401  (fixtures)
+from db_servers import create_mysql_user, create_postgres_user, mariadb_server, postgres_server  # noqa: F401  (fixtures)
 from servers import openbao  # noqa: F401  (fixture)
 
 REASON = "scheduled rotation (test)"
@@ -166,21 +166,13 @@ def test_rotate_denied_names_the_missing_capability(world: dict) -> None:
 
 
 def test_database_password_in_vault_changes_the_database_too(world: dict, mariadb_server, postgres_server) -> None:  # noqa: F811
-    import pg8000.dbapi
     import pymysql
 
     my, pg = mariadb_server, postgres_server
     user = f"app_{uuid.uuid4().hex[:6]}"
     first = uuid.uuid4().hex
-    conn = pymysql.connect(host=my.host, port=my.port, user=my.user, password=my.password, autocommit=True)
-    with conn.cursor() as cur:
-        cur.execute(f"CREATE USER '{user}'@'%%' IDENTIFIED BY %s", (first,))
-    conn.close()
-    conn = pg8000.dbapi.connect(user=pg.user, password=pg.password, host=pg.host, port=pg.port, database="postgres")
-    cur = conn.cursor()
-    cur.execute(f"CREATE ROLE {user} LOGIN PASSWORD '{first}'")
-    conn.commit()
-    conn.close()
+    create_mysql_user(my, user, first)
+    create_postgres_user(pg, user, first)
     kv_put(world, "database", {"mysql_host": my.host, "mysql_port": str(my.port), "mysql_user": user,
                                "mysql_password": first}, kind="database-password")
     kv_put(world, "postgres", {"postgres_host": pg.host, "postgres_port": str(pg.port), "postgres_user": user,

@@ -15,7 +15,7 @@ import uuid
 import pymysql
 import pytest
 from aws_server import moto, moto_server  # noqa: F401  (fixtures of test_rotate's world)
-from db_servers import mariadb_server  # noqa: F401  (fixture)
+from db_servers import create_mysql_user, mariadb_server  # noqa: F401  (fixture)
 from servers import openbao  # noqa: F401  (fixture)
 from test_rotate import REASON, assert_no_values, cli, kv_put, kv_read, trail_lines, world  # noqa: F401
 
@@ -26,10 +26,7 @@ def test_rejected_new_password_is_rolled_back_in_the_database_and_in_vault(world
     my = mariadb_server
     user = f"rb_{uuid.uuid4().hex[:6]}"
     first = uuid.uuid4().hex  # 32 characters: the site plugin is only asked about the new one
-    conn = pymysql.connect(host=my.host, port=my.port, user=my.user, password=my.password, autocommit=True)
-    with conn.cursor() as cur:
-        cur.execute(f"CREATE USER '{user}'@'%%' IDENTIFIED BY %s", (first,))
-    conn.close()
+    create_mysql_user(my, user, first)
     fields = {"mysql_host": my.host, "mysql_port": str(my.port), "mysql_user": user, "mysql_password": first}
     kv_put(world, "orders-db", fields, kind="database-password")
 
@@ -52,10 +49,7 @@ def test_the_same_rotation_without_the_site_plugin_succeeds(world: dict, mariadb
     my = mariadb_server
     user = f"rb_{uuid.uuid4().hex[:6]}"
     first = uuid.uuid4().hex
-    conn = pymysql.connect(host=my.host, port=my.port, user=my.user, password=my.password, autocommit=True)
-    with conn.cursor() as cur:
-        cur.execute(f"CREATE USER '{user}'@'%%' IDENTIFIED BY %s", (first,))
-    conn.close()
+    create_mysql_user(my, user, first)
     kv_put(world, "orders-db", {"mysql_host": my.host, "mysql_port": str(my.port), "mysql_user": user,
                                 "mysql_password": first}, kind="database-password")
     proc = cli(world, "rotate", "--secret", "orders-db", "--reason", REASON)

@@ -34,7 +34,8 @@ import pymysql
 import pytest
 from aws_server import moto, moto_server  # noqa: F401  (fixtures)
 from conftest import ROOT, _CACHE_HOME, _STATE_HOME
-from db_servers import DBServer, mariadb_server, postgres_server  # noqa: F401  (fixtures)
+from db_servers import (DBServer, create_mysql_user, create_postgres_user, mariadb_server,  # noqa: F401  (fixtures)
+                        mysql_admin, postgres_server)
 from servers import openbao  # noqa: F401  (fixture)
 from test_rotate import REASON, _kill_at_random, assert_no_values, cli, kv_put, kv_read, trail_lines, world  # noqa: F401
 
@@ -46,36 +47,6 @@ from scanner.rotation import PENDING_FIELD
 def new_password() -> str:
     """A fresh random password (hex: safe in SQL literals and connection URLs)."""
     return secrets.token_hex(16)
-
-
-def mysql_admin(my: DBServer) -> "pymysql.connections.Connection":
-    return pymysql.connect(host=my.host, port=my.port, user=my.user, password=my.password, autocommit=True,
-                           connect_timeout=5)
-
-
-def create_mysql_user(my: DBServer, user: str, password: str, grant_all: bool = False) -> None:
-    """``CREATE USER 'user'@'%'`` on the real MariaDB (with every privilege when ``grant_all``)."""
-    conn = mysql_admin(my)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f"CREATE USER '{user}'@'%%' IDENTIFIED BY %s", (password,))
-            if grant_all:
-                cur.execute(f"GRANT ALL PRIVILEGES ON *.* TO '{user}'@'%' WITH GRANT OPTION")
-    finally:
-        conn.close()
-
-
-def create_postgres_user(pg: DBServer, user: str, password: str) -> None:
-    """``CREATE ROLE user LOGIN PASSWORD ...`` on the real PostgreSQL."""
-    import pg8000.dbapi
-
-    conn = pg8000.dbapi.connect(user=pg.user, password=pg.password, host=pg.host, port=pg.port, database="postgres")
-    try:
-        cur = conn.cursor()
-        cur.execute(f"CREATE ROLE {user} LOGIN PASSWORD '{password}'")
-        conn.commit()
-    finally:
-        conn.close()
 
 
 def mysql_logs_in(my: DBServer, user: str, password: str) -> bool:
