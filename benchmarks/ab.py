@@ -47,7 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     worktree = Path(tempfile.mkdtemp(prefix="ab-old-")) / "old"
-    subprocess.run(["git", "-C", str(PROJECT), "worktree", "add", "-q", "--detach", str(worktree), args.old], check=True)
+    added = subprocess.run(["git", "-C", str(PROJECT), "worktree", "add", "-q", "--detach", str(worktree), args.old],
+                           capture_output=True, text=True)
+    if added.returncode != 0:
+        raise SystemExit(f"--old {args.old!r}: git cannot check it out ({added.stderr.strip()}); give a commit, tag or branch")
     try:
         checkouts = {"old": worktree, "new": PROJECT}
         for checkout in checkouts.values():
