@@ -58,10 +58,11 @@ from typing import Any, Iterable, Iterator, NamedTuple, TYPE_CHECKING
 
 from checks import filters
 from checks.controls import HARDCODED_CREDENTIALS
-from scanner import patterns
+from scanner import multiscan, patterns
 from scanner.errors import ConfigError
 from scanner.hookspec import hookimpl
 from scanner.model import CheckSpec, Detection, FileItem, Severity, lower_keeping_offsets
+from scanner.multiscan import PatternSet
 from checks.lazyre import lazy_compile
 
 if TYPE_CHECKING:
@@ -319,10 +320,26 @@ def _has_stem(low: str) -> bool:
     return False
 
 
-def _keyword_line_starts(text: str, low: str) -> set[int]:
+#: The stems, then compound keys (what :func:`_compound_key_at` accepts), as
+#: one pattern set for :func:`_keyword_line_starts`.  Every pattern ends
+#: with its stem or ``key``, so its end locates the word.
+_STEM_SET = PatternSet((*KEYWORD_STEMS, "(?:" + "|".join(KEY_PREFIXES) + ")[^a-zA-Z0-9\n]{0,3}key"), caseless=True)
+_STEM_LENGTHS = (*map(len, KEYWORD_STEMS), len("key"))
+_KEY_INDEX = len(KEYWORD_STEMS)
+
+
+def _keyword_line_starts(item: FileItem) -> set[int]:
     """Start offsets of lines that contain a keyword stem."""
+    text = item.text
     starts: set[int] = set()
     rfind = text.rfind
+    if multiscan.accelerates(text):
+        for index, end in _STEM_SET.ends(text):
+            at = end - _STEM_LENGTHS[index]
+            if index != _KEY_INDEX or _compound_key_at(item.lowered, at):  # the set's answer, confirmed
+                starts.add(rfind("\n", 0, at) + 1)
+        return starts
+    low = item.lowered
     for stem in KEYWORD_STEMS:
         at = low.find(stem)
         while at != -1:
@@ -435,33 +452,11 @@ def may_pass_entropy(value: str, limits: Limits, min_b64: int, min_hex: int) -> 
 
 _HEX_DIGITS = "0123456789abcdefABCDEF"
 
-#: Byte classes for :func:`_quoted_matches`: quotes become ``q``, hex digits
+#: Byte classes for :func:`_quote_positions`: quotes become ``q``, hex digits
 #: ``h``, the rest of the base64 charset ``b``, everything else ``.``.
 _CLASS_TABLE = bytes(
     ord("q") if chr(i) in "'\"" else ord("h") if chr(i) in _HEX_DIGITS
     else ord("b") if chr(i) in BASE64_CHARSET else ord(".") for i in range(256))
-
-
-def _quoted_matches(text: str, pattern: re.Pattern[str], min_hex: int, min_b64: int) -> Iterator[re.Match[str]]:
-    """``pattern.finditer(text)``, found faster.
-
-    CPython's engine scans a pattern that starts with a character class at
-    about 130 MB/s.  Mapping the bytes to classes (one ``bytes.translate``)
-    turns the pattern into one that starts with a literal (a quote), which
-    it finds at over 600 MB/s, and whose class runs (hex digits, base64
-    characters) mirror the real pattern's exactly, so only the quote pairing
-    is left to check: the real pattern runs only there.  Every match of
-    ``pattern`` starts at such a position, and no match can start inside
-    another (a match holds no quote), so the matches are exactly
-    ``finditer``'s.  Each non-ASCII character becomes one ``?`` (class
-    ``.``, as it is outside every charset), so offsets agree for all text.
-    """
-    classes = text.encode("ascii", "replace").translate(_CLASS_TABLE)
-    match_at = pattern.match
-    for candidate in _class_runs(min_hex, min_b64).finditer(classes):
-        match = match_at(text, candidate.start())
-        if match is not None:
-            yield match
 
 
 @lru_cache(maxsize=8)
@@ -470,11 +465,41 @@ def _class_runs(min_hex: int, min_b64: int) -> re.Pattern[bytes]:
     return patterns.compile(b"q(?:h{%d,}|[hb]{%d,})(?=q)" % (min_hex, min_b64))
 
 
+@lru_cache(maxsize=8)
+def _quote_set(min_hex: int, min_b64: int) -> PatternSet:
+    """A quoted run of ``min_hex`` hex digits or more, or of ``min_b64`` charset characters, per quote."""
+    b64 = re.escape(BASE64_CHARSET)
+    return PatternSet([f"{q}{body}{q}" for q in ("'", '"')
+                       for body in (f"[0-9a-fA-F]{{{min_hex},}}", f"[{b64}]{{{min_b64},}}")])
+
+
+def _quote_positions(text: str, min_hex: int, min_b64: int) -> list[int]:
+    """Offsets, in order, of the quotes where a match of :func:`_quoted_candidates` may start.
+
+    CPython's engine scans a pattern that starts with a character class at
+    about 130 MB/s, so the candidate pattern is never run over the whole
+    text.  With the accelerator, one pass of a pattern set finds the quoted
+    runs of the charsets.  Without it, the bytes are mapped to classes (one
+    ``bytes.translate``), which turns the pattern into one that starts with
+    a literal (a quote), found at over 600 MB/s, and whose class runs
+    mirror the real pattern's.  Either way every match of the real pattern
+    starts at a returned offset, and the real pattern decides.  Each
+    non-ASCII character becomes one ``?`` (class ``.``, outside every
+    charset), so offsets agree for all text.
+    """
+    if multiscan.accelerates(text):
+        # A run holds no quote, so the one quote before a closing quote opened it.
+        rfind = text.rfind
+        return sorted({rfind(text[end - 1], 0, end - 1) for _index, end in _quote_set(min_hex, min_b64).ends(text)})
+    classes = text.encode("ascii", "replace").translate(_CLASS_TABLE)
+    return [run.start() for run in _class_runs(min_hex, min_b64).finditer(classes)]
+
+
 def _entropy_line_starts(text: str, limits: Limits) -> set[int]:
     """Start offsets of lines with a quoted string that may be reported.
 
-    :func:`_quoted_matches`, unrolled: a line already taken needs no more
-    work, and each distinct value is judged once (:func:`_entropy_memo`),
+    The real pattern runs only at :func:`_quote_positions`; a line already
+    taken needs no more work, and each distinct value is judged once (:func:`_entropy_memo`),
     so what is left per string is the part of the filters that reads its line.
     """
     min_b64, min_hex = _min_length(limits.base64), _min_length(limits.hex)
@@ -482,9 +507,7 @@ def _entropy_line_starts(text: str, limits: Limits) -> set[int]:
     rfind, find = text.rfind, text.find
     memo = _entropy_memo(limits)
     match_at = _quoted_candidates(min_hex, min_b64).match
-    classes = text.encode("ascii", "replace").translate(_CLASS_TABLE)
-    for candidate in _class_runs(min_hex, min_b64).finditer(classes):
-        at = candidate.start()
+    for at in _quote_positions(text, min_hex, min_b64):
         start = rfind("\n", 0, at) + 1
         if start in starts:
             continue
@@ -782,7 +805,7 @@ def scan_text(item: FileItem, limits: Limits, prefilter: bool) -> list[tuple[int
     text = item.text
     ctx = _FileContext(item.name, _extension(item.name) in CODE_EXTENSIONS, limits)
     if prefilter:
-        keyword_starts: set[int] | None = _keyword_line_starts(text, item.lowered)
+        keyword_starts: set[int] | None = _keyword_line_starts(item)
         entropy_starts: set[int] | None = _entropy_line_starts(text, limits)
         lines: Iterable[tuple[int, str]] = (
             (start, text[start:end if (end := text.find("\n", start)) != -1 else len(text)])

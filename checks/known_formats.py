@@ -32,6 +32,7 @@ import binascii
 import bisect
 import json
 import re
+import re._parser as _re_parser  # pattern widths (stable since 3.11)
 import string
 import zlib
 from functools import lru_cache
@@ -40,7 +41,8 @@ from urllib.parse import unquote
 
 from checks.controls import HARDCODED_CREDENTIALS
 from checks.lazyre import LazyPattern, lazy_compile
-from scanner import patterns
+from scanner import multiscan, patterns
+from scanner.multiscan import PatternSet
 from scanner.hookspec import hookimpl
 from scanner.model import CheckSpec, Detection, FileItem, Severity
 
@@ -851,15 +853,62 @@ def _hit_rules_by_literal(text: str) -> dict[int, list[tuple[int, int]]]:
     return windows
 
 
+@lru_cache(maxsize=1)
+def _token_set() -> tuple[PatternSet, tuple[tuple[int, int], ...]]:
+    """Every token (literal + tail) as one :class:`~scanner.multiscan.PatternSet`.
+
+    In the order of :func:`_literal_probes`, with each pattern's shortest and
+    longest match: a reported end then bounds where the token can start.
+    """
+    sources = [verify.pattern if verify is not None else re.escape(literal) for literal, verify, _rules in _literal_probes()]
+    widths = tuple(_re_parser.parse(source, re.ASCII).getwidth() for source in sources)
+    return PatternSet(sources), widths
+
+
+def _hit_rules_by_set(text: str) -> dict[int, list[tuple[int, int]]] | None:
+    """The windows of :func:`_hit_rules_by_literal`, from one pass of the token set; None if it cannot run.
+
+    Each reported end bounds the token's start to a few characters; the
+    literal is looked for there and confirmed with the same tail check,
+    so the hits are exactly the literal-by-literal ones.
+    """
+    if not multiscan.accelerates(text):
+        return None
+    token_set, widths = _token_set()
+    ends = token_set.ends(text)
+    windows: dict[int, list[tuple[int, int]]] = {}
+    if not ends:
+        return windows
+    probes = _literal_probes()
+    find = text.find
+    confirmed: set[tuple[int, int]] = set()
+    for index, end in ends:
+        literal, verify, rules = probes[index]
+        shortest, longest = widths[index]
+        at = find(literal, max(0, end - longest), end - shortest + len(literal))
+        while at != -1:
+            if (at, index) not in confirmed:
+                confirmed.add((at, index))
+                if verify is None or verify.match(text, at) is not None:
+                    _add_window(windows, text, at, rules)
+            at = find(literal, at + 1, end - shortest + len(literal))
+    return windows
+
+
 def _hit_rules(text: str) -> dict[int, list[tuple[int, int]]]:
     """Run the prefilter; return, per rule index, the line windows to search.
 
-    The search restarts one character after each hit, so every occurrence of
-    every token is seen, even overlapping ones.  Until this process has
-    scanned :data:`LITERAL_SCAN_BUDGET` characters (and unless the prefilter
-    is built already), tokens are looked for literal by literal instead.
+    With the accelerator (:mod:`scanner.multiscan`) every token is found in
+    one pass.  Without it, one regex alternation over all tokens: the search
+    restarts one character after each hit, so every occurrence of every
+    token is seen, even overlapping ones.  Until this process has scanned
+    :data:`LITERAL_SCAN_BUDGET` characters (and unless the prefilter is built
+    already), tokens are looked for literal by literal instead.
     """
     global _literal_bytes
+    by_set = _hit_rules_by_set(text)
+    if by_set is not None:
+        return by_set
     if _literal_bytes < LITERAL_SCAN_BUDGET and prefilter.cache_info().currsize == 0:
         _literal_bytes += len(text)
         return _hit_rules_by_literal(text)

@@ -25,7 +25,7 @@ class LazyPattern:
     """
 
     def __init__(self, pattern: str, flags: int = 0) -> None:
-        self._pattern = pattern
+        self._pattern = self.pattern = pattern  # .pattern as on re.Pattern, without compiling
         self._flags = flags
         self._compiled: re.Pattern[str] | None = None
 

@@ -101,8 +101,17 @@ def test_clean_tree_gives_nothing() -> None:
     assert not found, sorted(r[:4] for r in found)
 
 
+@pytest.fixture(params=["1", "0"], ids=["hyperscan", "pure-python"])
+def accelerator(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the prefilters through the accelerator (from the first text), then without it."""
+    if request.param == "1":
+        pytest.importorskip("hyperscan")
+    monkeypatch.setenv("SECRETAUDIT_HYPERSCAN", request.param)
+    return request.param
+
+
 @pytest.mark.parametrize("base, sub", [(CORPUS, s) for s in SUBDIRS] + [(CLEAN, "")])
-def test_prefilter_on_and_off_give_identical_detections(base: Path, sub: str) -> None:
+def test_prefilter_on_and_off_give_identical_detections(base: Path, sub: str, accelerator: str) -> None:
     on = scan_tree(base, sub, make_config(prefilter=True))
     off = scan_tree(base, sub, make_config(prefilter=False))
     assert on == off
@@ -118,11 +127,15 @@ TRICKY_TEXTS = {
     "nolines": 'token="Wq8rT2yU7iO1pZ3x"',
     "start.yaml": "apiKey: Rm4x9LqZ2vT7pW1s\n",
     "spaces.config": '<add key="Api    Key" value="Rm4x9LqZ2vT7pW1s" />\n',
+    "compound_keys.ini": "monkey = Rm4x9LqZ2vT7pW1s\nAPI-_-KEY = Wq8rT2yU7iO1pZ3x\nsubscription...key = Hx8qL2vZ9pTw\n"
+                         "x_privKEY=Jq7mR3xV8kLs\nkey = Tq8vLx2pKz9Q\n",
+    "quotes.js": "a = 'Q7vK2pL9xR4mZ8wT1yB6nC3f\"; b = \"Q7vK2pL9xR4mZ8wT1yB6nC3f'\nc = '9f86d081884c7d65'"
+                 "'Q7vK2pL9xR4mZ8wT1yB6nC3fJ5'\nd = \"deadbeefcafe\" + \"Q7vK2pL9xR4mZ8wT1yB6nC3fJ5hD\"\n",  # pragma: allowlist secret
 }
 
 
 @pytest.mark.parametrize("name", sorted(TRICKY_TEXTS))
-def test_prefilter_is_sound_on_tricky_text(name: str) -> None:
+def test_prefilter_is_sound_on_tricky_text(name: str, accelerator: str) -> None:
     item = FileItem(path=name, relpath=name, text=TRICKY_TEXTS[name])
     on = generic.secretaudit_scan_file(item=item, config=make_config(prefilter=True)) or []
     off = generic.secretaudit_scan_file(item=item, config=make_config(prefilter=False)) or []

@@ -223,6 +223,21 @@ def test_literal_and_one_pass_prefilters_give_the_same_windows() -> None:
     assert one_pass  # the corpus does hold tokens
 
 
+def test_token_set_and_literal_prefilters_give_the_same_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The accelerated prefilter (one pass of a Hyperscan pattern set) finds exactly the tokens."""
+    pytest.importorskip("hyperscan")
+    monkeypatch.setenv("SECRETAUDIT_HYPERSCAN", "1")
+    compared = 0
+    for text in _mixed_texts():
+        by_set = kf._hit_rules_by_set(text)
+        if by_set is None:
+            assert not text.isascii()  # the accelerator answers for every ASCII text
+            continue
+        assert _merged_windows(by_set) == _merged_windows(kf._hit_rules_by_literal(text))
+        compared += bool(by_set)
+    assert compared > 20
+
+
 def test_a_small_scan_does_not_build_the_one_pass_prefilter() -> None:
     code = (
         "import sys, checks.known_formats as kf\n"

@@ -92,10 +92,19 @@ def test_no_planted_secret_appears_in_any_output(extra: tuple[str, ...]) -> None
     assert not leaked, f"raw secrets in output: {leaked}"
 
 
-def test_prefilter_on_and_off_give_byte_identical_json() -> None:
-    """The speed work must not change accuracy: the same report, byte for byte, but for the clock."""
-    on = run_cli("scan", "--no-baseline", "--no-cache", "--format", "json", str(CORPUS), str(CLEAN))
-    off = run_cli("scan", "--no-baseline", "--no-cache", "--format", "json", "--no-prefilter", str(CORPUS), str(CLEAN))
+@pytest.mark.parametrize("accelerator", ["1", "0"], ids=["hyperscan", "pure-python"])
+def test_prefilter_on_and_off_give_byte_identical_json(accelerator: str) -> None:
+    """The speed work must not change accuracy: the same report, byte for byte, but for the clock.
+
+    ``SECRETAUDIT_HYPERSCAN=1`` puts every ASCII file through the accelerated
+    prefilters (:mod:`scanner.multiscan`), ``0`` through the pure-Python ones.
+    """
+    if accelerator == "1":
+        pytest.importorskip("hyperscan")
+    env = {"SECRETAUDIT_HYPERSCAN": accelerator}
+    on = run_cli("scan", "--no-baseline", "--no-cache", "--format", "json", str(CORPUS), str(CLEAN), env=env)
+    off = run_cli("scan", "--no-baseline", "--no-cache", "--format", "json", "--no-prefilter", str(CORPUS), str(CLEAN),
+                  env=env)
     assert on.returncode == off.returncode == 1
     report_on, report_off = json.loads(on.stdout), json.loads(off.stdout)
     for report in (report_on, report_off):

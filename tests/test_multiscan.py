@@ -1,0 +1,103 @@
+"""The accelerator's pattern sets (scanner/multiscan.py) against Python's own ``re``.
+
+A pattern set must report every end of every match, overlapping ones
+included, or a check's prefilter would miss a line.  Each case is checked
+against a brute-force answer: every (start, end) whose slice ``re``
+fullmatches.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, run_cli
+from scanner import multiscan
+
+hyperscan = pytest.importorskip("hyperscan")
+
+
+def brute_force_ends(patterns: tuple[str, ...], text: str, caseless: bool) -> set[tuple[int, int]]:
+    flags = re.ASCII | (re.IGNORECASE if caseless else 0)
+    compiled = [re.compile(p, flags) for p in patterns]
+    return {(index, end) for index, pattern in enumerate(compiled)
+            for start in range(len(text)) for end in range(start + 1, len(text) + 1)
+            if pattern.fullmatch(text, start, end)}
+
+
+def random_text(rng: random.Random, alphabet: str, size: int) -> str:
+    return "".join(rng.choice(alphabet) for _ in range(size))
+
+
+CASES = [
+    (("AKIA", "ghp_", "KIA"), "xAKIAKIAghp_ghp_AKI", False),  # overlapping literals
+    (("pass", "key", "(?:api|auth)[^a-zA-Z0-9\\n]{0,3}key"), "PassWORD api__KEY Auth-key monkey\nauth\nkey", True),
+    (("'[0-9a-f]{4,}'", '"[a-z0-9]{3}'), "'abcd' 'ab12' \"abc\"abcd' \"a\" 'deadbeef'", False),
+    (("sk-[A-Za-z0-9]{2,4}\\.",), "sk-ab. sk-abcd. sk-abcde. sk-a.", False),
+]
+
+
+@pytest.mark.parametrize("patterns, text, caseless", CASES)
+def test_every_end_of_every_match_is_reported(patterns: tuple[str, ...], text: str, caseless: bool,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SECRETAUDIT_HYPERSCAN", "1")
+    assert multiscan.accelerates(text)
+    found = multiscan.PatternSet(patterns, caseless=caseless).ends(text)
+    assert len(found) == len(set(found))
+    assert set(found) == brute_force_ends(patterns, text, caseless)
+
+
+def test_random_texts_agree_with_re(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SECRETAUDIT_HYPERSCAN", "1")
+    rng = random.Random(7)
+    patterns = ("ab", "b[ab]{1,3}a", "'[ab]{2,}'", "(?:ba|aa)[^a\\n]{0,2}b")
+    pattern_set = multiscan.PatternSet(patterns)
+    for _ in range(200):
+        text = random_text(rng, "ab'\n x", rng.randrange(1, 40))
+        assert set(pattern_set.ends(text)) == brute_force_ends(patterns, text, False), text
+
+
+def test_non_ascii_text_and_the_off_switch_take_the_python_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hyperscan reports byte offsets: only for ASCII are they character offsets."""
+    monkeypatch.setenv("SECRETAUDIT_HYPERSCAN", "1")
+    assert not multiscan.accelerates("pässword = 'x'")
+    monkeypatch.setenv("SECRETAUDIT_HYPERSCAN", "0")
+    assert not multiscan.accelerates("password = 'x'")
+
+
+def test_a_pattern_hyperscan_cannot_take_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SECRETAUDIT_HYPERSCAN", "1")
+    with pytest.raises(ValueError, match="pattern set cannot be compiled"):
+        multiscan.PatternSet(["a(?=b)"]).ends("ab")
+
+
+def test_pattern_sets_work_from_several_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hyperscan's scratch space is per thread; a shared one raises ScratchInUseError."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setenv("SECRETAUDIT_HYPERSCAN", "1")
+    pattern_set = multiscan.PatternSet(["needle"])
+    text = ("hay " * 50_000 + "needle ") * 4
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: len(pattern_set.ends(text)), range(16)))
+    assert results == [4] * 16
+
+
+@pytest.mark.parametrize("lines, loaded", [(100, False), (10_000, True)], ids=["hook-sized", "big"])
+def test_only_a_big_scan_loads_the_accelerator(tmp_path, lines: int, loaded: bool) -> None:
+    """Importing and compiling costs a pre-commit hook more than its few files; big scans pay it once."""
+    source = tmp_path / "app.py"
+    source.write_text("password = 'Tq8vLx2pKz9Q'  # pragma: allowlist secret\n" * lines)
+    code = ("import sys, runpy; sys.argv = ['secretaudit', 'scan', '--no-cache', '--quiet', sys.argv[1]]\n"
+            "try:\n    runpy.run_module('scanner', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+            "print('hyperscan' in sys.modules, file=sys.stderr)")
+    env = {k: v for k, v in os.environ.items() if k != "SECRETAUDIT_HYPERSCAN"}
+    proc = subprocess.run([sys.executable, "-c", code, str(source)], capture_output=True, text=True, cwd=ROOT,
+                          env=env)
+    assert proc.stderr.strip().splitlines()[-1] == str(loaded), proc.stderr
+    assert run_cli("scan", "--no-cache", str(source)).returncode == 0
