@@ -27,13 +27,15 @@ three substring searches (C speed) decide that before any regex runs.
 from __future__ import annotations
 
 import re
-from typing import Iterator, NamedTuple, TYPE_CHECKING
+from typing import Callable, Iterator, NamedTuple, TYPE_CHECKING
 
 from checks import filters
 from checks.controls import HARDCODED_CREDENTIALS
+from scanner import multiscan
 from scanner.hookspec import hookimpl
 from scanner.model import CheckSpec, Detection, FileItem, Severity, lower_keeping_offsets
 from checks.lazyre import lazy_compile
+from scanner.multiscan import PatternSet
 
 if TYPE_CHECKING:
     from scanner.config import Config
@@ -243,27 +245,41 @@ def _keyvalue_passwords(text: str, low: str) -> Iterator[ConnectionPassword]:
                     yield ConnectionPassword(offset, offset + len(password), password, rule, start + region_start)
 
 
-def find_passwords(text: str, low: str | None = None) -> list[ConnectionPassword]:
+#: What each form of connection string needs in the text, as one pattern set.
+_MARKERS = PatternSet(("://", "jdbc:", "pwd", "password"), caseless=True)
+
+
+def _forms_present(text: str, low: Callable[[], str]) -> tuple[bool, bool, bool]:
+    """Whether ``text`` may hold a URL, a JDBC URL, or a key-value password (in one pass if accelerated)."""
+    if multiscan.accelerates(text):
+        found = {index for index, _end in _MARKERS.ends(text)}
+        return 0 in found, 1 in found, 2 in found or 3 in found
+    lowered = low()
+    return "://" in text, "jdbc:" in lowered, "pwd" in lowered or "password" in lowered
+
+
+def find_passwords(text: str, low: Callable[[], str] | None = None) -> list[ConnectionPassword]:
     """Every reportable password in connection strings of ``text``, in text order.
 
     Pure function of the text, shared with SA102 (which must not report these).
     One password found by two forms (a JDBC URL with user info) is kept once.
+    ``low`` gives ``text`` through :func:`lower_keeping_offsets` (a
+    :class:`FileItem` computes it once for all checks); it is only called
+    when the text may hold a JDBC URL or a key-value password.
     """
-    has_url = "://" in text
-    if low is None:
-        low = lower_keeping_offsets(text)
-    has_jdbc = "jdbc:" in low
-    has_kv = "pwd" in low or "password" in low
+    lowered = low if low is not None else lambda: lower_keeping_offsets(text)
+    has_url, has_jdbc, has_kv = _forms_present(text, lowered)
     if not (has_url or has_jdbc or has_kv):
         return []
+    low_text = lowered() if has_jdbc or has_kv else ""
     found: dict[tuple[int, str], ConnectionPassword] = {}
     sources = []
     if has_jdbc:
-        sources.append(_jdbc_passwords(text, low))
+        sources.append(_jdbc_passwords(text, low_text))
     if has_url:
         sources.append(_url_passwords(text))
     if has_kv:
-        sources.append(_keyvalue_passwords(text, low))
+        sources.append(_keyvalue_passwords(text, low_text))
     for source in sources:
         for hit in source:
             found.setdefault((hit.start, hit.password), hit)
@@ -317,7 +333,7 @@ def secretaudit_scan_file(item: FileItem, config: "Config") -> list[Detection] |
     """
     if not config.is_enabled(CHECK_ID):
         return None
-    hits = find_passwords(item.text, item.lowered)
+    hits = find_passwords(item.text, lambda: item.lowered)
     if not hits:
         return None
     from checks.claims import claimed_values

@@ -287,10 +287,19 @@ def _kill_at_random(args: list[str], env: dict[str, str], delay: float) -> int |
     return proc.returncode
 
 
+def _kills_mid_rotation(world: dict) -> int:
+    """Kills that landed mid-rotation: a 'started' line with no outcome line after it for that secret."""
+    entries = [e for e in trail_lines(world["trail"]) if e["command"] == "rotate"]
+    return sum(1 for i, e in enumerate(entries) if e["outcome"] == "started" and not any(
+        later["secret"] == e["secret"] and later["outcome"] != "started" and later["time"] >= e["time"]
+        for later in entries[i + 1:i + 2]))
+
+
 def test_sigkill_mid_rotation_never_leaves_a_secret_without_a_working_current_version(world: dict) -> None:
     """Runs per secret killed at random instants: after each, the current version fetches and validates.
 
     10 rounds of 3 secrets by default (CI's time budget); ``SECRETAUDIT_KILL_ROUNDS`` asks for more.
+    Up to three times as many rounds run until three kills have landed mid-rotation.
     """
     rng = random.Random(int(os.environ.get("SECRETAUDIT_KILL_SEED", "1124")))
     kv_put(world, "kv-password", {"password": uuid.uuid4().hex}, kind="generic")
@@ -302,7 +311,10 @@ def test_sigkill_mid_rotation_never_leaves_a_secret_without_a_working_current_ve
     assert cli(world, "rotate", "--secret", "kv-password", "--reason", REASON).returncode == 0
     span = time.monotonic() - started
     killed = 0
-    for run in range(int(os.environ.get("SECRETAUDIT_KILL_ROUNDS", "10"))):
+    rounds = int(os.environ.get("SECRETAUDIT_KILL_ROUNDS", "10"))
+    for run in range(rounds * 3):
+        if run >= rounds and _kills_mid_rotation(world) >= 3:
+            break  # on a loaded machine the delays land differently: a few more rounds, not a false alarm
         for name in ("kv-password", "aws:sm-password", "iam-key"):
             if name == "iam-key":  # the operator's step the refusal names: remove keys that are not stored
                 stored = json.loads(world["sm"].get_secret_value(SecretId="iam-key",
@@ -325,11 +337,7 @@ def test_sigkill_mid_rotation_never_leaves_a_secret_without_a_working_current_ve
             lines = trail_lines(world["trail"])  # parses every line: no torn line
             assert all(set(e) >= {"time", "command", "secret", "outcome"} for e in lines)
     assert killed >= 10, f"only {killed} runs were killed; the delays are too long"
-    # kills that landed mid-rotation: a 'started' line with no outcome line after it for that secret
-    entries = [e for e in trail_lines(world["trail"]) if e["command"] == "rotate"]
-    midway = sum(1 for i, e in enumerate(entries) if e["outcome"] == "started" and not any(
-        later["secret"] == e["secret"] and later["outcome"] != "started" and later["time"] >= e["time"]
-        for later in entries[i + 1:i + 2]))
+    midway = _kills_mid_rotation(world)
     assert midway >= 3, f"only {midway} kills landed after a rotation started"
     # and a clean run afterwards still works on every secret (stale AWSPENDING / pending fields recovered)
     for name in ("kv-password", "aws:sm-password"):
