@@ -426,3 +426,27 @@ def test_quick_exit_keeps_output_and_plugin_exit_work(tmp_path: Path) -> None:
     quick = run_cli("scan", str(CORPUS), "--no-baseline", "--format", "json")
     assert len(quick.stdout) > 1 << 16
     assert json.loads(quick.stdout)["findings"] == json.loads(proc.stdout)["findings"]
+
+
+def test_directory_walk_lists_what_os_walk_lists(tmp_path: Path) -> None:
+    """The scandir walk: files sorted per directory, depth first, symlinked directories as entries, no .git."""
+    from scanner.files import _walk_with_links
+
+    def reference(top: str) -> list[str]:
+        listed = []
+        for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
+            links = [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]
+            dirnames[:] = sorted(d for d in dirnames if d != ".git" and d not in links)
+            listed += [os.path.join(dirpath, name) for name in sorted(filenames + links)]
+        return listed
+
+    for name in ("b/c/deep.txt", "b/a.txt", "a/x.py", "B.txt", ".git/config", "sub/.git", "z/.env"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x\n")
+    os.symlink(tmp_path / "b", tmp_path / "link_to_dir")
+    os.symlink(tmp_path / "nowhere", tmp_path / "broken_link")
+    os.symlink(tmp_path / "a" / "x.py", tmp_path / "z" / "link_to_file")
+    walked = list(_walk_with_links(str(tmp_path)))
+    assert walked == reference(str(tmp_path))
+    assert str(tmp_path / "link_to_dir") in walked and str(tmp_path / "sub" / ".git") in walked
+    assert not any("/.git/" in p for p in walked)
