@@ -245,3 +245,25 @@ def test_a_conflicted_file_is_listed_once_and_scanned_as_it_is_on_disk(tmp_path:
         assert report["summary"]["files_scanned"] == 1, proc.stderr
         assert [f["location"] for f in report["findings"] if f["check_id"] == "SA101"] == [
             {"path": "settings.py", "line": 3}]
+
+
+def test_cache_rows_are_written_in_short_transactions_during_the_scan(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows reach the database while the scan goes on, each batch in its own transaction."""
+    import sqlite3
+
+    from scanner import cache as cache_module
+
+    monkeypatch.setattr(cache_module, "WRITE_EVERY", 3)
+    cache = cache_module.ScanCache(tmp_path / "cache.db", "rules-v1")
+    for i in range(7):
+        cache.remember(f"src/f{i}.py", f"10:{i}:1", f"digest{i}", cache_module.encode_payload([]))
+    other = sqlite3.connect(tmp_path / "cache.db")  # another run's view: committed rows only
+    assert other.execute("SELECT count(*) FROM files").fetchone()[0] == 6
+    cache.flush()
+    assert other.execute("SELECT count(*) FROM files").fetchone()[0] == 7
+    cache.close()
+    reopened = cache_module.ScanCache(tmp_path / "cache.db", "rules-v1")
+    assert reopened.digest_for_stat("src/f6.py", "10:6:1") == "digest6"
+    assert reopened.results(cache_module.result_key("digest6", "src/f6.py")) == []
+    reopened.close()
