@@ -11,7 +11,7 @@ for a pool.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Callable, Iterator, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, TypeVar
 
 from scanner.filescan import FileResult, cached_result, scan_batch
 from scanner.files import FileRef
@@ -50,24 +50,136 @@ def batches(items: Sequence[T], size: int = BATCH_SIZE) -> Iterator[list[T]]:
 
 
 def map_batches(items: Sequence[T], work: Callable[[list[T]], list[R]], on_result: Callable[[R], None],
-                workers: int, initializer: Callable[[], None] | None = None) -> None:
+                workers: int) -> None:
     """Run ``work`` over batches of ``items``, in ``workers`` processes, results in order."""
     if workers <= 1:
         for batch in batches(items):
             for result in work(batch):
                 on_result(result)
         return
-    import multiprocessing
-
     global _worker_work
     _worker_work = work
     try:
-        with multiprocessing.get_context("fork").Pool(workers, initializer=initializer) as pool:
-            for results in pool.imap(_run_batch, batches(items)):
-                for result in results:
-                    on_result(result)
+        _run_pool(list(batches(items)), on_result, workers)
     finally:
         _worker_work = None
+
+
+#: Batches handed to each worker ahead of its results, so it never waits for the parent.
+IN_FLIGHT = 2
+
+
+def _run_pool(todo: list[list[T]], on_result: Callable[[R], None], workers: int) -> None:
+    """Forked workers fed over one pipe each, from this thread alone.
+
+    ``multiprocessing.Pool`` keeps three helper threads in the parent, and
+    the one that maintains the workers wakes up each time a result is
+    waiting to be read: on a cold scan of 18,000 files the parent burnt
+    0.45 s of CPU in those threads, on a machine whose every core is busy
+    with workers.  Here the parent sleeps in ``wait`` until a worker
+    answers, hands it its next batch, and passes results on in batch order.
+    A worker's exception is raised here; a worker that dies is an error.
+    """
+    import multiprocessing
+    from multiprocessing.connection import wait
+
+    context = multiprocessing.get_context("fork")
+    pipes: list[Any] = []
+    processes = []
+    try:
+        for _ in range(min(workers, len(todo))):
+            parent_end, child_end = context.Pipe()
+            process = context.Process(target=_serve, args=(child_end, [*pipes, parent_end]), daemon=True)
+            process.start()
+            child_end.close()
+            pipes.append(parent_end)
+            processes.append(process)
+        sent = 0
+        outstanding = {pipe: 0 for pipe in pipes}
+        for _ in range(IN_FLIGHT):
+            for pipe in pipes:
+                if sent < len(todo):
+                    _send(pipe, (sent, todo[sent]))
+                    outstanding[pipe] += 1
+                    sent += 1
+        done: dict[int, list[R]] = {}
+        emitted = 0
+        while emitted < len(todo):
+            for pipe in wait([p for p in pipes if outstanding[p]]):
+                try:
+                    index, results, error = pipe.recv()
+                except (EOFError, OSError):
+                    raise _WorkerDied() from None
+                if error is not None:
+                    raise error
+                outstanding[pipe] -= 1
+                done[index] = results
+                if sent < len(todo):
+                    _send(pipe, (sent, todo[sent]))
+                    outstanding[pipe] += 1
+                    sent += 1
+            while emitted in done:
+                for result in done.pop(emitted):
+                    on_result(result)
+                emitted += 1
+    finally:
+        for pipe in pipes:
+            try:
+                pipe.send(None)
+            except OSError:
+                pass  # the worker is gone already
+            pipe.close()
+        for process in processes:
+            process.join(timeout=1)
+            if process.is_alive():
+                process.kill()
+                process.join()
+
+
+class _WorkerDied(RuntimeError):
+    def __init__(self) -> None:
+        super().__init__("a scan worker process died; rerun with --workers 1 to see why")
+
+
+def _send(pipe: Any, task: tuple[int, list[Any]]) -> None:
+    try:
+        pipe.send(task)
+    except OSError:
+        raise _WorkerDied() from None
+
+
+def _serve(pipe: Any, parent_ends: list[Any]) -> None:
+    """A worker's life: ``(index, batch)`` in, ``(index, results, error)`` out, until ``None``.
+
+    The parent's ends of the pipes, inherited by the fork, are closed first:
+    if the parent dies, every worker then reads end-of-file and exits
+    instead of waiting forever.  Ctrl-C is the parent's to handle.
+    """
+    import signal
+
+    for end in parent_ends:
+        end.close()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    work = _worker_work
+    assert work is not None
+    while True:
+        try:
+            task = pipe.recv()
+        except (EOFError, OSError):
+            return
+        if task is None:
+            return
+        index, batch = task
+        try:
+            reply = (index, work(batch), None)
+        except Exception as exc:  # raised again in the parent
+            reply = (index, None, exc)
+        try:
+            pipe.send(reply)
+        except OSError:
+            return  # the parent is gone
+        except Exception as exc:  # a result or an error that does not pickle
+            pipe.send((index, None, RuntimeError(f"a scan worker could not send its result back: {exc!r}")))
 
 
 def scan_files(refs: list[FileRef], config: "Config", target: str,
