@@ -438,9 +438,10 @@ def may_pass_entropy(value: str, limits: Limits, min_b64: int, min_hex: int) -> 
     """Cheap superset of detect-secrets' entropy decision for one quoted value."""
     n = len(value)
     entropy: float | None = None
-    if math.log2(len(set(value))) <= min(limits.base64, limits.hex) - _EPSILON:
-        return False  # n distinct characters carry at most log2(n) bits
-    if n >= min_b64:
+    most = math.log2(len(set(value)))  # n distinct characters carry at most log2(n) bits
+    if most <= min(limits.base64, limits.hex) - _EPSILON:
+        return False
+    if n >= min_b64 and most > limits.base64 - _EPSILON:
         entropy = shannon_entropy(value)
         if entropy > limits.base64 - _EPSILON:
             return True
@@ -452,7 +453,7 @@ def may_pass_entropy(value: str, limits: Limits, min_b64: int, min_hex: int) -> 
 
 _HEX_DIGITS = "0123456789abcdefABCDEF"
 
-#: Byte classes for :func:`_quote_positions`: quotes become ``q``, hex digits
+#: Byte classes for :func:`_quoted_spans`: quotes become ``q``, hex digits
 #: ``h``, the rest of the base64 charset ``b``, everything else ``.``.
 _CLASS_TABLE = bytes(
     ord("q") if chr(i) in "'\"" else ord("h") if chr(i) in _HEX_DIGITS
@@ -473,32 +474,38 @@ def _quote_set(min_hex: int, min_b64: int) -> PatternSet:
                        for body in (f"[0-9a-fA-F]{{{min_hex},}}", f"[{b64}]{{{min_b64},}}")])
 
 
-def _quote_positions(text: str, min_hex: int, min_b64: int) -> list[int]:
-    """Offsets, in order, of the quotes where a match of :func:`_quoted_candidates` may start.
+def _quoted_spans(text: str, min_hex: int, min_b64: int) -> list[tuple[int, int]]:
+    """``(quote offset, value end)`` of every match of :func:`_quoted_candidates`, in order.
 
     CPython's engine scans a pattern that starts with a character class at
     about 130 MB/s, so the candidate pattern is never run over the whole
     text.  With the accelerator, one pass of a pattern set finds the quoted
-    runs of the charsets.  Without it, the bytes are mapped to classes (one
-    ``bytes.translate``), which turns the pattern into one that starts with
-    a literal (a quote), found at over 600 MB/s, and whose class runs
-    mirror the real pattern's.  Either way every match of the real pattern
-    starts at a returned offset, and the real pattern decides.  Each
-    non-ASCII character becomes one ``?`` (class ``.``, outside every
-    charset), so offsets agree for all text.
+    runs themselves: a run holds no quote, so the one quote before a closing
+    quote opened it, and the value ends at the closing quote.  Without it,
+    the bytes are mapped to classes (one ``bytes.translate``), which turns
+    the pattern into one that starts with a literal (a quote), found at over
+    600 MB/s, and whose class runs mirror the real pattern's; the real
+    pattern then runs only there.  Each non-ASCII character becomes one
+    ``?`` (class ``.``, outside every charset), so offsets agree for all text.
     """
     if multiscan.accelerates(text):
-        # A run holds no quote, so the one quote before a closing quote opened it.
         rfind = text.rfind
-        return sorted({rfind(text[end - 1], 0, end - 1) for _index, end in _quote_set(min_hex, min_b64).ends(text)})
+        return sorted({(rfind(text[end - 1], 0, end - 1), end - 1)
+                       for _index, end in _quote_set(min_hex, min_b64).ends(text)})
     classes = text.encode("ascii", "replace").translate(_CLASS_TABLE)
-    return [run.start() for run in _class_runs(min_hex, min_b64).finditer(classes)]
+    match_at = _quoted_candidates(min_hex, min_b64).match
+    spans = []
+    for run in _class_runs(min_hex, min_b64).finditer(classes):
+        match = match_at(text, run.start())
+        if match is not None:
+            spans.append((run.start(), match.end()))
+    return spans
 
 
 def _entropy_line_starts(text: str, limits: Limits) -> set[int]:
     """Start offsets of lines with a quoted string that may be reported.
 
-    The real pattern runs only at :func:`_quote_positions`; a line already
+    The quoted strings come from :func:`_quoted_spans`; a line already
     taken needs no more work, and each distinct value is judged once (:func:`_entropy_memo`),
     so what is left per string is the part of the filters that reads its line.
     """
@@ -506,21 +513,17 @@ def _entropy_line_starts(text: str, limits: Limits) -> set[int]:
     starts: set[int] = set()
     rfind, find = text.rfind, text.find
     memo = _entropy_memo(limits)
-    match_at = _quoted_candidates(min_hex, min_b64).match
-    for at in _quote_positions(text, min_hex, min_b64):
+    for at, value_end in _quoted_spans(text, min_hex, min_b64):
         start = rfind("\n", 0, at) + 1
         if start in starts:
             continue
-        match = match_at(text, at)
-        if match is None:
-            continue
-        value = match.group()[1:]
+        value = text[at + 1:value_end]
         verdict = memo.get(value)
         if verdict is None:
             verdict = memo[value] = (may_pass_entropy(value, limits, min_b64, min_hex)
                                      and not _entropy_value_reject(value))
         if verdict:
-            end = find("\n", match.end())
+            end = find("\n", value_end)
             if not _entropy_line_reject(value, text[start:end if end != -1 else len(text)]):
                 starts.add(start)
     return starts

@@ -36,6 +36,7 @@ from typing import Any
 MIN_BYTES = 1 << 18
 
 _seen_bytes = 0
+_encoded: tuple[str | None, bytes] = (None, b"")  # the last text scanned, as bytes
 _library: Any = None  # the hyperscan module, False once it is known to be unusable
 
 
@@ -100,9 +101,12 @@ class PatternSet:
         scratch = getattr(self._scratch, "space", None)
         if scratch is None:
             scratch = self._scratch.space = _hyperscan().Scratch(database)
+        global _encoded
+        if _encoded[0] is not text:  # the checks of one file share its bytes
+            _encoded = (text, text.encode("ascii"))
         found: list[tuple[int, int]] = []
         append = found.append
-        database.scan(text.encode("ascii"), match_event_handler=lambda index, _start, end, _flags, _context:
+        database.scan(_encoded[1], match_event_handler=lambda index, _start, end, _flags, _context:
                       append((index, end)), scratch=scratch)
         return found
 
