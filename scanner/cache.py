@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import sqlite3
+from stat import S_ISREG
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -157,13 +158,27 @@ class ScanCache:
             self._stat_index = {path: (stat, digest) for path, stat, digest in rows}
         return self._stat_index
 
-    def knows(self, path: str) -> bool:
-        """Whether an earlier run recorded ``path`` (only then is its stat worth taking)."""
-        return path in self.load_stat_index()
-
     def digest_for_stat(self, path: str, signature: str) -> str | None:
         entry = self.load_stat_index().get(path)
         return entry[1] if entry and entry[0] == signature else None
+
+    def unchanged(self, relpath: str, path: str) -> tuple[str, str] | None:
+        """(stat signature, content digest) of a file recorded with the stat it has now; else None.
+
+        A file the cache never recorded (a new file, a first scan) costs no
+        ``stat``.  The hot loop of a cached rescan: one call per file.
+        """
+        entry = self.load_stat_index().get(relpath)
+        if entry is None:
+            return None
+        try:
+            info = os.lstat(path)
+        except OSError:
+            return None  # the scan says why
+        if not S_ISREG(info.st_mode):
+            return None
+        signature = stat_signature(info)
+        return (signature, entry[1]) if signature == entry[0] else None
 
     def size_of(self, path: str, digest: str) -> int:
         """The size last recorded for ``path`` with this content (0 if unknown); for byte counts only."""

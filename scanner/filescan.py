@@ -138,20 +138,17 @@ def cached_result(ref: FileRef, config: "Config", target: str, cache: "ScanCache
     """
     if ref.blob is not None or ref.missing is not None:
         return None
-    from scanner.cache import result_key
-
     if ref.digest is not None:  # git vouches the work tree holds this blob: no stat, no read
-        rows = cache.results(result_key(ref.digest, ref.relpath))
+        rows = cache.results(f"{ref.digest}:{ref.relpath}")  # result_key()
         if rows is not None:
             return _cached(ref, rows, config, target, cache.size_of(ref.relpath, ref.digest), None)
-    if not cache.knows(ref.relpath):
-        return None  # a new file (or a first scan): no stat needed to know it misses
-    signature = _signature(ref.path)
-    digest = cache.digest_for_stat(ref.relpath, signature) if signature else None
-    rows = cache.results(result_key(digest, ref.relpath)) if digest else None
+    known = cache.unchanged(ref.relpath, ref.path)
+    if known is None:
+        return None
+    signature, digest = known
+    rows = cache.results(f"{digest}:{ref.relpath}")  # result_key()
     if rows is None:
         return None
-    assert signature is not None and digest is not None
     return _cached(ref, rows, config, target, int(signature.split(":", 1)[0]), (signature, digest, None))
 
 
@@ -205,13 +202,6 @@ def _lstat(path: str) -> os.stat_result | None:
         return os.lstat(path)
     except OSError:
         return None  # read_bytes stats again and says why
-
-
-def _signature(path: str) -> str | None:
-    from scanner.cache import stat_signature
-
-    info = _lstat(path)
-    return stat_signature(info) if info is not None and stat.S_ISREG(info.st_mode) else None
 
 
 def scan_batch(refs: list[FileRef], config: "Config", target: str, caching: bool = False) -> list[FileResult]:
