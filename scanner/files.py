@@ -210,8 +210,9 @@ def _expand(path: Path, root: Path, digests: bool = False) -> Iterator[FileRef]:
         listed, clean = _git_listing(absolute, digests) if git_toplevel(absolute) else (None, {})
         if listed is not None:
             at_root = base + os.sep == prefix  # then git's names are already the relative paths
+            base_prefix = base if base.endswith(os.sep) else base + os.sep
             for name in sorted(listed):
-                full = os.path.join(base, name)
+                full = base_prefix + name
                 digest = clean.get(name)
                 if digest is not None or os.path.lexists(full):  # deleted but still tracked: nothing to read
                     yield FileRef(full, name if at_root else _relative(full, prefix), digest=digest)
