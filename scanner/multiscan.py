@@ -112,11 +112,12 @@ class PatternSet:
         if scratch is None:
             scratch = self._scratch.space = _hyperscan().Scratch(database)
         global _encoded
-        if _encoded[0] is not text:  # the checks of one file share its bytes
-            _encoded = (text, text.encode("ascii"))
+        encoded = _encoded  # a local copy: another thread may replace the global meanwhile
+        if encoded[0] is not text:  # the checks of one file share its bytes
+            encoded = _encoded = (text, text.encode("ascii"))
         found: list[tuple[int, int]] = []
         append = found.append
-        database.scan(_encoded[1], match_event_handler=lambda index, _start, end, _flags, _context:
+        database.scan(encoded[1], match_event_handler=lambda index, _start, end, _flags, _context:
                       append((index, end)), scratch=scratch)
         return found
 

@@ -82,10 +82,10 @@ def test_pattern_sets_work_from_several_threads(monkeypatch: pytest.MonkeyPatch)
 
     monkeypatch.setenv("SECRETAUDIT_HYPERSCAN", "1")
     pattern_set = multiscan.PatternSet(["needle"])
-    text = ("hay " * 50_000 + "needle ") * 4
+    texts = [("hay " * 20_000 + "needle ") * (i % 5) + "hay" for i in range(24)]  # each text its own count
     with ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(lambda _: len(pattern_set.ends(text)), range(16)))
-    assert results == [4] * 16
+        results = list(pool.map(lambda text: len(pattern_set.ends(text)), texts))
+    assert results == [i % 5 for i in range(24)]
 
 
 @pytest.mark.parametrize("lines, loaded", [(100, False), (10_000, True)], ids=["hook-sized", "big"])
