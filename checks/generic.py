@@ -323,7 +323,7 @@ def _has_stem(low: str) -> bool:
 #: The stems, then compound keys (what :func:`_compound_key_at` accepts), as
 #: one pattern set for :func:`_keyword_line_starts`.  Every pattern ends
 #: with its stem or ``key``, so its end locates the word.
-_STEM_SET = PatternSet((*KEYWORD_STEMS, "(?:" + "|".join(KEY_PREFIXES) + ")[^a-zA-Z0-9\n]{0,3}key"), caseless=True)
+_STEM_SET = PatternSet((*KEYWORD_STEMS, "(?:" + "|".join(KEY_PREFIXES) + r")[^a-zA-Z0-9\n]{0,3}key"), caseless=True)
 _STEM_LENGTHS = (*map(len, KEYWORD_STEMS), len("key"))
 _KEY_INDEX = len(KEYWORD_STEMS)
 
@@ -505,9 +505,10 @@ def _quoted_spans(text: str, min_hex: int, min_b64: int) -> list[tuple[int, int]
 def _entropy_line_starts(text: str, limits: Limits) -> set[int]:
     """Start offsets of lines with a quoted string that may be reported.
 
-    The quoted strings come from :func:`_quoted_spans`; a line already
-    taken needs no more work, and each distinct value is judged once (:func:`_entropy_memo`),
-    so what is left per string is the part of the filters that reads its line.
+    The quoted strings come from :func:`_quoted_spans`; a line already taken
+    needs no more work, and each distinct value is judged once
+    (:func:`_entropy_memo`), so what is left per string is the part of the
+    filters that reads its line.
     """
     min_b64, min_hex = _min_length(limits.base64), _min_length(limits.hex)
     starts: set[int] = set()

@@ -860,7 +860,8 @@ def _token_set() -> tuple[PatternSet, tuple[tuple[int, int], ...]]:
     In the order of :func:`_literal_probes`, with each pattern's shortest and
     longest match: a reported end then bounds where the token can start.
     """
-    sources = [verify.pattern if verify is not None else re.escape(literal) for literal, verify, _rules in _literal_probes()]
+    sources = [verify.pattern if verify is not None else re.escape(literal)
+               for literal, verify, _rules in _literal_probes()]
     widths = tuple(_re_parser.parse(source, re.ASCII).getwidth() for source in sources)
     return PatternSet(sources), widths
 
@@ -875,14 +876,11 @@ def _hit_rules_by_set(text: str) -> dict[int, list[tuple[int, int]]] | None:
     if not multiscan.accelerates(text):
         return None
     token_set, widths = _token_set()
-    ends = token_set.ends(text)
     windows: dict[int, list[tuple[int, int]]] = {}
-    if not ends:
-        return windows
     probes = _literal_probes()
     find = text.find
     confirmed: set[tuple[int, int]] = set()
-    for index, end in ends:
+    for index, end in token_set.ends(text):
         literal, verify, rules = probes[index]
         shortest, longest = widths[index]
         at = find(literal, max(0, end - longest), end - shortest + len(literal))

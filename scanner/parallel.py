@@ -3,9 +3,9 @@
 Workers are forked, so each inherits the run's configuration and plugin
 manager as they are (no re-import, no global settings to re-seed), and the
 work function is inherited too instead of being pickled.  Items go out in
-batches; results come back in submission order, so output is the same
-whatever the number of workers.  Small scans (a pre-commit hook) never pay
-for a pool.
+batches, over one pipe per worker; results come back in submission order,
+so output is the same whatever the number of workers.  Small scans (a
+pre-commit hook) never pay for a pool.
 """
 
 from __future__ import annotations
@@ -29,11 +29,6 @@ BATCH_SIZE = 32
 
 #: The batch function of the pool being run; set just before the fork.
 _worker_work: Callable[[list], list] | None = None
-
-
-def _run_batch(batch: list) -> list:
-    assert _worker_work is not None
-    return _worker_work(batch)
 
 
 def worker_count(config: "Config", n_items: int) -> int:
