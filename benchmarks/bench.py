@@ -26,8 +26,11 @@ one extra latency line show the warm cache (the same scan repeated).
 
 Every tool runs as a child process started with :class:`subprocess.Popen`
 and reaped with :func:`os.wait4`, whose rusage gives that child's CPU time
-(user + sys, including the worker processes it waited for) and peak RSS (of
-the largest single process in its tree).  MB are 10**6 bytes.
+(user + sys, including the worker processes it waited for).  Peak RSS comes
+from GNU time's ``%M`` where ``/usr/bin/time`` exists: Linux starts a forked
+child's high-water mark at its parent's RSS and keeps it across ``exec``,
+so ``wait4`` alone would report at least this script's own RSS (56 MB once
+it has parsed detect-secrets' report) for a 26 MB hook.  MB are 10**6 bytes.
 """
 
 from __future__ import annotations
@@ -109,11 +112,17 @@ class Result:
 # -- measuring a child ----------------------------------------------------------------------
 
 
+#: GNU time, a small C program: the children it forks start with its own tiny RSS.
+GNU_TIME = "/usr/bin/time" if os.path.exists("/usr/bin/time") and sys.platform.startswith("linux") else None
+_RSS_MARK = "bench-peak-rss-kb="
+
+
 def measure(name: str, argv: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> Run:
-    """Run ``argv`` to completion; wall time from just before the fork, rusage from wait4."""
+    """Run ``argv`` to completion; wall time from just before the fork, CPU from wait4, peak RSS from GNU time."""
+    command = [GNU_TIME, "-f", _RSS_MARK + "%M", *argv] if GNU_TIME else argv
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        proc = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)  # already reaped: keep Popen from waiting again
@@ -123,6 +132,13 @@ def measure(name: str, argv: list[str], cwd: Path | None = None, env: dict[str, 
         stderr = err.read().decode("utf-8", "replace")
     # ru_maxrss is in kilobytes on Linux, bytes on macOS
     rss_bytes = usage.ru_maxrss if sys.platform == "darwin" else usage.ru_maxrss * 1024
+    rest, _, last = stderr.rstrip("\n").rpartition("\n")
+    if GNU_TIME and last.startswith(_RSS_MARK):
+        rss_bytes = int(last[len(_RSS_MARK):]) * 1024
+        before, _, said = rest.rpartition("\n")
+        if said.startswith(("Command exited with non-zero status", "Command terminated by signal")):
+            rest = before  # GNU time's own words, not the tool's
+        stderr = rest + "\n" if rest else ""
     return Run(name, argv, proc.returncode, wall, usage.ru_utime + usage.ru_stime, rss_bytes / MB, stdout, stderr)
 
 
