@@ -61,11 +61,8 @@ def get(name: str, fmt: str, field_name: str | None, reason: str, config_path: s
     runner = _backend_runner(config_path, plugins, as_of, timeout, github_api_url=github_api_url)
     client = SecretClient(runner.config, runner.config.stash["backends"], command="get")
     try:
-        secret = client.get(name, reason=reason)
+        secret = client.get(name, reason=reason, field=field_name, single=fmt == "text")
         chosen = secret.field_value(field_name)
-        if fmt == "text" and isinstance(chosen, dict):
-            raise SecretError(f"{secret.backend}:{secret.name} has several fields ({', '.join(sorted(chosen))}); "
-                              "pick one with --field (or use --format json)", "no-field")
     except SecretError as exc:
         _fail(str(exc), exc.exit_code)
         return

@@ -141,7 +141,7 @@ class SecretValue:
         chosen = self.field_value()
         if isinstance(chosen, dict):
             raise SecretError(f"{self.backend}:{self.name} has several fields ({', '.join(sorted(chosen))}); "
-                              "pick one with --field", "no-field")
+                              "pick one with --field, or take them all with --format json", "no-field")
         return chosen
 
 
@@ -236,6 +236,14 @@ def backend_error(exc: Exception) -> SecretError:
     return SecretError(str(exc), reason if reason in CAUSES else "error")
 
 
+def _check_choice(value: "SecretValue", field: str | None, single: bool) -> None:
+    """Raise ``no-field`` unless ``value`` has what the caller will hand out."""
+    if field is not None:
+        value.field_value(field)
+    elif single:
+        value.value  # noqa: B018 - raises no-field when the secret has several fields
+
+
 class SecretClient:
     """Resolve names to records, read values through the cache, record every access in the trail.
 
@@ -327,11 +335,14 @@ class SecretClient:
 
     # -- values
 
-    def get(self, name: str, reason: str = "") -> SecretValue:
+    def get(self, name: str, reason: str = "", field: str | None = None, single: bool = False) -> SecretValue:
         """The current value of ``name``; every call (hit or miss) is recorded in the trail.
 
         Raises :class:`SecretError`.  On failure the trail records the outcome
-        (denied, not-found, expired...) before the error is raised.
+        (denied, not-found, expired...) before the error is raised.  A caller
+        that will hand out one ``field`` (or, with ``single``, the one primary
+        value) says so, so that a read that hands nothing out (no such field,
+        several fields) is recorded as the failure it is, never as ``ok``.
         """
         from scanner.backends import BackendError
 
@@ -344,6 +355,7 @@ class SecretClient:
             cached = self.cache.get(key)
             if cached is not None:
                 self._refuse_expired(cached.expires, label, secret)
+                _check_choice(cached, field, single)
                 self._trail("ok", reason, label, secret, version=cached.version, cached=True)
                 return cached
             try:
@@ -355,11 +367,12 @@ class SecretClient:
             value = SecretValue(name=secret, backend=label, kind=record.kind, fields=fields, version=version,
                                 expires=record.expires, path=record.path)
             del fields
+            self.cache.put(key, value)  # read is read: a wrong --field next time needs no second fetch
+            _check_choice(value, field, single)
         except SecretError as exc:
             self._trail(exc.outcome, reason, label, secret, cause=exc.reason)
             raise
         self._trail("ok", reason, label, secret, version=version, cached=False)
-        self.cache.put(key, value)
         return value
 
     def _refuse_expired(self, expires: datetime | None, label: str, secret: str) -> None:

@@ -90,8 +90,9 @@ def test_get_errors_are_one_line_with_the_cause(world: dict) -> None:
     narrow = vault.auth.token.create(policies=[f"meta-{folder}"], ttl="10m")["auth"]["client_token"]
     denied = get(world, "--secret", "github-token", env={"VAULT_TOKEN": narrow})
     assert denied.returncode == 1 and "Access Denied" in denied.stderr and "'read' capability" in denied.stderr
-    outcomes = [e["outcome"] for e in trail(world)]
-    assert outcomes == ["not-found", "expired", "ok", "denied"]
+    entries = trail(world)
+    assert [e["outcome"] for e in entries] == ["not-found", "expired", "not-found", "denied"]
+    assert entries[2]["cause"] == "no-field"  # read, but nothing handed out: never recorded ok
     for proc in (missing, expired, field, denied):
         assert "Traceback" not in proc.stderr and not any(v in proc.stdout + proc.stderr for v in world["values"])
 
