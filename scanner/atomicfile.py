@@ -30,3 +30,25 @@ def write_atomically(path: Path, text: str) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def replace_quietly(path: str, data: bytes) -> bool:
+    """Replace ``path`` with ``data`` in one step, or leave it alone; True when written.
+
+    For caches: a failure (read-only home, full disk) only costs the next
+    run some work, so it is not an error.  The temporary file is per process,
+    so concurrent runs never write into each other's.
+    """
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        return False
+    return True

@@ -35,6 +35,9 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+from scanner import cachedir
+from scanner.atomicfile import replace_quietly
+
 #: Characters of text a process scans in pure Python before it loads the
 #: accelerator (5 ms to import): what the pure-Python prefilters get through
 #: in about that time.
@@ -94,7 +97,7 @@ class PatternSet:
                                      flags=[flags] * len(self.patterns))
                 except hyperscan.error as exc:  # a pattern Hyperscan cannot take: a bug of ours, not the user's
                     raise ValueError(f"pattern set cannot be compiled: {exc}") from None
-                _keep(kept, hyperscan.dumpb(database))
+                replace_quietly(kept, hyperscan.dumpb(database))  # failing only costs the next run a compile
             import threading
 
             self._scratch = threading.local()
@@ -145,8 +148,7 @@ def _kept_file(patterns: Sequence[str], flags: int, hyperscan: Any) -> str:
     """Where the compiled database of these patterns is kept: one file per set, library and flags."""
     key = hashlib.blake2b(repr((patterns, flags, getattr(hyperscan, "__version__", ""))).encode(),
                           digest_size=12).hexdigest()
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "secretaudit", f"hyperscan-{key}.db")
+    return os.path.join(cachedir.cache_dir(), f"hyperscan-{key}.db")
 
 
 def _load_kept(path: str, hyperscan: Any) -> Any:
@@ -156,18 +158,3 @@ def _load_kept(path: str, hyperscan: Any) -> Any:
             return hyperscan.loadb(handle.read(), hyperscan.HS_MODE_BLOCK)
     except (OSError, hyperscan.error, TypeError, ValueError):
         return None
-
-
-def _keep(path: str, blob: bytes) -> None:
-    """Write a compiled database for the next run, atomically; a failure only costs the next run a compile."""
-    tmp = f"{path}.{os.getpid()}.tmp"
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(tmp, "wb") as handle:
-            handle.write(blob)
-        os.replace(tmp, path)
-    except OSError:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass

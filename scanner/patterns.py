@@ -29,6 +29,9 @@ import re
 import sys
 from typing import Any, AnyStr
 
+from scanner import cachedir
+from scanner.atomicfile import replace_quietly
+
 try:
     import _sre
 except ImportError:  # another implementation: plain re.compile
@@ -47,8 +50,7 @@ def cache_file() -> str | None:
     """Where this interpreter's compiled patterns live, or None when they cannot be kept."""
     if _sre is None or not sys.implementation.cache_tag:
         return None
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "secretaudit", f"patterns-{sys.implementation.cache_tag}-{_sre.MAGIC}.marshal")
+    return os.path.join(cachedir.cache_dir(), f"patterns-{sys.implementation.cache_tag}-{_sre.MAGIC}.marshal")
 
 
 def compile(pattern: AnyStr, flags: int = 0) -> re.Pattern[AnyStr]:  # noqa: A001 - mirrors re.compile
@@ -104,17 +106,11 @@ def save() -> None:
     if not _added or path is None:
         return
     merged = {**_load(), **_added} if len(_load()) + len(_added) <= MAX_ENTRIES else dict(_added)
-    tmp = f"{path}.{os.getpid()}.tmp"
     try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(tmp, "wb") as handle:
-            marshal.dump(merged, handle)
-        os.replace(tmp, path)
-    except (OSError, ValueError):
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        data = marshal.dumps(merged)
+    except ValueError:
+        return
+    if not replace_quietly(path, data):
         return
     global _stored
     _stored = merged
