@@ -670,13 +670,21 @@ def _segment_before(line: str, column: int) -> str:
 
 def _our_filters_reject(value: str, line: str, literal: bool) -> bool:
     """Our shared filters (see :mod:`checks.filters`), cheapest first."""
+    return _our_value_filters_reject(value, literal) or _our_line_filters_reject(value, line)
+
+
+def _our_value_filters_reject(value: str, literal: bool) -> bool:
+    """The shared filters that look at the value alone."""
     return (filters.is_placeholder(value)
             or filters.is_reference(value, literal=literal)
             or filters.is_example_key(value)
             or filters.is_uuid(value)
-            or filters.is_integrity_string(value)
-            or filters.is_hash(value, line)
-            or filters.is_data_uri(value, line))
+            or filters.is_integrity_string(value))
+
+
+def _our_line_filters_reject(value: str, line: str) -> bool:
+    """The shared filters that need the value's line."""
+    return filters.is_hash(value, line) or filters.is_data_uri(value, line)
 
 
 def _keyword_value_rejected(cand: Candidate, line: str, fallback: bool) -> bool:
@@ -712,13 +720,12 @@ def _cheap_entropy_reject(value: str, line: str) -> bool:
 def _entropy_value_reject(value: str) -> bool:
     """The part of :func:`_cheap_entropy_reject` that looks at the value alone (so it can be memoised)."""
     return (filters.is_identifier_like(value) or filters.is_name_like(value) or filters.is_alphabet(value)
-            or filters.is_placeholder(value) or filters.is_reference(value, literal=True)
-            or filters.is_example_key(value) or filters.is_uuid(value) or filters.is_integrity_string(value))
+            or _our_value_filters_reject(value, literal=True))
 
 
 def _entropy_line_reject(value: str, line: str) -> bool:
     """The part of :func:`_cheap_entropy_reject` that needs the line."""
-    return filters.is_hex_id(value, line) or filters.is_hash(value, line) or filters.is_data_uri(value, line)
+    return filters.is_hex_id(value, line) or _our_line_filters_reject(value, line)
 
 
 def _entropy_value_rejected(value: str, line: str) -> bool:

@@ -212,13 +212,12 @@ def secretaudit_collect_targets(config: "Config") -> list[Target] | None:
 def secretaudit_run_target(session: "Session", target: Target) -> bool | None:
     if target.kind != "history":
         return None
-    from scanner.cache import result_key
     from scanner.filescan import BINARY_ROWS
     from scanner.parallel import map_batches, worker_count
+    from scanner.shard import in_shard
 
     config, cache, repo, refs = session.config, session.cache, target.path, target.scope.split()
     max_size = config.settings["max_file_size"]
-    from scanner.shard import in_shard
 
     blobs = [b for b in list_blobs(repo, refs) if in_shard(b.sha, config.stash.get("shard"))]
     session.collected(target, len(blobs))
@@ -246,7 +245,7 @@ def secretaudit_run_target(session: "Session", target: Target) -> bool | None:
         if blob.size > max_size:
             session.count_skipped(blob.path, "too large")
             continue
-        cached = cache.results(result_key(blob.sha, blob.path)) if cache is not None else None
+        cached = cache.results(blob.sha, blob.path) if cache is not None else None
         if cached is None:
             todo.append(blob)
         else:

@@ -27,6 +27,8 @@ from stat import S_ISREG
 from pathlib import Path
 from typing import Any, Iterable
 
+from scanner import cachedir
+
 CACHE_FORMAT = "1"
 
 _SCHEMA = """
@@ -42,8 +44,7 @@ class CacheCorrupt(Exception):
 
 
 def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "secretaudit"
+    return Path(cachedir.cache_dir())
 
 
 def cache_file(cache_dir: Path, root: Path) -> Path:
@@ -158,10 +159,6 @@ class ScanCache:
             self._stat_index = {path: (stat, digest) for path, stat, digest in rows}
         return self._stat_index
 
-    def digest_for_stat(self, path: str, signature: str) -> str | None:
-        entry = self.load_stat_index().get(path)
-        return entry[1] if entry and entry[0] == signature else None
-
     def unchanged(self, relpath: str, path: str) -> tuple[str, str] | None:
         """(stat signature, content digest) of a file recorded with the stat it has now; else None.
 
@@ -201,9 +198,9 @@ class ScanCache:
             self._results = dict(rows)
         return self._results
 
-    def results(self, key: str) -> list[list[Any]] | None:
-        """Cached rows for a :func:`result_key` under the current rules, or None."""
-        payload = self._load_results().get(key)
+    def results(self, digest: str, relpath: str) -> list[list[Any]] | None:
+        """Cached rows for this content at this path (:func:`result_key`) under the current rules, or None."""
+        payload = self._load_results().get(result_key(digest, relpath))
         if payload is None:
             return None
         try:

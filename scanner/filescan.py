@@ -139,14 +139,14 @@ def cached_result(ref: FileRef, config: "Config", target: str, cache: "ScanCache
     if ref.blob is not None or ref.missing is not None:
         return None
     if ref.digest is not None:  # git vouches the work tree holds this blob: no stat, no read
-        rows = cache.results(f"{ref.digest}:{ref.relpath}")  # result_key()
+        rows = cache.results(ref.digest, ref.relpath)
         if rows is not None:
             return _cached(ref, rows, config, target, cache.size_of(ref.relpath, ref.digest), None)
     known = cache.unchanged(ref.relpath, ref.path)
     if known is None:
         return None
     signature, digest = known
-    rows = cache.results(f"{digest}:{ref.relpath}")  # result_key()
+    rows = cache.results(digest, ref.relpath)
     if rows is None:
         return None
     return _cached(ref, rows, config, target, int(signature.split(":", 1)[0]), (signature, digest, None))

@@ -264,6 +264,6 @@ def test_cache_rows_are_written_in_short_transactions_during_the_scan(tmp_path: 
     assert other.execute("SELECT count(*) FROM files").fetchone()[0] == 7
     cache.close()
     reopened = cache_module.ScanCache(tmp_path / "cache.db", "rules-v1")
-    assert reopened.digest_for_stat("src/f6.py", "10:6:1") == "digest6"
-    assert reopened.results(cache_module.result_key("digest6", "src/f6.py")) == []
+    assert reopened.load_stat_index()["src/f6.py"] == ("10:6:1", "digest6")
+    assert reopened.results("digest6", "src/f6.py") == []
     reopened.close()
