@@ -7,7 +7,10 @@ temporary git worktree, byte-compiles both, and alternates their runs
 (old, new, old, new...) over one tree with a fresh cache each, so both see
 the same moods; it prints the median wall and CPU seconds of each.
 
-    python benchmarks/ab.py --tree DIR --old REV [--runs 5] [-- extra scan args]
+    python benchmarks/ab.py --tree DIR --old REV [--runs 5] [--warm] [-- extra scan args]
+
+``--warm`` compares rescans instead: each revision keeps one cache, filled
+by a first run that is not counted.
 """
 
 from __future__ import annotations
@@ -23,11 +26,12 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 
 
-def run_once(checkout: Path, tree: Path, extra: list[str]) -> tuple[float, float]:
-    """(wall, CPU) seconds of one cold ``scan`` of ``tree`` with the code of ``checkout``."""
+def run_once(checkout: Path, tree: Path, extra: list[str], cache_home: str | None = None) -> tuple[float, float]:
+    """(wall, CPU) seconds of one ``scan`` of ``tree`` with the code of ``checkout``; cold unless ``cache_home``."""
     import time
 
-    env = {**os.environ, "PYTHONPATH": str(checkout), "XDG_CACHE_HOME": tempfile.mkdtemp(prefix="ab-cache-")}
+    env = {**os.environ, "PYTHONPATH": str(checkout),
+           "XDG_CACHE_HOME": cache_home or tempfile.mkdtemp(prefix="ab-cache-")}
     argv = [sys.executable, "-m", "scanner", "scan", str(tree), "--no-baseline", "--format", "json", "-q", *extra]
     start = time.perf_counter()
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -43,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tree", type=Path, required=True, help="Directory to scan.")
     parser.add_argument("--old", required=True, help="The revision to compare the working tree with (e.g. HEAD~5).")
     parser.add_argument("--runs", type=int, default=5, help="Runs of each (default 5).")
+    parser.add_argument("--warm", action="store_true", help="Compare rescans with a filled cache instead of cold scans.")
     parser.add_argument("extra", nargs="*", help="Extra arguments for 'secretaudit scan' (after --).")
     args = parser.parse_args(argv)
 
@@ -57,10 +62,14 @@ def main(argv: list[str] | None = None) -> int:
             subprocess.run([sys.executable, "-m", "compileall", "-q",
                             *(str(checkout / p) for p in ("scanner", "checks", "reports"))], check=True)
         times: dict[str, list[tuple[float, float]]] = {name: [] for name in checkouts}
+        caches = {name: tempfile.mkdtemp(prefix="ab-cache-") if args.warm else None for name in checkouts}
+        for name, checkout in checkouts.items():
+            if args.warm:
+                run_once(checkout, args.tree, args.extra, caches[name])  # fills the cache
         for _ in range(args.runs):
             for name, checkout in checkouts.items():
-                times[name].append(run_once(checkout, args.tree, args.extra))
-        print(f"{args.runs} interleaved cold scans of {args.tree}; old = {args.old}, new = the working tree")
+                times[name].append(run_once(checkout, args.tree, args.extra, caches[name]))
+        print(f"{args.runs} interleaved {'warm' if args.warm else 'cold'} scans of {args.tree}; old = {args.old}, new = the working tree")
         for name, runs in times.items():
             walls, cpus = [w for w, _ in runs], [c for _, c in runs]
             print(f"  {name}: wall median {statistics.median(walls):.2f}s (min {min(walls):.2f}, max {max(walls):.2f}), "

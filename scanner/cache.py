@@ -1,46 +1,79 @@
 """The scan cache: a second scan of an unchanged tree reads almost nothing.
 
-Results are stored per file *content* (BLAKE2b of the bytes, plus the path,
-since checks also judge by name) and *rules version* (a hash of every loaded plugin's source and of the settings that
-change detections), so editing a file or upgrading a rule invalidates exactly
-what it must.  A second table maps a file's stat signature (path, size,
-mtime, ctime, inode) to its content hash, the way git's index does, so an
-unchanged file is not even opened.
+Results are stored per file *content* (git's blob id of the bytes, plus the
+path, since checks also judge by name) and *rules version* (a hash of every
+loaded plugin's source and of the settings that change detections), so
+editing a file or upgrading a rule invalidates exactly what it must.
 
-Stored per content: for each finding the check id, rule, line, a salted
-digest of the secret, the label, the redacted evidence and the inline waiver;
-never a secret.  Fingerprints are recomputed from the digest and the path.
+Each scanned path target also keeps a *snapshot*: for every file it listed,
+the signature the listing saw (:mod:`scanner.listing`: git's blob id, or a
+stat signature), the content digest, the size and the rows.  A rescan loads
+it in one read and answers every file whose listing matches without opening
+it; only the others are scanned.  A file changed within :data:`RACY_NS` of
+being read could change again without its stat changing (timestamps are
+coarse), so its signature is marked racy, and the next run hashes the file
+before it trusts the entry, as git does for racily clean index entries.
+
+Stored per file: for each finding the check id, rule, line, a salted digest
+of the secret, the label, the redacted evidence and the inline waiver; never
+a secret.  Fingerprints are recomputed from the digest and the path.
 
 SQLite in WAL mode with a busy timeout makes concurrent runs safe: readers
-never block, and each run writes its new rows in one transaction at the end.
-A cache that SQLite or our payload check finds corrupt is discarded with a
-warning and rebuilt; it is never trusted.
+never block, rows are written in short transactions while the scan runs, and
+a snapshot is replaced whole at the end (the last run to finish wins; every
+entry in either is true on its own).  A cache that SQLite or our checksums
+find corrupt is discarded with a warning and rebuilt; it is never trusted.
+A cache written by another version of secretaudit is rebuilt quietly.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import marshal
 import os
 import sqlite3
-from stat import S_ISREG
+import sys
 from pathlib import Path
 from typing import Any, Iterable
 
 from scanner import cachedir
 
-CACHE_FORMAT = "1"
+CACHE_FORMAT = "2"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (digest TEXT NOT NULL, rules TEXT NOT NULL, payload TEXT NOT NULL,
                                     PRIMARY KEY (digest, rules));
-CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, stat TEXT NOT NULL, digest TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS snapshots (scope TEXT NOT NULL, rules TEXT NOT NULL, checksum TEXT NOT NULL,
+                                      data BLOB NOT NULL, PRIMARY KEY (scope, rules));
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+
+#: A file whose ctime is this close to the moment it was read is racily clean:
+#: it could change again within the same timestamp tick, unseen by ``stat``.
+RACY_NS = 2_000_000_000
+
+#: Marks a racy signature: the entry is trusted only once the content hashes the same.
+RACY_MARK = "?"
+
+#: The marshal format of snapshots, tied to the Python version that wrote them.
+_SNAPSHOT_FORMAT = f"{CACHE_FORMAT}:{sys.version_info[0]}.{sys.version_info[1]}:{marshal.version}"
 
 
 class CacheCorrupt(Exception):
     """The cache file cannot be trusted."""
+
+
+class _OtherFormat(Exception):
+    """The cache was written by another version of secretaudit."""
+
+
+#: What a snapshot remembers of one file: (signature, digest, size, payload).
+#: ``signature`` is the listing's (None when git vouched for the file,
+#: prefixed with :data:`RACY_MARK` when racy); ``payload`` is the encoded
+#: rows, or None for a file with none (most files).  Plain tuples, as
+#: ``marshal`` gives them back: a rescan reads tens of thousands.
+Known = tuple[str | None, str, int, str | None]
 
 
 def default_cache_dir() -> Path:
@@ -57,8 +90,8 @@ def content_digest(data: bytes) -> str:
     """The content's git blob id: ``sha1("blob <size>\\0" + data)``.
 
     Git's own content address, so a file git already vouches for (tracked
-    and unmodified, see ``scanner.files``) and a blob of the history scan
-    find their cached rows without being read or hashed again.
+    and unmodified, see :mod:`scanner.listing`) and a blob of the history
+    scan find their cached rows without being read or hashed again.
     """
     digest = hashlib.sha1(b"blob %d\0" % len(data), usedforsecurity=False)
     digest.update(data)
@@ -73,10 +106,6 @@ def result_key(digest: str, relpath: str) -> str:
     another entry.
     """
     return f"{digest}:{relpath}"
-
-
-def stat_signature(st: os.stat_result) -> str:
-    return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
 
 
 def rules_version(sources: Iterable[str], settings: dict[str, Any]) -> str:
@@ -96,21 +125,28 @@ def _checksum(payload: str) -> str:
     return hashlib.blake2b(payload.encode(), digest_size=8).hexdigest()
 
 
-#: Files remembered before they are written (:meth:`ScanCache._write_some`).
+def _blob_checksum(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest() + _SNAPSHOT_FORMAT
+
+
+#: Files remembered before their rows are written (:meth:`ScanCache._write_some`).
 WRITE_EVERY = 2048
 
 
 class ScanCache:
-    """Read and write cached per-content results for one scan root."""
+    """Read and write cached per-content results and per-target snapshots for one scan root."""
 
     def __init__(self, path: Path, rules: str) -> None:
         self.path = path
         self.rules = rules
         self._conn: sqlite3.Connection | None = None
         self._pending_results: dict[str, str] = {}
-        self._pending_files: dict[str, tuple[str, str]] = {}
-        self._stat_index: dict[str, tuple[str, str]] | None = None
         self._results: dict[str, str] | None = None
+        self._stored: dict[str, tuple[str, bytes]] | None = None
+        self._snapshots: dict[str, dict[str, Known]] = {}
+        self._changed: set[str] = set()
+        self._loaded: dict[str, dict[str, Known]] = {}
+        self._scope: str | None = None
         self._write_error: CacheCorrupt | OSError | None = None
 
     # -- connection -------------------------------------------------------------
@@ -127,7 +163,8 @@ class ScanCache:
                 if row is None:
                     conn.execute("INSERT OR IGNORE INTO meta VALUES ('format', ?)", (CACHE_FORMAT,))
                 elif row[0] != CACHE_FORMAT:
-                    raise CacheCorrupt(f"format {row[0]!r}, expected {CACHE_FORMAT!r}")
+                    conn.close()
+                    raise _OtherFormat(row[0])
             except sqlite3.DatabaseError as exc:
                 raise CacheCorrupt(str(exc)) from None
             self._conn = conn
@@ -141,53 +178,72 @@ class ScanCache:
     # -- lookups ----------------------------------------------------------------
 
     def verify(self) -> None:
-        """Open the database and read its index before trusting it (raises CacheCorrupt).
+        """Open the database and read this rules version's snapshots before trusting it.
 
-        A damaged file fails here (SQLite checks page headers as it reads);
-        a damaged row fails its own checksum later and counts as a miss.
+        Raises CacheCorrupt for a damaged file (SQLite checks page headers
+        as it reads) or a snapshot that fails its checksum; a damaged row of
+        results fails its own checksum later and counts as a miss.  A cache
+        of another format is emptied first, quietly: it is not damaged, just
+        not ours to read.
         """
-        self.load_stat_index()
-        self._load_results()
-
-    def load_stat_index(self) -> dict[str, tuple[str, str]]:
-        """path -> (stat signature, content digest), read once per run."""
-        if self._stat_index is None:
-            try:
-                rows = self.connect().execute("SELECT path, stat, digest FROM files").fetchall()
-            except sqlite3.DatabaseError as exc:
-                raise CacheCorrupt(str(exc)) from None
-            self._stat_index = {path: (stat, digest) for path, stat, digest in rows}
-        return self._stat_index
-
-    def unchanged(self, relpath: str, path: str) -> tuple[str, str] | None:
-        """(stat signature, content digest) of a file recorded with the stat it has now; else None.
-
-        A file the cache never recorded (a new file, a first scan) costs no
-        ``stat``.  The hot loop of a cached rescan: one call per file.
-        """
-        entry = self.load_stat_index().get(relpath)
-        if entry is None:
-            return None
         try:
-            info = os.lstat(path)
-        except OSError:
-            return None  # the scan says why
-        if not S_ISREG(info.st_mode):
-            return None
-        signature = stat_signature(info)
-        return (signature, entry[1]) if signature == entry[0] else None
+            self.connect()
+        except _OtherFormat:
+            discard(self.path)
+            self.connect()
+        try:
+            rows = self.connect().execute("SELECT scope, checksum, data FROM snapshots WHERE rules=?",
+                                          (self.rules,)).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise CacheCorrupt(str(exc)) from None
+        for _, checksum, data in rows:
+            if checksum.endswith(_SNAPSHOT_FORMAT) and _blob_checksum(data) != checksum:
+                raise CacheCorrupt("a snapshot fails its checksum")
+        self._stored = {scope: (checksum, data) for scope, checksum, data in rows}
 
-    def size_of(self, path: str, digest: str) -> int:
-        """The size last recorded for ``path`` with this content (0 if unknown); for byte counts only."""
-        entry = self.load_stat_index().get(path)
-        return int(entry[0].split(":", 1)[0]) if entry and entry[1] == digest else 0
+    def snapshot(self, scope: str) -> dict[str, Known]:
+        """What the last run remembered of the files of one path target (``scope``), by relative path.
+
+        Also makes ``scope`` the target that :meth:`carry` and
+        :meth:`remember` fill, so the snapshot written at the end holds
+        exactly the files this run listed: a deleted file drops out.
+        """
+        if scope in self._loaded:
+            self._scope = scope
+            return self._loaded[scope]
+        if self._stored is None:
+            self.verify()
+        assert self._stored is not None
+        self._scope = scope
+        self._snapshots.setdefault(scope, {})
+        checksum, data = self._stored.get(scope, ("", b""))
+        known: dict[str, Known] = {}
+        if checksum.endswith(_SNAPSHOT_FORMAT):  # else none yet, or another Python's: rebuilt as the scan goes
+            try:
+                loaded = marshal.loads(data)
+            except (EOFError, ValueError, TypeError):
+                loaded = None  # it passed its checksum, so only a change of format gets here
+            known = loaded if isinstance(loaded, dict) else {}
+        self._loaded[scope] = known
+        return known
+
+    def carry(self, kept: dict[str, Known], changed: bool = False) -> None:
+        """Carry unchanged files' entries into this run's snapshot of the current scope.
+
+        ``changed`` says some differ from the ones loaded (a racy signature
+        confirmed by hashing the content, and now old enough to trust).
+        """
+        scope = self._scope or ""
+        self._snapshots.setdefault(scope, {}).update(kept)
+        if changed:
+            self._changed.add(scope)
 
     def _load_results(self) -> dict[str, str]:
-        """Every payload under the current rules, read in one query.
+        """Every payload under the current rules, read in one query, on first use.
 
-        One query for the whole run instead of one per file: on a tree of
-        30,000 unchanged files that is the difference between a rescan in a
-        tenth of the first scan's time and one in a quarter.
+        Only files a snapshot does not answer, and history scans, look here:
+        a blob already scanned at this path (on another branch, or by
+        ``scan --history``) is not scanned again.
         """
         if self._results is None:
             try:
@@ -210,22 +266,22 @@ class ScanCache:
 
     # -- writes -----------------------------------------------------------------
 
-    def remember(self, path: str, signature: str, digest: str, payload: str | None) -> None:
-        """Remember a file's stat signature and content digest (and new rows)."""
-        self._pending_files[path] = (signature, digest)
-        if payload is not None:
-            self._pending_results[result_key(digest, path)] = payload
-        if len(self._pending_files) >= WRITE_EVERY:
-            self._write_some()
+    def remember(self, relpath: str, signature: str | None, digest: str, size: int, payload: str) -> None:
+        """Remember a freshly scanned file: its rows by content, and its entry in the current snapshot."""
+        scope = self._scope or ""
+        self._snapshots.setdefault(scope, {})[relpath] = (signature, digest, size,
+                                                         None if payload == _EMPTY else payload)
+        self._changed.add(scope)
+        self.remember_results(result_key(digest, relpath), payload)
 
     def remember_results(self, key: str, payload: str) -> None:
-        """Remember rows under a :func:`result_key` (git blobs have no stat)."""
+        """Remember rows under a :func:`result_key` (git blobs of a history scan have no snapshot)."""
         self._pending_results[key] = payload
         if len(self._pending_results) >= WRITE_EVERY:
             self._write_some()
 
     def _write_some(self) -> None:
-        """Write what is remembered so far, while the workers scan on.
+        """Write the rows remembered so far, while the workers scan on.
 
         Written at the end instead, the rows of a cold scan of 18,000 files
         cost 0.3 s after the last file, with one core idle.  Each write is
@@ -235,25 +291,35 @@ class ScanCache:
         """
         if self._write_error is None:
             try:
-                self.flush()
+                self._write(snapshots=False)
             except (CacheCorrupt, OSError) as exc:
                 self._write_error = exc
-        self._pending_files.clear()
         self._pending_results.clear()
 
     def flush(self) -> None:
-        """Write everything remembered in one transaction (raises what an earlier write raised)."""
+        """Write the remaining rows and every snapshot that changed (raises what an earlier write raised)."""
         if self._write_error is not None:
             raise self._write_error
-        if not self._pending_files and not self._pending_results:
+        self._write(snapshots=True)
+
+    def _write(self, snapshots: bool) -> None:
+        stored = self._stored or {}
+        blobs = []
+        if snapshots:
+            for scope, known in self._snapshots.items():
+                if scope in self._changed or len(known) != len(self._loaded.get(scope, ())):
+                    data = marshal.dumps(known)
+                    blobs.append((scope, self.rules, _blob_checksum(data), data))
+        if not self._pending_results and not blobs:
             return
         conn = self.connect()
         try:
             conn.execute("BEGIN IMMEDIATE")
             conn.executemany("INSERT OR REPLACE INTO results VALUES (?, ?, ?)",
                              [(d, self.rules, p) for d, p in self._pending_results.items()])
-            conn.executemany("INSERT OR REPLACE INTO files VALUES (?, ?, ?)",
-                             [(path, s, d) for path, (s, d) in self._pending_files.items()])
+            for scope, *_ in blobs:
+                conn.execute("DELETE FROM snapshots WHERE scope=?", (scope,))  # older rules' too
+            conn.executemany("INSERT INTO snapshots VALUES (?, ?, ?, ?)", blobs)
             conn.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
             try:
@@ -261,8 +327,10 @@ class ScanCache:
             except sqlite3.DatabaseError:
                 pass
             raise CacheCorrupt(str(exc)) from None
-        self._pending_files.clear()
         self._pending_results.clear()
+        for scope, _, checksum, data in blobs:
+            stored[scope] = (checksum, data)
+        self._changed.clear()
 
 
 _EMPTY = f"{_checksum('[]')}:[]"

@@ -240,6 +240,10 @@ def scan(paths: tuple[str, ...], staged: bool, history: bool, refs: tuple[str, .
       secretaudit scan --format json > r.json
       secretaudit scan --fail-on high        only high and critical findings fail
     """
+    if not staged and not history:
+        from scanner.listing import prefetch
+
+        prefetch(list(paths or (".",)))  # git or find lists the tree on the other core while the plugins load
     from scanner.baseline import load_entries
     from scanner.session import Session
 

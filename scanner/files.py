@@ -3,20 +3,24 @@
 Inside a git work tree a directory is enumerated with ``git ls-files``
 (tracked plus untracked-not-ignored files), so ``.gitignore`` is honoured the
 way git itself reads it.  Outside git, the tree is walked without following
-symlinks.  ``--staged`` takes the files staged for commit and reads their
-staged content (the index), which is what a commit will contain.
+symlinks.  Both are :mod:`scanner.listing`'s, which also says, per file, what
+the scan cache needs to trust it unread.  ``--staged`` takes the files staged
+for commit and reads their staged content (the index), which is what a
+commit will contain.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import os
+import stat
 import subprocess
 from pathlib import Path
 from typing import Iterator, NamedTuple, TYPE_CHECKING
 
 from scanner.errors import UsageError
 from scanner.hookspec import hookimpl
+from scanner.listing import git_toplevel, list_directory, stat_signature
 from scanner.model import Target
 
 if TYPE_CHECKING:
@@ -40,18 +44,8 @@ class FileRef(NamedTuple):
     #: (tracked, unmodified, a regular file): the scan cache's key, so an
     #: unchanged file of a repository is answered without a ``stat``
     digest: str | None = None
-
-
-def git_toplevel(directory: Path) -> Path | None:
-    """The git work tree containing ``directory``, or None outside git."""
-    try:
-        proc = subprocess.run(["git", "-C", str(directory), "rev-parse", "--show-toplevel"],
-                              capture_output=True, text=True, check=False)
-    except (OSError, ValueError):
-        return None
-    if proc.returncode != 0:
-        return None
-    return Path(proc.stdout.strip())
+    #: the stat signature the listing saw (see :mod:`scanner.listing`)
+    signature: str | None = None
 
 
 def display_path(path: Path, root: Path) -> str:
@@ -60,102 +54,6 @@ def display_path(path: Path, root: Path) -> str:
         return path.relative_to(root).as_posix()
     except ValueError:
         return path.as_posix()
-
-
-def _git_start(directory: Path, *args: str) -> subprocess.Popen[bytes]:
-    """``git -C directory ARGS``, started; :func:`_git_output` collects it."""
-    return subprocess.Popen(["git", "-C", str(directory), *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-
-
-def _git_output(proc: subprocess.Popen[bytes]) -> list[str] | None:
-    """The NUL-separated output of a started git command, or None when git failed."""
-    out, _ = proc.communicate()
-    if proc.returncode != 0:
-        return None
-    return [p for p in out.decode("utf-8", "surrogateescape").split("\0") if p]
-
-
-def _git_listing(directory: Path, digests: bool) -> tuple[list[str] | None, dict[str, str]]:
-    """The files git lists below ``directory`` and, with ``digests``, the blob ids it vouches for.
-
-    With ``digests`` the tracked files come from ``ls-files -s`` (names and
-    blob ids at once), the untracked ones from ``ls-files --others``, and
-    ``diff-files`` says which tracked ones changed: the three run at once,
-    and the index is parsed while git still walks the work tree for
-    untracked files.
-    """
-    if not digests:
-        return _git_output(_git_start(directory, "ls-files", "-z", "--cached", "--others", "--exclude-standard",
-                                      "--deduplicate", "--", ".")), {}
-    staged = _git_start(directory, "ls-files", "-s", "-z", "--", ".")
-    others = _git_start(directory, "ls-files", "-z", "--others", "--exclude-standard", "--", ".")
-    modified = _git_start(directory, "diff-files", "--name-only", "-z", "--relative", "--", ".")
-    tracked, clean = _index_entries(_git_output(staged), _git_output(modified))
-    untracked = _git_output(others)
-    if tracked is None or untracked is None:
-        return None, {}
-    return [*tracked, *untracked], clean
-
-
-def _index_entries(staged: list[str] | None, modified: list[str] | None) -> tuple[list[str] | None, dict[str, str]]:
-    """Tracked names, and name -> blob id of those whose work-tree content git says is unchanged.
-
-    ``staged`` is ``git ls-files -s``; ``modified`` is ``git diff-files``,
-    which compares the work tree with the index using git's own stat cache
-    (and re-reads racily-clean entries), in C: what ``git status`` trusts.
-    A file with clean/smudge filters (autocrlf, LFS) may differ from its
-    blob; its cached rows are keyed by the hash of the bytes actually
-    scanned, so such a file simply misses and is read again.
-    """
-    if staged is None or modified is None:
-        return None, {}
-    changed = set(modified)
-    names: dict[str, None] = {}  # a conflicted file has one entry per stage
-    clean: dict[str, str] = {}
-    for entry in staged:
-        meta, _, name = entry.partition("\t")
-        names[name] = None
-        mode, blob, stage = meta.split(" ")
-        if stage == "0" and mode in ("100644", "100755") and name not in changed:
-            clean[name] = blob
-    return list(names), clean
-
-
-def _walk_with_links(directory: str) -> Iterator[str]:
-    """Every entry under ``directory`` that is not a directory, depth first, names sorted.
-
-    What ``os.walk`` gives, with symlinked directories listed as entries
-    instead of entered and ``.git`` left out, but read straight from
-    ``os.scandir``: the entry types come with the listing (``d_type``), so no
-    ``stat`` per directory, and plain strings instead of ``os.path.join``.
-    On an 18,000-file tree that halves the walk, which a scan does before
-    any worker starts and a cached rescan pays in full.  An unreadable
-    directory is passed over, as ``os.walk`` does.
-    """
-    stack = [directory]
-    while stack:
-        top = stack.pop()
-        prefix = top if top.endswith(os.sep) else top + os.sep
-        files: list[str] = []
-        subdirs: list[str] = []
-        try:
-            with os.scandir(top) as entries:
-                for entry in entries:
-                    try:
-                        is_dir = entry.is_dir(follow_symlinks=False)
-                    except OSError:
-                        is_dir = False
-                    if not is_dir:
-                        files.append(entry.name)
-                    elif entry.name != ".git":
-                        subdirs.append(entry.name)
-        except OSError:
-            continue
-        files.sort()
-        for name in files:
-            yield prefix + name
-        subdirs.sort(reverse=True)  # popped in sorted order
-        stack.extend(prefix + name for name in subdirs)
 
 
 def _relative(full: str, root_prefix: str) -> str:
@@ -181,16 +79,12 @@ def _excluded(relpath: str, patterns: list[str]) -> bool:
     return any(fnmatch.fnmatchcase(relpath, pattern) for pattern in patterns)
 
 
-def iter_files(target: Target, root: Path, exclude: list[str], digests: bool = False) -> Iterator[FileRef]:
-    """All file references of one path target, in a deterministic order.
-
-    ``digests`` (when the scan cache is on) asks git for the blob id of each
-    unchanged tracked file: one ``ls-files -s`` and one ``diff-files``.
-    """
+def iter_files(target: Target, root: Path, exclude: list[str]) -> Iterator[FileRef]:
+    """All file references of one path target, in a deterministic order."""
     if target.scope == "staged":
         refs: Iterator[FileRef] = _staged(root)
     else:
-        refs = _expand(Path(target.path), root, digests)
+        refs = _expand(Path(target.path), root)
     if not exclude:
         yield from refs
         return
@@ -199,28 +93,26 @@ def iter_files(target: Target, root: Path, exclude: list[str], digests: bool = F
             yield ref
 
 
-def _expand(path: Path, root: Path, digests: bool = False) -> Iterator[FileRef]:
-    absolute = Path(os.path.abspath(path))
+def _expand(path: Path, root: Path) -> Iterator[FileRef]:
+    absolute = os.path.abspath(path)
     if not os.path.lexists(absolute):
-        yield FileRef(str(absolute), display_path(absolute, root), missing="no such file or directory")
+        yield FileRef(absolute, display_path(Path(absolute), root), missing="no such file or directory")
         return
-    if absolute.is_dir() and not absolute.is_symlink():
+    if os.path.isdir(absolute) and not os.path.islink(absolute):
         prefix = str(root).rstrip(os.sep) + os.sep
-        base = str(absolute)
-        listed, clean = _git_listing(absolute, digests) if git_toplevel(absolute) else (None, {})
-        if listed is not None:
-            at_root = base + os.sep == prefix  # then git's names are already the relative paths
-            base_prefix = base if base.endswith(os.sep) else base + os.sep
-            for name in sorted(listed):
-                full = base_prefix + name
-                digest = clean.get(name)
-                if digest is not None or os.path.lexists(full):  # deleted but still tracked: nothing to read
-                    yield FileRef(full, name if at_root else _relative(full, prefix), digest=digest)
-            return
-        for full in _walk_with_links(base):
-            yield FileRef(full, _relative(full, prefix))
+        base = absolute if absolute.endswith(os.sep) else absolute + os.sep
+        at_root = base == prefix  # then the listing's names are already the relative paths
+        for name, signature, digest in sorted(list_directory(absolute).entries):
+            full = base + name
+            # positional: a rescan builds tens of thousands of these
+            yield FileRef(full, name if at_root else _relative(full, prefix), None, None, digest, signature)
         return
-    yield FileRef(str(absolute), display_path(absolute, root))
+    try:
+        info = os.lstat(absolute)
+        signature = stat_signature(info) if stat.S_ISREG(info.st_mode) else None
+    except OSError:
+        signature = None  # the scan says why
+    yield FileRef(absolute, display_path(Path(absolute), root), signature=signature)
 
 
 # -- hooks ----------------------------------------------------------------------
@@ -237,8 +129,7 @@ def secretaudit_collect_targets(config: "Config") -> list[Target]:
 def secretaudit_collect_items(target: Target, config: "Config") -> Iterator[FileRef] | None:
     if target.kind != "path":
         return None
-    return iter_files(target, config.stash["scan_root"], config.settings["exclude"],
-                      digests=bool(config.settings["cache"]))
+    return iter_files(target, config.stash["scan_root"], config.settings["exclude"])
 
 
 @hookimpl
@@ -251,10 +142,18 @@ def secretaudit_run_target(session: "Session", target: Target) -> bool | None:
 
     config = session.config
     shard = config.stash.get("shard")
+    scope = display_path(Path(os.path.abspath(target.path)), config.stash["scan_root"])
+    if session.cache is not None:
+        session.cache.snapshot(scope)  # read while git or find still lists the tree
     items = config.hook.secretaudit_collect_items(target=target, config=config)
     refs = [item for item in items or () if isinstance(item, FileRef)]
     if shard is not None:
         refs = [ref for ref in refs if in_shard(ref.relpath, shard)]
     session.collected(target, len(refs))
-    scan_files(refs, config, target.name, session.record, session.cache)
+    if session.cache is not None:
+        from scanner.filescan import replay_from_cache
+
+        refs = replay_from_cache(refs, config, target.name, session.cache, scope, session.record,
+                                 session.record_unchanged)
+    scan_files(refs, config, target.name, session.record, caching=session.cache is not None)
     return True

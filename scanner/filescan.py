@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from scanner.files import FileRef
 from scanner.model import (Detection, FileItem, Finding, Location, Status, Waiver, fingerprint, redact,
@@ -26,7 +27,7 @@ from scanner.reader import Skip, decode, read_bytes
 from scanner.waivers import waiver_for
 
 if TYPE_CHECKING:
-    from scanner.cache import ScanCache
+    from scanner.cache import Known, ScanCache
     from scanner.config import Config
 
 Row = list[Any]  # [check_id, rule, line, secret digest, label, evidence, waiver or None]
@@ -39,15 +40,15 @@ BINARY_ROWS: list[Row] = [["!binary"]]
 class FileResult:
     """What scanning one file produced: findings, or why it was skipped.
 
-    ``cache_entry`` is (stat signature, content digest, rows payload or None
-    when the rows came from the cache) for the main process to remember.
+    ``cache_entry`` is (the listing's signature, content digest, encoded
+    rows) of a freshly scanned file, for the main process to remember.
     """
 
     relpath: str
     findings: list[Finding] = field(default_factory=list)
     skip: Skip | None = None
     size: int = 0
-    cache_entry: tuple[str, str, str | None] | None = None
+    cache_entry: tuple[str | None, str, str] | None = None
     cached: bool = False
 
 
@@ -130,69 +131,125 @@ def findings_for(item: FileItem, detections: Iterable[Detection], config: "Confi
     return findings_from_rows(detection_rows(item, detections, config), item.relpath, config, target)
 
 
-def cached_result(ref: FileRef, config: "Config", target: str, cache: "ScanCache") -> FileResult | None:
-    """The result of an unchanged file from the cache, without reading it; else None.
+def replay_from_cache(refs: list[FileRef], config: "Config", target: str, cache: "ScanCache", scope: str,
+                      on_result: Callable[[FileResult], None],
+                      on_unchanged: Callable[[int, int], None]) -> list[FileRef]:
+    """Answer every file of ``refs`` the cache vouches for; return the others, to be scanned.
 
-    Runs in the main process before any work is handed out, so workers never
-    touch the cache database.
+    A file is answered when the snapshot of ``scope`` knows it and the
+    listing saw it as it was then: the same git blob id, or the same stat
+    signature (a racy one once its content hashes the same).  Files with
+    findings or skips come back through ``on_result``; the many with
+    neither are counted in one ``on_unchanged(files, bytes)`` call, since a
+    rescan of an unchanged tree is mostly this loop.  Runs in the main
+    process before any work is handed out, so workers never touch the cache.
     """
-    if ref.blob is not None or ref.missing is not None:
-        return None
-    if ref.digest is not None:  # git vouches the work tree holds this blob: no stat, no read
-        rows = cache.results(ref.digest, ref.relpath)
-        if rows is not None:
-            return _cached(ref, rows, config, target, cache.size_of(ref.relpath, ref.digest), None)
-    known = cache.unchanged(ref.relpath, ref.path)
-    if known is None:
-        return None
-    signature, digest = known
-    rows = cache.results(digest, ref.relpath)
-    if rows is None:
-        return None
-    return _cached(ref, rows, config, target, int(signature.split(":", 1)[0]), (signature, digest, None))
+    from scanner.cache import RACY_MARK, encode_payload
+
+    binary = encode_payload(BINARY_ROWS)
+    known_files = cache.snapshot(scope)
+    todo: list[FileRef] = []
+    kept: dict[str, "Known"] = {}
+    unchanged = unchanged_bytes = 0
+    changed = False
+    for ref in refs:
+        known = known_files.get(ref.relpath)
+        if known is None:
+            todo.append(ref)
+            continue
+        signature, digest, size, payload = known
+        if ref.digest is not None:
+            valid = ref.digest == digest
+        elif ref.signature is not None and signature is not None:
+            valid = ref.signature == signature
+            if not valid and signature == RACY_MARK + ref.signature:
+                confirmed = _confirm_racy(ref, known, config)
+                valid = confirmed is not None
+                if confirmed is not None and confirmed != known:  # old enough now to trust unread
+                    known, changed = confirmed, True
+        else:
+            valid = False
+        if not valid:
+            todo.append(ref)
+            continue
+        kept[ref.relpath] = known
+        if payload is None:
+            unchanged += 1
+            unchanged_bytes += size
+        elif payload == binary:
+            on_result(FileResult(ref.relpath, skip=Skip(ref.relpath, "binary"), cached=True))
+        else:
+            on_result(_from_payload(ref, payload, size, config, target))
+    cache.carry(kept, changed)
+    on_unchanged(unchanged, unchanged_bytes)
+    return todo
 
 
-def _cached(ref: FileRef, rows: list[list[Any]], config: "Config", target: str, size: int,
-            entry: tuple[str, str, None] | None) -> FileResult:
-    if not rows:  # most files
-        return FileResult(ref.relpath, [], None, size, entry, True)
-    if rows == BINARY_ROWS:
-        return FileResult(ref.relpath, skip=Skip(ref.relpath, "binary"), cached=True, cache_entry=entry)
-    return FileResult(ref.relpath, findings_from_rows(rows, ref.relpath, config, target), size=size,
-                      cache_entry=entry, cached=True)
+def _confirm_racy(ref: FileRef, known: "Known", config: "Config") -> "Known | None":
+    """``known`` again if the file still hashes to its digest (its signature un-marked once old enough); else None."""
+    from scanner.cache import content_digest
+
+    info = _lstat(ref.path)
+    if info is None or not stat.S_ISREG(info.st_mode):
+        return None
+    data = read_bytes(ref, config.settings["max_file_size"], info)
+    _, digest, size, payload = known
+    if isinstance(data, Skip) or content_digest(data) != digest:
+        return None
+    return (_recorded_signature(ref, info), digest, size, payload)
+
+
+def _recorded_signature(ref: FileRef, info: os.stat_result) -> str | None:
+    """The listing's signature of a file just read, marked racy when it changed too recently to trust."""
+    from scanner.cache import RACY_MARK, RACY_NS
+
+    if ref.signature is None:
+        return None
+    return RACY_MARK + ref.signature if info.st_ctime_ns >= time.time_ns() - RACY_NS else ref.signature
+
+
+def _from_payload(ref: FileRef, payload: str, size: int, config: "Config", target: str) -> FileResult:
+    """The result of an unchanged file with findings or a skip, from its cached rows."""
+    from scanner.cache import CacheCorrupt, decode_payload
+
+    try:
+        rows = decode_payload(payload)
+    except CacheCorrupt:
+        rows = None
+    if rows is None:  # pragma: no cover - the snapshot's checksum passed, so only a bug gets here
+        return scan_file(ref, config, target)
+    return FileResult(ref.relpath, findings_from_rows(rows, ref.relpath, config, target), size=size, cached=True)
 
 
 def scan_file(ref: FileRef, config: "Config", target: str, caching: bool = False) -> FileResult:
     """Read one file and run every enabled file check on it.
 
     With ``caching``, the result carries what the cache needs to remember it
-    (stat signature, content digest and the encoded rows).
+    (the listing's signature, the content digest and the encoded rows).
     """
     info = _lstat(ref.path) if caching and ref.blob is None and ref.missing is None else None
-    signature = None
-    if info is not None and stat.S_ISREG(info.st_mode):
-        from scanner.cache import stat_signature
-
-        signature = stat_signature(info)
+    regular = info is not None and stat.S_ISREG(info.st_mode)
     data = read_bytes(ref, config.settings["max_file_size"], info)
     if isinstance(data, Skip):
         return FileResult(ref.relpath, skip=data)
-    digest = None
-    if signature:
+    digest = signature = None
+    if regular:
         from scanner.cache import content_digest, encode_payload
 
+        assert info is not None
         digest = content_digest(data)
+        signature = _recorded_signature(ref, info)
     item = decode(ref.path, ref.relpath, data)
     if isinstance(item, Skip):
         result = FileResult(ref.relpath, skip=item)
-        if item.reason == "binary" and digest is not None and signature:
+        if item.reason == "binary" and digest is not None:
             # ``data`` is only the file's head here; git's blob id, when git
             # vouches for the file, keys the verdict the way a rescan looks it up
             result.cache_entry = (signature, ref.digest or digest, encode_payload(BINARY_ROWS))
         return result
     rows = run_checks(item, config)
     result = FileResult(ref.relpath, findings_from_rows(rows, ref.relpath, config, target), size=len(data))
-    if digest is not None and signature:
+    if digest is not None:
         result.cache_entry = (signature, digest, encode_payload(rows))
     return result
 

@@ -13,11 +13,10 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, TypeVar
 
-from scanner.filescan import FileResult, cached_result, scan_batch
+from scanner.filescan import FileResult, scan_batch
 from scanner.files import FileRef
 
 if TYPE_CHECKING:
-    from scanner.cache import ScanCache
     from scanner.config import Config
 
 T = TypeVar("T")
@@ -178,22 +177,10 @@ def _serve(pipe: Any, parent_ends: list[Any]) -> None:
 
 
 def scan_files(refs: list[FileRef], config: "Config", target: str,
-               on_result: Callable[[FileResult], None], cache: "ScanCache | None" = None) -> None:
-    """Scan ``refs``, calling ``on_result`` for each file.
+               on_result: Callable[[FileResult], None], caching: bool = False) -> None:
+    """Scan ``refs``, calling ``on_result`` for each file, in worker processes when there are enough.
 
-    Unchanged files are answered from ``cache`` first, in this process, so
-    workers never touch the cache database; the rest are scanned, in worker
-    processes when there are enough of them.
+    With ``caching``, each result carries what the scan cache remembers.
     """
-    if cache is not None:
-        todo = []
-        for ref in refs:
-            hit = cached_result(ref, config, target, cache)
-            if hit is None:
-                todo.append(ref)
-            else:
-                on_result(hit)
-        refs = todo
-    caching = cache is not None
     map_batches(refs, lambda batch: scan_batch(batch, config, target, caching), on_result,
                 worker_count(config, len(refs)))

@@ -199,9 +199,9 @@ class Session:
 
     def record(self, result: "FileResult") -> None:
         """Take one scanned (or skipped) file's result; called in collection order."""
-        if self.cache is not None and result.cache_entry is not None and not result.cached:
+        if self.cache is not None and result.cache_entry is not None:
             signature, digest, payload = result.cache_entry
-            self.cache.remember(result.relpath, signature, digest, payload)
+            self.cache.remember(result.relpath, signature, digest, result.size, payload)
         self.files_from_cache += result.cached and result.skip is None
         if result.skip is not None:
             self.skipped.append(result.skip)
@@ -214,6 +214,17 @@ class Session:
             self.passed += not any(f.status is Status.FAILED for f in self.findings[before:])
         self.items_done += 1
         if self.items_done % PROGRESS_EVERY == 0:
+            self.config.hook.secretaudit_progress(session=self, done=self.items_done)
+
+    def record_unchanged(self, files: int, size: int) -> None:
+        """Take ``files`` unchanged files the cache answered with no finding and no skip (``size`` bytes in all)."""
+        self.files_from_cache += files
+        self.files_scanned += files
+        self.bytes_scanned += size
+        self.passed += files
+        before = self.items_done
+        self.items_done += files
+        if self.items_done // PROGRESS_EVERY != before // PROGRESS_EVERY:
             self.config.hook.secretaudit_progress(session=self, done=self.items_done)
 
     # -- outcome ------------------------------------------------------------

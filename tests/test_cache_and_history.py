@@ -256,14 +256,17 @@ def test_cache_rows_are_written_in_short_transactions_during_the_scan(tmp_path: 
 
     monkeypatch.setattr(cache_module, "WRITE_EVERY", 3)
     cache = cache_module.ScanCache(tmp_path / "cache.db", "rules-v1")
+    cache.snapshot("src")
     for i in range(7):
-        cache.remember(f"src/f{i}.py", f"10:{i}:1", f"digest{i}", cache_module.encode_payload([]))
+        cache.remember(f"src/f{i}.py", f"10:{i}:1", f"digest{i}", 10, cache_module.encode_payload([]))
     other = sqlite3.connect(tmp_path / "cache.db")  # another run's view: committed rows only
-    assert other.execute("SELECT count(*) FROM files").fetchone()[0] == 6
+    assert other.execute("SELECT count(*) FROM results").fetchone()[0] == 6
+    assert other.execute("SELECT count(*) FROM snapshots").fetchone()[0] == 0  # replaced whole, at the end
     cache.flush()
-    assert other.execute("SELECT count(*) FROM files").fetchone()[0] == 7
+    assert other.execute("SELECT count(*) FROM results").fetchone()[0] == 7
+    assert other.execute("SELECT scope FROM snapshots").fetchall() == [("src",)]
     cache.close()
     reopened = cache_module.ScanCache(tmp_path / "cache.db", "rules-v1")
-    assert reopened.load_stat_index()["src/f6.py"] == ("10:6:1", "digest6")
+    assert reopened.snapshot("src")["src/f6.py"] == ("10:6:1", "digest6", 10, None)
     assert reopened.results("digest6", "src/f6.py") == []
     reopened.close()

@@ -430,7 +430,7 @@ def test_quick_exit_keeps_output_and_plugin_exit_work(tmp_path: Path) -> None:
 
 def test_directory_walk_lists_what_os_walk_lists(tmp_path: Path) -> None:
     """The scandir walk: files sorted per directory, depth first, symlinked directories as entries, no .git."""
-    from scanner.files import _walk_with_links
+    from scanner.listing import walk
 
     def reference(top: str) -> list[str]:
         listed = []
@@ -446,7 +446,7 @@ def test_directory_walk_lists_what_os_walk_lists(tmp_path: Path) -> None:
     os.symlink(tmp_path / "b", tmp_path / "link_to_dir")
     os.symlink(tmp_path / "nowhere", tmp_path / "broken_link")
     os.symlink(tmp_path / "a" / "x.py", tmp_path / "z" / "link_to_file")
-    walked = list(_walk_with_links(str(tmp_path)))
+    walked = [full for full, _ in walk(str(tmp_path))]
     assert walked == reference(str(tmp_path))
     assert str(tmp_path / "link_to_dir") in walked and str(tmp_path / "sub" / ".git") in walked
     assert not any("/.git/" in p for p in walked)

@@ -1,0 +1,325 @@
+"""What a directory holds, with what the scan cache needs to trust each file unread.
+
+A directory target becomes a list of entries (:data:`Entry`): the file's name below
+the directory and, when it can be had without reading the file, either git's
+blob id of its content (tracked and unmodified: git vouches for it) or its
+*stat signature* (type, size, mtime, ctime, inode), which the scan cache
+compares with the one it recorded.  The signature is an opaque string: two
+listings of an unchanged file give the same one, and that is all it promises.
+
+Listing is started in the background (:func:`prefetch`) as soon as the
+command line is parsed, because a cached rescan of an unchanged tree is
+mostly this listing: in a git work tree, three git commands compare the
+index with the work tree in C; elsewhere GNU ``find`` walks and stats the
+tree in C; both run on the second core while the interpreter loads the
+plugins and opens the cache.  Where ``find`` is not GNU find (macOS, BSD,
+BusyBox, Windows) or fails, a Python ``os.scandir`` walk gives the same
+entries, with signatures in its own format.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Iterator, NamedTuple
+
+
+#: One file of a listing: (name, signature, digest).  ``name`` is relative to
+#: the listed directory, ``/``-separated.  ``digest`` is git's blob id when git
+#: vouches that the work tree holds exactly that blob; ``signature`` is the
+#: stat signature of a regular file the listing stat-ed; both are None
+#: otherwise (a symlink, a file changed since the index was written and not
+#: stat-ed).  Plain tuples: a listing holds tens of thousands.
+Entry = tuple[str, "str | None", "str | None"]
+
+
+class Listing(NamedTuple):
+    """A directory's entries, the time the listing began, and whether git produced it."""
+
+    entries: list[Entry]
+    started_ns: int
+    from_git: bool
+
+
+def git_toplevel(directory: Path) -> Path | None:
+    """The git work tree containing ``directory``, or None outside git."""
+    try:
+        proc = subprocess.run(["git", "-C", str(directory), "rev-parse", "--show-toplevel"],
+                              capture_output=True, text=True, check=False)
+    except (OSError, ValueError):
+        return None
+    if proc.returncode != 0:
+        return None
+    return Path(proc.stdout.strip())
+
+
+def stat_signature(info: os.stat_result) -> str:
+    """The signature of a regular file from a Python ``lstat`` (the walk's and explicit files' format)."""
+    return f"{info.st_size}:{info.st_mtime_ns}:{info.st_ctime_ns}:{info.st_ino}"
+
+
+# -- child processes -------------------------------------------------------------
+
+
+class _Child:
+    """A command started now whose output is read later.
+
+    Its output goes to an anonymous in-memory file, not a pipe: a pipe holds
+    64 KB, and a listing of 18,000 files is 2 MB, so the child would stop
+    and wait for us on its first few hundred files instead of running
+    ahead while the plugins load.
+    """
+
+    def __init__(self, argv: list[str], env: dict[str, str] | None = None) -> None:
+        self._out = _spool()
+        self._proc = subprocess.Popen(argv, stdout=self._out, stderr=subprocess.DEVNULL, env=env)
+
+    def output(self) -> bytes | None:
+        """Everything the command wrote, once it has exited; None if it failed."""
+        status = self._proc.wait()
+        self._out.seek(0)
+        data = self._out.read()
+        self._out.close()
+        return data if status == 0 else None
+
+
+def _spool():  # type: ignore[no-untyped-def]
+    """A file that lives in memory (``memfd_create``) where the system has one, else a temporary file."""
+    if hasattr(os, "memfd_create"):
+        return os.fdopen(os.memfd_create("secretaudit-listing"), "w+b")
+    import tempfile
+
+    return tempfile.TemporaryFile()
+
+
+def _names(data: bytes | None) -> list[str] | None:
+    """NUL-separated names, decoded as git and find print them (bytes kept as surrogates)."""
+    if data is None:
+        return None
+    names = data.decode("utf-8", "surrogateescape").split("\0")
+    if names and not names[-1]:
+        names.pop()
+    return names
+
+
+# -- git ------------------------------------------------------------------------
+
+
+def _git(directory: str, *args: str) -> _Child:
+    return _Child(["git", "-C", directory, *args])
+
+
+def _start_git(directory: str) -> Callable[[], list[Entry] | None]:
+    """Start the three git commands of a work-tree listing; the returned function collects them.
+
+    ``ls-files -s`` gives tracked names and blob ids at once,
+    ``ls-files --others`` the untracked files ``.gitignore`` lets through,
+    and ``diff-files`` says which tracked files differ from the index,
+    using git's own stat cache (and re-reading racily clean entries), in C:
+    what ``git status`` trusts.
+    """
+    staged = _git(directory, "ls-files", "-s", "-z", "--", ".")
+    others = _git(directory, "ls-files", "-z", "--others", "--exclude-standard", "--", ".")
+    modified = _git(directory, "diff-files", "--name-only", "-z", "--relative", "--", ".")
+
+    def collect() -> list[Entry] | None:
+        index, changed, untracked = _names(staged.output()), _names(modified.output()), _names(others.output())
+        if index is None or changed is None or untracked is None:
+            return None
+        return _git_entries(directory, index, set(changed), untracked)
+
+    return collect
+
+
+def _git_entries(directory: str, index: list[str], changed: set[str], untracked: list[str]) -> list[Entry]:
+    """Entries from ``ls-files -s`` lines, the changed names and the untracked names.
+
+    A tracked, unmodified regular file at stage 0 carries its blob id.  A
+    conflicted file (one index line per stage) is listed once; a tracked
+    file deleted from the work tree is not listed.  A file with clean or
+    smudge filters (autocrlf, LFS) may differ from its blob: its cached rows
+    are keyed by the hash of the bytes actually scanned, so it simply misses
+    and is read again.
+    """
+    prefix = directory if directory.endswith(os.sep) else directory + os.sep
+    entries: dict[str, Entry] = {}
+    for line in index:
+        meta, _, name = line.partition("\t")
+        if name in entries:
+            continue
+        mode, blob, stage = meta.split(" ")
+        if stage == "0" and name not in changed and mode in ("100644", "100755"):
+            entries[name] = (name, None, blob)
+        else:
+            entries[name] = _stat_entry(name, prefix + name)
+    for name in untracked:
+        if name not in entries:
+            entries[name] = _stat_entry(name, prefix + name)
+    return [entry for entry in entries.values() if entry is not _GONE]
+
+
+#: What :func:`_stat_entry` answers for a name that is not on disk.
+_GONE: Entry = ("", None, None)
+
+
+def _stat_entry(name: str, full: str) -> Entry:
+    """An entry stat-ed here: a changed or untracked file (few), or an explicit file argument."""
+    try:
+        info = os.lstat(full)
+    except FileNotFoundError:
+        return _GONE  # deleted but still in the index: nothing to read
+    except OSError:
+        return (name, None, None)  # the scan says why
+    return (name, stat_signature(info) if _is_regular(info) else None, None)
+
+
+def _is_regular(info: os.stat_result) -> bool:
+    import stat
+
+    return stat.S_ISREG(info.st_mode)
+
+
+# -- plain directories ----------------------------------------------------------
+
+#: ``find`` prints, per regular file, its path below the root and its signature
+#: (find itself turns ``\0`` into NUL) ...
+_FIND_FILE = r"%P\0%s:%T@:%C@:%i\0"
+#: ... and per other non-directory (a symlink, a fifo), its path and an empty signature.
+_FIND_OTHER = r"%P\0\0"
+
+
+def _start_find(directory: str) -> Callable[[], list[Entry] | None] | None:
+    """GNU find, walking and stat-ing in C; None where there is no ``find`` to try."""
+    if not sys.platform.startswith("linux") or shutil.which("find") is None:
+        return None
+    find = _Child(["find", directory, "-mindepth", "1", "(", "-name", ".git", "-type", "d", "-prune", ")",
+                   "-o", "-type", "f", "-printf", _FIND_FILE, "-o", "!", "-type", "d", "-printf", _FIND_OTHER],
+                  env={**os.environ, "LC_ALL": "C"})
+
+    def collect() -> list[Entry] | None:
+        fields = _names(find.output())
+        if fields is None:
+            return None  # not GNU find, or a directory it could not read: the Python walk decides
+        names, signatures = fields[0::2], fields[1::2]
+        return list(zip(names, [s or None for s in signatures], itertools.repeat(None)))
+
+    return collect
+
+
+def walk(directory: str) -> Iterator[tuple[str, os.DirEntry[str]]]:
+    """Every entry under ``directory`` that is not a directory, as (full path, entry), depth first, names sorted.
+
+    What ``os.walk`` gives, with symlinked directories listed as entries
+    instead of entered and ``.git`` directories left out, read straight from
+    ``os.scandir``: entry types come with the listing (``d_type``), so no
+    ``stat`` per directory, and plain strings instead of ``os.path.join``.
+    An unreadable directory is passed over, as ``os.walk`` does.
+    """
+    stack = [directory]
+    while stack:
+        top = stack.pop()
+        prefix = top if top.endswith(os.sep) else top + os.sep
+        files: list[os.DirEntry[str]] = []
+        subdirs: list[str] = []
+        try:
+            with os.scandir(top) as listing:
+                for entry in listing:
+                    try:
+                        is_dir = entry.is_dir(follow_symlinks=False)
+                    except OSError:
+                        is_dir = False
+                    if not is_dir:
+                        files.append(entry)
+                    elif entry.name != ".git":
+                        subdirs.append(entry.name)
+        except OSError:
+            continue
+        files.sort(key=lambda e: e.name)
+        for entry in files:
+            yield prefix + entry.name, entry
+        subdirs.sort(reverse=True)  # popped in sorted order
+        stack.extend(prefix + name for name in subdirs)
+
+
+def _walk_entries(directory: str) -> list[Entry]:
+    """The Python walk's entries, each regular file stat-ed (``lstat``) for its signature."""
+    start = len(directory if directory.endswith(os.sep) else directory + os.sep)
+    entries = []
+    for full, entry in walk(directory):
+        name = full[start:] if os.sep == "/" else full[start:].replace(os.sep, "/")
+        try:
+            regular = entry.is_file(follow_symlinks=False)
+            signature = stat_signature(entry.stat(follow_symlinks=False)) if regular else None
+        except OSError:
+            signature = None  # the scan says why
+        entries.append((name, signature, None))
+    return entries
+
+
+# -- starting and collecting ------------------------------------------------------
+
+
+class _Pending:
+    """A listing under way: git or find in a child process, else the Python walk in a thread."""
+
+    def __init__(self, directory: str, use_git: bool) -> None:
+        self.directory = directory
+        self.started_ns = time.time_ns()
+        self.from_git = use_git
+        self._collect = _start_git(directory) if use_git else _start_find(directory)
+        self._walked: list[Entry] | None = None
+        self._thread: threading.Thread | None = None
+        if self._collect is None:
+            self._thread = threading.Thread(target=self._walk, name="secretaudit-walk", daemon=True)
+            self._thread.start()
+
+    def _walk(self) -> None:
+        self._walked = _walk_entries(self.directory)
+
+    def result(self) -> Listing | None:
+        """The listing; None when git failed (the caller then lists without git)."""
+        entries = self._collect() if self._collect is not None else None
+        if entries is None and not self.from_git:
+            if self._thread is None:  # find failed: walk here
+                self._walk()
+            else:
+                self._thread.join()
+            entries = self._walked
+        if entries is None:
+            return None
+        return Listing(entries, self.started_ns, self.from_git)
+
+
+_started: dict[str, _Pending] = {}
+
+
+def prefetch(paths: list[str]) -> None:
+    """Start listing each directory in ``paths`` now; :func:`list_directory` collects it later."""
+    for path in paths:
+        absolute = os.path.abspath(path)
+        if absolute not in _started and os.path.isdir(absolute) and not os.path.islink(absolute):
+            _started[absolute] = _Pending(absolute, git_toplevel(Path(absolute)) is not None)
+
+
+def list_directory(directory: str, use_git: bool | None = None) -> Listing:
+    """The entries of ``directory`` (absolute), from a prefetched listing when there is one.
+
+    ``use_git`` None means: inside a git work tree, ask git (so
+    ``.gitignore`` is honoured).  When git fails, the directory is walked.
+    """
+    pending = _started.pop(directory, None)
+    if pending is None:
+        if use_git is None:
+            use_git = git_toplevel(Path(directory)) is not None
+        pending = _Pending(directory, use_git)
+    listing = pending.result()
+    if listing is None:
+        listing = _Pending(directory, False).result()
+    assert listing is not None
+    return listing
