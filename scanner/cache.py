@@ -14,6 +14,13 @@ being read could change again without its stat changing (timestamps are
 coarse), so its signature is marked racy, and the next run hashes the file
 before it trusts the entry, as git does for racily clean index entries.
 
+With the snapshot goes the target's *outcome*: the key of the listing it
+was made from (a digest of every name with its signature or blob id, and
+of what filters them), the number and bytes of files without findings, the
+files with findings or skips, and the few files every run scans again.  A
+rescan whose listing has the same key replays it without a pass over the
+files; none is recorded while an entry is racy.
+
 Stored per file: for each finding the check id, rule, line, a salted digest
 of the secret, the label, the redacted evidence and the inline waiver; never
 a secret.  Fingerprints are recomputed from the digest and the path.
@@ -67,6 +74,11 @@ class CacheCorrupt(Exception):
 class _OtherFormat(Exception):
     """The cache was written by another version of secretaudit."""
 
+
+#: What a run over an unchanged listing comes to: (listing key, files without
+#: findings, their bytes, the paths of files with findings or skips, and the
+#: (path, relpath, digest, signature) of the files every run scans again).
+Outcome = tuple[str, int, int, tuple[str, ...], tuple[tuple[str, str, "str | None", "str | None"], ...]]
 
 #: What a snapshot remembers of one file: (signature, digest, size, payload).
 #: ``signature`` is the listing's (None when git vouched for the file,
@@ -146,6 +158,8 @@ class ScanCache:
         self._snapshots: dict[str, dict[str, Known]] = {}
         self._changed: set[str] = set()
         self._loaded: dict[str, dict[str, Known]] = {}
+        self._outcomes: dict[str, Outcome | None] = {}
+        self._loaded_outcomes: dict[str, Outcome | None] = {}
         self._scope: str | None = None
         self._write_error: CacheCorrupt | OSError | None = None
 
@@ -218,14 +232,61 @@ class ScanCache:
         self._snapshots.setdefault(scope, {})
         checksum, data = self._stored.get(scope, ("", b""))
         known: dict[str, Known] = {}
+        outcome = None
         if checksum.endswith(_SNAPSHOT_FORMAT):  # else none yet, or another Python's: rebuilt as the scan goes
             try:
-                loaded = marshal.loads(data)
+                known, outcome = marshal.loads(data)
             except (EOFError, ValueError, TypeError):
-                loaded = None  # it passed its checksum, so only a change of format gets here
-            known = loaded if isinstance(loaded, dict) else {}
+                pass  # it passed its checksum, so only a change of format gets here
         self._loaded[scope] = known
+        self._outcomes[scope] = self._loaded_outcomes[scope] = outcome
         return known
+
+    def outcome(self, scope: str, key: str) -> "Outcome | None":
+        """The outcome recorded for ``scope`` when its listing had this ``key``; else None."""
+        self.snapshot(scope)
+        outcome = self._loaded_outcomes.get(scope)
+        return outcome if outcome is not None and outcome[0] == key else None
+
+    def record_outcome(self, scope: str, key: str, refs: list[Any]) -> None:
+        """Record what a run over the listing ``key`` of ``scope`` came to, from its final snapshot.
+
+        ``refs`` are every file reference the run made (``scanner.files``);
+        those the snapshot does not hold are the ones every run scans again.
+        Nothing is recorded while an entry is racy: the next run must hash
+        that file, not take the outcome on trust.
+        """
+        known = self._snapshots.get(scope, {})
+        files = size = 0
+        answered = []
+        for relpath, (signature, _, file_size, payload) in known.items():
+            if signature is not None and signature.startswith(RACY_MARK):
+                self.forget_outcome(scope)
+                return
+            if payload is None:
+                files += 1
+                size += file_size
+            else:
+                answered.append(relpath)
+        todo = tuple((ref.path, ref.relpath, ref.digest, ref.signature) for ref in refs if ref.relpath not in known)
+        outcome = (key, files, size, tuple(answered), todo)
+        if outcome != self._outcomes.get(scope):
+            self._outcomes[scope] = outcome
+            self._changed.add(scope)
+
+    def forget_outcome(self, scope: str) -> None:
+        if self._outcomes.get(scope) is not None:
+            self._outcomes[scope] = None
+            self._changed.add(scope)
+
+    def carry_all(self) -> None:
+        """Carry every entry loaded for the current scope into this run's snapshot (its tree is unchanged)."""
+        scope = self._scope or ""
+        self._snapshots[scope] = self._loaded.get(scope, {})
+
+    def changed(self) -> bool:
+        """Whether this run changed the current scope's snapshot."""
+        return (self._scope or "") in self._changed
 
     def carry(self, kept: dict[str, Known], changed: bool = False) -> None:
         """Carry unchanged files' entries into this run's snapshot of the current scope.
@@ -308,7 +369,7 @@ class ScanCache:
         if snapshots:
             for scope, known in self._snapshots.items():
                 if scope in self._changed or len(known) != len(self._loaded.get(scope, ())):
-                    data = marshal.dumps(known)
+                    data = marshal.dumps((known, self._outcomes.get(scope)))
                     blobs.append((scope, self.rules, _blob_checksum(data), data))
         if not self._pending_results and not blobs:
             return

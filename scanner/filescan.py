@@ -27,7 +27,7 @@ from scanner.reader import Skip, decode, read_bytes
 from scanner.waivers import waiver_for
 
 if TYPE_CHECKING:
-    from scanner.cache import Known, ScanCache
+    from scanner.cache import Known, Outcome, ScanCache
     from scanner.config import Config
 
 Row = list[Any]  # [check_id, rule, line, secret digest, label, evidence, waiver or None]
@@ -179,10 +179,34 @@ def replay_from_cache(refs: list[FileRef], config: "Config", target: str, cache:
         elif payload == binary:
             on_result(FileResult(ref.relpath, skip=Skip(ref.relpath, "binary"), cached=True))
         else:
-            on_result(_from_payload(ref, payload, size, config, target))
+            on_result(_from_payload(ref.relpath, payload, size, config, target))
     cache.carry(kept, changed)
     on_unchanged(unchanged, unchanged_bytes)
     return todo
+
+
+def replay_outcome(outcome: "Outcome", known_files: dict[str, "Known"], config: "Config", target: str,
+                   on_result: Callable[[FileResult], None], on_unchanged: Callable[[int, int], None],
+                   on_count: Callable[[int], None]) -> list[FileRef]:
+    """Replay a recorded outcome (:meth:`ScanCache.record_outcome`); return the files to scan again.
+
+    The counterpart of :func:`replay_from_cache` for a directory whose
+    listing is unchanged as a whole: the same results, without a pass over
+    every file.
+    """
+    from scanner.cache import encode_payload
+
+    _, files, size, answered, todo = outcome
+    on_count(files + len(answered) + len(todo))
+    binary = encode_payload(BINARY_ROWS)
+    for relpath in answered:
+        _, _, file_size, payload = known_files[relpath]
+        if payload == binary:
+            on_result(FileResult(relpath, skip=Skip(relpath, "binary"), cached=True))
+        else:
+            on_result(_from_payload(relpath, payload or "", file_size, config, target))
+    on_unchanged(files, size)
+    return [FileRef(path, relpath, None, None, digest, signature) for path, relpath, digest, signature in todo]
 
 
 def _confirm_racy(ref: FileRef, known: "Known", config: "Config") -> "Known | None":
@@ -208,17 +232,15 @@ def _recorded_signature(ref: FileRef, info: os.stat_result) -> str | None:
     return RACY_MARK + ref.signature if info.st_ctime_ns >= time.time_ns() - RACY_NS else ref.signature
 
 
-def _from_payload(ref: FileRef, payload: str, size: int, config: "Config", target: str) -> FileResult:
-    """The result of an unchanged file with findings or a skip, from its cached rows."""
-    from scanner.cache import CacheCorrupt, decode_payload
+def _from_payload(relpath: str, payload: str, size: int, config: "Config", target: str) -> FileResult:
+    """The result of an unchanged file with findings or a skip, from its cached rows.
 
-    try:
-        rows = decode_payload(payload)
-    except CacheCorrupt:
-        rows = None
-    if rows is None:  # pragma: no cover - the snapshot's checksum passed, so only a bug gets here
-        return scan_file(ref, config, target)
-    return FileResult(ref.relpath, findings_from_rows(rows, ref.relpath, config, target), size=size, cached=True)
+    The rows come from a snapshot that passed its checksum, so they decode.
+    """
+    from scanner.cache import decode_payload
+
+    return FileResult(relpath, findings_from_rows(decode_payload(payload), relpath, config, target), size=size,
+                      cached=True)
 
 
 def scan_file(ref: FileRef, config: "Config", target: str, caching: bool = False) -> FileResult:

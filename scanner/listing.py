@@ -19,15 +19,15 @@ entries, with signatures in its own format.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 import shutil
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
-from typing import Callable, Iterator, NamedTuple
+from typing import Callable, Iterator
 
 
 #: One file of a listing: (name, signature, digest).  ``name`` is relative to
@@ -39,12 +39,37 @@ from typing import Callable, Iterator, NamedTuple
 Entry = tuple[str, "str | None", "str | None"]
 
 
-class Listing(NamedTuple):
-    """A directory's entries, the time the listing began, and whether git produced it."""
+class Listing:
+    """A directory's files as one listing saw them.
 
-    entries: list[Entry]
-    started_ns: int
-    from_git: bool
+    ``key`` digests everything the listing saw (every name with its
+    signature or blob id), so two listings with the same key hold the same
+    entries: a rescan that finds the key it recorded last time can answer
+    the whole directory without looking at one entry (see
+    ``scanner.files``).  It is None where it would cost a pass over the
+    entries (the Python walk) or cannot promise that (a merge in progress).
+    ``entries`` are parsed on first use, for the same reason.
+    """
+
+    def __init__(self, key: str | None, parse: Callable[[], list[Entry]], from_git: bool) -> None:
+        self.key = key
+        self.from_git = from_git
+        self._parse: Callable[[], list[Entry]] | None = parse
+        self._entries: list[Entry] = []
+
+    @property
+    def entries(self) -> list[Entry]:
+        if self._parse is not None:
+            self._entries, self._parse = self._parse(), None
+        return self._entries
+
+
+def _digest(*parts: bytes) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        digest.update(part)
+        digest.update(b"\0\1")
+    return digest.hexdigest()
 
 
 def git_toplevel(directory: Path) -> Path | None:
@@ -115,7 +140,7 @@ def _git(directory: str, *args: str) -> _Child:
     return _Child(["git", "-C", directory, *args])
 
 
-def _start_git(directory: str) -> Callable[[], list[Entry] | None]:
+def _start_git(directory: str) -> Callable[[], Listing | None]:
     """Start the three git commands of a work-tree listing; the returned function collects them.
 
     ``ls-files -s`` gives tracked names and blob ids at once,
@@ -128,17 +153,24 @@ def _start_git(directory: str) -> Callable[[], list[Entry] | None]:
     others = _git(directory, "ls-files", "-z", "--others", "--exclude-standard", "--", ".")
     modified = _git(directory, "diff-files", "--name-only", "-z", "--relative", "--", ".")
 
-    def collect() -> list[Entry] | None:
-        index, changed, untracked = _names(staged.output()), _names(modified.output()), _names(others.output())
-        if index is None or changed is None or untracked is None:
+    def collect() -> Listing | None:
+        index, changed, untracked = staged.output(), modified.output(), others.output()
+        changed_names, untracked_names = _names(changed), _names(untracked)
+        if index is None or changed_names is None or untracked_names is None:
             return None
-        return _git_entries(directory, index, set(changed), untracked)
+        prefix = directory if directory.endswith(os.sep) else directory + os.sep
+        stated = {name: _stat_entry(name, prefix + name) for name in (*changed_names, *untracked_names)}
+        seen = "\0".join(f"{name}\0{'gone' if entry is _GONE else entry[1]}" for name, entry in stated.items())
+        # a merge in progress lists one path per stage, each stat-ed on its own: no key then
+        merging = any(marker in index for marker in (b" 1\t", b" 2\t", b" 3\t"))
+        key = None if merging else _digest(index, seen.encode("utf-8", "surrogateescape"))
+        return Listing(key, lambda: _git_entries(directory, _names(index) or [], stated, untracked_names), True)
 
     return collect
 
 
-def _git_entries(directory: str, index: list[str], changed: set[str], untracked: list[str]) -> list[Entry]:
-    """Entries from ``ls-files -s`` lines, the changed names and the untracked names.
+def _git_entries(directory: str, index: list[str], stated: dict[str, Entry], untracked: list[str]) -> list[Entry]:
+    """Entries from ``ls-files -s`` lines, the changed and untracked files (already stat-ed), and their names.
 
     A tracked, unmodified regular file at stage 0 carries its blob id.  A
     conflicted file (one index line per stage) is listed once; a tracked
@@ -154,13 +186,14 @@ def _git_entries(directory: str, index: list[str], changed: set[str], untracked:
         if name in entries:
             continue
         mode, blob, stage = meta.split(" ")
-        if stage == "0" and name not in changed and mode in ("100644", "100755"):
+        if name in stated:
+            entries[name] = stated[name]
+        elif stage == "0" and mode in ("100644", "100755"):
             entries[name] = (name, None, blob)
         else:
             entries[name] = _stat_entry(name, prefix + name)
     for name in untracked:
-        if name not in entries:
-            entries[name] = _stat_entry(name, prefix + name)
+        entries.setdefault(name, stated[name])
     return [entry for entry in entries.values() if entry is not _GONE]
 
 
@@ -194,7 +227,7 @@ _FIND_FILE = r"%P\0%s:%T@:%C@:%i\0"
 _FIND_OTHER = r"%P\0\0"
 
 
-def _start_find(directory: str) -> Callable[[], list[Entry] | None] | None:
+def _start_find(directory: str) -> Callable[[], Listing | None] | None:
     """GNU find, walking and stat-ing in C; None where there is no ``find`` to try."""
     if not sys.platform.startswith("linux") or shutil.which("find") is None:
         return None
@@ -202,14 +235,19 @@ def _start_find(directory: str) -> Callable[[], list[Entry] | None] | None:
                    "-o", "-type", "f", "-printf", _FIND_FILE, "-o", "!", "-type", "d", "-printf", _FIND_OTHER],
                   env={**os.environ, "LC_ALL": "C"})
 
-    def collect() -> list[Entry] | None:
-        fields = _names(find.output())
-        if fields is None:
+    def collect() -> Listing | None:
+        out = find.output()
+        if out is None:
             return None  # not GNU find, or a directory it could not read: the Python walk decides
-        names, signatures = fields[0::2], fields[1::2]
-        return list(zip(names, [s or None for s in signatures], itertools.repeat(None)))
+        return Listing(_digest(out), lambda: _find_entries(out), False)
 
     return collect
+
+
+def _find_entries(out: bytes) -> list[Entry]:
+    fields = _names(out) or []
+    names, signatures = fields[0::2], fields[1::2]
+    return list(zip(names, [s or None for s in signatures], itertools.repeat(None)))
 
 
 def walk(directory: str) -> Iterator[tuple[str, os.DirEntry[str]]]:
@@ -270,7 +308,6 @@ class _Pending:
 
     def __init__(self, directory: str, use_git: bool) -> None:
         self.directory = directory
-        self.started_ns = time.time_ns()
         self.from_git = use_git
         self._collect = _start_git(directory) if use_git else _start_find(directory)
         self._walked: list[Entry] | None = None
@@ -284,16 +321,15 @@ class _Pending:
 
     def result(self) -> Listing | None:
         """The listing; None when git failed (the caller then lists without git)."""
-        entries = self._collect() if self._collect is not None else None
-        if entries is None and not self.from_git:
-            if self._thread is None:  # find failed: walk here
-                self._walk()
-            else:
-                self._thread.join()
-            entries = self._walked
-        if entries is None:
-            return None
-        return Listing(entries, self.started_ns, self.from_git)
+        listing = self._collect() if self._collect is not None else None
+        if listing is not None or self.from_git:
+            return listing
+        if self._thread is None:  # find failed: walk here
+            self._walk()
+        else:
+            self._thread.join()
+        walked = self._walked or []
+        return Listing(None, lambda: walked, False)
 
 
 _started: dict[str, _Pending] = {}
@@ -304,7 +340,29 @@ def prefetch(paths: list[str]) -> None:
     for path in paths:
         absolute = os.path.abspath(path)
         if absolute not in _started and os.path.isdir(absolute) and not os.path.islink(absolute):
-            _started[absolute] = _Pending(absolute, git_toplevel(Path(absolute)) is not None)
+            in_git = _inside_git(absolute)
+            _started[absolute] = _Pending(absolute, git_toplevel(Path(absolute)) is not None if in_git is None
+                                          else in_git)
+
+
+def _inside_git(directory: str) -> bool | None:
+    """Whether ``directory`` or a parent holds a ``.git``; None when git's environment must decide.
+
+    A few ``lstat`` calls instead of starting ``git rev-parse``, which
+    would delay the listing by a process start.  Where this guesses wrong
+    (a ceiling directory, a bare repository), the git listing fails and the
+    directory is walked: what asking git first would also have done.
+    """
+    if any(key in os.environ for key in ("GIT_DIR", "GIT_WORK_TREE", "GIT_CEILING_DIRECTORIES")):
+        return None
+    path = directory
+    while True:
+        if os.path.lexists(os.path.join(path, ".git")):
+            return True
+        parent = os.path.dirname(path)
+        if parent == path:
+            return False
+        path = parent
 
 
 def list_directory(directory: str, use_git: bool | None = None) -> Listing:

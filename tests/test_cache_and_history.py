@@ -270,3 +270,53 @@ def test_cache_rows_are_written_in_short_transactions_during_the_scan(tmp_path: 
     assert reopened.snapshot("src")["src/f6.py"] == ("10:6:1", "digest6", 10, None)
     assert reopened.results("digest6", "src/f6.py") == []
     reopened.close()
+
+
+def _outcome_recorded(cache: Path) -> bool:
+    """Whether the cache holds an outcome for the scanned directory (what an unchanged tree is answered from)."""
+    import marshal
+    import sqlite3
+
+    (db,) = cache.rglob("*.sqlite")
+    rows = sqlite3.connect(db).execute("SELECT data FROM snapshots").fetchall()
+    return any(marshal.loads(data)[1] is not None for (data,) in rows)
+
+
+def test_an_unchanged_tree_is_answered_from_its_recorded_outcome(tree: Path, tmp_path: Path) -> None:
+    """Once no entry is racy, the run records its outcome; the next run over the same listing replays it whole.
+
+    The replayed report is the same as a full scan's, skipped files (found
+    again every run) included, and any change to the listing or to what
+    filters it (``--exclude``) goes back to the per-file path.
+    """
+    import time
+
+    (tree / "broken.txt").write_bytes(b"caf\xe9\n")  # not UTF-8: never cached, scanned by every run
+    cache = tmp_path / "cache"
+    cold = _scan(tree, cache)
+    if not _outcome_recorded(cache):  # a plain tree's files changed within RACY_NS of being read
+        time.sleep(2.1)
+        _scan(tree, cache)  # hashes them, trusts them now, records the outcome
+    assert _outcome_recorded(cache)
+    replayed = _scan(tree, cache)
+    for key in ("findings", "results", "skipped", "controls"):
+        assert replayed[key] == cold[key], key
+    assert replayed["summary"] == {**cold["summary"], "files_from_cache": cold["summary"]["files_scanned"]}
+    assert {"path": "broken.txt", "reason": "not UTF-8"}.items() <= next(
+        s for s in replayed["skipped"] if s["path"] == "broken.txt").items()
+
+    excluded = _scan(tree, cache, "--exclude", "*.py")
+    assert excluded["findings"] and not any(f["location"]["path"].endswith(".py") for f in excluded["findings"])
+    assert excluded["summary"]["files_scanned"] < cold["summary"]["files_scanned"]
+    assert _scan(tree, cache)["findings"] == cold["findings"]
+
+
+def test_a_racy_tree_records_no_outcome(tmp_path: Path) -> None:
+    """Files written just before the scan could change again unseen by stat: their outcome is not taken on trust."""
+    root = tmp_path / "tree"
+    root.mkdir()
+    (root / "app.py").write_text("VALUE = 1\n")
+    cache = tmp_path / "cache"
+    proc, _ = run_json("scan", "--no-baseline", str(root), env={"XDG_CACHE_HOME": str(cache)})
+    assert proc.returncode == 0, proc.stderr
+    assert not _outcome_recorded(cache)

@@ -200,4 +200,4 @@ def test_a_deleted_file_leaves_the_snapshot(tmp_path: Path) -> None:
 
     (db,) = (tmp_path / "cache").rglob("*.sqlite")
     (data,), = sqlite3.connect(db).execute("SELECT data FROM snapshots").fetchall()
-    assert set(marshal.loads(data)) == {"a.py"}
+    assert set(marshal.loads(data)[0]) == {"a.py"}
