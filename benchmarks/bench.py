@@ -24,6 +24,12 @@ secretaudit keeps a scan cache (per file content, under
 empty cache directory so the numbers are cold scans, and one extra row and
 one extra latency line show the warm cache (the same scan repeated).
 
+Both tools run from one fresh virtualenv into which pip installs the
+project (detect-secrets is one of its dependencies), as users and
+pre-commit install them, and the floor runs on that virtualenv's
+interpreter: no editable-install finder or site-wide ``.pth`` file of this
+machine's own Python is timed (``--no-venv`` times those instead).
+
 Every tool runs as a child process started with :class:`subprocess.Popen`
 and reaped with :func:`os.wait4`, whose rusage gives that child's CPU time
 (user + sys, including the worker processes it waited for).  Peak RSS comes
@@ -200,15 +206,42 @@ def pick_latency_files(tree: Path, count: int = 10) -> list[str]:
 # -- the tools --------------------------------------------------------------------------------
 
 
+#: Where the measured tools' console scripts and interpreter live: the
+#: virtualenv :func:`build_venv` makes, or (``--no-venv``) this interpreter's.
+TOOLS_BIN = Path(sys.executable).parent
+
+
 def console_script(name: str) -> list[str]:
-    """The console script next to this interpreter (no pyenv/asdf shim in the timing), else PATH."""
-    local = Path(sys.executable).parent / name
+    """The console script in :data:`TOOLS_BIN` (no pyenv/asdf shim in the timing), else PATH."""
+    local = TOOLS_BIN / name
     if local.is_file() and os.access(local, os.X_OK):
         return [str(local)]
     found = shutil.which(name)
     if found:
         return [found]
     raise SystemExit(f"{name} not found; install it (pip install -e '.[test]' installs both tools)")
+
+
+def tools_python() -> str:
+    """The interpreter next to the tools, for the one-regex floor (same start-up as theirs)."""
+    local = TOOLS_BIN / "python"
+    return str(local) if local.is_file() else sys.executable
+
+
+def build_venv(workdir: Path) -> Path:
+    """A fresh virtualenv with the project pip-installed, as a user (or pre-commit) installs it.
+
+    detect-secrets is one of the project's dependencies, so both tools and
+    the floor's interpreter come from it and start alike: no editable-install
+    finder, no site-wide ``.pth`` files, bytecode compiled by pip.
+    """
+    venv = workdir / "venv"
+    project = Path(__file__).resolve().parent.parent
+    print("building a virtualenv with the project pip-installed ...", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", str(project)], check=True)
+    shutil.rmtree(project / "build", ignore_errors=True)
+    return venv / "bin"
 
 
 def child_env(cache_home: Path | None = None) -> dict[str, str]:
@@ -262,7 +295,7 @@ def median_of(runs: list[Result]) -> Result:
 
 
 def run_floor(tree: Path, env: dict[str, str]) -> Result:
-    run = measure("one-regex floor", [sys.executable, "-c", FLOOR_SCRIPT, str(tree)], env=env)
+    run = measure("one-regex floor", [tools_python(), "-c", FLOOR_SCRIPT, str(tree)], env=env)
     _check(run, (0,))
     files, size, hits = (int(x) for x in run.stdout.split())
     return Result("one-regex floor", files, size / MB, run.wall_s, run.cpu_s, run.peak_rss_mb, hits,
@@ -349,15 +382,10 @@ def run_history(repo_arg: str, workdir: Path, caches: "Caches") -> dict[str, Any
             "warm_wall_s": warm.wall_s, "findings": findings}
 
 
-def run_venv_latency(tree: Path, picked: list[str], workdir: Path, runs: int, caches: "Caches") -> dict[str, Any]:
-    """The hook's latency from a fresh virtualenv holding only the project, as pre-commit builds it."""
-    venv = workdir / "hook-venv"
-    project = Path(__file__).resolve().parent.parent
-    print("building a hook virtualenv (pip install of the project) ...", flush=True)
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", str(project)], check=True)
-    hook = [str(venv / "bin" / "secretaudit"), "scan", "--allow-empty", "--quiet"]
-    return run_latency(tree, picked, hook, "secretaudit (hook venv)", runs, caches.cold, (0, 1))
+def run_base_latency(tree: Path, picked: list[str], runs: int, caches: "Caches") -> dict[str, Any]:
+    """The hook's latency from this interpreter's own console script (its site-packages and all)."""
+    hook = [str(Path(sys.executable).parent / "secretaudit"), "scan", "--allow-empty", "--quiet"]
+    return run_latency(tree, picked, hook, "secretaudit (this interpreter)", runs, caches.cold, (0, 1))
 
 
 # -- output ---------------------------------------------------------------------------------------
@@ -422,9 +450,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--history", nargs="?", const="django", metavar="REPO",
                         help="Also time 'scan --history' on REPO, or (no value) on a repository of six Django "
                              "releases built from PyPI (history_repo.py; downloads cached in ~/.cache).")
-    parser.add_argument("--venv-latency", action="store_true",
-                        help="Also time the hook from a fresh virtualenv, as pre-commit runs it "
-                             "(no site-wide .pth files; pip installs the project there first).")
+    parser.add_argument("--no-venv", action="store_true",
+                        help="Run the tools installed with this interpreter instead of a fresh virtualenv "
+                             "(by default pip installs the project, detect-secrets with it, into one first).")
+    parser.add_argument("--base-latency", action="store_true",
+                        help="Also time the hook from this interpreter's own console script.")
     args = parser.parse_args(argv)
 
     source = (args.tree or default_source()).resolve()
@@ -444,7 +474,11 @@ def main(argv: list[str] | None = None) -> int:
               f"in {time.perf_counter() - started:.1f}s")
         print(f"python {platform.python_version()} on {platform.platform()}, {os.cpu_count()} CPUs\n", flush=True)
 
-        compile_project()
+        global TOOLS_BIN
+        if args.no_venv:
+            compile_project()
+        else:
+            TOOLS_BIN = build_venv(workdir)
         results: list[Result] = []
         print("running secretaudit (cold cache, then warm) ...", flush=True)
         floor_runs: list[Result] = []
@@ -509,11 +543,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\nhistory: {history['blobs']} unique blobs, {history['mb']:.1f} MB, cold {history['cold_wall_s']:.2f}s "
                   f"({history['mb_per_s']:.1f} MB/s), warm cache {history['warm_wall_s']:.2f}s; "
                   f"{history['findings']} SA105 findings")
-        if args.venv_latency:
-            venv_lat = run_venv_latency(tree, picked, workdir, args.latency_runs, caches)
-            latency.append(venv_lat)
-            print(f"  {venv_lat['tool']:<24} median {venv_lat['median_wall_s'] * 1000:7.0f} ms  "
-                  f"(min {venv_lat['min_wall_s'] * 1000:.0f}, max {venv_lat['max_wall_s'] * 1000:.0f})")
+        if args.base_latency:
+            base_lat = run_base_latency(tree, picked, args.latency_runs, caches)
+            latency.append(base_lat)
+            print(f"  {base_lat['tool']:<24} median {base_lat['median_wall_s'] * 1000:7.0f} ms  "
+                  f"(min {base_lat['min_wall_s'] * 1000:.0f}, max {base_lat['max_wall_s'] * 1000:.0f})")
 
         if args.json_path:
             data = {
