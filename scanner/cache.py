@@ -244,9 +244,11 @@ class ScanCache:
 
     def outcome(self, scope: str, key: str) -> "Outcome | None":
         """The outcome recorded for ``scope`` when its listing had this ``key``; else None."""
-        self.snapshot(scope)
+        known = self.snapshot(scope)
         outcome = self._loaded_outcomes.get(scope)
-        return outcome if outcome is not None and outcome[0] == key else None
+        if outcome is None or outcome[0] != key or len(known) != outcome[1] + len(outcome[3]):
+            return None  # another tree, or (never, but cheap to check) not the snapshot it was made from
+        return outcome
 
     def record_outcome(self, scope: str, key: str, refs: list[Any]) -> None:
         """Record what a run over the listing ``key`` of ``scope`` came to, from its final snapshot.
@@ -284,10 +286,6 @@ class ScanCache:
         scope = self._scope or ""
         self._snapshots[scope] = self._loaded.get(scope, {})
 
-    def changed(self) -> bool:
-        """Whether this run changed the current scope's snapshot."""
-        return (self._scope or "") in self._changed
-
     def carry(self, kept: dict[str, Known], changed: bool = False) -> None:
         """Carry unchanged files' entries into this run's snapshot of the current scope.
 
@@ -296,6 +294,7 @@ class ScanCache:
         """
         scope = self._scope or ""
         self._snapshots.setdefault(scope, {}).update(kept)
+        self.forget_outcome(scope)  # until record_outcome says what this run came to
         if changed:
             self._changed.add(scope)
 
@@ -332,6 +331,7 @@ class ScanCache:
         scope = self._scope or ""
         self._snapshots.setdefault(scope, {})[relpath] = (signature, digest, size,
                                                          None if payload == _EMPTY else payload)
+        self.forget_outcome(scope)  # until record_outcome says what this run came to
         self._changed.add(scope)
         self.remember_results(result_key(digest, relpath), payload)
 

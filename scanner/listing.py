@@ -22,12 +22,13 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
-import shutil
 import subprocess
 import sys
-import threading
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
+
+if TYPE_CHECKING:
+    import threading
 
 
 #: One file of a listing: (name, signature, digest).  ``name`` is relative to
@@ -103,11 +104,15 @@ class _Child:
 
     def __init__(self, argv: list[str], env: dict[str, str] | None = None) -> None:
         self._out = _spool()
-        self._proc = subprocess.Popen(argv, stdout=self._out, stderr=subprocess.DEVNULL, env=env)
+        try:
+            self._proc: subprocess.Popen[bytes] | None = subprocess.Popen(
+                argv, stdout=self._out, stderr=subprocess.DEVNULL, env=env)
+        except OSError:  # not installed: the caller lists another way
+            self._proc = None
 
     def output(self) -> bytes | None:
-        """Everything the command wrote, once it has exited; None if it failed."""
-        status = self._proc.wait()
+        """Everything the command wrote, once it has exited; None if it failed or could not start."""
+        status = self._proc.wait() if self._proc is not None else None
         self._out.seek(0)
         data = self._out.read()
         self._out.close()
@@ -229,6 +234,8 @@ _FIND_OTHER = r"%P\0\0"
 
 def _start_find(directory: str) -> Callable[[], Listing | None] | None:
     """GNU find, walking and stat-ing in C; None where there is no ``find`` to try."""
+    import shutil
+
     if not sys.platform.startswith("linux") or shutil.which("find") is None:
         return None
     find = _Child(["find", directory, "-mindepth", "1", "(", "-name", ".git", "-type", "d", "-prune", ")",
@@ -311,8 +318,10 @@ class _Pending:
         self.from_git = use_git
         self._collect = _start_git(directory) if use_git else _start_find(directory)
         self._walked: list[Entry] | None = None
-        self._thread: threading.Thread | None = None
+        self._thread: "threading.Thread | None" = None
         if self._collect is None:
+            import threading
+
             self._thread = threading.Thread(target=self._walk, name="secretaudit-walk", daemon=True)
             self._thread.start()
 

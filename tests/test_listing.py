@@ -201,3 +201,38 @@ def test_a_deleted_file_leaves_the_snapshot(tmp_path: Path) -> None:
     (db,) = (tmp_path / "cache").rglob("*.sqlite")
     (data,), = sqlite3.connect(db).execute("SELECT data FROM snapshots").fetchall()
     assert set(marshal.loads(data)[0]) == {"a.py"}
+
+
+def test_an_outcome_outlives_no_run_that_changed_its_snapshot(tmp_path: Path) -> None:
+    """A run that goes file by file and stops part-way (Ctrl-C) must not leave the old outcome behind.
+
+    Its snapshot holds only what it got to, so the outcome recorded for the
+    full snapshot would replay files it no longer knows.
+    """
+    db = tmp_path / "cache.db"
+    first = ScanCache(db, "rules")
+    first.snapshot("")
+    for name in ("a.py", "b.py"):
+        first.remember(name, f"sig-{name}", f"digest-{name}", 10, encode_payload([]))
+    first.record_outcome("", "tree-key", [FileRef(str(tmp_path / n), n) for n in ("a.py", "b.py")])
+    first.flush()
+    assert ScanCache(db, "rules").outcome("", "tree-key") is not None
+    assert ScanCache(db, "rules").outcome("", "another-tree") is None
+
+    interrupted = ScanCache(db, "rules")
+    interrupted.snapshot("")
+    interrupted.carry({"a.py": ("sig-a.py", "digest-a.py", 10, None)})  # then Ctrl-C: no record_outcome
+    interrupted.flush()
+    assert ScanCache(db, "rules").outcome("", "tree-key") is None
+
+
+def test_without_git_or_find_installed_a_repository_is_walked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    (root / "app.py").write_text("VALUE = 1\n")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))  # neither git nor find can start
+    listing.prefetch([str(root)])
+    result = listing.list_directory(str(root))
+    assert not result.from_git
+    assert [(name, signature is not None) for name, signature, _ in result.entries] == [("app.py", True)]
