@@ -391,21 +391,18 @@ def run_base_latency(tree: Path, picked: list[str], runs: int, caches: "Caches")
 # -- output ---------------------------------------------------------------------------------------
 
 
-def run_git_warm(tree: Path, files: int, size: int, caches: "Caches", repeat: int = 1) -> Result:
-    """The warm rescan again, with the tree committed to git (a nightly job's checkout).
+def commit_copy(tree: Path, dest: Path) -> None:
+    """``dest``: a copy of ``tree`` committed to git, as a nightly job's checkout is.
 
-    In a repository the cache is keyed by git's blob ids (one ``ls-files -s``
-    and one ``diff-files``), so an unchanged file costs no ``stat`` in Python.
-    Runs after detect-secrets, which must see a plain directory.
+    In a repository the cache is keyed by git's blob ids (``ls-files -s``
+    and ``diff-files``), so an unchanged file costs no ``stat`` in Python.
+    A copy of its own, so that detect-secrets still sees a plain directory.
     """
+    shutil.copytree(tree, dest)
     git_env = {**os.environ, "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
                "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.com"}
     for command in (["init", "-q"], ["add", "-A", "-f"], ["commit", "-q", "-m", "bench"]):
-        subprocess.run(["git", "-C", str(tree), *command], check=True, env=git_env, capture_output=True)
-    env = caches.shared("warm-git")
-    run_secretaudit(tree, files, size, env)  # fills the cache
-    return median_of([run_secretaudit(tree, files, size, env, name="secretaudit, warm, git")
-                      for _ in range(max(1, repeat))])
+        subprocess.run(["git", "-C", str(dest), *command], check=True, env=git_env, capture_output=True)
 
 
 def _ratio(a: float, b: float) -> str:
@@ -481,33 +478,45 @@ def main(argv: list[str] | None = None) -> int:
             TOOLS_BIN = build_venv(workdir)
         results: list[Result] = []
         print("running secretaudit (cold cache, then warm) ...", flush=True)
-        floor_runs: list[Result] = []
-        cold_runs: list[Result] = []
-
-        def floor_and_cold() -> None:
-            for _ in range(max(1, args.repeat)):  # interleaved, so that both see the machine's same moods
-                floor_runs.append(run_floor(tree, env))
-                cold_runs.append(run_secretaudit(tree, files, size, caches.cold()))
-
-        floor_and_cold()
-        warm_env = caches.shared("warm")
+        git_tree = workdir / "tree-git"
+        commit_copy(tree, git_tree)
+        rows: dict[str, list[Result]] = {name: [] for name in (
+            "one-regex floor", "secretaudit", "secretaudit, warm cache", "secretaudit, git checkout",
+            "secretaudit, warm, git")}
+        warm_env, warm_git_env = caches.shared("warm"), caches.shared("warm-git")
         run_secretaudit(tree, files, size, warm_env)  # fills the cache
-        warm = median_of([run_secretaudit(tree, files, size, warm_env, name="secretaudit, warm cache")
-                          for _ in range(max(1, args.repeat))])
+        run_secretaudit(git_tree, files, size, warm_git_env)
+
+        def rounds() -> None:
+            """Each row once per round, so that cold and warm runs see the machine's same moods."""
+            for _ in range(max(1, args.repeat)):
+                rows["one-regex floor"].append(run_floor(tree, env))
+                rows["secretaudit"].append(run_secretaudit(tree, files, size, caches.cold()))
+                rows["secretaudit, warm cache"].append(
+                    run_secretaudit(tree, files, size, warm_env, name="secretaudit, warm cache"))
+                rows["secretaudit, git checkout"].append(
+                    run_secretaudit(git_tree, files, size, caches.cold(), name="secretaudit, git checkout"))
+                rows["secretaudit, warm, git"].append(
+                    run_secretaudit(git_tree, files, size, warm_git_env, name="secretaudit, warm, git"))
+
+        rounds()
         detect_secrets = None
         if not args.skip_detect_secrets:
             print(f"running detect-secrets (about {size / MB / 0.35:.0f}s at 0.35 MB/s) ...", flush=True)
             detect_secrets = run_detect_secrets(tree, files, size, env)
-            print("running secretaudit cold again (the machine's speed drifts over detect-secrets' minutes) ...",
+            print("running the secretaudit rows again (the machine's speed drifts over detect-secrets' minutes) ...",
                   flush=True)
-            floor_and_cold()
-        results.append(median_of(floor_runs))
-        results.append(median_of(cold_runs))
+            rounds()
+        medians = {name: median_of(runs) for name, runs in rows.items()}
+        results.extend([medians["one-regex floor"], medians["secretaudit"]])
         if detect_secrets is not None:
             results.append(detect_secrets)
-        results.append(warm)
-        print("running secretaudit warm on the tree committed to git ...", flush=True)
-        results.append(run_git_warm(tree, files, size, caches, args.repeat))
+        results.extend([medians["secretaudit, warm cache"], medians["secretaudit, git checkout"],
+                        medians["secretaudit, warm, git"]])
+        rescans = {
+            "plain directory": (medians["secretaudit, warm cache"], medians["secretaudit"]),
+            "git checkout": (medians["secretaudit, warm, git"], medians["secretaudit, git checkout"]),
+        }
 
         picked = pick_latency_files(tree)
         latency = []
@@ -524,6 +533,10 @@ def main(argv: list[str] | None = None) -> int:
 
         print()
         print(table(results))
+        print()
+        for kind, (warm, cold) in rescans.items():
+            print(f"rescan of an unchanged {kind}: {warm.wall_s:.2f}s, {warm.wall_s / cold.wall_s:.1%} of the "
+                  f"first scan's {cold.wall_s:.2f}s (medians)")
         print()
         for r in results:
             if r.note:
@@ -556,6 +569,7 @@ def main(argv: list[str] | None = None) -> int:
                 "results": [{**asdict(r), "mb_per_s": r.mb_per_s} for r in results],
                 "latency": {"files": picked, "runs": latency},
                 "history": history,
+                "rescan_over_first_scan": {kind: warm.wall_s / cold.wall_s for kind, (warm, cold) in rescans.items()},
             }
             by_tool = {r.tool: r for r in results}
             if "detect-secrets" in by_tool:
