@@ -132,7 +132,9 @@ class Session:
         directory = Path(self.config.settings["cache_dir"]) if self.config.settings["cache_dir"] \
             else cachemod.default_cache_dir()
         path = cachemod.cache_file(directory, Path(self.config.stash.get("scan_root", self.config.rootdir)))
-        rules = cachemod.rules_version(self._rule_sources(), {k: self.config.settings[k] for k in ("checks", "disable")})
+        # max_file_size too: a file cached under a higher limit must be skipped as too large once it is lowered
+        rules = cachemod.rules_version(self._rule_sources(),
+                                       {k: self.config.settings[k] for k in ("checks", "disable", "max_file_size")})
         cache = cachemod.ScanCache(path, rules)
         try:
             cache.verify()

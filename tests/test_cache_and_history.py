@@ -320,3 +320,14 @@ def test_a_racy_tree_records_no_outcome(tmp_path: Path) -> None:
     proc, _ = run_json("scan", "--no-baseline", str(root), env={"XDG_CACHE_HOME": str(cache)})
     assert proc.returncode == 0, proc.stderr
     assert not _outcome_recorded(cache)
+
+
+def test_lowering_max_file_size_skips_cached_files_as_a_cold_scan_would(tree: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    _scan(tree, cache)
+    proc, limited = run_json("scan", "--no-baseline", "--max-file-size", "1KB", str(tree),
+                             env={"XDG_CACHE_HOME": str(cache)})
+    _, cold = run_json("scan", "--no-baseline", "--max-file-size", "1KB", str(tree),
+                       env={"XDG_CACHE_HOME": str(tmp_path / "other-cache")})
+    assert any(s["reason"] == "too large" for s in limited["skipped"]), proc.stderr
+    assert limited["skipped"] == cold["skipped"] and limited["findings"] == cold["findings"]
