@@ -14,6 +14,7 @@ results are identical and in the same order.
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
 import time
@@ -144,9 +145,8 @@ def replay_from_cache(refs: list[FileRef], config: "Config", target: str, cache:
     rescan of an unchanged tree is mostly this loop.  Runs in the main
     process before any work is handed out, so workers never touch the cache.
     """
-    from scanner.cache import RACY_MARK, encode_payload
+    from scanner.cache import RACY_MARK
 
-    binary = encode_payload(BINARY_ROWS)
     known_files = cache.snapshot(scope)
     todo: list[FileRef] = []
     kept: dict[str, "Known"] = {}
@@ -176,8 +176,6 @@ def replay_from_cache(refs: list[FileRef], config: "Config", target: str, cache:
         if payload is None:
             unchanged += 1
             unchanged_bytes += size
-        elif payload == binary:
-            on_result(FileResult(ref.relpath, skip=Skip(ref.relpath, "binary"), cached=True))
         else:
             on_result(_from_payload(ref.relpath, payload, size, config, target))
     cache.carry(kept, changed)
@@ -194,17 +192,11 @@ def replay_outcome(outcome: "Outcome", known_files: dict[str, "Known"], config: 
     listing is unchanged as a whole: the same results, without a pass over
     every file.
     """
-    from scanner.cache import encode_payload
-
     _, files, size, answered, todo = outcome
     on_count(files + len(answered) + len(todo))
-    binary = encode_payload(BINARY_ROWS)
     for relpath in answered:
         _, _, file_size, payload = known_files[relpath]
-        if payload == binary:
-            on_result(FileResult(relpath, skip=Skip(relpath, "binary"), cached=True))
-        else:
-            on_result(_from_payload(relpath, payload or "", file_size, config, target))
+        on_result(_from_payload(relpath, payload or "", file_size, config, target))
     on_unchanged(files, size)
     return [FileRef(path, relpath, None, None, digest, signature) for path, relpath, digest, signature in todo]
 
@@ -239,8 +231,17 @@ def _from_payload(relpath: str, payload: str, size: int, config: "Config", targe
     """
     from scanner.cache import decode_payload
 
+    if payload == _binary_payload():  # a thousand files in a big tree: no need to decode them
+        return FileResult(relpath, skip=Skip(relpath, "binary"), cached=True)
     return FileResult(relpath, findings_from_rows(decode_payload(payload), relpath, config, target), size=size,
                       cached=True)
+
+
+@functools.lru_cache(maxsize=1)
+def _binary_payload() -> str:
+    from scanner.cache import encode_payload
+
+    return encode_payload(BINARY_ROWS)
 
 
 def scan_file(ref: FileRef, config: "Config", target: str, caching: bool = False) -> FileResult:
@@ -267,7 +268,7 @@ def scan_file(ref: FileRef, config: "Config", target: str, caching: bool = False
         if item.reason == "binary" and digest is not None:
             # ``data`` is only the file's head here; git's blob id, when git
             # vouches for the file, keys the verdict the way a rescan looks it up
-            result.cache_entry = (signature, ref.digest or digest, encode_payload(BINARY_ROWS))
+            result.cache_entry = (signature, ref.digest or digest, _binary_payload())
         return result
     rows = run_checks(item, config)
     result = FileResult(ref.relpath, findings_from_rows(rows, ref.relpath, config, target), size=len(data))
