@@ -8,7 +8,7 @@ import sys
 if sys.path and sys.path[0] in ("", os.getcwd()):
     del sys.path[0]
 
-from scanner.cli import run  # noqa: E402
+from scanner.launch import run  # noqa: E402
 
 if __name__ == "__main__":
     run()
