@@ -7,9 +7,9 @@ blob id of its content (tracked and unmodified: git vouches for it) or its
 compares with the one it recorded.  The signature is an opaque string: two
 listings of an unchanged file give the same one, and that is all it promises.
 
-Listing is started in the background (:func:`prefetch`) as soon as the
-command line is parsed, because a cached rescan of an unchanged tree is
-mostly this listing: in a git work tree, three git commands compare the
+Listing is started in the background (:func:`prefetch`) before the CLI
+even loads (:mod:`scanner.launch`), because a cached rescan of an unchanged
+tree is mostly this listing: in a git work tree, three git commands compare the
 index with the work tree in C; elsewhere GNU ``find`` walks and stats the
 tree in C; both run on the second core while the interpreter loads the
 plugins and opens the cache.  Where ``find`` is not GNU find (macOS, BSD,
