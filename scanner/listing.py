@@ -47,9 +47,9 @@ class Listing:
     signature or blob id), so two listings with the same key hold the same
     entries: a rescan that finds the key it recorded last time can answer
     the whole directory without looking at one entry (see
-    ``scanner.files``).  It is None where it would cost a pass over the
-    entries (the Python walk) or cannot promise that (a merge in progress).
-    ``entries`` are parsed on first use, for the same reason.
+    ``scanner.files``).  It is None where it cannot promise that (a merge
+    in progress).  ``entries`` are parsed on first use: a rescan that finds
+    its key unchanged never needs them.
     """
 
     def __init__(self, key: str | None, parse: Callable[[], list[Entry]], from_git: bool) -> None:
@@ -338,7 +338,8 @@ class _Pending:
         else:
             self._thread.join()
         walked = self._walked or []
-        return Listing(None, lambda: walked, False)
+        seen = "\0".join(f"{name}\0{signature}" for name, signature, _ in walked)
+        return Listing(_digest(b"walk", seen.encode("utf-8", "surrogateescape")), lambda: walked, False)
 
 
 _started: dict[str, _Pending] = {}

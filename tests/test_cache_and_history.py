@@ -331,3 +331,20 @@ def test_lowering_max_file_size_skips_cached_files_as_a_cold_scan_would(tree: Pa
                        env={"XDG_CACHE_HOME": str(tmp_path / "other-cache")})
     assert any(s["reason"] == "too large" for s in limited["skipped"]), proc.stderr
     assert limited["skipped"] == cold["skipped"] and limited["findings"] == cold["findings"]
+
+
+def test_without_find_the_walked_tree_is_answered_from_its_outcome_too(tmp_path: Path) -> None:
+    """No GNU find (macOS, BusyBox; here: an empty PATH): the Python walk lists, and its listing has a key too."""
+    import time
+
+    root = tmp_path / "tree"
+    shutil.copytree(CORPUS, root)
+    cache = tmp_path / "cache"
+    env = {"XDG_CACHE_HOME": str(cache), "PATH": str(tmp_path / "empty-bin")}
+    cold = run_json("scan", "--no-baseline", str(root), env=env)[1]
+    time.sleep(2.1)  # the copied files are racy until then
+    run_json("scan", "--no-baseline", str(root), env=env)
+    assert _outcome_recorded(cache)
+    proc, replayed = run_json("scan", "--no-baseline", str(root), env=env)
+    assert replayed["findings"] == cold["findings"] and replayed["skipped"] == cold["skipped"], proc.stderr
+    assert replayed["summary"]["files_from_cache"] == cold["summary"]["files_scanned"]

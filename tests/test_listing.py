@@ -236,3 +236,18 @@ def test_without_git_or_find_installed_a_repository_is_walked(tmp_path: Path, mo
     result = listing.list_directory(str(root))
     assert not result.from_git
     assert [(name, signature is not None) for name, signature, _ in result.entries] == [("app.py", True)]
+
+
+def test_the_python_walk_keys_its_listing_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where there is no GNU find (macOS, BusyBox), an unchanged tree is still answered from its outcome."""
+    (tmp_path / "a.py").write_text("VALUE = 1\n")
+
+    def key() -> str | None:
+        with monkeypatch.context() as patch:
+            patch.setenv("PATH", "")
+            return listing.list_directory(str(tmp_path), use_git=False).key
+
+    first = key()
+    assert first is not None and key() == first
+    (tmp_path / "b.py").write_text("VALUE = 2\n")
+    assert key() != first
