@@ -159,7 +159,7 @@ class ScanCache:
         self._changed: set[str] = set()
         self._loaded: dict[str, dict[str, Known]] = {}
         self._outcomes: dict[str, Outcome | None] = {}
-        self._loaded_outcomes: dict[str, Outcome | None] = {}
+        self._loaded_outcomes: dict[str, Outcome | None] = {}  # what snapshot() read, for outcome()
         self._scope: str | None = None
         self._write_error: CacheCorrupt | OSError | None = None
 
@@ -243,7 +243,11 @@ class ScanCache:
         return known
 
     def outcome(self, scope: str, key: str) -> "Outcome | None":
-        """The outcome recorded for ``scope`` when its listing had this ``key``; else None."""
+        """The outcome recorded for ``scope`` when its listing had this ``key``; else None.
+
+        The one loaded with the snapshot, even if this run has recorded
+        another since (a path given twice): it goes with the loaded entries.
+        """
         known = self.snapshot(scope)
         outcome = self._loaded_outcomes.get(scope)
         if outcome is None or outcome[0] != key or len(known) != outcome[1] + len(outcome[3]):
@@ -273,7 +277,7 @@ class ScanCache:
         todo = tuple((ref.path, ref.relpath, ref.digest, ref.signature) for ref in refs if ref.relpath not in known)
         outcome = (key, files, size, tuple(answered), todo)
         if outcome != self._outcomes.get(scope):
-            self._outcomes[scope] = outcome
+            self._outcomes[scope] = self._loaded_outcomes[scope] = outcome
             self._changed.add(scope)
 
     def forget_outcome(self, scope: str) -> None:
@@ -364,7 +368,6 @@ class ScanCache:
         self._write(snapshots=True)
 
     def _write(self, snapshots: bool) -> None:
-        stored = self._stored or {}
         blobs = []
         if snapshots:
             for scope, known in self._snapshots.items():
@@ -389,8 +392,6 @@ class ScanCache:
                 pass
             raise CacheCorrupt(str(exc)) from None
         self._pending_results.clear()
-        for scope, _, checksum, data in blobs:
-            stored[scope] = (checksum, data)
         self._changed.clear()
 
 

@@ -83,12 +83,15 @@ def _excluded(relpath: str, patterns: list[str]) -> bool:
     return any(fnmatch.fnmatchcase(relpath, pattern) for pattern in patterns)
 
 
-def iter_files(target: Target, root: Path, exclude: list[str]) -> Iterator[FileRef]:
-    """All file references of one path target, in a deterministic order."""
+def iter_files(target: Target, root: Path, exclude: list[str], listing: Listing | None = None) -> Iterator[FileRef]:
+    """All file references of one path target, in a deterministic order.
+
+    ``listing`` is the target directory's, when the caller already has it.
+    """
     if target.scope == "staged":
         refs: Iterator[FileRef] = _staged(root)
     else:
-        refs = _expand(Path(target.path), root)
+        refs = _expand(Path(target.path), root, listing)
     if not exclude:
         yield from refs
         return
@@ -97,13 +100,13 @@ def iter_files(target: Target, root: Path, exclude: list[str]) -> Iterator[FileR
             yield ref
 
 
-def _expand(path: Path, root: Path) -> Iterator[FileRef]:
+def _expand(path: Path, root: Path, listing: Listing | None = None) -> Iterator[FileRef]:
     absolute = os.path.abspath(path)
     if not os.path.lexists(absolute):
         yield FileRef(absolute, display_path(Path(absolute), root), missing="no such file or directory")
         return
     if _is_directory(absolute):
-        yield from _refs(list_directory(absolute), absolute, root)
+        yield from _refs(listing or list_directory(absolute), absolute, root)
         return
     try:
         info = os.lstat(absolute)
@@ -198,10 +201,7 @@ def _target_refs(target: Target, config: "Config", listing: Listing | None) -> l
     from scanner.shard import in_shard
 
     if listing is not None:
-        root, exclude = config.stash["scan_root"], config.settings["exclude"]
-        refs = _refs(listing, os.path.abspath(target.path), root)
-        if exclude:
-            refs = [ref for ref in refs if not _excluded(ref.relpath, exclude)]
+        refs = list(iter_files(target, config.stash["scan_root"], config.settings["exclude"], listing))
     else:
         items = config.hook.secretaudit_collect_items(target=target, config=config)
         refs = [item for item in items or () if isinstance(item, FileRef)]
