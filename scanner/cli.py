@@ -129,7 +129,9 @@ class Runner:
 def _start_dir(paths: tuple[str, ...]) -> Path:
     if not paths:
         return Path.cwd()
-    first = Path(paths[0]).resolve()
+    # realpath, not Path.resolve: a symlink loop given as a path is the scan's to report as
+    # skipped, and Path.resolve raises on one (RuntimeError before Python 3.13)
+    first = Path(os.path.realpath(paths[0]))
     return first if first.is_dir() else first.parent
 
 
