@@ -35,6 +35,7 @@ A cache written by another version of secretaudit is rebuilt quietly.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import marshal
@@ -69,6 +70,30 @@ _SNAPSHOT_FORMAT = f"{CACHE_FORMAT}:{sys.version_info[0]}.{sys.version_info[1]}:
 
 class CacheCorrupt(Exception):
     """The cache file cannot be trusted."""
+
+
+class CacheUnusable(OSError):
+    """The cache cannot be opened or written here (read-only directory, a directory at its path, a full disk).
+
+    Not corruption: the file is not discarded (it may be fine, and it may
+    not be ours to delete), the run goes on without it.  An ``OSError``, so
+    every caller that already copes with an unwritable cache copes with this.
+    """
+
+
+#: SQLite's result codes for a damaged database (SQLITE_CORRUPT, SQLITE_NOTADB); any other
+#: error (SQLITE_CANTOPEN, SQLITE_READONLY, SQLITE_IOERR, SQLITE_FULL...) is about where it lives.
+_SQLITE_DAMAGED = frozenset({11, 26})
+
+
+def _database_error(exc: sqlite3.Error) -> Exception:
+    """What a SQLite error means for the run: a corrupt cache, to discard and rebuild, or an unusable one."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None and code & 0xFF in _SQLITE_DAMAGED:
+        return CacheCorrupt(str(exc))
+    if code is None and ("malformed" in str(exc) or "not a database" in str(exc)):
+        return CacheCorrupt(str(exc))  # Python < 3.11 has no error codes: the messages SQLite gives them
+    return CacheUnusable(errno.EIO, str(exc))
 
 
 class _OtherFormat(Exception):
@@ -168,6 +193,8 @@ class ScanCache:
     def connect(self) -> sqlite3.Connection:
         if self._conn is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self.path.is_dir():  # SQLite would only say "unable to open database file"
+                raise CacheUnusable(errno.EISDIR, os.strerror(errno.EISDIR))
             try:
                 conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
                 conn.execute("PRAGMA journal_mode=WAL")
@@ -179,8 +206,8 @@ class ScanCache:
                 elif row[0] != CACHE_FORMAT:
                     conn.close()
                     raise _OtherFormat(row[0])
-            except sqlite3.DatabaseError as exc:
-                raise CacheCorrupt(str(exc)) from None
+            except sqlite3.Error as exc:
+                raise _database_error(exc) from None
             self._conn = conn
         return self._conn
 
@@ -208,8 +235,8 @@ class ScanCache:
         try:
             rows = self.connect().execute("SELECT scope, checksum, data FROM snapshots WHERE rules=?",
                                           (self.rules,)).fetchall()
-        except sqlite3.DatabaseError as exc:
-            raise CacheCorrupt(str(exc)) from None
+        except sqlite3.Error as exc:
+            raise _database_error(exc) from None
         for _, checksum, data in rows:
             if checksum.endswith(_SNAPSHOT_FORMAT) and _blob_checksum(data) != checksum:
                 raise CacheCorrupt("a snapshot fails its checksum")
@@ -313,8 +340,10 @@ class ScanCache:
             try:
                 rows = self.connect().execute("SELECT digest, payload FROM results WHERE rules=?",
                                               (self.rules,)).fetchall()
-            except sqlite3.DatabaseError as exc:
-                raise CacheCorrupt(str(exc)) from None
+            except (sqlite3.Error, CacheCorrupt, OSError) as exc:  # mid-run: every lookup is a miss
+                rows = []
+                self._write_error = self._write_error or (
+                    _database_error(exc) if isinstance(exc, sqlite3.Error) else exc)
             self._results = dict(rows)
         return self._results
 
@@ -385,12 +414,12 @@ class ScanCache:
                 conn.execute("DELETE FROM snapshots WHERE scope=?", (scope,))  # older rules' too
             conn.executemany("INSERT INTO snapshots VALUES (?, ?, ?, ?)", blobs)
             conn.execute("COMMIT")
-        except sqlite3.DatabaseError as exc:
+        except sqlite3.Error as exc:
             try:
                 conn.execute("ROLLBACK")
-            except sqlite3.DatabaseError:
+            except sqlite3.Error:
                 pass
-            raise CacheCorrupt(str(exc)) from None
+            raise _database_error(exc) from None
         self._pending_results.clear()
         self._changed.clear()
 
@@ -421,9 +450,37 @@ def decode_payload(payload: str) -> list[list[Any]]:
 
 
 def discard(path: Path) -> None:
-    """Delete a corrupt cache (and its WAL files)."""
+    """Delete a corrupt cache (and its WAL files); raises :class:`CacheUnusable` when it cannot be deleted."""
     for suffix in ("", "-wal", "-shm"):
         try:
             os.unlink(f"{path}{suffix}")
         except FileNotFoundError:
             pass
+        except OSError as exc:  # a read-only directory, or a directory at the path
+            raise CacheUnusable(exc.errno, f"cannot delete it: {exc.strerror or exc}") from None
+
+
+def open_cache(path: Path, rules: str) -> "tuple[ScanCache | None, str | None]":
+    """The scan cache at ``path``, verified, and a one-line warning for the user, if any.
+
+    A corrupt cache is discarded and rebuilt; one that cannot be opened,
+    rebuilt or written here (:class:`CacheUnusable`, any ``OSError``) gives
+    None: the scan runs without it, with the same results.
+    """
+    cache = ScanCache(path, rules)
+    warning = None
+    try:
+        try:
+            cache.verify()
+        except CacheCorrupt as exc:
+            cache.close()
+            warning = f"scan cache {path} is corrupt ({exc}); discarded it and rescanning everything"
+            discard(path)
+            cache = ScanCache(path, rules)
+            cache.verify()
+    except (CacheCorrupt, OSError) as exc:
+        cache.close()
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return None, (f"scan cache {path} is not usable ({reason}); scanning without it "
+                      "(set cache_dir or pass --no-cache)")
+    return cache, warning

@@ -135,18 +135,9 @@ class Session:
         # max_file_size too: a file cached under a higher limit must be skipped as too large once it is lowered
         rules = cachemod.rules_version(self._rule_sources(),
                                        {k: self.config.settings[k] for k in ("checks", "disable", "max_file_size")})
-        cache = cachemod.ScanCache(path, rules)
-        try:
-            cache.verify()
-        except cachemod.CacheCorrupt as exc:
-            cache.close()
-            cachemod.discard(path)
-            self.warnings.append(f"scan cache {path} is corrupt ({exc}); discarded it and rescanning everything")
-            cache = cachemod.ScanCache(path, rules)
-        except OSError as exc:
-            self.warnings.append(f"scan cache {path} is not usable ({exc.strerror or exc}); scanning without it "
-                                 "(set cache_dir or pass --no-cache)")
-            return None
+        cache, warning = cachemod.open_cache(path, rules)
+        if warning:
+            self.warnings.append(warning)
         return cache
 
     def _rule_sources(self) -> list[str]:
