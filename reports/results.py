@@ -120,6 +120,7 @@ def run_metadata(session: "Session") -> dict[str, Any]:
         "config_sha256": config_hash(session),
         "targets": [{"kind": t.kind, "name": t.name} for t in session.targets],
         "exit_code": int(session.exitstatus),
+        "interrupted": session.interrupted,  # the results are partial
         "backends": {label: {"secrets": stats["records"], "api_calls": stats["api_calls"],
                              "seconds": round(stats["seconds"], 3)}
                      for label, stats in sorted(session.config.stash.get("backend_stats", {}).items())},

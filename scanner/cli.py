@@ -669,6 +669,9 @@ def list_checks(fmt: str, plugins: tuple[str, ...]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI, mapping every way out onto the documented exit codes."""
+    from scanner import termination
+
+    termination.install()  # SIGTERM (CI cancel, timeout) winds down as Ctrl-C does: exit 2, partial reports
     try:
         _run_command(argv)
     finally:

@@ -77,17 +77,21 @@ def _run_pool(todo: list[list[T]], on_result: Callable[[R], None], workers: int)
     import multiprocessing
     from multiprocessing.connection import wait
 
+    from scanner import termination
+
     context = multiprocessing.get_context("fork")
     pipes: list[Any] = []
     processes = []
+    finished = False
     try:
-        for _ in range(min(workers, len(todo))):
-            parent_end, child_end = context.Pipe()
-            process = context.Process(target=_serve, args=(child_end, [*pipes, parent_end]), daemon=True)
-            process.start()
-            child_end.close()
-            pipes.append(parent_end)
-            processes.append(process)
+        with termination.held():  # a signal now would reach a child before it can ignore it
+            for _ in range(min(workers, len(todo))):
+                parent_end, child_end = context.Pipe()
+                process = context.Process(target=_serve, args=(child_end, [*pipes, parent_end]), daemon=True)
+                process.start()
+                child_end.close()
+                pipes.append(parent_end)
+                processes.append(process)
         sent = 0
         outstanding = {pipe: 0 for pipe in pipes}
         for _ in range(IN_FLIGHT):
@@ -116,7 +120,11 @@ def _run_pool(todo: list[list[T]], on_result: Callable[[R], None], workers: int)
                 for result in done.pop(emitted):
                     on_result(result)
                 emitted += 1
+        finished = True
     finally:
+        if not finished:  # interrupted or failed: the batches being scanned are of no use now
+            for process in processes:
+                process.kill()
         for pipe in pipes:
             try:
                 pipe.send(None)
@@ -147,13 +155,14 @@ def _serve(pipe: Any, parent_ends: list[Any]) -> None:
 
     The parent's ends of the pipes, inherited by the fork, are closed first:
     if the parent dies, every worker then reads end-of-file and exits
-    instead of waiting forever.  Ctrl-C is the parent's to handle.
+    instead of waiting forever.  Ctrl-C and SIGTERM are the parent's to handle.
     """
-    import signal
+    from scanner import termination
 
+    termination.ignore_in_worker()
+    termination.unhold()
     for end in parent_ends:
         end.close()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     work = _worker_work
     assert work is not None
     while True:

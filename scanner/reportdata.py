@@ -76,6 +76,8 @@ def session_from_reports(paths: list[str], config: "Config") -> "Session":
                 skipped[(skip["path"], skip["reason"])] = Skip(skip["path"], skip["reason"], skip.get("message", ""),
                                                                bool(skip.get("error")))
             summary = report["summary"]
+            # a shard stopped half-way must not merge into a pass
+            session.interrupted |= bool(report["run"].get("interrupted")) or report["run"].get("exit_code") == 2
             session.passed += summary["passed"]
             session.files_scanned += summary["files_scanned"]
             session.files_from_cache += summary.get("files_from_cache", 0)
