@@ -251,7 +251,7 @@ def secretaudit_run_target(session: "Session", target: Target) -> bool | None:
         else:
             take(blob, cached, payload_needed=False)
     map_batches(todo, lambda batch: scan_blobs(batch, repo, config), lambda r: take(r[0], r[1], True),
-                worker_count(config, len(todo)))
+                worker_count(config, len(todo), session.warnings))
     intro = introducing_commits(repo, refs, set(rows_by_blob))
     for finding in history_findings(rows_by_blob, intro, at_head, config, target.name):
         session.add_finding(finding)

@@ -172,7 +172,7 @@ def secretaudit_run_target(session: "Session", target: Target) -> bool | None:
 
                 todo = replay_from_cache(refs, config, target.name, cache, scope, session.record,
                                          session.record_unchanged)
-    scan_files(todo, config, target.name, session.record, caching=cache is not None)
+    scan_files(todo, config, target.name, session.record, caching=cache is not None, warnings=session.warnings)
     if cache is not None and tree_key is not None and refs is not None:
         cache.record_outcome(scope, tree_key, refs)
     return True

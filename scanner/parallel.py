@@ -30,12 +30,38 @@ BATCH_SIZE = 32
 _worker_work: Callable[[list], list] | None = None
 
 
-def worker_count(config: "Config", n_items: int) -> int:
-    """How many processes to use for ``n_items`` items."""
-    wanted = config.settings["workers"] or (os.cpu_count() or 1)
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask, as ``taskset`` or a container sets it)."""
+    counter = getattr(os, "process_cpu_count", None)  # Python 3.13+
+    if counter is not None:
+        return counter() or 1
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def worker_count(config: "Config", n_items: int, warnings: list[str] | None = None) -> int:
+    """How many processes to use for ``n_items`` items: never more than the usable CPUs.
+
+    A worker per CPU already keeps every core busy; more only multiplies
+    memory and fork time (``--workers 100000`` forked some 900 processes).
+    When the cap cuts a pool the user asked for, one line says so in
+    ``warnings`` (only then: a team's ``workers: 16`` need not nag a
+    pre-commit hook on a laptop, which never starts a pool).
+    """
     if n_items < MIN_ITEMS_FOR_POOL:
         return 1
-    return max(1, min(wanted, n_items // BATCH_SIZE or 1))
+    cpus = usable_cpus()
+    asked = config.settings["workers"]
+    wanted = min(asked or cpus, cpus)
+    count = max(1, min(wanted, n_items // BATCH_SIZE or 1))
+    if asked > cpus and count == cpus and warnings is not None:
+        message = (f"workers {asked} is more than the {cpus} CPUs this process can use; using {cpus} "
+                   "(set workers to 'auto' or at most the CPU count)")
+        if message not in warnings:
+            warnings.append(message)
+    return count
 
 
 def batches(items: Sequence[T], size: int = BATCH_SIZE) -> Iterator[list[T]]:
@@ -186,10 +212,12 @@ def _serve(pipe: Any, parent_ends: list[Any]) -> None:
 
 
 def scan_files(refs: list[FileRef], config: "Config", target: str,
-               on_result: Callable[[FileResult], None], caching: bool = False) -> None:
+               on_result: Callable[[FileResult], None], caching: bool = False,
+               warnings: list[str] | None = None) -> None:
     """Scan ``refs``, calling ``on_result`` for each file, in worker processes when there are enough.
 
-    With ``caching``, each result carries what the scan cache remembers.
+    With ``caching``, each result carries what the scan cache remembers;
+    ``warnings`` (the session's) receives what :func:`worker_count` has to say.
     """
     map_batches(refs, lambda batch: scan_batch(batch, config, target, caching), on_result,
-                worker_count(config, len(refs)))
+                worker_count(config, len(refs), warnings))
