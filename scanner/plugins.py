@@ -94,12 +94,34 @@ def make_pluginmanager(blocked: Iterable[str] = (), extra: Iterable[str] = (),
             raise UsageError(f"cannot load plugin {module_name!r} ({exc}); check -p / the plugins setting") from None
         pm.register(module, name=short)
     if entry_points:
-        for name, value in discover_entry_points(ENTRY_POINT_GROUP):
+        found = discover_entry_points(ENTRY_POINT_GROUP)
+        check_blocked(blocked, [*DEFAULT_PLUGINS, *extra, *(name for name, _ in found)])
+        for name, value in found:
             if name in blocked or pm.has_plugin(name):
                 continue
             pm.register(_load_entry_point(name, value), name=name)
     pm.check_pending()
     return pm
+
+
+#: Plugins registered while a run is configured rather than loaded from a module.
+RUNTIME_PLUGINS: tuple[str, ...] = ("terminalreporter",)
+
+
+def check_blocked(blocked: Iterable[str], loadable: Iterable[str]) -> None:
+    """Refuse ``-p no:NAME`` for a NAME no plugin has: a typo would silently leave the plugin on.
+
+    ``loadable`` are module names (built-ins, ``-p`` and config ``plugins``)
+    and entry-point names; a module is known by its full and its short name.
+    """
+    known: set[str] = set(RUNTIME_PLUGINS)
+    for name in loadable:
+        known.update((name, name.rsplit(".", 1)[-1]))
+    unknown = sorted(set(blocked) - known)
+    if unknown:
+        shorts = sorted({name.rsplit(".", 1)[-1] for name in known})
+        raise UsageError(f"-p no:{unknown[0]}: no plugin is called {unknown[0]!r}; "
+                         f"known plugins: {', '.join(shorts)}")
 
 
 def discover_entry_points(group: str) -> list[tuple[str, str]]:
