@@ -14,7 +14,8 @@ How, in three streams, so memory stays flat whatever the history size:
    process and scanned; results are cached by blob id (a blob's id *is* a
    hash of its content), so a nightly rerun reads only new blobs;
 3. one ``git log --reverse --raw`` pass finds the commit that first added
-   each blob with a finding.
+   each blob with a finding; a secret is reported once per file, from the
+   oldest blob holding it (see :func:`history_findings`).
 """
 
 from __future__ import annotations
@@ -136,11 +137,16 @@ def scan_blobs(batch: list[BlobRef], repo: str, config: "Config") -> list[tuple[
 
 
 def introducing_commits(repo: str, refs: list[str], wanted: set[str]) -> dict[str, Introduced]:
-    """The oldest commit adding each wanted blob, from one ``git log --raw`` pass."""
+    """The oldest commit adding each wanted blob, from one ``git log --raw`` pass.
+
+    In order, oldest first: ``--topo-order`` puts every commit after its
+    ancestors whatever the dates say (a rebase or a wrong clock), which
+    :func:`history_findings` relies on to pick where a secret first appeared.
+    """
     found: dict[str, Introduced] = {}
     if not wanted:
         return found
-    proc = subprocess.Popen(_git(repo, "log", *refs, "--reverse", "--raw", "--no-abbrev", "--no-renames",
+    proc = subprocess.Popen(_git(repo, "log", *refs, "--topo-order", "--reverse", "--raw", "--no-abbrev", "--no-renames",
                                  "-m", "--format=commit %H%x09%an%x09%aI", "--"), stdout=subprocess.PIPE)
     assert proc.stdout is not None
     current: Introduced | None = None
@@ -170,25 +176,52 @@ def head_blobs(repo: str) -> set[str]:
 
 def history_findings(rows_by_blob: dict[str, tuple[BlobRef, "list[Row]"]], intro: dict[str, Introduced],
                      at_head: set[tuple[str, str]], config: "Config", target: str) -> Iterator[Finding]:
-    """SA105 findings: one per secret per blob, with where it came from."""
+    """SA105 findings: one per secret per file, attributed to the commit that introduced it.
+
+    Every edit of a file makes a new blob, so a key committed once and left
+    in place through four later edits sits in five blobs; a finding per blob
+    said five times that the key leaked, four of them blaming whoever edited
+    a neighbouring line.  The findings are keyed by their fingerprint (check,
+    rule, path and the salted digest of the secret: never the secret), and
+    the one kept is from the oldest blob, so the commit, author and line are
+    where the secret first appeared in that file.
+
+    Per file, not per secret across files: each path holding it is a place
+    to clean up (``git filter-repo`` is told paths), as a working-tree scan
+    reports each file, and the fingerprint stays what baselines accepted.
+    A waiver on any version counts (history cannot be edited: a waiver can
+    only be added in a later commit), the newest one winning.
+    """
     assert config.checks is not None
     spec = config.checks.get(CHECK_ID)
+    order = {sha: rank for rank, sha in enumerate(intro)}  # git log --reverse: oldest first
+    kept: dict[str, tuple[int, BlobRef, "Row"]] = {}
+    waivers: dict[str, tuple[int, str]] = {}
     for sha, (blob, rows) in rows_by_blob.items():
-        introduced = intro.get(sha)
-        for check_id, rule, line, digest, label, evidence, waiver in rows:
-            still = (check_id, digest) in at_head
-            origin = (f"added in {introduced.commit[:12]} by {introduced.author} on {introduced.date[:10]}"
-                      if introduced else "introducing commit not found")
-            state = "still present at HEAD" if still else "removed from HEAD but still in history"
-            yield Finding(
-                check_id=CHECK_ID, severity=spec.severity,
-                status=Status.WAIVED if waiver else Status.FAILED,
-                location=Location(path=blob.path, line=line or None,
-                                  commit=introduced.commit if introduced else None),
-                message=f"{label} ({check_id}) in git history, {origin}; {state}",
-                fingerprint=fingerprint(CHECK_ID, blob.path, digest, f"{check_id}:{rule}"),
-                evidence=evidence, remediation=spec.remediation, target=target,
-                waiver=Waiver(waiver) if waiver else None)
+        rank = order.get(sha, len(order))  # introducing commit not found: after every found one
+        for row in rows:
+            check_id, rule, _line, digest, _label, _evidence, waiver = row
+            key = fingerprint(CHECK_ID, blob.path, digest, f"{check_id}:{rule}")
+            if key not in kept or rank < kept[key][0]:
+                kept[key] = (rank, blob, row)
+            if waiver and (key not in waivers or rank > waivers[key][0]):
+                waivers[key] = (rank, waiver)
+    for key, (_rank, blob, row) in kept.items():
+        check_id, rule, line, digest, label, evidence, _waiver = row
+        introduced = intro.get(blob.sha)
+        waiver = waivers.get(key, (0, None))[1]
+        still = (check_id, digest) in at_head
+        origin = (f"added in {introduced.commit[:12]} by {introduced.author} on {introduced.date[:10]}"
+                  if introduced else "introducing commit not found")
+        state = "still present at HEAD" if still else "removed from HEAD but still in history"
+        yield Finding(
+            check_id=CHECK_ID, severity=spec.severity,
+            status=Status.WAIVED if waiver else Status.FAILED,
+            location=Location(path=blob.path, line=line or None,
+                              commit=introduced.commit if introduced else None),
+            message=f"{label} ({check_id}) in git history, {origin}; {state}",
+            fingerprint=key, evidence=evidence, remediation=spec.remediation, target=target,
+            waiver=Waiver(waiver) if waiver else None)
 
 
 # -- hooks ----------------------------------------------------------------------
