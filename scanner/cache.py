@@ -47,7 +47,7 @@ from typing import Any, Iterable
 
 from scanner import cachedir
 
-CACHE_FORMAT = "2"
+CACHE_FORMAT = "3"  # 3: UTF-16/32 text and archives, once cached as "binary", are scanned
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (digest TEXT NOT NULL, rules TEXT NOT NULL, payload TEXT NOT NULL,

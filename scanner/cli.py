@@ -231,8 +231,10 @@ def scan(paths: tuple[str, ...], staged: bool, history: bool, refs: tuple[str, .
 
     PATHS are files or directories (default: the current directory).  Inside a
     git work tree, directories list tracked and untracked-not-ignored files, so
-    .gitignore is honoured.  Binary, huge and non-UTF-8 files are skipped and
-    counted.  A line can waive a finding with 'secretaudit: ignore[SA101] why',
+    .gitignore is honoured.  UTF-16/32 files (with a BOM) are read as text, and
+    the members of zip, tar and gzip/bzip2/xz archives are scanned as
+    ARCHIVE!MEMBER.  Binary, huge and undecodable files are skipped and counted
+    (-vv lists them).  A line can waive a finding with 'secretaudit: ignore[SA101] why',
     'pragma: allowlist secret' or 'gitleaks:allow'.
 
     \b

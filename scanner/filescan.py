@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from scanner.files import FileRef
 from scanner.model import (Detection, FileItem, Finding, Location, Status, Waiver, fingerprint, redact,
                            secret_digest)
-from scanner.reader import Skip, decode, read_bytes
+from scanner.reader import Skip, archive_kind, decode, read_bytes
 from scanner.waivers import waiver_for
 
 if TYPE_CHECKING:
@@ -51,6 +51,8 @@ class FileResult:
     size: int = 0
     cache_entry: tuple[str | None, str, str] | None = None
     cached: bool = False
+    #: what an archive's walk skipped, by member path (:mod:`scanner.archives`)
+    member_skips: list[Skip] = field(default_factory=list)
 
 
 def _dedupe(detections: Iterable[Detection], config: "Config") -> list[Detection]:
@@ -255,6 +257,10 @@ def scan_file(ref: FileRef, config: "Config", target: str, caching: bool = False
     data = read_bytes(ref, config.settings["max_file_size"], info)
     if isinstance(data, Skip):
         return FileResult(ref.relpath, skip=data)
+    if archive_kind(data) is not None:  # magic bytes only: the few archives pay for zipfile and tarfile
+        from scanner.archives import scan_archive
+
+        return scan_archive(ref, data, config, target)  # not cached: its rows have many paths
     digest = signature = None
     if regular:
         from scanner.cache import content_digest, encode_payload

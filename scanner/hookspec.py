@@ -178,8 +178,10 @@ def secretaudit_run_target(session: "Session", target: "Target") -> bool | None:
 def secretaudit_scan_file(item: "FileItem", config: "Config") -> "Iterable[Detection] | None":
     """Look for hardcoded credentials in one file.
 
-    Called for every readable, non-binary, UTF-8 file, in a worker process on
-    large scans.  Return :class:`~scanner.model.Detection` objects; the engine
+    Called for every readable text file (UTF-8, or UTF-16/32 with a BOM) and
+    every such archive member (``item.relpath`` is then ``bundle.zip!app/.env``
+    and ``item.name`` the member's own name), in a worker process on large
+    scans.  Return :class:`~scanner.model.Detection` objects; the engine
     redacts them, computes fingerprints, and applies inline waivers and the
     baseline, so a check never formats output or handles a waiver.  A check
     must return the same detections with ``config.prefilter`` on or off: the

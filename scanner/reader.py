@@ -2,9 +2,17 @@
 
 Every way a file can be unscannable ends here as a :class:`Skip` with a
 one-line reason that names the fix; nothing raises into the run.  Binary
-files are skipped quietly (they are common and expected); files that are too
-large, not UTF-8, or symlink loops are skipped with a warning; files that
-cannot be read at all are errors, because part of the tree went unscanned.
+files are skipped quietly (they are common and expected), but counted by
+reason in the summary and listed by ``-vv``; files that are too large, do
+not decode, are 7z or RAR archives, or are symlink loops are skipped with a
+warning; files that cannot be read at all are errors, because part of the
+tree went unscanned.
+
+Text is UTF-8 (a BOM is dropped), or UTF-16 / UTF-32 when a byte-order mark
+says so: PowerShell and Windows tools write UTF-16 with a BOM, and its NUL
+bytes would otherwise make it look binary.  Archives (zip, tar, gzip, bzip2,
+xz) are recognised by their magic bytes here, cheaply, and read whole, so
+:mod:`scanner.archives` can look inside them.
 """
 
 from __future__ import annotations
@@ -20,6 +28,45 @@ from scanner.model import FileItem
 
 #: How much of the start of a file is searched for NUL bytes to call it binary.
 BINARY_SNIFF_BYTES = 8192
+
+#: Byte-order marks and the codec each one announces; UTF-32 LE first, since
+#: its mark starts with UTF-16 LE's.
+_BOMS = ((b"\xff\xfe\x00\x00", "utf-32-le", "UTF-32"), (b"\x00\x00\xfe\xff", "utf-32-be", "UTF-32"),
+         (b"\xff\xfe", "utf-16-le", "UTF-16"), (b"\xfe\xff", "utf-16-be", "UTF-16"))
+_BOM_STARTS = tuple(bom for bom, _, _ in _BOMS)
+
+#: bzip2's magic: ``BZh``, a block size digit, then the block header (or the end-of-stream mark).
+_BZIP2_BLOCKS = (b"1AY&SY", b"\x17rE8P\x90")
+
+
+def archive_kind(data: bytes) -> str | None:
+    """``zip``, ``tar``, ``gzip``, ``bzip2`` or ``xz`` when ``data`` starts like one; else None.
+
+    By magic bytes only, never by name (a name can lie either way); a few
+    byte comparisons, so every file can afford it.  ``data`` needs its
+    first 512 bytes for tar (``ustar`` at offset 257).
+    """
+    head = data[:4]
+    if head in (b"PK\x03\x04", b"PK\x05\x06"):  # a local file header; an empty archive
+        return "zip"
+    if head[:2] == b"\x1f\x8b":
+        return "gzip"
+    if data[:6] == b"\xfd7zXZ\x00":
+        return "xz"
+    if data[:3] == b"BZh" and data[3:4].isdigit() and data[4:10].startswith(_BZIP2_BLOCKS):
+        return "bzip2"
+    if data[257:262] == b"ustar":
+        return "tar"
+    return None
+
+
+#: Archive formats recognised but not opened (the standard library has no reader for them).
+_UNOPENED = {b"7z\xbc\xaf": "7z", b"Rar!": "RAR"}
+
+
+def _read_whole(head: bytes) -> bool:
+    """Whether a head holding NUL bytes is still text or an archive, to be read whole."""
+    return head.startswith(_BOM_STARTS) or archive_kind(head) is not None
 
 
 class Skip(NamedTuple):
@@ -81,7 +128,7 @@ def read_bytes(ref: FileRef, max_size: int, info: os.stat_result | None = None) 
     try:
         with open(ref.path, "rb", buffering=BINARY_SNIFF_BYTES) as handle:
             head = handle.peek(BINARY_SNIFF_BYTES)[:BINARY_SNIFF_BYTES]
-            if b"\0" in head:
+            if b"\0" in head and not _read_whole(head):
                 return head  # binary (see decode): the rest would be read for nothing
             data = handle.read(max_size + 1)
     except OSError as exc:
@@ -92,18 +139,57 @@ def read_bytes(ref: FileRef, max_size: int, info: os.stat_result | None = None) 
 
 
 def decode(path: str, relpath: str, data: bytes) -> FileItem | Skip:
-    """Turn bytes into a :class:`FileItem`, or skip binary / non-UTF-8 content."""
+    """Turn bytes into a :class:`FileItem`, or skip binary / undecodable content.
+
+    An archive is skipped here as ``archive``: only callers that look inside
+    archives (:mod:`scanner.archives`) can scan it, and they ask first.
+    """
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or data[:4] == b"\x00\x00\xfe\xff":
+        return _decode_bom(path, relpath, data)
     if b"\0" in data[:BINARY_SNIFF_BYTES]:
+        if archive_kind(data):
+            return Skip(relpath, "archive")
+        unopened = _UNOPENED.get(data[:4])
+        if unopened:
+            return Skip(relpath, f"{unopened} archive",
+                        f"{relpath}: a {unopened} archive, which secretaudit cannot open, so its content was "
+                        "not scanned; scan its extracted files, or exclude it")
         return Skip(relpath, "binary")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
+        if archive_kind(data):
+            return Skip(relpath, "archive")
         return Skip(relpath, "not UTF-8",
                     f"{relpath}: not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
                     "convert it to UTF-8 or exclude it")
     if text.startswith("\ufeff"):
         text = text[1:]
     return FileItem(path=path, relpath=relpath, text=text)
+
+
+def _decode_bom(path: str, relpath: str, data: bytes) -> FileItem | Skip:
+    """Text announced by a UTF-16 or UTF-32 byte-order mark, or why it does not decode.
+
+    Offsets and line numbers are the decoded text's, so findings point at
+    the line an editor shows.  A UTF-32 LE mark is also a UTF-16 LE mark
+    followed by U+0000: a file that fails as UTF-32 is tried as UTF-16.
+    """
+    failure: UnicodeDecodeError | None = None
+    label = ""
+    for bom, codec, name in _BOMS:
+        if not data.startswith(bom):
+            continue
+        try:
+            return FileItem(path=path, relpath=relpath, text=data[len(bom):].decode(codec))
+        except UnicodeDecodeError as exc:
+            if failure is None:
+                failure, label = exc, name
+    assert failure is not None
+    offset = failure.start + (4 if label == "UTF-32" else 2)
+    return Skip(relpath, f"not {label}",
+                f"{relpath}: starts with a {label} byte-order mark but is not valid {label} "
+                f"({failure.reason} at offset {offset}); convert it to UTF-8 or exclude it")
 
 
 def _too_large(ref: FileRef, size: int, max_size: int) -> Skip:
