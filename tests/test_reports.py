@@ -88,7 +88,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     reports = {name: base / "out" / f"report.{OWN_FORMATS.get(name) or registry.extension(name)}" for name in names}
     args = [arg for name, path in reports.items() for arg in ("--report", f"{name}:{path}")]
     proc = run_cli("scan", "--no-baseline", str(CORPUS), str(CLEAN), str(hostile), str(base / MISSING), *args,
-                   cwd=ROOT)
+                   "--create-dirs", cwd=ROOT)  # out/ does not exist yet
     assert proc.returncode == 1, proc.stdout + proc.stderr
     secrets = [entry["secret"] for entry in load_manifest()] + [evil_secret, pipe_secret, waived_key]
     return Run(proc.stdout, proc.returncode, reports, secrets, hostile)
