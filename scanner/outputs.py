@@ -44,23 +44,24 @@ class OutputPathError(UsageError):
     """A path the CLI was asked to write cannot (or must not) take the file; one line, cause and fix."""
 
 
-def check_output_path(path: str, what: str, create_dirs: bool = False) -> None:
+def check_output_path(path: str, what: str, create_dirs: bool = False, stdout_ok: bool = False) -> None:
     """Raise :class:`OutputPathError` unless ``path`` can be replaced by a regular file we write.
 
-    ``what`` names the option in the message (``--report json:out.json``).
+    ``what`` names the option in the message (``--report json:out.json``);
+    ``stdout_ok`` says the option also takes ``-`` (reports do), so the fix can offer it.
     """
-    problem = _problem(path, create_dirs)
+    problem = _problem(path, create_dirs, stdout_ok)
     if problem is not None:
         raise OutputPathError(f"{what}: {problem}")
 
 
-def write_output(path: str, text: str, what: str, create_dirs: bool = False) -> None:
+def write_output(path: str, text: str, what: str, create_dirs: bool = False, stdout_ok: bool = False) -> None:
     """Check ``path`` again, then replace it with ``text`` atomically; failures raise :class:`OutputPathError`."""
     from pathlib import Path
 
     from scanner.atomicfile import write_atomically
 
-    check_output_path(path, what, create_dirs)
+    check_output_path(path, what, create_dirs, stdout_ok)
     try:
         if create_dirs:
             os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
@@ -70,7 +71,7 @@ def write_output(path: str, text: str, what: str, create_dirs: bool = False) -> 
                               "check free space and permissions, or choose another path") from None
 
 
-def _problem(path: str, create_dirs: bool) -> str | None:
+def _problem(path: str, create_dirs: bool, stdout_ok: bool) -> str | None:
     """What is wrong with writing a file at ``path``, as "cause; fix", or None."""
     if not path:
         return "no path given; name a file"
@@ -87,13 +88,13 @@ def _problem(path: str, create_dirs: bool) -> str | None:
     mode = info.st_mode
     if stat.S_ISLNK(mode):
         return (f"{path} is a symbolic link (to {_link_target(path)}); secretaudit does not write through links: "
-                "give the real file's path, or '-' for stdout")
+                "give the real file's path" + (", or '-' for stdout" if stdout_ok else ""))
     if stat.S_ISDIR(mode):
         return f"{path} is a directory; name a file in it"
     for test, kind in _KINDS:
         if test(mode):
-            return (f"{path} is {kind}, not a regular file; write to a file or to '-' (stdout), "
-                    "or leave the option out to discard the output")
+            return (f"{path} is {kind}, not a regular file; give a file path" + (
+                " (or '-' for stdout), or leave the option out to discard the output" if stdout_ok else ""))
     if not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
         return (f"{path} is read-only (mode {stat.S_IMODE(mode):04o}); make it writable "
                 f"(chmod u+w) or choose another path")

@@ -59,7 +59,7 @@ def check_reports(reports: list[tuple[str, str]], fmt: str, create_dirs: bool) -
             raise UsageError(f"--report {seen[key]}:{path} and --report {name}:{path} write the same file; "
                              "give each report its own path")
         seen[key] = name
-        check_output_path(path, f"--report {name}:{path}", create_dirs)
+        check_output_path(path, f"--report {name}:{path}", create_dirs, stdout_ok=True)
     return bool(to_stdout) and fmt == "text"
 
 
@@ -70,7 +70,7 @@ def _write(config: "Config", name: str, path: str, text: str) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
     else:
-        write_output(path, text, f"--report {name}:{path}", config.stash.get("create_dirs", False))
+        write_output(path, text, f"--report {name}:{path}", config.stash.get("create_dirs", False), stdout_ok=True)
 
 
 @hookimpl(tryfirst=True)
