@@ -7,9 +7,10 @@ folded away in ``<details>``.  The findings table is capped at
 in the other reports.
 
 Every piece of data (paths, messages, titles, waiver reasons) goes through
-:func:`md`: a file may be named ``<script>alert(1)</script>.env`` or
-``a|b`.env``, and it must not end a table cell, open a code span, inject HTML
-or a link into the comment.  No emoji: the verdict is a word.
+:func:`md`: a file may be named ``<script>alert(1)</script>.env``,
+``a|b`.env`` or hold an ESC or a newline, and it must not end a table cell,
+open a code span, inject HTML or a link into the comment, or drive the
+terminal of whoever ``cat``s the file.  No emoji: the verdict is a word.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from reports.json_report import catalogue
 from reports.results import outcomes, run_metadata
 from scanner.hookspec import hookimpl
 from scanner.model import Severity, Status
+from scanner.printable import visible
 
 if TYPE_CHECKING:
     from scanner.model import Finding
@@ -36,8 +38,9 @@ _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 
 
 def md(text: object) -> str:
-    """Data as inert text on one line: markdown punctuation backslash-escaped, ``& < >`` as entities."""
-    flat = _MD_SPECIAL.sub(r"\\\1", re.sub(r"\s*[\r\n]+\s*", " ", str(text)))
+    """Data as inert text on one line: controls and newlines shown as escapes by the one sanitiser
+    (:func:`scanner.printable.visible`), markdown punctuation backslash-escaped, ``& < >`` as entities."""
+    flat = _MD_SPECIAL.sub(r"\\\1", visible(text))
     return flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 

@@ -13,23 +13,40 @@ from pathlib import Path
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` in one step, with the usual permissions (umask applied)."""
+    """Replace ``path`` with ``text`` in one step, keeping the mode of the file it replaces.
+
+    A new file gets the usual permissions (umask applied).  The directory
+    must exist: whether to create it is the caller's decision
+    (:mod:`scanner.outputs`), and so is whether ``path`` may be replaced.
+    """
     directory = path.parent if str(path.parent) else Path(".")
-    directory.mkdir(parents=True, exist_ok=True)
     import tempfile  # here, not at import: a scan that writes no file never loads it
 
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; a report is meant to be shared
+        os.chmod(tmp, _mode_for(path))  # mkstemp creates 0600; a report is meant to be shared
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _mode_for(path: Path) -> int:
+    """The mode of the regular file at ``path`` (a user who made it private keeps it so), else 0666 minus umask."""
+    import stat
+
+    try:
+        info = os.stat(path)
+    except OSError:
+        info = None
+    if info is not None and stat.S_ISREG(info.st_mode):
+        return stat.S_IMODE(info.st_mode)
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def replace_quietly(path: str, data: bytes) -> bool:

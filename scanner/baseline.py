@@ -79,11 +79,14 @@ def build(findings: Iterable[Finding], previous: dict[str, dict[str, Any]] | Non
     return {"version": BASELINE_VERSION, "tool": "secretaudit", "findings": ordered}
 
 
-def write(path: Path, content: dict[str, Any]) -> None:
-    """Write atomically, so an interrupted run never leaves half a baseline."""
-    from scanner.atomicfile import write_atomically
+def write(path: Path, content: dict[str, Any], what: str = "baseline", create_dirs: bool = False) -> None:
+    """Write atomically (never half a baseline), only where :mod:`scanner.outputs` allows a file.
 
-    write_atomically(path, json.dumps(content, indent=2, sort_keys=False) + "\n")
+    Raises :class:`scanner.outputs.OutputPathError` (``what`` names the option) when it cannot.
+    """
+    from scanner.outputs import write_output
+
+    write_output(str(path), json.dumps(content, indent=2, sort_keys=False) + "\n", what, create_dirs)
 
 
 # -- detect-secrets import -----------------------------------------------------------

@@ -17,11 +17,12 @@ import click
 
 from scanner import __version__
 from scanner.errors import ExitCode, UsageError
+from scanner.printable import echo, visible
 
 EPILOG = """\b
 Exit codes: 0 clean · 1 findings at or above --fail-on (or files that could
 not be read) · 2 interrupted · 3 internal error · 4 usage or config error ·
-5 nothing was scanned.
+5 nothing was checked.
 """
 
 
@@ -46,6 +47,10 @@ def _common_options(func: Callable) -> Callable:
     return func
 
 
+_CREATE_DIRS = click.option("--create-dirs", is_flag=True,
+                            help="Create missing parent directories of the files written (default: refuse).")
+
+
 def _output_options(func: Callable) -> Callable:
     options = [
         click.option("--shard", metavar="K/N", help="Scan only part K of N (deterministic); merge the N JSON "
@@ -53,7 +58,10 @@ def _output_options(func: Callable) -> Callable:
         click.option("--compare", "compare_to", metavar="PREVIOUS.json",
                      help="Show new, fixed and unchanged findings since a previous JSON report."),
         click.option("--report", "reports", multiple=True, metavar="FORMAT[:PATH]",
-                     help="Also write a report file (repeatable), e.g. --report html:audit.html --report sarif."),
+                     help="Also write a report file (repeatable), e.g. --report html:audit.html --report sarif; "
+                          "PATH '-' is stdout. Only regular files are written: a device, FIFO, socket, symbolic "
+                          "link or read-only file at PATH is refused before the run."),
+        _CREATE_DIRS,
         click.option("--format", "fmt", default="text", show_default=True, metavar="FORMAT",
                      help="Output on stdout: 'text', or a machine format such as 'json' (the human summary then goes to stderr)."),
         click.option("-v", "--verbose", count=True, help="More output: -v shows waived findings, -vv every skipped file."),
@@ -103,9 +111,10 @@ class Runner:
             self.config.rootdir if self.config.source else start)
 
     def configure(self, fmt: str = "text", verbose: int = 0, quiet: int = 0, no_color: bool = False,
-                  reports: tuple[str, ...] = (), shard: str | None = None, compare_to: str | None = None) -> None:
+                  reports: tuple[str, ...] = (), shard: str | None = None, compare_to: str | None = None,
+                  create_dirs: bool = False) -> None:
         from scanner.reportdata import load_report
-        from scanner.reportfiles import parse_report_option
+        from scanner.reportfiles import check_reports, parse_report_option
         from scanner.shard import parse_shard
 
         if shard:
@@ -119,8 +128,10 @@ class Runner:
         if fmt != "text" and fmt not in formats:
             raise UsageError(f"unknown --format {fmt!r} (choose from: text, {', '.join(formats.names())})")
         self.config.stash["reports"] = [parse_report_option(value, formats) for value in reports]
+        report_on_stdout = check_reports(self.config.stash["reports"], fmt, create_dirs)
+        self.config.stash["create_dirs"] = create_dirs
         self.config.stash["argv"] = ["secretaudit", *sys.argv[1:]]
-        out = sys.stderr if fmt != "text" else sys.stdout
+        out = sys.stderr if fmt != "text" or report_on_stdout else sys.stdout
         self.config.stash["terminal"] = {"out": out, "verbosity": verbose - quiet,
                                          "color": False if no_color else None}
         self.config.hook.secretaudit_configure(config=self.config)
@@ -224,8 +235,8 @@ def cli() -> None:
 @_common_options
 def scan(paths: tuple[str, ...], staged: bool, history: bool, refs: tuple[str, ...], baseline_file: str | None, no_baseline: bool,
          fail_on: str | None, allow_empty: bool, verify: bool, github_api_url: str | None, shard: str | None,
-         compare_to: str | None, reports: tuple[str, ...], fmt: str, verbose: int, quiet: int, no_color: bool,
-         config_path: str | None, plugins: tuple[str, ...], exclude: tuple[str, ...],
+         compare_to: str | None, reports: tuple[str, ...], create_dirs: bool, fmt: str, verbose: int, quiet: int,
+         no_color: bool, config_path: str | None, plugins: tuple[str, ...], exclude: tuple[str, ...],
          max_file_size: str | None, no_prefilter: bool, workers: int | None, no_cache: bool) -> None:
     """Scan files and directories for hardcoded credentials.
 
@@ -284,7 +295,7 @@ def scan(paths: tuple[str, ...], staged: bool, history: bool, refs: tuple[str, .
         if path.exists():
             session.baseline = frozenset(load_entries(path))
             config.stash["baseline_path"] = str(path)
-    runner.configure(fmt, verbose, quiet, no_color, reports, shard, compare_to)
+    runner.configure(fmt, verbose, quiet, no_color, reports, shard, compare_to, create_dirs)
     status = session.run()
     if fmt != "text":
         sys.stdout.write(config.formats.get(fmt)(session))  # type: ignore[union-attr]
@@ -341,6 +352,8 @@ def _with_backend_options(func: Callable) -> Callable:
 @cli.command(epilog=EPILOG)
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--fail-on", metavar="SEVERITY", help="Lowest severity that fails the run (default low).")
+@click.option("--allow-empty", is_flag=True,
+              help="Exit 0 instead of 5 when nothing was checked (no file in the repos, no secret in the backends).")
 @click.option("--notify", "notify_url", metavar="URL", envvar="SECRETAUDIT_NOTIFY_URL",
               help="After the audit, post a summary (verdict, counts, new failures, what expires within "
                    "policy.expiry_warning_days) to this Slack-format webhook; also $SECRETAUDIT_NOTIFY_URL, "
@@ -348,10 +361,10 @@ def _with_backend_options(func: Callable) -> Callable:
                    "stays the audit's.")
 @_output_options
 @_with_backend_options
-def audit(paths: tuple[str, ...], fail_on: str | None, notify_url: str | None, shard: str | None,
-          compare_to: str | None, reports: tuple[str, ...], fmt: str, verbose: int, quiet: int, no_color: bool,
-          config_path: str | None, plugins: tuple[str, ...], as_of: str | None, timeout: float | None,
-          github_api_url: str | None) -> None:
+def audit(paths: tuple[str, ...], fail_on: str | None, allow_empty: bool, notify_url: str | None,
+          shard: str | None, compare_to: str | None, reports: tuple[str, ...], create_dirs: bool, fmt: str,
+          verbose: int, quiet: int, no_color: bool, config_path: str | None, plugins: tuple[str, ...],
+          as_of: str | None, timeout: float | None, github_api_url: str | None) -> None:
     """The nightly audit: the config file, every backend and every repository.
 
     Checks the config file itself (SA5xx), lists every secret of every
@@ -380,12 +393,13 @@ def audit(paths: tuple[str, ...], fail_on: str | None, notify_url: str | None, s
     repos = [str((config.rootdir / repo) if config.source else Path(repo)) for repo in config.settings["repos"]]
     config.paths = [*repos, *paths]
     config.stash["audit_backends"] = True
+    config.stash["allow_empty"] = allow_empty
     if not config.stash["backends"] and not config.paths and not config.settings["scopes"] \
             and not (config.settings["policy"].get("scopes") or {}).get("aws_role"):
         raise UsageError(f"nothing to audit in {config.source or 'the default configuration'}: "
                          "configure backends (or an external_secrets block), repos or scopes, or pass --config")
     session = Session(config)
-    runner.configure(fmt, verbose, quiet, no_color, reports, shard, compare_to)
+    runner.configure(fmt, verbose, quiet, no_color, reports, shard, compare_to, create_dirs)
     if notify_url:  # reports record the command line: never the webhook URL's credential path
         from scanner.notify import redact_argv
 
@@ -399,7 +413,7 @@ def audit(paths: tuple[str, ...], fail_on: str | None, notify_url: str | None, s
         sys.stdout.flush()
         warning = notify(session, notify_url)
         if warning:
-            click.echo(f"warning: {warning}", err=True)
+            echo(f"warning: {warning}", err=True)
     raise SystemExit(status)
 
 
@@ -410,8 +424,9 @@ def audit(paths: tuple[str, ...], fail_on: str | None, notify_url: str | None, s
 @_output_options
 @_with_backend_options
 def validate(secrets: tuple[str, ...], all_secrets: bool, shard: str | None, compare_to: str | None,
-             reports: tuple[str, ...], fmt: str, verbose: int, quiet: int, no_color: bool, config_path: str | None,
-             plugins: tuple[str, ...], as_of: str | None, timeout: float | None, github_api_url: str | None) -> None:
+             reports: tuple[str, ...], create_dirs: bool, fmt: str, verbose: int, quiet: int, no_color: bool,
+             config_path: str | None, plugins: tuple[str, ...], as_of: str | None, timeout: float | None,
+             github_api_url: str | None) -> None:
     """Check that credentials still work: AWS keys, GitHub, Vault tokens, database passwords.
 
     Each chosen secret's value is fetched from its backend for the duration
@@ -436,10 +451,10 @@ def validate(secrets: tuple[str, ...], all_secrets: bool, shard: str | None, com
                          "pass --config with backends or an external_secrets block")
     config.stash["validate"] = list(secrets)
     session = Session(config)
-    runner.configure(fmt, verbose, quiet, no_color, reports, shard, compare_to)
+    runner.configure(fmt, verbose, quiet, no_color, reports, shard, compare_to, create_dirs)
     status = session.run()
     if secrets and not config.stash.get("validated"):
-        click.echo(f"error: no secret matches {', '.join(secrets)}; see 'secretaudit list' for names", err=True)
+        echo(f"error: no secret matches {', '.join(secrets)}; see 'secretaudit list' for names", err=True)
         raise SystemExit(ExitCode.NOTHING_SCANNED)
     if fmt != "text":
         sys.stdout.write(config.formats.get(fmt)(session))  # type: ignore[union-attr]
@@ -483,7 +498,7 @@ def list_secrets(fmt: str, config_path: str | None, plugins: tuple[str, ...], as
                     "last_accessed": _iso(record.last_accessed)})
         except BackendError as exc:
             failed = True
-            click.echo(f"error: {exc}", err=True)
+            echo(f"error: {exc}", err=True)
     rows.sort(key=lambda r: (r["backend"], r["name"]))
     if fmt == "json":
         click.echo(json.dumps({"as_of": _iso(config.as_of), "secrets": rows}, indent=2))
@@ -495,10 +510,11 @@ def list_secrets(fmt: str, config_path: str | None, plugins: tuple[str, ...], as
                              "off" if r["rotation_enabled"] is False else
                              f"every {r['rotation_days']}d" if r["rotation_days"] else "on" if r["rotation_enabled"]
                              else "unknown", r["owner"] or "-") for r in rows]
-        widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
+        table = [tuple(visible(cell) for cell in row) for row in table]  # escapes widen a cell: measure them
+        widths = [max(len(row[i]) for row in table) for i in range(len(header))]
         for row in table:
-            click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
-        click.echo(f"{len(rows)} secrets in {len(config.stash['backends'])} backends", err=True)
+            echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        echo(f"{len(rows)} secrets in {len(config.stash['backends'])} backends", err=True)
     raise SystemExit(ExitCode.FINDINGS if failed else ExitCode.OK)
 
 
@@ -523,13 +539,13 @@ def status(fmt: str, config_path: str | None, plugins: tuple[str, ...], as_of: s
         for s in statuses:
             state = "reachable" if s.reachable else "UNREACHABLE"
             latency = f", {s.latency_ms:.0f} ms" if s.latency_ms is not None else ""
-            click.echo(f"{s.backend}: {state}{latency}; identity: {s.identity or '-'}; auth: {s.auth_method or '-'}")
+            echo(f"{s.backend}: {state}{latency}; identity: {s.identity or '-'}; auth: {s.auth_method or '-'}")
             if s.error:
-                click.echo(f"    error: {s.error}")
+                echo(f"    error: {s.error}")
             for warning in s.warnings:
-                click.echo(f"    warning: {warning}")
+                echo(f"    warning: {warning}")
         if not statuses:
-            click.echo("no backends configured", err=True)
+            echo("no backends configured", err=True)
     raise SystemExit(ExitCode.OK if all(s.reachable for s in statuses) else ExitCode.FINDINGS)
 
 
@@ -543,29 +559,54 @@ def baseline() -> None:
     """
 
 
-def _baseline_run(paths: tuple[str, ...], output: str | None, config_path: str | None,
+def _baseline_run(paths: tuple[str, ...], output: str | None, create_dirs: bool, config_path: str | None,
                   plugins: tuple[str, ...], exclude: tuple[str, ...], max_file_size: str | None,
                   no_prefilter: bool, workers: int | None, no_cache: bool, keep_previous: bool) -> None:
-    from scanner.baseline import build, load_entries, write
+    from scanner.baseline import build, load_entries
     from scanner.session import Session
 
     runner = Runner(config_path, plugins, paths or (".",), _overrides(exclude, max_file_size, no_prefilter, workers, no_cache))
     runner.config.stash["allow_empty"] = True
     runner.configure("json", 0, 2, False)
     target = _baseline_path(runner, output)
+    _check_baseline_target(target, output, create_dirs)
     previous = load_entries(target) if keep_previous and target.exists() else {}
     session = Session(runner.config)
     status = session.run()
     if status in (ExitCode.INTERRUPTED,):
         raise SystemExit(status)
     content = build(session.findings, previous)
-    write(target, content)
-    click.echo(f"baseline {target}: {len(content['findings'])} accepted findings", err=True)
+    _write_baseline(target, content, output, create_dirs)
+    echo(f"baseline {target}: {len(content['findings'])} accepted findings", err=True)
+
+
+def _baseline_what(target: Path, output: str | None) -> str:
+    return f"-o {output}" if output else f"baseline {target}"
+
+
+def _check_baseline_target(target: Path, output: str | None, create_dirs: bool) -> None:
+    """Refuse a baseline path that cannot take the file before scanning (see :mod:`scanner.outputs`)."""
+    from scanner.outputs import check_output_path
+
+    check_output_path(str(target), _baseline_what(target, output), create_dirs)
+
+
+def _write_baseline(target: Path, content: dict[str, Any], output: str | None, create_dirs: bool) -> None:
+    """Write the baseline; a failure now (disk full, the path changed) is a one-line error and exit 1."""
+    from scanner.baseline import write
+    from scanner.outputs import OutputPathError
+
+    try:
+        write(target, content, _baseline_what(target, output), create_dirs)
+    except OutputPathError as exc:
+        echo(f"error: {exc}", err=True)
+        raise SystemExit(ExitCode.FINDINGS) from None
 
 
 @baseline.command("create")
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("-o", "--output", metavar="FILE", help="Where to write (default: .secretaudit-baseline.json).")
+@_CREATE_DIRS
 @_common_options
 def baseline_create(paths: tuple[str, ...], output: str | None, **options: Any) -> None:
     """Scan PATHS and accept every current finding into a new baseline."""
@@ -575,6 +616,7 @@ def baseline_create(paths: tuple[str, ...], output: str | None, **options: Any) 
 @baseline.command("update")
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("-o", "--output", metavar="FILE", help="Baseline to update (default: .secretaudit-baseline.json).")
+@_CREATE_DIRS
 @_common_options
 def baseline_update(paths: tuple[str, ...], output: str | None, **options: Any) -> None:
     """Rescan: add new findings, drop fixed ones, keep each entry's reason."""
@@ -584,22 +626,24 @@ def baseline_update(paths: tuple[str, ...], output: str | None, **options: Any) 
 @baseline.command("import")
 @click.argument("ds_baseline", type=click.Path())
 @click.option("-o", "--output", metavar="FILE", help="Where to write (default: .secretaudit-baseline.json).")
+@_CREATE_DIRS
 @click.option("-c", "--config", "config_path", metavar="FILE", help="Config file.")
-def baseline_import(ds_baseline: str, output: str | None, config_path: str | None) -> None:
+def baseline_import(ds_baseline: str, output: str | None, create_dirs: bool, config_path: str | None) -> None:
     """Convert a detect-secrets .secrets.baseline into a secretaudit baseline.
 
     The files it lists are scanned; every finding whose secret detect-secrets
     had accepted (same file, same SHA-1) is accepted here.
     """
-    from scanner.baseline import build, import_detect_secrets, write
+    from scanner.baseline import build, import_detect_secrets
 
     source = Path(ds_baseline)
     runner = Runner(config_path, (), (str(source.resolve().parent),))
-    findings = import_detect_secrets(source, runner.config, source.resolve().parent)
     target = _baseline_path(runner, output)
+    _check_baseline_target(target, output, create_dirs)
+    findings = import_detect_secrets(source, runner.config, source.resolve().parent)
     content = build(findings)
-    write(target, content)
-    click.echo(f"baseline {target}: {len(content['findings'])} findings imported from {source}", err=True)
+    _write_baseline(target, content, output, create_dirs)
+    echo(f"baseline {target}: {len(content['findings'])} findings imported from {source}", err=True)
 
 
 @cli.group()
@@ -612,13 +656,15 @@ def report() -> None:
 @click.option("--compare", "compare_to", metavar="PREVIOUS.json",
               help="Also show new, fixed and unchanged findings since a previous JSON report.")
 @click.option("--report", "reports", multiple=True, metavar="FORMAT[:PATH]",
-              help="Write the merged report (repeatable), e.g. --report html:all.html --report json:all.json.")
+              help="Write the merged report (repeatable), e.g. --report html:all.html --report json:all.json; "
+                   "PATH '-' is stdout; only regular files are written.")
+@_CREATE_DIRS
 @click.option("--format", "fmt", default="text", show_default=True, metavar="FORMAT",
               help="Output on stdout: 'text' (the summary) or a machine format such as 'json'.")
 @click.option("-q", "--quiet", count=True, help="Less output.")
 @click.option("--no-color", is_flag=True, help="Plain output, no ANSI colours.")
-def report_merge(reports_in: tuple[str, ...], compare_to: str | None, reports: tuple[str, ...], fmt: str,
-                 quiet: int, no_color: bool) -> None:
+def report_merge(reports_in: tuple[str, ...], compare_to: str | None, reports: tuple[str, ...], create_dirs: bool,
+                 fmt: str, quiet: int, no_color: bool) -> None:
     """Merge JSON reports (e.g. the N shards of 'scan --shard K/N') into one.
 
     The merged report has every finding, skipped file and count of its
@@ -632,7 +678,7 @@ def report_merge(reports_in: tuple[str, ...], compare_to: str | None, reports: t
     from scanner.reportdata import compare, session_from_reports
 
     runner = Runner(None, ())
-    runner.configure(fmt, 0, quiet, no_color, reports)
+    runner.configure(fmt, 0, quiet, no_color, reports, create_dirs=create_dirs)
     session = session_from_reports(list(reports_in), runner.config)
     if compare_to:
         session.comparison = compare(session, compare_to)
@@ -658,12 +704,12 @@ def list_checks(fmt: str, plugins: tuple[str, ...]) -> None:
                                 "description": s.description, "remediation": s.remediation} for s in specs], indent=2))
         return
     for spec in specs:
-        click.echo(f"{spec.id} [{spec.severity.label}] {spec.title}")
-        click.echo(f"    {spec.description}")
+        echo(f"{spec.id} [{spec.severity.label}] {spec.title}")
+        echo(f"    {spec.description}")
         if spec.controls:
-            click.echo(f"    controls: {', '.join(spec.controls)}")
+            echo(f"    controls: {', '.join(spec.controls)}")
         if spec.tags:
-            click.echo(f"    tags: {', '.join(spec.tags)}")
+            echo(f"    tags: {', '.join(spec.tags)}")
 
 
 # -- entry point ----------------------------------------------------------------------
@@ -689,16 +735,21 @@ def _run_command(argv: list[str] | None) -> None:
         code = exc.code if isinstance(exc.code, int) else 0
         sys.exit(code)
     except click.exceptions.Abort:
-        click.echo("interrupted", err=True)
+        echo("interrupted", err=True)
         sys.exit(ExitCode.INTERRUPTED)
     except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
+        echo("interrupted", err=True)
         sys.exit(ExitCode.INTERRUPTED)
     except click.ClickException as exc:
-        exc.show()
+        import io
+
+        shown = io.StringIO()  # click quotes the bad argument: it goes through the sanitiser like any text
+        exc.show(file=shown)
+        for line in shown.getvalue().splitlines():
+            echo(line, err=True)
         sys.exit(ExitCode.USAGE_ERROR)
     except UsageError as exc:
-        click.echo(f"error: {exc}", err=True)
+        echo(f"error: {exc}", err=True)
         sys.exit(ExitCode.USAGE_ERROR)
     except Exception:  # a bug: say so loudly
         import traceback

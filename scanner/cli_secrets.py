@@ -17,13 +17,14 @@ from typing import Any
 
 import click
 
+from scanner import printable
 from scanner.cli import _backend_runner, _with_backend_options
 from scanner.errors import ExitCode
 
 
 def _fail(message: str, code: int) -> None:
     """Print a one-line error (newlines folded) and exit with ``code``."""
-    click.echo("error: " + " ".join(str(message).split()), err=True)
+    printable.echo("error: " + " ".join(str(message).split()), err=True)
     raise SystemExit(code)
 
 
@@ -117,7 +118,7 @@ def rotate(name: str | None, due: bool, reason: str, dry_run: bool, fmt: str, co
     if bool(name) == due:
         raise click.UsageError("say what to rotate: --secret NAME, or --due for every secret whose rotation is due")
     runner = _backend_runner(config_path, plugins, as_of, timeout, github_api_url=github_api_url)
-    echo = (lambda line: click.echo(line, err=fmt == "json"))
+    echo = (lambda line: printable.echo(line, err=fmt == "json"))
     if due:
         _rotate_due(runner.config, reason, dry_run, fmt, echo)
         return
@@ -130,7 +131,7 @@ def rotate(name: str | None, due: bool, reason: str, dry_run: bool, fmt: str, co
     if fmt == "json":
         click.echo(json.dumps(result.as_dict(), indent=2))
     else:
-        click.echo(result.summary())
+        printable.echo(result.summary())
     raise SystemExit(result.exit_code)
 
 
@@ -154,15 +155,15 @@ def _rotate_due(config: Any, reason: str, dry_run: bool, fmt: str, echo: Any) ->
                              else "failed", "message": str(exc), "due": why})
             line = f"NEEDS A HUMAN: {exc}"
         if fmt == "text":
-            click.echo(line)
+            printable.echo(line)
     for problem in problems:
-        click.echo(f"error: {problem}", err=True)
+        printable.echo(f"error: {problem}", err=True)
     failed = [o for o in outcomes if o["outcome"] not in ("ok", "dry-run")]
     if fmt == "json":
         click.echo(json.dumps({"due": len(due), "rotated": len(outcomes) - len(failed), "needs_a_human": len(failed),
                                "errors": problems, "results": outcomes}, indent=2))
     else:
         verb = "would be rotated" if dry_run else "rotated"
-        click.echo(f"{len(due)} due: {len(outcomes) - len(failed)} {verb}, {len(failed)} need a human"
-                   + (f", {len(problems)} backend errors" if problems else ""))
+        printable.echo(f"{len(due)} due: {len(outcomes) - len(failed)} {verb}, {len(failed)} need a human"
+                       + (f", {len(problems)} backend errors" if problems else ""))
     raise SystemExit(ExitCode.FINDINGS if failed or problems else ExitCode.OK)

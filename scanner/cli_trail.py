@@ -29,6 +29,7 @@ from typing import Any, Sequence
 import click
 
 from scanner.errors import ExitCode, UsageError
+from scanner.printable import echo
 
 TRAIL_COLUMNS = ("time", "actor", "host", "command", "secret", "backend", "outcome", "reason")
 VAULT_COLUMNS = ("time", "reader", "entity", "policies", "secret", "outcome", "from")
@@ -59,7 +60,7 @@ def _table(header: Sequence[str], rows: list[Sequence[str]]) -> list[str]:
 
 
 def _warn(path: Path, number: int, problem: str) -> None:
-    click.echo(f"warning: {path}:{number}: {problem}, skipped", err=True)
+    echo(f"warning: {path}:{number}: {problem}, skipped", err=True)
 
 
 def _since(value: str | None) -> datetime | None:
@@ -124,10 +125,10 @@ def _show_trail(config_path: str | None, moment: datetime | None, secrets: tuple
     except TrailError as exc:
         if exc.missing:
             configured = f"audit_log in {source}" if source else "audit_log in secretaudit.yaml (or pass -c CONFIG)"
-            click.echo(f"error: {exc}: nothing was recorded there yet, or the trail lives elsewhere; "
-                       f"set {configured}", err=True)
+            echo(f"error: {exc}: nothing was recorded there yet, or the trail lives elsewhere; "
+                 f"set {configured}", err=True)
             raise SystemExit(ExitCode.NOTHING_SCANNED) from None
-        click.echo(f"error: {exc}", err=True)
+        echo(f"error: {exc}", err=True)
         raise SystemExit(ExitCode.FINDINGS) from None
     for bad in found.bad_lines:
         _warn(path, bad.number, bad.problem)
@@ -139,13 +140,13 @@ def _show_trail(config_path: str | None, moment: datetime | None, secrets: tuple
                                "skipped_lines": [{"line": b.number, "problem": b.problem}
                                                  for b in found.bad_lines]}, indent=2, default=str))
         return
-    click.echo(_banner("secretaudit access trail"))
-    click.echo(f"trail: {path}")
+    echo(_banner("secretaudit access trail"))
+    echo(f"trail: {path}")
     if entries:
         rows = [tuple(_cell(entry.get(column, "")) or "-" for column in TRAIL_COLUMNS) for entry in entries]
         for line in _table(TRAIL_COLUMNS, rows):
-            click.echo(line)
-    click.echo(_banner(_summary(len(entries), len(found.entries), len(found.bad_lines), since, secrets)))
+            echo(line)
+    echo(_banner(_summary(len(entries), len(found.entries), len(found.bad_lines), since, secrets)))
 
 
 def _summary(shown: int, total: int, skipped: int, since: str | None, secrets: tuple[str, ...]) -> str:
@@ -167,15 +168,15 @@ def _show_vault_log(path: Path, moment: datetime | None, secrets: tuple[str, ...
     try:
         log = read_audit_log(path)
     except FileNotFoundError:
-        click.echo(f"error: audit log {path} does not exist; pass the file audit device's file_path "
-                   "(bao audit list -detailed shows it)", err=True)
+        echo(f"error: audit log {path} does not exist; pass the file audit device's file_path "
+             "(bao audit list -detailed shows it)", err=True)
         raise SystemExit(ExitCode.USAGE_ERROR) from None
     except IsADirectoryError:
-        click.echo(f"error: audit log {path} is a directory; pass the log file itself", err=True)
+        echo(f"error: audit log {path} is a directory; pass the log file itself", err=True)
         raise SystemExit(ExitCode.USAGE_ERROR) from None
     except OSError as exc:
-        click.echo(f"error: cannot read audit log {path} ({exc.strerror or exc}); run as a user allowed to "
-                   "read it", err=True)
+        echo(f"error: cannot read audit log {path} ({exc.strerror or exc}); run as a user allowed to "
+             "read it", err=True)
         raise SystemExit(ExitCode.FINDINGS) from None
     for number, problem in log.bad_lines:
         _warn(path, number, problem)
@@ -186,17 +187,17 @@ def _show_vault_log(path: Path, moment: datetime | None, secrets: tuple[str, ...
                                "skipped_lines": [{"line": n, "problem": p} for n, p in log.bad_lines]},
                               indent=2))
         return
-    click.echo(_banner("secretaudit vault audit log"))
-    click.echo(f"audit log: {path}")
+    echo(_banner("secretaudit vault audit log"))
+    echo(f"audit log: {path}")
     if reads:
         rows = [(iso(r.time), _cell(r.display_name) or "-", _cell(r.entity_id) or "-",
                  _cell(",".join(r.policies)) or "-", _cell(r.path), r.outcome + (f" ({_cell(r.error)})"
                  if r.error and r.outcome not in ("ok", "denied") else ""), _cell(r.remote_address) or "-")
                 for r in reads]
         for line in _table(VAULT_COLUMNS, rows):
-            click.echo(line)
+            echo(line)
     summary = _summary(len(reads), len(log.reads), len(log.bad_lines), since, secrets)
-    click.echo(_banner(summary.replace("entries", "reads").replace("entry", "read")))
+    echo(_banner(summary.replace("entries", "reads").replace("entry", "read")))
 
 
 if __name__ == "__main__":  # pragma: no cover

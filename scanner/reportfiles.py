@@ -1,22 +1,29 @@
 """The built-in ``reportfiles`` plugin: writes ``--report FORMAT[:PATH]`` files.
 
 Runs first at ``secretaudit_sessionfinish`` (before the terminal summary, so
-the summary can name every file written).  Files are written atomically: a
-reader never sees half a report.
+the summary can name every file written, and every one that could not be).
+Files are written atomically, only where :mod:`scanner.outputs` allows (a
+regular file or a new one, never a device, FIFO, link or read-only file);
+PATH ``-`` is stdout.  A report that cannot be written fails the run: a CI job
+that publishes it must not go green without it.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
+import sys
 from typing import TYPE_CHECKING
 
-from scanner.atomicfile import write_atomically
-from scanner.errors import UsageError
+from scanner.errors import ExitCode, UsageError
 from scanner.hookspec import hookimpl
 
 if TYPE_CHECKING:
+    from scanner.config import Config
     from scanner.registry import FormatRegistry
     from scanner.session import Session
+
+#: The PATH that means standard output.
+STDOUT = "-"
 
 
 def parse_report_option(value: str, formats: "FormatRegistry") -> tuple[str, str]:
@@ -28,16 +35,62 @@ def parse_report_option(value: str, formats: "FormatRegistry") -> tuple[str, str
     return name, path or f"secretaudit-report.{formats.extension(name)}"
 
 
+def check_reports(reports: list[tuple[str, str]], fmt: str, create_dirs: bool) -> bool:
+    """Refuse, before anything runs, report paths that cannot be written; True when one goes to stdout.
+
+    Stdout takes one output: ``--format json`` or one ``--report FORMAT:-``.
+    Two reports to one file would leave only the last, so that is refused too.
+    """
+    if not reports:
+        return False
+    to_stdout = [f"--report {name}:-" for name, path in reports if path == STDOUT]
+    if fmt != "text":
+        to_stdout.insert(0, f"--format {fmt}")
+    if len(to_stdout) > 1:
+        raise UsageError(f"{' and '.join(to_stdout)} both write to stdout; send all but one to files")
+    from scanner.outputs import check_output_path  # only a run that writes a report loads it
+
+    seen: dict[str, str] = {}
+    for name, path in reports:
+        if path == STDOUT:
+            continue
+        key = os.path.abspath(path)
+        if key in seen:
+            raise UsageError(f"--report {seen[key]}:{path} and --report {name}:{path} write the same file; "
+                             "give each report its own path")
+        seen[key] = name
+        check_output_path(path, f"--report {name}:{path}", create_dirs, stdout_ok=True)
+    return bool(to_stdout) and fmt == "text"
+
+
+def _write(config: "Config", name: str, path: str, text: str) -> None:
+    from scanner.outputs import write_output
+
+    if path == STDOUT:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        write_output(path, text, f"--report {name}:{path}", config.stash.get("create_dirs", False), stdout_ok=True)
+
+
 @hookimpl(tryfirst=True)
 def secretaudit_sessionfinish(session: "Session", exitstatus: int) -> None:
     config = session.config
+    if not config.stash.get("reports"):
+        return
+    from scanner.outputs import OutputPathError
+
     written = config.stash.setdefault("reports_written", [])
+    failed = config.stash.setdefault("reports_failed", [])
     for name, path in config.stash.get("reports", []):
         render = config.formats.get(name)  # type: ignore[union-attr]
         try:
-            write_atomically(Path(path), render(session))
-        except OSError as exc:
-            session.warnings.append(f"could not write the {name} report to {path} "
-                                    f"({exc.strerror or exc}); check the directory and permissions")
+            _write(config, name, path, render(session))
+        except (OutputPathError, OSError) as exc:
+            failed.append(str(exc) if isinstance(exc, OutputPathError)
+                          else f"--report {name}:{path}: could not write it ({exc.strerror or exc})")
             continue
-        written.append(f"{name}: {path}")
+        if path != STDOUT:
+            written.append(f"{name}: {path}")
+    if failed and session.exitstatus == ExitCode.OK:
+        session.exitstatus = ExitCode.FINDINGS

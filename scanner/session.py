@@ -51,6 +51,8 @@ class Session:
     baseline: frozenset[str] = frozenset()
     warnings: list[str] = field(default_factory=list)
     files_from_cache: int = 0
+    #: Items counted in ``files_scanned`` that are the run's own input (the config file checking itself).
+    self_checks: int = 0
     items_done: int = 0
     cache: "ScanCache | None" = None
     _config_waivers: "ConfigWaivers | None" = field(default=None, repr=False)
@@ -95,6 +97,8 @@ class Session:
     def collected(self, target: Target, count: int) -> None:
         """Plugins running a target call this once its items are known."""
         self.files_collected += count
+        if target.kind == "config":
+            self.self_checks += count
         self.config.hook.secretaudit_collection_finish(session=self, target=target, count=count)
 
     def add_finding(self, finding: Finding) -> None:
@@ -246,9 +250,19 @@ class Session:
             return ExitCode.INTERRUPTED
         if self.failing() or self.errors or any(f.status is Status.ERROR for f in self.findings):
             return ExitCode.FINDINGS
-        if self.files_scanned == 0 and not self.config.stash.get("allow_empty"):
+        if self.checked_nothing and not self.config.stash.get("allow_empty"):
             return ExitCode.NOTHING_SCANNED
         return ExitCode.OK
+
+    @property
+    def checked_nothing(self) -> bool:
+        """No file, blob, secret or principal was checked: such a run must not pass (exit 5).
+
+        The config file's check of itself does not count: ``audit`` always has
+        it, so an audit whose repositories hold nothing scannable and whose
+        backends list no secret would otherwise pass on that alone.
+        """
+        return self.files_scanned - self.self_checks <= 0
 
     @property
     def duration(self) -> float:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, TextIO
 from scanner import __version__
 from scanner.hookspec import hookimpl
 from scanner.model import Finding, Status
+from scanner.printable import visible
 
 if TYPE_CHECKING:
     from scanner.config import Config
@@ -49,16 +50,24 @@ class TerminalReporter:
 
         return click.style(text, fg=fg, bold=bold)
 
-    def line(self, text: str = "") -> None:
-        self.out.write(text + "\n")
+    def line(self, text: str = "", label: str = "", fg: str | None = None, bold: bool = False) -> None:
+        """One line: an optional coloured ``label`` (ours), then ``text`` (data: names, messages) made visible.
+
+        Data is sanitised before our colours are added, so a file name can
+        neither drive the terminal nor pass for one of our own labels.
+        """
+        shown = visible(text)
+        if label:
+            shown = f"{self.style(label, fg, bold)} {shown}" if shown else self.style(label, fg, bold)
+        self.out.write(shown + "\n")
 
     def sep(self, char: str, title: str, fg: str | None = None, bold: bool = False) -> None:
         import shutil  # only for separators: a quiet hook prints none
 
         width = min(shutil.get_terminal_size((80, 24)).columns, 100)
-        title = f" {title} "
+        title = f" {visible(title)} "
         fill = max(width - len(title), 4)
-        self.line(self.style(char * (fill // 2) + title + char * (fill - fill // 2), fg, bold))
+        self.out.write(self.style(char * (fill // 2) + title + char * (fill - fill // 2), fg, bold) + "\n")
 
     def _clear_progress(self) -> None:
         if self.progress and self._last_pct >= 0:
@@ -113,30 +122,33 @@ class TerminalReporter:
                 + (f" {finding.evidence}" if finding.evidence else ""))
         if finding.status is Status.WAIVED:
             text += f" (waived: {finding.waiver})"
-        self.line(f"{self.style(status, colour, bold=True)} {text}")
+        self.line(text, status, colour, bold=True)
 
     @hookimpl(trylast=True)
     def secretaudit_sessionfinish(self, session: "Session", exitstatus: int) -> None:
         self._clear_progress()
         for warning in session.warnings:
-            self.line(f"{self.style('WARNING', 'yellow')} {warning}")
+            self.line(warning, "WARNING", "yellow")
         for skip in session.skipped:
             if skip.is_error:
-                self.line(f"{self.style('ERROR', 'red', bold=True)} {skip.message}")
+                self.line(skip.message, "ERROR", "red", bold=True)
             elif skip.message and self.verbosity >= 0:
-                self.line(f"{self.style('WARNING', 'yellow')} skipped {skip.message}")
+                self.line(f"skipped {skip.message}", "WARNING", "yellow")
             elif self.verbosity >= 2:
                 self.line(f"SKIPPED {skip.relpath}: {skip.reason}")
         for written in session.config.stash.get("reports_written", []):
             if self.verbosity >= -1:
                 self.line(f"report written: {written}")
+        for failed in session.config.stash.get("reports_failed", []):
+            self.line(f"report not written: {failed}", "ERROR", "red", bold=True)
+        exitstatus = session.exitstatus  # a report that could not be written turns a pass into a failure
         if session.comparison is not None and self.verbosity >= -1:
             comparison = session.comparison
             self.line(comparison.summary())
             for finding in comparison.fixed if self.verbosity >= 0 else ():
-                self.line(f"{self.style('FIXED', 'green')} {finding.location} {finding.check_id} {finding.message}")
+                self.line(f"{finding.location} {finding.check_id} {finding.message}", "FIXED", "green")
         if session.interrupted:
-            self.line(self.style("!!! interrupted: results are partial !!!", "red", bold=True))
+            self.line("", "!!! interrupted: results are partial !!!", "red", bold=True)
         if self.verbosity < -1:
             return
         summary = self.summary(session)
@@ -146,9 +158,11 @@ class TerminalReporter:
             worst = next((s for s in ("failed", "error", "waived") if session.counts()[s]), "passed")
             if exitstatus == 5:
                 worst = "skipped"
+            elif exitstatus == 1 and worst == "passed":
+                worst = "error"
             self.sep("=", summary, fg=_COLORS[worst], bold=True)
         if exitstatus == 5:
-            self.line("no file was scanned: check the paths, exclude patterns and max_file_size")
+            self.line(_nothing_checked(session))
 
     def summary(self, session: "Session") -> str:
         counts = session.counts()
@@ -160,7 +174,20 @@ class TerminalReporter:
         if reasons and "skipped" in _ORDER:
             detail = ", ".join(f"{n} {r}" for r, n in sorted(reasons.items()))
             parts = [p + f" ({detail})" if p.endswith(" skipped") else p for p in parts]
+        unwritten = len(session.config.stash.get("reports_failed", []))
+        if unwritten:
+            parts.append(f"{unwritten} report{'s' if unwritten != 1 else ''} not written")
         return f"{', '.join(parts) or 'no files scanned'} in {session.duration:.2f}s"
+
+
+def _nothing_checked(session: "Session") -> str:
+    """Why the run checked nothing, and where to look, by what it was asked to check."""
+    kinds = {target.kind for target in session.targets} - {"config"}
+    only_config = "only the config file was checked; " if session.self_checks else ""
+    if kinds <= {"path", "history"}:
+        return f"{only_config}no file was scanned: check the paths, exclude patterns and max_file_size"
+    return (f"{only_config}nothing was checked: no file in the repositories and paths, no secret in the backends; "
+            "check repos, paths, exclude patterns and the backends' paths (or pass --allow-empty)")
 
 
 @hookimpl

@@ -125,8 +125,6 @@ def record(config: "Config", command: str, secret: str, backend: str, outcome: s
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$", re.IGNORECASE)
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-#: Characters that would let a trail field break the one-row-per-entry table or drive the terminal.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class TrailError(Exception):
@@ -267,5 +265,7 @@ def select(entries: Iterable[dict[str, Any]], since: datetime | None = None,
 
 
 def one_line(value: Any) -> str:
-    """A field made safe for a one-row table cell: control characters become spaces."""
-    return _CONTROL.sub(" ", "" if value is None else str(value))
+    """A field made safe for a one-row table cell: controls shown as escapes (:func:`scanner.printable.visible`)."""
+    from scanner.printable import visible
+
+    return visible(value)

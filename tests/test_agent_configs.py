@@ -214,6 +214,7 @@ def test_openclaw_home_with_three_plaintext_keys_gives_exactly_three_sa106(home:
 def test_no_raw_secret_in_terminal_or_reports(home: tuple[Path, dict], tmp_path: Path) -> None:
     root, planted = home
     out = tmp_path / "reports"
+    out.mkdir()
     proc = run_cli("scan", "--no-baseline", "--no-cache", "-vv", str(root), "--report", f"json:{out}/r.json",
                    "--report", f"sarif:{out}/r.sarif", "--report", f"html:{out}/r.html", env=CLEAN_ENV)
     assert proc.returncode == 1, proc.stdout + proc.stderr

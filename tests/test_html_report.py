@@ -63,6 +63,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     (hostile / f"{XSS}.env").write_text(f"API_TOKEN={token}\n")
 
     out = base / "out"
+    out.mkdir()
     proc = run_cli("scan", "--no-baseline", "--no-cache", str(CORPUS), str(waived), str(hostile), *_plugin_args(),
                    "--report", f"html:{out / 'report.html'}", "--report", f"json:{out / 'report.json'}")
     assert proc.returncode == 1, proc.stderr

@@ -173,7 +173,7 @@ def test_fields_cannot_break_the_table_or_drive_the_terminal(project: dict[str, 
     proc = _trail(project)
     assert "\x1b" not in proc.stdout
     rows = [line for line in proc.stdout.splitlines() if " rotate " in line]
-    assert len(rows) == 1 and "line one line two" in rows[0]
+    assert len(rows) == 1 and "line one\\nline two \\x1b[31mred" in rows[0]  # shown as escapes, on one row
 
 
 def test_missing_trail_says_where_it_looked_and_how_to_configure(project: dict[str, Any]) -> None:
