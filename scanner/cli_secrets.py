@@ -23,7 +23,9 @@ from scanner.errors import ExitCode
 
 def _fail(message: str, code: int) -> None:
     """Print a one-line error (newlines folded) and exit with ``code``."""
-    click.echo("error: " + " ".join(str(message).split()), err=True)
+    from scanner.redact import scrub
+
+    click.echo("error: " + scrub(" ".join(str(message).split())), err=True)
     raise SystemExit(code)
 
 

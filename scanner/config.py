@@ -5,7 +5,9 @@ the first ``secretaudit.yaml`` / ``.secretaudit.yaml``, or ``pyproject.toml``
 with a ``[tool.secretaudit]`` table, wins.  ``--config FILE`` names one
 explicitly.  ``${VAR}`` and ``${VAR:-default}`` in string values are taken
 from the environment.  Unknown or mistyped keys are errors that name the
-file, the key and what is allowed; nothing is silently ignored.
+file, the key and what is allowed; nothing is silently ignored.  Errors never
+quote the offending value (it may be a secret pasted in the wrong place): they
+describe its shape (:func:`scanner.redact.shape`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any, Callable, NamedTuple, TYPE_CHECKING
 
 from scanner.errors import ConfigError
 from scanner.model import Severity
+from scanner.redact import register_config, shape
 
 if TYPE_CHECKING:
     import pluggy
@@ -41,13 +44,14 @@ def parse_size(value: Any) -> int:
         return value
     match = _SIZE.match(str(value))
     if not match or (match.group(2) or "").lower() not in _SIZE_UNITS:
-        raise ValueError(f"{value!r} is not a size (e.g. 10MB, 512KB, 1048576)")
+        raise ValueError("expected a size (e.g. 10MB, 512KB, 1048576)")
     return int(float(match.group(1)) * _SIZE_UNITS[(match.group(2) or "").lower()])
 
 
 def _severity(value: Any) -> str:
-    Severity.parse(str(value))
-    return str(value).lower()
+    if not isinstance(value, str) or value.strip().upper() not in Severity.__members__:
+        raise ValueError(f"expected a severity (allowed: {', '.join(s.label for s in Severity)})")
+    return value.strip().lower()
 
 
 def _str_list(value: Any) -> list[str]:
@@ -256,6 +260,16 @@ OPENCLAW_KEYS = {"enabled", "backend", "vault", "aws_secrets_manager", "generic"
 OPENCLAW_BACKENDS = {"vault": "vault", "aws-secrets-manager": "aws_secrets_manager", "generic": "generic"}
 
 
+def _did_you_mean(key: Any, known: Any) -> str:
+    """``; did you mean 'policy'?`` for a misspelt key (only known names are shown), else ''."""
+    if not isinstance(key, str):
+        return ""
+    import difflib
+
+    close = difflib.get_close_matches(key.lower(), sorted(known), n=1, cutoff=0.75)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
 def from_openclaw(block: Any, source: str) -> dict[str, Any]:
     """Translate an ``openclaw.yaml`` ``external_secrets`` block into our settings.
 
@@ -268,11 +282,12 @@ def from_openclaw(block: Any, source: str) -> dict[str, Any]:
     for key in block:
         if key not in OPENCLAW_KEYS:
             raise ConfigError(source, f"external_secrets.{key}",
-                              f"unknown key (allowed: {', '.join(sorted(OPENCLAW_KEYS))})")
+                              f"unknown key (allowed: {', '.join(sorted(OPENCLAW_KEYS))})"
+                              + _did_you_mean(key, OPENCLAW_KEYS))
     backend = block.get("backend", "vault")
     if backend not in OPENCLAW_BACKENDS:
         raise ConfigError(source, "external_secrets.backend",
-                          f"{backend!r} is not a backend (allowed: {', '.join(OPENCLAW_BACKENDS)})")
+                          f"expected one of {', '.join(OPENCLAW_BACKENDS)}, got {shape(backend)}")
     settings_block = block.get(OPENCLAW_BACKENDS[backend]) or {}
     if not isinstance(settings_block, dict):
         raise ConfigError(source, f"external_secrets.{OPENCLAW_BACKENDS[backend]}", "expected a mapping")
@@ -285,20 +300,27 @@ def from_openclaw(block: Any, source: str) -> dict[str, Any]:
 
 
 def validate(raw: dict[str, Any], source: str) -> dict[str, Any]:
-    """Check every key against :data:`SETTINGS`; return settings with defaults."""
+    """Check every key against :data:`SETTINGS`; return settings with defaults.
+
+    Every string of ``raw`` is registered with :mod:`scanner.redact` first, so
+    no error about it (here or in a backend's or check's own validation) can
+    quote it, and values under credential keys are scrubbed from every message.
+    """
     settings = {key: setting.default for key, setting in SETTINGS.items()}
+    register_config(raw)
     if "external_secrets" in raw:  # an openclaw.yaml: only its external_secrets block is ours
         raw = from_openclaw(raw["external_secrets"], source)
     for key, value in raw.items():
         setting = SETTINGS.get(key)
         if setting is None:
             allowed = ", ".join(sorted(SETTINGS))
-            raise ConfigError(source, str(key), f"unknown setting (allowed: {allowed})")
+            raise ConfigError(source, str(key), f"unknown setting (allowed: {allowed})" + _did_you_mean(key, SETTINGS))
         value = interpolate(value, source, key)
+        register_config({key: value})  # what ${VAR} brought in: a token from the environment
         try:
             settings[key] = setting.parse(value)
         except ValueError as exc:
-            raise ConfigError(source, key, f"{exc}; {key} is {setting.help}") from None
+            raise ConfigError(source, key, f"{exc}, got {shape(value)}; {key} is {setting.help}") from None
     return settings
 
 
