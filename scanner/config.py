@@ -258,6 +258,17 @@ def read_config_file(path: Path) -> dict[str, Any]:
 #: OpenClaw's ``external_secrets`` block: the keys it may hold.
 OPENCLAW_KEYS = {"enabled", "backend", "vault", "aws_secrets_manager", "generic", "cache"}
 OPENCLAW_BACKENDS = {"vault": "vault", "aws-secrets-manager": "aws_secrets_manager", "generic": "generic"}
+#: OpenClaw's own top-level config keys (``openclaw config schema`` of OpenClaw 2026.9.6, the version
+#: tests/install_openclaw.sh pins, plus its ``$include`` directive): an openclaw.yaml may hold them,
+#: and secretaudit leaves them alone.  OpenClaw's ``plugins`` is a mapping; a list there is ours.
+#: tests/adversarial/test_adversarial_config.py compares this set with the installed OpenClaw's schema.
+OPENCLAW_TOP_LEVEL_KEYS = frozenset({
+    "$include", "$schema", "accessGroups", "acp", "agents", "approvals", "attachments", "auth", "bindings",
+    "broadcast", "browser", "channels", "cloudWorkers", "commands", "cron", "desktop", "diagnostics",
+    "discovery", "env", "gateway", "hooks", "logging", "mcp", "memory", "messages", "meta", "models", "nodeHost",
+    "plugins", "proxy", "secrets", "security", "session", "skills", "surfaces", "talk", "telemetry", "tools",
+    "transcripts", "tts", "ui", "update", "wizard", "worktreeAcceleration", "worktreeRoot",
+})
 
 
 def _did_you_mean(key: Any, known: Any) -> str:
@@ -274,8 +285,7 @@ def from_openclaw(block: Any, source: str) -> dict[str, Any]:
     """Translate an ``openclaw.yaml`` ``external_secrets`` block into our settings.
 
     The configured backend becomes the one entry of ``backends`` (named after
-    its type); ``cache`` becomes ``secret_cache``.  Other top-level keys of
-    openclaw.yaml belong to OpenClaw and are left alone.
+    its type); ``cache`` becomes ``secret_cache``.
     """
     if not isinstance(block, dict):
         raise ConfigError(source, "external_secrets", "expected a mapping")
@@ -299,6 +309,38 @@ def from_openclaw(block: Any, source: str) -> dict[str, Any]:
     return result
 
 
+def from_openclaw_file(raw: dict[str, Any], source: str) -> dict[str, Any]:
+    """Our settings from a whole openclaw.yaml: its ``external_secrets`` block and our own top-level keys.
+
+    Top-level keys secretaudit knows (``policy``, ``scopes``, ``audit_log``...)
+    are honoured as in secretaudit.yaml, merged with what ``external_secrets``
+    gives: its backend comes first in ``backends``; ``secret_cache`` may come
+    from one place only.  OpenClaw's own keys (:data:`OPENCLAW_TOP_LEVEL_KEYS`)
+    are left to OpenClaw.  Anything else (``polcy:``) is an error: dropping it
+    silently would turn a team's 7-day policy into the 30-day default.
+    """
+    result = from_openclaw(raw["external_secrets"], source)
+    for key, value in raw.items():
+        if key == "external_secrets":
+            continue
+        if key == "plugins" and isinstance(value, dict):
+            continue  # OpenClaw's plugins block; ours is a list of module names
+        if key in SETTINGS:
+            if key == "backends" and isinstance(value, list):
+                result["backends"] = [*result.get("backends", []), *value]
+            elif key in result:
+                raise ConfigError(source, key, "also given by the external_secrets block (its cache); set it "
+                                               "in one place")
+            else:
+                result[key] = value
+        elif key not in OPENCLAW_TOP_LEVEL_KEYS:
+            raise ConfigError(source, str(key),
+                              "unknown top-level key: neither external_secrets, a secretaudit setting "
+                              f"({', '.join(sorted(SETTINGS))}) nor one of OpenClaw's own keys"
+                              + _did_you_mean(key, SETTINGS))
+    return result
+
+
 def validate(raw: dict[str, Any], source: str) -> dict[str, Any]:
     """Check every key against :data:`SETTINGS`; return settings with defaults.
 
@@ -308,8 +350,8 @@ def validate(raw: dict[str, Any], source: str) -> dict[str, Any]:
     """
     settings = {key: setting.default for key, setting in SETTINGS.items()}
     register_config(raw)
-    if "external_secrets" in raw:  # an openclaw.yaml: only its external_secrets block is ours
-        raw = from_openclaw(raw["external_secrets"], source)
+    if "external_secrets" in raw:  # an openclaw.yaml
+        raw = from_openclaw_file(raw, source)
     for key, value in raw.items():
         setting = SETTINGS.get(key)
         if setting is None:

@@ -27,7 +27,12 @@ key and what is expected, never the value, because the value may be a
 secret pasted in the wrong place.  :func:`register_config` records every
 string the loaded configuration holds, and a config error's text has each of
 them replaced by its :func:`shape` ("a 28-character string"); key names are
-shown only when they look like identifiers (:func:`shown_name`).
+shown only when they look like identifiers (:func:`shown_name`,
+:func:`key_path`): an unknown key may itself be a pasted token.  Plain means
+lowercase words (snake, kebab or camelCase, a digit or two per word) or a
+check id, at most 24 characters: every key secretaudit and OpenClaw define
+has that shape, and random tokens, which mix cases and digits throughout,
+do not.  A misspelt key is still shown, with a suggestion.
 
 Everything here is cheap and imports nothing heavy: it runs for every finding.
 Patterns compile on first use.
@@ -57,6 +62,7 @@ SECRET_SUFFIXES = ("_token", "_password", "_passwd", "_passphrase", "_secret", "
 
 _secrets: set[str] = set()
 _config_values: set[str] = set()
+_config_keys: set[str] = set()
 
 # -- patterns (compiled on first use) ----------------------------------------------------------
 
@@ -81,7 +87,8 @@ def _pattern(name: str) -> "re.Pattern[str]":
     from scanner import patterns
 
     source = {"userinfo": _USERINFO, "param": _PARAM, "header": _HEADER, "name": _NAME + r"\Z",
-              "key_part": r"[^.\[\]]+", "camel": r"(?<=[a-z0-9])([A-Z])"}[name]
+              "key_part": r"<a [0-9]+-character name>|[^.\[\]]+", "shaped": r"<a [0-9]+-character name>\Z",
+              "camel": r"(?<=[a-z0-9])([A-Z])"}[name]
     flags = re.IGNORECASE if name in ("userinfo", "param", "header") else 0
     return patterns.compile(source, flags)
 
@@ -184,15 +191,26 @@ def shown_name(name: Any) -> str:
     if is_plain_name(name):
         return repr(name)
     if isinstance(name, str):
-        return f"<a {len(name)}-character name>"
+        return _name_shape(name)
     return f"<{shape(name)}>"
 
 
+def _name_shape(name: str) -> str:
+    return f"<a {len(name)}-character name>"
+
+
 def key_path(key: str) -> str:
-    """A dotted key path (``backends[0].url``) with every part that is not a plain name replaced by its shape."""
+    """A dotted key path (``backends[0].url``) with every part that is not a plain name replaced by its shape.
+
+    A key the configuration holds is replaced whole first, so a pasted token
+    with dots in it (``hvs.CAES...``) is one shape, not a shown prefix.
+    """
+    for name in sorted((k for k in _config_keys if k in key), key=len, reverse=True):
+        key = key.replace(name, _name_shape(name))
+
     def part(match: "re.Match[str]") -> str:
         text = match.group(0)
-        return text if is_plain_name(text) else f"<a {len(text)}-character name>"
+        return text if is_plain_name(text) or _pattern("shaped").match(text) else _name_shape(text)
     return _pattern("key_part").sub(part, key)
 
 
@@ -205,6 +223,8 @@ def register_config(data: Any, *, secret: bool = False) -> None:
     """
     if isinstance(data, dict):
         for key, value in data.items():
+            if isinstance(key, str) and len(key) >= MIN_CONFIG_VALUE and not is_plain_name(key):
+                _config_keys.add(key)
             register_config(value, secret=secret or is_secret_key(key))
     elif isinstance(data, list):
         for value in data:

@@ -75,13 +75,19 @@ RETRY_MAX_SECONDS = 30.0
 
 
 def _key_prefix(name: str, config: "Config") -> str:
-    """How config errors name this backend's block: ``backends[i]`` or ``external_secrets.vault``."""
-    if isinstance(config.raw, dict) and "external_secrets" in config.raw:
-        return "external_secrets.vault"
+    """How config errors name this backend's block: ``backends[i]`` or ``external_secrets.vault``.
+
+    In an openclaw.yaml the external_secrets backend comes first in the
+    settings' ``backends``, before the file's own top-level ``backends``.
+    """
+    block = config.raw.get("external_secrets") if isinstance(config.raw, dict) else None
+    openclaw = isinstance(block, dict) and bool(block.get("enabled", True))
     for index, entry in enumerate(config.settings.get("backends") or []):
         if isinstance(entry, dict) and entry.get("type") == TYPE and str(entry.get("name") or TYPE) == name:
+            if openclaw:
+                return "external_secrets.vault" if index == 0 else f"backends[{index - 1}]"
             return f"backends[{index}]"
-    return "backends[]"
+    return "external_secrets.vault" if openclaw else "backends[]"
 
 
 def validate_settings(name: str, settings: dict[str, Any], config: "Config") -> dict[str, Any]:
