@@ -48,7 +48,7 @@ class ConfigError(UsageError):
     def __init__(self, source: str, key: str | None, problem: str) -> None:
         from scanner.redact import key_path, scrub_config_message
 
-        where = f"{source}: key '{key_path(key)}'" if key else source
-        super().__init__(scrub_config_message(f"{where}: {problem}"))
+        where = f"{source}: key '{key_path(key)}'" if key else source  # the source is a path, not a config value
+        super().__init__(f"{where}: {scrub_config_message(problem)}")
         self.source = source
         self.key = key

@@ -3,7 +3,9 @@
 Credentials are planted (a) in scanned files, (b) in config values (an inline
 token, a token taken from the environment) and (c) in backend URLs
 (``http://user:PASSWORD@host``, for a live OpenBao, a dead one, moto's AWS
-endpoint, and the URL stored with a Vault token that ``validate`` calls).
+endpoint, the URL stored with a Vault token that ``validate`` calls, and a
+GitHub API URL with ``?access_token=`` given in the config and on the
+command line).
 Then every command that can print or write something runs against them, with
 its own cache and state directories, and every byte it printed or wrote is
 searched: the terminal (text and ``--format json``), each report format, the
@@ -27,6 +29,7 @@ from typing import Any, Iterator
 
 import hvac
 import pytest
+import yaml
 from aws_server import aws_client, closed_port_url, moto, moto_server  # noqa: F401  (fixtures)
 from conftest import fake_aws_key_id, fake_aws_secret, run_cli
 from servers import OpenBao, openbao  # noqa: F401  (fixture)
@@ -98,51 +101,56 @@ def webhook(rng: random.Random) -> Iterator[Webhook]:
 def world(tmp_path: Path, openbao: OpenBao, moto, rng: random.Random, webhook: Webhook) -> dict[str, Any]:  # noqa: F811
     """A repository, a live and a dead OpenBao, moto, and a config holding credentials in every place."""
     planted: dict[str, str] = {}
+
+    def plant(name: str, value: str) -> str:
+        planted[name] = value
+        return value
+
+    def with_password(url: str, user: str, name: str) -> str:
+        return url.replace("http://", f"http://{user}:{plant(name, random_text(rng, 22))}@")
+
     # (a) in scanned files
     app = tmp_path / "app"
     app.mkdir()
-    planted["file aws key id"], planted["file aws secret"] = fake_aws_key_id(rng), fake_aws_secret(rng)
-    planted["file db password"] = random_text(rng, 20)
-    planted["file password"] = random_text(rng, 24)
-    (app / "settings.py").write_text(f'AWS_ACCESS_KEY_ID = "{planted["file aws key id"]}"\n'
-                                     f'AWS_SECRET_ACCESS_KEY = "{planted["file aws secret"]}"\n'
-                                     f'password = "{planted["file password"]}"\n')
-    (app / ".env").write_text(f"DATABASE_URL=postgres://app:{planted['file db password']}@db.internal:5432/app\n")
-    # a live OpenBao: a real token taken from the environment, a KV secret whose stored URL has a password
+    key_id, secret = plant("file aws key id", fake_aws_key_id(rng)), plant("file aws secret", fake_aws_secret(rng))
+    word = plant("file password", random_text(rng, 24))
+    (app / "settings.py").write_text(f'AWS_ACCESS_KEY_ID = "{key_id}"\nAWS_SECRET_ACCESS_KEY = "{secret}"\n'
+                                     f'password = "{word}"\n')
+    database_url = with_password("http://db.internal:5432/app", "app", "file db password")
+    (app / ".env").write_text("DATABASE_URL=" + database_url.replace("http://", "postgres://") + "\n")
+    # a live OpenBao: a real token taken from the environment; a KV secret whose stored URL has a password
     client = hvac.Client(url=openbao.url, token=openbao.root_token)
-    planted["env vault token"] = client.auth.token.create(policies=["root"], ttl="1h")["auth"]["client_token"]
-    planted["stored vault token"] = client.auth.token.create(policies=["default"], ttl="1h")["auth"]["client_token"]
-    planted["stored url password"] = random_text(rng, 18)
-    dead = closed_port_url()
+    root_token = plant("env vault token", client.auth.token.create(policies=["root"], ttl="1h")["auth"]["client_token"])
+    stored = plant("stored vault token", client.auth.token.create(policies=["default"], ttl="1h")["auth"]["client_token"])
     client.secrets.kv.v2.create_or_update_secret(
         path=f"{FOLDER}/ci-vault-token", mount_point="secret",
-        secret={"token": planted["stored vault token"],
-                "url": dead.replace("http://", f"http://ci:{planted['stored url password']}@")})
+        secret={"token": stored, "url": with_password(closed_port_url(), "ci", "stored url password")})
     client.secrets.kv.v2.update_metadata(path=f"{FOLDER}/ci-vault-token", mount_point="secret",
                                          custom_metadata={"kind": "vault-token", "owner": "ops"})
-    # (b) and (c): in config values and backend URLs
-    for name in ("live url password", "dead url password", "aws url password"):
-        planted[name] = random_text(rng, 22)
-    planted["inline vault token"] = "hvs." + random_text(rng, 24)
-    planted["config aws key id"], planted["config aws secret"] = fake_aws_key_id(rng), fake_aws_secret(rng)
-    planted["webhook path"] = webhook.url.rsplit("/", 1)[1]
-    live = openbao.url.replace("http://", f"http://auditor:{planted['live url password']}@")
-    endpoint = moto.url.replace("http://", f"http://svc:{planted['aws url password']}@")
-    config = tmp_path / "secretaudit.yaml"
-    config.write_text(
-        "backends:\n"
-        f"  - {{type: vault, name: live, url: '{live}', token: '${{LEAK_VAULT_TOKEN}}', path: 'secret/{FOLDER}'}}\n"
-        f"  - {{type: vault, name: dead, url: '{dead.replace('http://', 'http://auditor:' + planted['dead url password'] + '@')}',"
-        f" token: '{planted['inline vault token']}', path: 'secret/{FOLDER}'}}\n"
-        f"  - {{type: aws-secrets-manager, name: aws, region: us-east-1, endpoint_url: '{endpoint}',\n"
-        f"     access_key_id: '{planted['config aws key id']}', secret_access_key: '{planted['config aws secret']}'}}\n"
-        "repos: [app]\n")
     aws_client("secretsmanager", moto.url).create_secret(Name="deploy/db", SecretString=random_text(rng, 30),
                                                          Tags=[{"Key": "kind", "Value": "database-password"}])
-    env = {"LEAK_VAULT_TOKEN": planted["env vault token"], "XDG_CACHE_HOME": str(tmp_path / "cache"),
-           "XDG_STATE_HOME": str(tmp_path / "state"), "AWS_CONFIG_FILE": "/dev/null",
-           "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "AWS_EC2_METADATA_DISABLED": "true"}
-    return {"dir": tmp_path, "config": config, "env": env, "planted": planted, "webhook": webhook}
+    # (b) and (c): in config values (inline, and from the environment) and in backend URLs
+    github = with_password(closed_port_url(), "gh", "github url password") + \
+        "/api?access_token=" + plant("github query token", random_text(rng, 30))
+    plant("webhook path", webhook.url.rsplit("/", 1)[1])
+    config = tmp_path / "secretaudit.yaml"
+    config.write_text(yaml.safe_dump({
+        "backends": [
+            {"type": "vault", "name": "live", "url": with_password(openbao.url, "auditor", "live url password"),
+             "token": "${LEAK_VAULT_TOKEN}", "path": f"secret/{FOLDER}"},
+            {"type": "vault", "name": "dead", "url": with_password(closed_port_url(), "auditor", "dead url password"),
+             "token": plant("inline vault token", "hvs." + random_text(rng, 24)), "path": f"secret/{FOLDER}"},
+            {"type": "aws-secrets-manager", "name": "aws", "region": "us-east-1",
+             "endpoint_url": with_password(moto.url, "svc", "aws url password"),
+             "access_key_id": plant("config aws key id", fake_aws_key_id(rng)),
+             "secret_access_key": plant("config aws secret", fake_aws_secret(rng))}],
+        "scopes": {"github": {"api_url": github, "tokens": [{"name": "deployer", "token": "${LEAK_GH_TOKEN}"}]}},
+        "repos": ["app"]}))
+    env = {"LEAK_VAULT_TOKEN": root_token, "LEAK_GH_TOKEN": plant("env github token", "ghp_" + random_text(rng, 36)),
+           "XDG_CACHE_HOME": str(tmp_path / "cache"), "XDG_STATE_HOME": str(tmp_path / "state"),
+           "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+           "AWS_EC2_METADATA_DISABLED": "true"}
+    return {"dir": tmp_path, "config": config, "env": env, "planted": planted, "webhook": webhook, "github": github}
 
 
 def test_no_piece_of_a_planted_credential_leaves_on_any_output_path(world: dict[str, Any]) -> None:
@@ -161,7 +169,7 @@ def test_no_piece_of_a_planted_credential_leaves_on_any_output_path(world: dict[
     reports = [arg for fmt in REPORTS for arg in ("--report", f"{fmt}:{root / 'reports' / ('audit.' + fmt)}")]
     (root / "reports").mkdir()
     run("audit", "audit", "--config", config, "--as-of", AS_OF, "--no-color", *reports,
-        "--notify", world["webhook"].url)
+        "--notify", world["webhook"].url, "--github-api-url", world["github"])
     run("audit json", "audit", "--config", config, "--as-of", AS_OF, "--format", "json")
     run("scan", "scan", "app", "--config", config, "--no-color")
     run("scan json", "scan", "app", "--config", config, "--format", "json")
@@ -182,7 +190,8 @@ def test_no_piece_of_a_planted_credential_leaves_on_any_output_path(world: dict[
     assert got.returncode == 0 and got.stdout.strip() == world["planted"]["stored vault token"], got.stderr
     del outputs["get: stdout"]
     audit = outputs["audit: stdout"].decode()
-    assert "SA200" in audit and "SA304" in audit and "SA509" in audit and "SA101" in audit, audit
+    for check in ("SA101", "SA103", "SA200", "SA304", "SA305", "SA502", "SA509"):
+        assert check in audit, (check, audit)
     assert world["webhook"].bodies, "notify posted nothing"
     outputs.update({f"notify payload {i}": body for i, body in enumerate(world["webhook"].bodies)})
     written = files_under(root / "reports", root / "cache", root / "state")
@@ -195,3 +204,26 @@ def test_no_piece_of_a_planted_credential_leaves_on_any_output_path(world: dict[
     found = leaks(world["planted"], outputs)
     assert not found, "planted values leaked:\n" + "\n".join(found)
     assert "http://***@127.0.0.1" in audit  # the URL is still named, its password is not
+
+
+def test_library_exception_text_is_scrubbed_at_every_root(rng: random.Random) -> None:
+    """What an HTTP library says about a failed call (URL, query token, auth header) is clean once it is ours."""
+    import requests
+
+    from scanner.backends import BackendError
+    from scanner.errors import ConfigError, UsageError
+    from scanner.model import Finding, Location, Severity, Status
+
+    token, password = random_text(rng, 30), random_text(rng, 20)
+    url = closed_port_url().replace("http://", f"http://ops:{password}@") + f"/v1/sys/health?token={token}"
+    with pytest.raises(requests.RequestException) as caught:
+        requests.get(url, headers={"X-Vault-Token": token, "Authorization": f"Bearer {token}"}, timeout=10)
+    text = (f"{caught.value!r} calling {url} with {caught.value.request.headers!r}; "  # type: ignore[union-attr]
+            f"X-Vault-Token: {token}")
+    assert token in text and password in text  # the raw text does carry them
+    finding = Finding(check_id="SA200", severity=Severity.HIGH, status=Status.ERROR,
+                      location=Location(backend="vault:x", name="*"), message=text, fingerprint="f", evidence=text)
+    for shown in (str(BackendError(text)), str(UsageError(text)), str(ConfigError("c.yaml", "url", text)),
+                  finding.message, finding.evidence):
+        assert not [p for p in pieces(token) | pieces(password) if p in shown], shown
+        assert "/v1/sys/health" in shown  # what failed is still said
