@@ -76,8 +76,9 @@ _PARAM = (r"([?&;][a-z0-9_.\-]{0,40}?(?:token|key|secret|passw(?:or)?d|pwd|pass|
 _HEADER = (r"\b(x-vault-token|x-api-key|api-key|authorization|proxy-authorization|x-amz-security-token|"
            r"private-token|x-auth-token)(['\"]?\s*[:=]\s*['\"]?)((?:bearer|basic|token|digest)\s+)?"
            r"[^\s'\",;}]{1,4096}")
-#: A name shown as it is: snake/kebab/camelCase words (a digit or two allowed), a check id, an index.
-_NAME = (r"(?:[a-z]+[0-9]{0,2}(?:[_-][a-z]+[0-9]{0,2})*|[a-z]+[0-9]{0,2}(?:[A-Z][a-z]+[0-9]{0,2})+"
+#: A name shown as it is: snake/kebab/camelCase words (a digit or two allowed, ``us-east-1``), a check id,
+#: an index.
+_NAME = (r"(?:[a-z]+[0-9]{0,2}(?:[_-](?:[a-z]+[0-9]{0,2}|[0-9]{1,2}))*|[a-z]+[0-9]{0,2}(?:[A-Z][a-z]+[0-9]{0,2})+"
          r"|[A-Z]{2,4}[0-9]{2,4}|[0-9]{1,4})")
 _NAME_MAX = 24
 
