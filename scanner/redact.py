@@ -105,7 +105,7 @@ def scrub(text: str) -> str:
     """``text`` without URL user-info, credential parameters and headers, or registered secrets."""
     if not text:
         return text
-    for secret in _secrets:
+    for secret in tuple(_secrets):  # a copy: a backend may register while another thread scrubs
         if secret in text:
             text = text.replace(secret, MASK)
     if "@" in text:
@@ -206,7 +206,7 @@ def key_path(key: str) -> str:
     A key the configuration holds is replaced whole first, so a pasted token
     with dots in it (``hvs.CAES...``) is one shape, not a shown prefix.
     """
-    for name in sorted((k for k in _config_keys if k in key), key=len, reverse=True):
+    for name in sorted((k for k in tuple(_config_keys) if k in key), key=len, reverse=True):
         key = key.replace(name, _name_shape(name))
 
     def part(match: "re.Match[str]") -> str:
@@ -248,6 +248,6 @@ def register_config(data: Any, *, secret: bool = False) -> None:
 
 def scrub_config_message(text: str) -> str:
     """:func:`scrub`, and every string of the loaded configuration replaced by its shape."""
-    for value in sorted((v for v in _config_values if v in text), key=len, reverse=True):
+    for value in sorted((v for v in tuple(_config_values) if v in text), key=len, reverse=True):
         text = text.replace(value, shape(value))
     return scrub(text)
