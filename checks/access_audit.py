@@ -47,6 +47,7 @@ from scanner.errors import ConfigError
 from scanner.hookspec import hookimpl
 from scanner.backends.vault_audit_log import VaultRead, iso, read_audit_log
 from scanner.model import CheckSpec, Finding, Location, SecretRecord, Severity, Status, Target, fingerprint
+from scanner.redact import shown_name
 
 if TYPE_CHECKING:
     from scanner.backends import Backend
@@ -149,7 +150,7 @@ def parse_access_logs(config: "Config") -> dict[str, Path]:
         name = str(name).removeprefix("vault:")
         if name not in names:
             known = ", ".join(names) or "none configured"
-            raise ConfigError(source, key, f"no vault backend named {name!r} (vault backends: {known}); key "
+            raise ConfigError(source, key, f"no vault backend named {shown_name(name)} (vault backends: {known}); key "
                                            "access_logs by the backend's name")
         if not isinstance(value, str) or not value.strip():
             raise ConfigError(source, key, "expected the path of the backend's file audit device log "

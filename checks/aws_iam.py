@@ -55,6 +55,7 @@ from scanner.backends.aws import _BAD_CREDENTIAL_CODES, _DENIED_CODES, _THROTTLE
 from scanner.errors import ConfigError
 from scanner.hookspec import hookimpl
 from scanner.model import CheckSpec, Finding, Location, Severity, Status, Target, Validation, fingerprint
+from scanner.redact import shape
 
 if TYPE_CHECKING:
     from scanner.config import Config
@@ -333,14 +334,14 @@ def parse_options(config: "Config") -> dict[str, Any] | None:
     if isinstance(rotation, str) and rotation.strip().isdigit():
         rotation = int(rotation.strip())
     if isinstance(rotation, bool) or not isinstance(rotation, int) or rotation < 1:
-        raise _fail(config, "policy.scopes.aws_rotation_days", f"expected a number of days >= 1, got {rotation!r}")
+        raise _fail(config, "policy.scopes.aws_rotation_days", f"expected a number of days >= 1, got {shape(rotation)}")
     expected = policy_scopes.get("aws_role")
     expected_role = None
     if expected is not None:
         match = _ROLE_ARN.match(str(expected).strip()) if isinstance(expected, str) else None
         if not match:
             raise _fail(config, "policy.scopes.aws_role", f"expected an IAM role ARN "
-                                                          f"(arn:aws:iam::123456789012:role/NAME), got {expected!r}")
+                                                          f"(arn:aws:iam::123456789012:role/NAME), got {shape(expected)}")
         expected_role = match.group("role") or match.group("assumed")
     unused = (config.settings.get("policy") or {}).get("unused_days", DEFAULT_UNUSED_DAYS)
     unused = unused if isinstance(unused, int) and not isinstance(unused, bool) and unused > 0 \
@@ -379,7 +380,7 @@ def parse_options(config: "Config") -> dict[str, Any] | None:
         roles.append(expected_role)
     region = text("region")
     if region and not _REGION.match(region):
-        raise _fail(config, "scopes.aws.region", f"{region!r} is not an AWS region name (e.g. us-east-1)")
+        raise _fail(config, "scopes.aws.region", f"got {shape(region)}, which is not an AWS region name (e.g. us-east-1)")
     endpoint = text("endpoint_url")
     if endpoint:
         parts = urlsplit(endpoint)

@@ -47,6 +47,8 @@ from scanner.config import interpolate
 from scanner.errors import ConfigError
 from scanner.hookspec import hookimpl
 from scanner.model import CheckSpec, Issue, Severity, redact
+from scanner.redact import SECRET_KEYS, SECRET_SUFFIXES, is_secret_key, shape  # noqa: F401 (re-exported)
+from scanner.redact import snake_key as _snake
 
 if TYPE_CHECKING:
     from scanner.config import Config
@@ -80,21 +82,12 @@ SPECS = (
         tags=("config", "cache"), controls=(NIST_IA_5, ISO_A_5_17), applies_to=("config",)),
 )
 
-#: Key names (snake_case) that hold a credential, exactly or as a suffix.
-SECRET_KEYS = frozenset({
-    "token", "secret", "password", "passwd", "passphrase", "api_key", "apikey", "secret_key", "access_key",
-    "secret_access_key", "access_key_id", "client_secret", "private_key", "session_token", "auth_token",
-    "access_token", "refresh_token", "secret_id",
-})
-SECRET_SUFFIXES = ("_token", "_password", "_passwd", "_passphrase", "_secret", "_api_key", "_apikey",
-                   "_secret_key", "_access_key", "_private_key", "_secret_id", "_access_key_id")
 #: Top-level settings whose keys name kinds or checks, never credentials (``policy.rotation_days.vault-token``).
 NOT_CREDENTIALS = ("policy", "checks", "disable", "exclude")
 #: Credential keys that identify rather than authenticate (reported at medium).
 IDENTIFIER_KEYS = ("access_key_id",)
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-_CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
 
 #: Env-var prefixes suggested for a credential under these parent keys.
 _ENV_PREFIX = {"vault": "VAULT", "aws_secrets_manager": "AWS", "aws-secrets-manager": "AWS", "generic": ""}
@@ -238,17 +231,6 @@ def sa501_plain_http(config: "Config") -> list[Issue]:
 # -- SA502 ------------------------------------------------------------------------------------
 
 
-def _snake(key: str) -> str:
-    return _CAMEL.sub(r"_\1", key).lower().replace("-", "_")
-
-
-def is_secret_key(key: Any) -> bool:
-    if not isinstance(key, str):
-        return False
-    name = _snake(key)
-    return name in SECRET_KEYS or name.endswith(SECRET_SUFFIXES)
-
-
 def inline_secret(value: Any) -> str | None:
     """The literal credential written in ``value``, or None when it is a reference or empty."""
     if value is None or isinstance(value, bool):
@@ -342,7 +324,7 @@ def max_cache_ttl(config: "Config") -> int:
             else DEFAULT_MAX_CACHE_TTL_SECONDS
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(config.source or "config", "policy.max_cache_ttl_seconds",
-                              f"{value!r} is not a whole number of seconds, 1 or more (default "
+                              f"expected a whole number of seconds, 1 or more, got {shape(value)} (default "
                               f"{DEFAULT_MAX_CACHE_TTL_SECONDS})")
         config.stash["max_cache_ttl_seconds"] = value
     return config.stash["max_cache_ttl_seconds"]

@@ -50,6 +50,7 @@ from checks.controls import NIST_AC_6, SOC2_CC6_1
 from scanner.errors import ConfigError
 from scanner.hookspec import hookimpl
 from scanner.model import CheckSpec, Finding, Location, Severity, Status, Target, Validation, fingerprint
+from scanner.redact import shown_name
 
 if TYPE_CHECKING:
     from scanner.config import Config
@@ -167,7 +168,7 @@ def parse_entries(config: "Config") -> list[DatabaseEntry]:
         host = str(item["host"])
         name = str(item.get("name") or f"{engine}-{host}-{port}")
         if name in names:
-            raise ConfigError(source, f"{key}.name", f"duplicate database name {name!r}")
+            raise ConfigError(source, f"{key}.name", f"duplicate database name {shown_name(name)}")
         names.add(name)
         entries.append(DatabaseEntry(
             index=index, name=name, engine=engine, host=host, port=port, user=str(item["user"]),

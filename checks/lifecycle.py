@@ -71,6 +71,7 @@ from scanner.backends import KINDS
 from scanner.errors import ConfigError
 from scanner.hookspec import hookimpl
 from scanner.model import CheckSpec, Issue, SecretRecord, Severity
+from scanner.redact import shape
 
 if TYPE_CHECKING:
     from scanner.config import Config
@@ -181,7 +182,7 @@ class Policy:
 def _days(value: Any, source: str, key: str, allow_zero: bool = False) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < (0 if allow_zero else 1):
         what = "a whole number of days, 0 or more" if allow_zero else "a whole number of days, 1 or more"
-        raise ConfigError(source, key, f"{value!r} is not {what}")
+        raise ConfigError(source, key, f"expected {what}, got {shape(value)}")
     return value
 
 

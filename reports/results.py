@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from scanner import __version__
 from scanner.model import Finding, Status
+from scanner.redact import scrub
 
 if TYPE_CHECKING:
     from scanner.session import Session
@@ -115,7 +116,7 @@ def run_metadata(session: "Session") -> dict[str, Any]:
         "started": _iso(session.started),
         "finished": _iso(session.finished),
         "duration_seconds": round(session.duration, 3),
-        "command": list(session.config.stash.get("argv", [])),
+        "command": [scrub(arg) for arg in session.config.stash.get("argv", [])],
         "config_file": session.config.source,
         "config_sha256": config_hash(session),
         "targets": [{"kind": t.kind, "name": t.name} for t in session.targets],

@@ -48,7 +48,9 @@ def load_entries(path: Path) -> dict[str, dict[str, Any]]:
     if not isinstance(data, dict) or not isinstance(data.get("findings"), list):
         raise _broken(path, "expected an object with a 'findings' list")
     if data.get("version") != BASELINE_VERSION:
-        raise _broken(path, f"unsupported version {data.get('version')!r} (this secretaudit reads {BASELINE_VERSION})")
+        from scanner.redact import shape
+
+        raise _broken(path, f"unsupported version (expected {BASELINE_VERSION}, got {shape(data.get('version'))})")
     entries = {}
     for index, entry in enumerate(data["findings"]):
         if not isinstance(entry, dict) or not isinstance(entry.get("fingerprint"), str):

@@ -104,8 +104,13 @@ class Runner:
         else:
             catalogue = self.config.checks
         if unknown:
+            from scanner.errors import ConfigError
+            from scanner.redact import shown_name
+
             known = ", ".join(c.id for c in catalogue)
-            raise UsageError(f"{self.config.source or 'config'}: unknown check id {unknown[0]!r} (known: {known})")
+            key = "disable" if unknown[0] in self.config.settings["disable"] else "checks"
+            raise ConfigError(self.config.source or "config", key,
+                              f"unknown check id {shown_name(unknown[0])} (known: {known})")
         self.config.paths = list(paths)
         self.config.stash["scan_root"] = git_toplevel(start) or (
             self.config.rootdir if self.config.source else start)
@@ -531,22 +536,26 @@ def status(fmt: str, config_path: str | None, plugins: tuple[str, ...], as_of: s
     import json
     from dataclasses import asdict
 
+    from scanner.redact import scrub_data
+
     runner = _backend_runner(config_path, plugins, as_of, timeout)
-    statuses = [backend.status() for backend in runner.config.stash["backends"]]
+    # every field a backend filled in goes through the one redaction path (a URL's password...)
+    statuses = [scrub_data(asdict(backend.status())) for backend in runner.config.stash["backends"]]
     if fmt == "json":
-        click.echo(json.dumps([asdict(s) for s in statuses], indent=2))
+        click.echo(json.dumps(statuses, indent=2))
     else:
         for s in statuses:
-            state = "reachable" if s.reachable else "UNREACHABLE"
-            latency = f", {s.latency_ms:.0f} ms" if s.latency_ms is not None else ""
-            echo(f"{s.backend}: {state}{latency}; identity: {s.identity or '-'}; auth: {s.auth_method or '-'}")
-            if s.error:
-                echo(f"    error: {s.error}")
-            for warning in s.warnings:
+            state = "reachable" if s["reachable"] else "UNREACHABLE"
+            latency = f", {s['latency_ms']:.0f} ms" if s["latency_ms"] is not None else ""
+            echo(f"{s['backend']}: {state}{latency}; identity: {s['identity'] or '-'}; "
+                 f"auth: {s['auth_method'] or '-'}")
+            if s["error"]:
+                echo(f"    error: {s['error']}")
+            for warning in s["warnings"]:
                 echo(f"    warning: {warning}")
         if not statuses:
             echo("no backends configured", err=True)
-    raise SystemExit(ExitCode.OK if all(s.reachable for s in statuses) else ExitCode.FINDINGS)
+    raise SystemExit(ExitCode.OK if all(s["reachable"] for s in statuses) else ExitCode.FINDINGS)
 
 
 @cli.group()
@@ -754,8 +763,10 @@ def _run_command(argv: list[str] | None) -> None:
     except Exception:  # a bug: say so loudly
         import traceback
 
+        from scanner.redact import scrub
+
         click.echo("INTERNAL ERROR: secretaudit crashed; please report this with the traceback below", err=True)
-        traceback.print_exc()
+        click.echo(scrub(traceback.format_exc()).rstrip("\n"), err=True)  # no URL password or token in it
         sys.exit(ExitCode.INTERNAL_ERROR)
     sys.exit(0)
 

@@ -24,7 +24,9 @@ from scanner.errors import ExitCode
 
 def _fail(message: str, code: int) -> None:
     """Print a one-line error (newlines folded) and exit with ``code``."""
-    printable.echo("error: " + " ".join(str(message).split()), err=True)
+    from scanner.redact import scrub
+
+    printable.echo("error: " + scrub(" ".join(str(message).split())), err=True)
     raise SystemExit(code)
 
 

@@ -5,7 +5,9 @@ the first ``secretaudit.yaml`` / ``.secretaudit.yaml``, or ``pyproject.toml``
 with a ``[tool.secretaudit]`` table, wins.  ``--config FILE`` names one
 explicitly.  ``${VAR}`` and ``${VAR:-default}`` in string values are taken
 from the environment.  Unknown or mistyped keys are errors that name the
-file, the key and what is allowed; nothing is silently ignored.
+file, the key and what is allowed; nothing is silently ignored.  Errors never
+quote the offending value (it may be a secret pasted in the wrong place): they
+describe its shape (:func:`scanner.redact.shape`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any, Callable, NamedTuple, TYPE_CHECKING
 
 from scanner.errors import ConfigError
 from scanner.model import Severity
+from scanner.redact import register_config, shape
 
 if TYPE_CHECKING:
     import pluggy
@@ -41,13 +44,14 @@ def parse_size(value: Any) -> int:
         return value
     match = _SIZE.match(str(value))
     if not match or (match.group(2) or "").lower() not in _SIZE_UNITS:
-        raise ValueError(f"{value!r} is not a size (e.g. 10MB, 512KB, 1048576)")
+        raise ValueError("expected a size (e.g. 10MB, 512KB, 1048576)")
     return int(float(match.group(1)) * _SIZE_UNITS[(match.group(2) or "").lower()])
 
 
 def _severity(value: Any) -> str:
-    Severity.parse(str(value))
-    return str(value).lower()
+    if not isinstance(value, str) or value.strip().upper() not in Severity.__members__:
+        raise ValueError(f"expected a severity (allowed: {', '.join(s.label for s in Severity)})")
+    return value.strip().lower()
 
 
 def _str_list(value: Any) -> list[str]:
@@ -254,25 +258,46 @@ def read_config_file(path: Path) -> dict[str, Any]:
 #: OpenClaw's ``external_secrets`` block: the keys it may hold.
 OPENCLAW_KEYS = {"enabled", "backend", "vault", "aws_secrets_manager", "generic", "cache"}
 OPENCLAW_BACKENDS = {"vault": "vault", "aws-secrets-manager": "aws_secrets_manager", "generic": "generic"}
+#: OpenClaw's own top-level config keys (``openclaw config schema`` of OpenClaw 2026.9.6, the version
+#: tests/install_openclaw.sh pins, plus its ``$include`` directive): an openclaw.yaml may hold them,
+#: and secretaudit leaves them alone.  OpenClaw's ``plugins`` is a mapping; a list there is ours.
+#: tests/adversarial/test_adversarial_config.py compares this set with the installed OpenClaw's schema.
+OPENCLAW_TOP_LEVEL_KEYS = frozenset({
+    "$include", "$schema", "accessGroups", "acp", "agents", "approvals", "attachments", "auth", "bindings",
+    "broadcast", "browser", "channels", "cloudWorkers", "commands", "cron", "desktop", "diagnostics",
+    "discovery", "env", "gateway", "hooks", "logging", "mcp", "memory", "messages", "meta", "models", "nodeHost",
+    "plugins", "proxy", "secrets", "security", "session", "skills", "surfaces", "talk", "telemetry", "tools",
+    "transcripts", "tts", "ui", "update", "wizard", "worktreeAcceleration", "worktreeRoot",
+})
+
+
+def _did_you_mean(key: Any, known: Any) -> str:
+    """``; did you mean 'policy'?`` for a misspelt key (only known names are shown), else ''."""
+    if not isinstance(key, str):
+        return ""
+    import difflib
+
+    close = difflib.get_close_matches(key.lower(), sorted(known), n=1, cutoff=0.75)
+    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 def from_openclaw(block: Any, source: str) -> dict[str, Any]:
     """Translate an ``openclaw.yaml`` ``external_secrets`` block into our settings.
 
     The configured backend becomes the one entry of ``backends`` (named after
-    its type); ``cache`` becomes ``secret_cache``.  Other top-level keys of
-    openclaw.yaml belong to OpenClaw and are left alone.
+    its type); ``cache`` becomes ``secret_cache``.
     """
     if not isinstance(block, dict):
         raise ConfigError(source, "external_secrets", "expected a mapping")
     for key in block:
         if key not in OPENCLAW_KEYS:
             raise ConfigError(source, f"external_secrets.{key}",
-                              f"unknown key (allowed: {', '.join(sorted(OPENCLAW_KEYS))})")
+                              f"unknown key (allowed: {', '.join(sorted(OPENCLAW_KEYS))})"
+                              + _did_you_mean(key, OPENCLAW_KEYS))
     backend = block.get("backend", "vault")
     if backend not in OPENCLAW_BACKENDS:
         raise ConfigError(source, "external_secrets.backend",
-                          f"{backend!r} is not a backend (allowed: {', '.join(OPENCLAW_BACKENDS)})")
+                          f"expected one of {', '.join(OPENCLAW_BACKENDS)}, got {shape(backend)}")
     settings_block = block.get(OPENCLAW_BACKENDS[backend]) or {}
     if not isinstance(settings_block, dict):
         raise ConfigError(source, f"external_secrets.{OPENCLAW_BACKENDS[backend]}", "expected a mapping")
@@ -284,21 +309,60 @@ def from_openclaw(block: Any, source: str) -> dict[str, Any]:
     return result
 
 
+def from_openclaw_file(raw: dict[str, Any], source: str) -> dict[str, Any]:
+    """Our settings from a whole openclaw.yaml: its ``external_secrets`` block and our own top-level keys.
+
+    Top-level keys secretaudit knows (``policy``, ``scopes``, ``audit_log``...)
+    are honoured as in secretaudit.yaml, merged with what ``external_secrets``
+    gives: its backend comes first in ``backends``; ``secret_cache`` may come
+    from one place only.  OpenClaw's own keys (:data:`OPENCLAW_TOP_LEVEL_KEYS`)
+    are left to OpenClaw.  Anything else (``polcy:``) is an error: dropping it
+    silently would turn a team's 7-day policy into the 30-day default.
+    """
+    result = from_openclaw(raw["external_secrets"], source)
+    for key, value in raw.items():
+        if key == "external_secrets":
+            continue
+        if key == "plugins" and isinstance(value, dict):
+            continue  # OpenClaw's plugins block; ours is a list of module names
+        if key in SETTINGS:
+            if key == "backends" and isinstance(value, list):
+                result["backends"] = [*result.get("backends", []), *value]
+            elif key in result:
+                raise ConfigError(source, key, "also given by the external_secrets block (its cache); set it "
+                                               "in one place")
+            else:
+                result[key] = value
+        elif key not in OPENCLAW_TOP_LEVEL_KEYS:
+            raise ConfigError(source, str(key),
+                              "unknown top-level key: neither external_secrets, a secretaudit setting "
+                              f"({', '.join(sorted(SETTINGS))}) nor one of OpenClaw's own keys"
+                              + _did_you_mean(key, SETTINGS))
+    return result
+
+
 def validate(raw: dict[str, Any], source: str) -> dict[str, Any]:
-    """Check every key against :data:`SETTINGS`; return settings with defaults."""
+    """Check every key against :data:`SETTINGS`; return settings with defaults.
+
+    Every string of ``raw`` is registered with :mod:`scanner.redact` first, so
+    no error about it (here or in a backend's or check's own validation) can
+    quote it, and values under credential keys are scrubbed from every message.
+    """
     settings = {key: setting.default for key, setting in SETTINGS.items()}
-    if "external_secrets" in raw:  # an openclaw.yaml: only its external_secrets block is ours
-        raw = from_openclaw(raw["external_secrets"], source)
+    register_config(raw)
+    if "external_secrets" in raw:  # an openclaw.yaml
+        raw = from_openclaw_file(raw, source)
     for key, value in raw.items():
         setting = SETTINGS.get(key)
         if setting is None:
             allowed = ", ".join(sorted(SETTINGS))
-            raise ConfigError(source, str(key), f"unknown setting (allowed: {allowed})")
+            raise ConfigError(source, str(key), f"unknown setting (allowed: {allowed})" + _did_you_mean(key, SETTINGS))
         value = interpolate(value, source, key)
+        register_config({key: value})  # what ${VAR} brought in: a token from the environment
         try:
             settings[key] = setting.parse(value)
         except ValueError as exc:
-            raise ConfigError(source, key, f"{exc}; {key} is {setting.help}") from None
+            raise ConfigError(source, key, f"{exc}, got {shape(value)}; {key} is {setting.help}") from None
     return settings
 
 

@@ -22,14 +22,33 @@ class ExitCode(enum.IntEnum):
 
 
 class UsageError(Exception):
-    """A user mistake: printed as one line, exit code 4."""
+    """A user mistake: printed as one line, exit code 4.
+
+    The text goes through :func:`scanner.redact.scrub` here, so a URL with a
+    password or a token that slipped into the message never reaches the
+    terminal, whoever raised it.
+    """
+
+    def __init__(self, message: str = "") -> None:
+        from scanner.redact import scrub
+
+        super().__init__(scrub(str(message)))
 
 
 class ConfigError(UsageError):
-    """The configuration file is unreadable, malformed or has a bad key."""
+    """The configuration file is unreadable, malformed or has a bad key.
+
+    The message names the key and what is expected, never the value: a value
+    may be a secret pasted in the wrong place.  So whatever ``problem`` says,
+    every string of the loaded configuration is replaced by its shape ("a
+    28-character string") and key parts that are not plain names are too
+    (:mod:`scanner.redact`).  ``key`` keeps the path as given, for callers.
+    """
 
     def __init__(self, source: str, key: str | None, problem: str) -> None:
-        where = f"{source}: key '{key}'" if key else source
-        super().__init__(f"{where}: {problem}")
+        from scanner.redact import key_path, scrub_config_message
+
+        where = f"{source}: key '{key_path(key)}'" if key else source  # the source is a path, not a config value
+        super().__init__(f"{where}: {scrub_config_message(problem)}")
         self.source = source
         self.key = key

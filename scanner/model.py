@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from scanner.redact import scrub
+
 
 class Severity(enum.IntEnum):
     """How bad a failing check is; ordered so ``--fail-on`` can compare."""
@@ -305,6 +307,15 @@ class Finding:
     remediation: str = ""
     target: str = ""
     waiver: Waiver | None = None
+
+    def __post_init__(self) -> None:
+        # the one place every result passes: no URL password, token parameter or registered
+        # secret in a message or evidence reaches the terminal, a report, the baseline or the cache
+        for name in ("message", "evidence"):
+            text = getattr(self, name)
+            clean = scrub(text)
+            if clean is not text:
+                object.__setattr__(self, name, clean)
 
     def sort_key(self) -> tuple:
         loc = self.location

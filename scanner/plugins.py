@@ -90,8 +90,8 @@ def make_pluginmanager(blocked: Iterable[str] = (), extra: Iterable[str] = (),
             continue
         try:
             module = importlib.import_module(module_name)
-        except ImportError as exc:
-            raise UsageError(f"cannot load plugin {module_name!r} ({exc}); check -p / the plugins setting") from None
+        except (ImportError, ValueError, TypeError) as exc:  # ValueError/TypeError: '' or a relative name
+            raise _load_error(module_name, exc) from None
         pm.register(module, name=short)
     if entry_points:
         found = discover_entry_points(ENTRY_POINT_GROUP)
@@ -169,6 +169,20 @@ def _parse_group(text: str, group: str) -> list[tuple[str, str]]:
     except configparser.Error:
         return []
     return [(k.strip(), v.strip()) for k, v in parser.items(group)] if parser.has_section(group) else []
+
+
+def _load_error(module_name: str, exc: Exception) -> UsageError:
+    """A plugin that cannot be imported, named only if its name is a plain dotted name.
+
+    The name may come from the config's ``plugins`` list, where a pasted
+    secret must not be echoed (nor the import error that repeats it).
+    """
+    from scanner.redact import is_plain_name, shape
+
+    if module_name and all(is_plain_name(part) for part in module_name.split(".")):
+        return UsageError(f"cannot load plugin {module_name!r} ({exc}); check -p / the plugins setting")
+    return UsageError(f"cannot load a plugin: its name ({shape(module_name)}) is not an importable module "
+                      f"({type(exc).__name__}); check -p / the plugins setting")
 
 
 def _load_entry_point(name: str, value: str) -> object:

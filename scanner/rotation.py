@@ -113,7 +113,9 @@ class RotationError(Exception):
     USER_SIDE = ("refused", "not-found", "ambiguous", "no-field", "config", "two-keys")
 
     def __init__(self, message: str, reason: str = "failed") -> None:
-        super().__init__(" ".join(message.split()))
+        from scanner.redact import scrub
+
+        super().__init__(scrub(" ".join(message.split())))
         self.reason = reason
 
     @property
@@ -160,6 +162,8 @@ class RotationResult:
 
 def password_policy(config: "Config") -> tuple[int, tuple[str, ...]]:
     """``rotation.password: {length, classes}`` checked; defaults 32 characters of all four classes."""
+    from scanner.redact import shape
+
     source = config.source or "config"
     block = (config.settings.get("rotation") or {}).get("password") or {}
     if not isinstance(block, dict):
@@ -167,13 +171,13 @@ def password_policy(config: "Config") -> tuple[int, tuple[str, ...]]:
     length = block.get("length", DEFAULT_LENGTH)
     if isinstance(length, bool) or not isinstance(length, int) or not 12 <= length <= 1024:
         raise RotationError(f"{source}: key 'rotation.password.length' must be a whole number from 12 to 1024, "
-                            f"got {length!r}", "config")
+                            f"got {shape(length)}", "config")
     classes = block.get("classes", list(CLASSES))
     if isinstance(classes, str):
         classes = [c.strip() for c in classes.split(",")]
     if not isinstance(classes, list) or not classes or any(c not in CLASSES for c in classes):
         raise RotationError(f"{source}: key 'rotation.password.classes' must list some of "
-                            f"{', '.join(CLASSES)}, got {classes!r}", "config")
+                            f"{', '.join(CLASSES)}, got {shape(classes)}", "config")
     if len(classes) > length:
         raise RotationError(f"{source}: key 'rotation.password.length' is shorter than the number of classes",
                             "config")

@@ -85,7 +85,9 @@ class SecretError(Exception):
     USER_MISTAKES = ("not-found", "ambiguous", "no-field", "config")
 
     def __init__(self, message: str, reason: str = "error") -> None:
-        super().__init__(f"{CAUSES.get(reason, 'Error')}: {message}")
+        from scanner.redact import scrub
+
+        super().__init__(scrub(f"{CAUSES.get(reason, 'Error')}: {message}"))
         self.reason = reason
 
     @property

@@ -93,8 +93,9 @@ class ConfigWaivers:
                 raise ConfigError(source, where, "name a fingerprint, or a check with a path or secret glob")
             try:
                 until = parse_date(entry.get("until"))
-            except ValueError as exc:
-                raise ConfigError(source, f"{where}.until", str(exc)) from None
+            except ValueError:
+                raise ConfigError(source, f"{where}.until", "expected an ISO date such as 2026-12-31 (or "
+                                                            "2026-12-31T00:00:00Z)") from None
             self.entries.append((entry, until))
 
     def match(self, finding: "Finding", as_of: "datetime") -> "tuple[Waiver | None, str | None]":

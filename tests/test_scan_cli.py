@@ -281,7 +281,7 @@ def test_broken_yaml_config(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("content, key, hint", [
     ("fail_on: severe\n", "fail_on", "allowed: info, low, medium, high, critical"),
-    ("max_file_size: big\n", "max_file_size", "is not a size"),
+    ("max_file_size: big\n", "max_file_size", "expected a size"),
     ("exclude: 3\n", "exclude", "expected a list of strings"),
     ("failon: high\n", "failon", "unknown setting (allowed:"),
     ("disable: [SA999]\n", None, "unknown check id 'SA999'"),

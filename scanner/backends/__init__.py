@@ -27,6 +27,7 @@ from checks.controls import NIST_IA_5
 from scanner.errors import ConfigError
 from scanner.hookspec import hookimpl
 from scanner.model import CheckSpec, Finding, Issue, Location, Severity, SecretRecord, Status, Target, fingerprint
+from scanner.redact import scrub, shown_name
 
 if TYPE_CHECKING:
     from scanner.config import Config
@@ -59,7 +60,7 @@ class BackendError(Exception):
     """
 
     def __init__(self, message: str, reason: str = "error") -> None:
-        super().__init__(message)
+        super().__init__(scrub(message))  # the one redaction path: no URL password, token or secret
         self.reason = reason
 
 
@@ -136,7 +137,7 @@ class BackendRegistry:
         type_name = entry.get("type")
         if type_name not in self._factories:
             raise ConfigError(source, f"backends[{index}].type",
-                              f"unknown backend type {type_name!r} (allowed: {', '.join(self.names())})")
+                              f"unknown backend type {shown_name(type_name)} (allowed: {', '.join(self.names())})")
         name = str(entry.get("name") or type_name)
         settings = {k: v for k, v in entry.items() if k not in ("type", "name")}
         return self._factories[type_name](name, settings, config)

@@ -40,6 +40,7 @@ from scanner.backends import Backend, BackendError, BackendStatus, infer_kind, p
 from scanner.errors import ConfigError
 from scanner.hookspec import hookimpl
 from scanner.model import SecretRecord
+from scanner.redact import register_secret, shape, shown_name
 
 if TYPE_CHECKING:
     from scanner.backends import BackendRegistry
@@ -134,7 +135,7 @@ def _validate(name: str, settings: dict[str, Any], config: "Config") -> dict[str
     for value in regions:
         if not _REGION.match(value):
             key = "region" if value == region else "regions"
-            raise fail(key, f"{value!r} is not an AWS region name (e.g. us-east-1)")
+            raise fail(key, f"got {shape(value)}, which is not an AWS region name (e.g. us-east-1)")
     regions = list(dict.fromkeys(regions))  # de-duplicated, in order
 
     # empty strings (``${AWS_ACCESS_KEY_ID:-}``) count as not given
@@ -164,7 +165,7 @@ def _validate(name: str, settings: dict[str, Any], config: "Config") -> dict[str
     if isinstance(attempts, str) and attempts.strip().isdigit():
         attempts = int(attempts.strip())
     if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
-        raise fail("max_attempts", f"expected an integer >= 1, got {attempts!r}; max_attempts is "
+        raise fail("max_attempts", f"expected an integer >= 1, got {shape(attempts)}; max_attempts is "
                                    f"{ALLOWED['max_attempts']}")
 
     return {"regions": regions, "access_key_id": key_id, "secret_access_key": secret, "session_token": token,
@@ -235,6 +236,7 @@ class AwsSecretsManagerBackend(Backend):
         self._session: Any = None
         self._sensitive = (self.options["secret_access_key"], self.options["session_token"],
                            self.options["access_key_id"])
+        register_secret(*self._sensitive)  # scrubbed from every message, whatever library quotes it
         #: operation names of every HTTP request made (``ListSecrets``...), retries included
         self.operations: list[str] = []
 
@@ -256,7 +258,7 @@ class AwsSecretsManagerBackend(Backend):
                     aws_access_key_id=opts["access_key_id"], aws_secret_access_key=opts["secret_access_key"],
                     aws_session_token=opts["session_token"], profile_name=opts["profile"])
             except ProfileNotFound:
-                raise BackendError(f"AWS profile {opts['profile']!r} is not in the shared config/credentials "
+                raise BackendError(f"AWS profile {shown_name(opts['profile'])} is not in the shared config/credentials "
                                    f"files; fix 'profile' or create it with 'aws configure --profile'",
                                    "config") from None
         return self._session

@@ -39,6 +39,7 @@ from scanner.backends import Backend, BackendError, BackendStatus, infer_kind, p
 from scanner.errors import ConfigError
 from scanner.hookspec import hookimpl
 from scanner.model import SecretRecord
+from scanner.redact import register_secret, scrub, shape
 
 if TYPE_CHECKING:
     from scanner.backends import BackendRegistry
@@ -74,13 +75,19 @@ RETRY_MAX_SECONDS = 30.0
 
 
 def _key_prefix(name: str, config: "Config") -> str:
-    """How config errors name this backend's block: ``backends[i]`` or ``external_secrets.vault``."""
-    if isinstance(config.raw, dict) and "external_secrets" in config.raw:
-        return "external_secrets.vault"
+    """How config errors name this backend's block: ``backends[i]`` or ``external_secrets.vault``.
+
+    In an openclaw.yaml the external_secrets backend comes first in the
+    settings' ``backends``, before the file's own top-level ``backends``.
+    """
+    block = config.raw.get("external_secrets") if isinstance(config.raw, dict) else None
+    openclaw = isinstance(block, dict) and bool(block.get("enabled", True))
     for index, entry in enumerate(config.settings.get("backends") or []):
         if isinstance(entry, dict) and entry.get("type") == TYPE and str(entry.get("name") or TYPE) == name:
+            if openclaw:
+                return "external_secrets.vault" if index == 0 else f"backends[{index - 1}]"
             return f"backends[{index}]"
-    return "backends[]"
+    return "external_secrets.vault" if openclaw else "backends[]"
 
 
 def validate_settings(name: str, settings: dict[str, Any], config: "Config") -> dict[str, Any]:
@@ -105,35 +112,38 @@ def validate_settings(name: str, settings: dict[str, Any], config: "Config") -> 
             raise fail(key, f"expected a string, got {type(value).__name__}; {key} is {SETTINGS[key]}")
     url = settings["url"].strip().rstrip("/")
     if not url.startswith(("http://", "https://")) or not urlsplit(url).hostname:
-        raise fail("url", f"{url!r} is not an http(s) URL (e.g. https://vault.example.com:8200)")
+        raise fail("url", f"got {shape(settings['url'])}, which is not an http(s) URL; expected e.g. "
+                          "https://vault.example.com:8200")
     result["url"] = url
     result["token"] = settings["token"].strip()
     if not result["token"]:
         raise fail("token", f"empty; token is {SETTINGS['token']}")
     path = settings["path"].strip().strip("/")
     if not path or "//" in path:
-        raise fail("path", f"{settings['path']!r} is not a KV path; path is {SETTINGS['path']}")
+        raise fail("path", f"not a KV path ({shape(settings['path'])}); path is {SETTINGS['path']}")
     result["path"] = path
     result["namespace"] = (settings.get("namespace") or "").strip().strip("/") or None
     ca_cert = settings.get("ca_cert")
     if ca_cert:
         ca_path = os.path.join(str(config.rootdir), os.path.expanduser(ca_cert)) if config.source else ca_cert
         if not os.path.isfile(ca_path):
-            raise fail("ca_cert", f"file {ca_cert!r} not found; ca_cert is {SETTINGS['ca_cert']}")
+            raise fail("ca_cert", f"file not found (relative paths are taken from the config's directory); "
+                                  f"ca_cert is {SETTINGS['ca_cert']}")
         result["ca_cert"] = ca_path
     else:
         result["ca_cert"] = None
     tls_verify = settings.get("tls_verify", True)
     if not isinstance(tls_verify, bool):
-        raise fail("tls_verify", f"expected true or false, got {tls_verify!r}")
+        raise fail("tls_verify", f"expected true or false, got {shape(tls_verify)}")
     result["tls_verify"] = tls_verify
     concurrency = settings.get("max_concurrency", DEFAULT_CONCURRENCY)
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or not 1 <= concurrency <= MAX_CONCURRENCY:
-        raise fail("max_concurrency", f"expected a whole number from 1 to {MAX_CONCURRENCY}, got {concurrency!r}")
+        raise fail("max_concurrency", f"expected a whole number from 1 to {MAX_CONCURRENCY}, got {shape(concurrency)}"
+                                      f"{' out of range' if isinstance(concurrency, int) else ''}")
     result["max_concurrency"] = concurrency
     database_mount = settings.get("database_mount", "database")
     if database_mount is not None and not isinstance(database_mount, str):
-        raise fail("database_mount", f"expected a mount name or '', got {database_mount!r}")
+        raise fail("database_mount", f"expected a mount name or '', got {shape(database_mount)}")
     result["database_mount"] = (database_mount or "").strip().strip("/") or None
     return result
 
@@ -255,6 +265,7 @@ class VaultBackend(Backend):
         checked = validate_settings(name, settings, config)
         # the token lives only here, never in settings, messages or repr
         self.__token = checked.pop("token")
+        register_secret(self.__token)  # scrubbed from every message, whatever library quotes it
         super().__init__(name, {**checked, "token": "***"}, config)
         self.url: str = checked["url"]
         self.path: str = checked["path"]
@@ -273,7 +284,7 @@ class VaultBackend(Backend):
         self._hvac: Any = None
 
     def __repr__(self) -> str:
-        return f"<VaultBackend {self.label} url={self.url} path={self.path}>"
+        return scrub(f"<VaultBackend {self.label} url={self.url} path={self.path}>")
 
     # -- plumbing -------------------------------------------------------------------------
 
