@@ -260,10 +260,15 @@ def connect_mysql(host: str, port: int, user: str, password: str, timeout: float
         import pymysql
     except ImportError:
         raise DatabaseError("the PyMySQL package is missing (pip install 'PyMySQL>=1.1')") from None
+    from scanner.deadline import DeadlineExceeded, deadline
+
     try:
-        return pymysql.connect(host=host, port=port, user=user, password=password, database=database or None,
-                               connect_timeout=timeout, read_timeout=timeout, write_timeout=timeout,
-                               charset="utf8mb4", autocommit=True)
+        with deadline(timeout):  # the whole login, however slowly the server answers it
+            return pymysql.connect(host=host, port=port, user=user, password=password, database=database or None,
+                                   connect_timeout=timeout, read_timeout=timeout, write_timeout=timeout,
+                                   charset="utf8mb4", autocommit=True)
+    except DeadlineExceeded as exc:
+        error = DatabaseError(f"could not log in: {exc.explain(f'mysql at {_hostport(host, port)}')}", "unreachable")
     except Exception as exc:  # noqa: BLE001 - every driver failure becomes a scrubbed DatabaseError
         error = _mysql_error(exc, host, port, user, password)
     raise error
@@ -274,9 +279,15 @@ def connect_postgres(host: str, port: int, user: str, password: str, timeout: fl
         import pg8000.dbapi
     except ImportError:
         raise DatabaseError("the pg8000 package is missing (pip install 'pg8000>=1.30')") from None
+    from scanner.deadline import DeadlineExceeded, deadline
+
     try:
-        return pg8000.dbapi.connect(user=user, password=password, host=host, port=port, database=database,
-                                    timeout=timeout, application_name="secretaudit")
+        with deadline(timeout):
+            return pg8000.dbapi.connect(user=user, password=password, host=host, port=port, database=database,
+                                        timeout=timeout, application_name="secretaudit")
+    except DeadlineExceeded as exc:
+        error = DatabaseError(f"could not log in: {exc.explain(f'postgres at {_hostport(host, port)}')}",
+                              "unreachable")
     except Exception as exc:  # noqa: BLE001
         error = _pg_error(exc, host, port, user, password)
     raise error
@@ -465,7 +476,15 @@ def postgres_grants(entry: DatabaseEntry) -> list[Grant]:
 
 
 def read_grants(entry: DatabaseEntry) -> list[Grant]:
-    return mysql_grants(entry) if entry.engine == "mysql" else postgres_grants(entry)
+    """The account's grants, read within one --timeout deadline (login and queries)."""
+    from scanner.deadline import DeadlineExceeded, deadline
+
+    try:
+        with deadline(entry.timeout):
+            return mysql_grants(entry) if entry.engine == "mysql" else postgres_grants(entry)
+    except DeadlineExceeded as exc:
+        raise DatabaseError(exc.explain(f"{entry.where} (reading the grants of {entry.account!r})"),
+                            "unreachable") from None
 
 
 # -- judging ------------------------------------------------------------------------------
