@@ -144,6 +144,8 @@ def parse_entries(config: "Config") -> list[DatabaseEntry]:
     if not isinstance(raw, list):
         raise ConfigError(source, "scopes.databases", "expected a list of {name, engine, host, port, user, "
                                                       "password, account, database}")
+    from scanner.config import parse_timeout
+
     default_timeout = float(config.settings.get("timeout") or 30)
     entries, names = [], set()
     for index, item in enumerate(raw):
@@ -161,9 +163,12 @@ def parse_entries(config: "Config") -> list[DatabaseEntry]:
                 raise ConfigError(source, f"{key}.{required}", "required")
         try:
             port = int(item.get("port") or DEFAULT_PORTS[engine])
-            timeout = float(item.get("timeout") or default_timeout)
         except (TypeError, ValueError):
-            raise ConfigError(source, f"{key}.port", "expected a port number (and timeout in seconds)") from None
+            raise ConfigError(source, f"{key}.port", "expected a port number") from None
+        try:
+            timeout = parse_timeout(item["timeout"]) if "timeout" in item else default_timeout
+        except ValueError as exc:
+            raise ConfigError(source, f"{key}.timeout", str(exc)) from None
         host = str(item["host"])
         name = str(item.get("name") or f"{engine}-{host}-{port}")
         if name in names:
