@@ -746,5 +746,9 @@ def secretaudit_validate_credential(kind: str, credential: dict[str, str], confi
     except Exception as exc:
         return Validation("unknown", message=f"could not validate: {type(exc).__name__}: "
                                              f"{scrub(str(exc), sensitive)}")
-    arn = str(answer.get("Arn") or "")
-    return Validation("valid", identity=arn, message=f"AWS accepted the key: {arn or 'identity unknown'}")
+    arn = str(answer.get("Arn") or "") if isinstance(answer, dict) else ""
+    if not arn:  # a 200 that is not STS's answer (a proxy, a misrouted endpoint) proves nothing
+        where = _public_url(endpoint) if endpoint else "the STS endpoint"
+        return Validation("unknown", message=f"could not validate: {where} answered GetCallerIdentity without an "
+                                             "identity (Arn); check endpoint_url / AWS_ENDPOINT_URL")
+    return Validation("valid", identity=arn, message=f"AWS accepted the key: {arn}")

@@ -175,7 +175,7 @@ def history_findings(rows_by_blob: dict[str, tuple[BlobRef, "list[Row]"]], intro
     spec = config.checks.get(CHECK_ID)
     for sha, (blob, rows) in rows_by_blob.items():
         introduced = intro.get(sha)
-        for check_id, rule, line, digest, label, evidence, waiver in rows:
+        for check_id, rule, line, digest, label, evidence, waiver, *_ in rows:
             still = (check_id, digest) in at_head
             origin = (f"added in {introduced.commit[:12]} by {introduced.author} on {introduced.date[:10]}"
                       if introduced else "introducing commit not found")

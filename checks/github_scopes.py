@@ -248,7 +248,9 @@ def get_user(token: str, config: "Config", base: str | None = None) -> Answer:
             body = response.json()
             login = str(body.get("login") or "") if isinstance(body, dict) else ""
         except ValueError:
-            return Answer(0, cause=f"{base}/user answered with something that is not GitHub JSON; "
+            login = ""
+        if not login:  # a proxy's or captive portal's 200 is not GitHub accepting the token
+            return Answer(0, cause=f"{base}/user answered 200 with something that is not GitHub's user JSON; "
                                    "check the API URL (Enterprise Server: https://HOST/api/v3)")
     answer = Answer(response.status_code, login=_scrub(login, token),
                     scopes=response.headers.get("X-OAuth-Scopes"),
@@ -407,9 +409,13 @@ def validate_vault(token: str, config: "Config", url: str | None = None) -> Vali
         return Validation("unknown", message=_scrub(f"could not validate: cannot reach {url} ({_cause(exc)})", token))
     if response.status_code == 200:
         try:
-            data = (response.json() or {}).get("data") or {}
+            body = response.json()
         except ValueError:
-            return Validation("unknown", message=f"could not validate: {url} did not answer as Vault")
+            body = None
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, dict) or "policies" not in data:  # not a lookup-self answer: not a pass
+            return Validation("unknown", message=f"could not validate: {url} did not answer as Vault "
+                                                 "(no token data in a 200 answer); check the Vault URL")
         identity = str(data.get("display_name") or "") or "unnamed token"
         return Validation("valid", identity=_scrub(identity, token), message=f"lookup-self on {url} succeeded")
     if response.status_code in (401, 403):

@@ -213,7 +213,7 @@ class Session:
             before = len(self.findings)
             for finding in result.findings:
                 self.add_finding(finding)
-            self.passed += not any(f.status is Status.FAILED for f in self.findings[before:])
+            self.passed += not any(f.status in (Status.FAILED, Status.ERROR) for f in self.findings[before:])
         self.items_done += 1
         if self.items_done % PROGRESS_EVERY == 0:
             self.config.hook.secretaudit_progress(session=self, done=self.items_done)
