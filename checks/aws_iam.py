@@ -462,15 +462,21 @@ def aws_client(service: str, options: dict[str, Any], timeout: float, attempts: 
     kwargs: dict[str, Any] = {"region_name": options.get("region") or "us-east-1", "config": boto_config}
     if options.get("endpoint_url"):
         kwargs["endpoint_url"] = options["endpoint_url"]
-    return _session(options).client(service, **kwargs)
+    from scanner.deadline import bind_boto_client
+
+    return bind_boto_client(_session(options).client(service, **kwargs), timeout)  # --timeout per call, retries included
 
 
 def _classify(exc: Exception, action: str, subject: str, sensitive: tuple[str | None, ...]) -> AuditError:
     """A one-line error naming cause and fix; ``fatal`` when no other principal can be read either."""
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from scanner.deadline import DeadlineExceeded
+
     if isinstance(exc, AuditError):
         return exc
+    if isinstance(exc, DeadlineExceeded):  # the next principal would wait as long: stop here
+        return AuditError(exc.explain(f"IAM ({action} for {subject})"), fatal=True)
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {}) if isinstance(exc.response, dict) else {}
         code = str(error.get("Code") or "Unknown")
@@ -716,6 +722,8 @@ def secretaudit_validate_credential(kind: str, credential: dict[str, str], confi
                "endpoint_url": endpoint or None, "region": region}
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from scanner.deadline import DeadlineExceeded
+
     try:
         sts = aws_client("sts", options, timeout, attempts=2)
         answer = sts.get_caller_identity()
@@ -733,8 +741,15 @@ def secretaudit_validate_credential(kind: str, credential: dict[str, str], confi
         where = _public_url(endpoint) if endpoint else "the STS endpoint"
         return Validation("unknown", message=f"could not validate: cannot reach {where} "
                                              f"({type(exc).__name__}: {scrub(str(exc), sensitive)})")
+    except DeadlineExceeded as exc:
+        where = _public_url(endpoint) if endpoint else "the STS endpoint"
+        return Validation("unknown", message=f"could not validate: {exc.explain(f'{where} (GetCallerIdentity)')}")
     except Exception as exc:
         return Validation("unknown", message=f"could not validate: {type(exc).__name__}: "
                                              f"{scrub(str(exc), sensitive)}")
-    arn = str(answer.get("Arn") or "")
-    return Validation("valid", identity=arn, message=f"AWS accepted the key: {arn or 'identity unknown'}")
+    arn = str(answer.get("Arn") or "") if isinstance(answer, dict) else ""
+    if not arn:  # a 200 that is not STS's answer (a proxy, a misrouted endpoint) proves nothing
+        where = _public_url(endpoint) if endpoint else "the STS endpoint"
+        return Validation("unknown", message=f"could not validate: {where} answered GetCallerIdentity without an "
+                                             "identity (Arn); check endpoint_url / AWS_ENDPOINT_URL")
+    return Validation("valid", identity=arn, message=f"AWS accepted the key: {arn}")

@@ -145,6 +145,8 @@ def parse_entries(config: "Config") -> list[DatabaseEntry]:
     if not isinstance(raw, list):
         raise ConfigError(source, "scopes.databases", "expected a list of {name, engine, host, port, user, "
                                                       "password, account, database}")
+    from scanner.config import parse_timeout
+
     default_timeout = float(config.settings.get("timeout") or 30)
     entries, names = [], set()
     for index, item in enumerate(raw):
@@ -162,9 +164,12 @@ def parse_entries(config: "Config") -> list[DatabaseEntry]:
                 raise ConfigError(source, f"{key}.{required}", "required")
         try:
             port = int(item.get("port") or DEFAULT_PORTS[engine])
-            timeout = float(item.get("timeout") or default_timeout)
         except (TypeError, ValueError):
-            raise ConfigError(source, f"{key}.port", "expected a port number (and timeout in seconds)") from None
+            raise ConfigError(source, f"{key}.port", "expected a port number") from None
+        try:
+            timeout = parse_timeout(item["timeout"]) if "timeout" in item else default_timeout
+        except ValueError as exc:
+            raise ConfigError(source, f"{key}.timeout", str(exc)) from None
         host = str(item["host"])
         name = str(item.get("name") or f"{engine}-{host}-{port}")
         if name in names:
@@ -261,10 +266,15 @@ def connect_mysql(host: str, port: int, user: str, password: str, timeout: float
         import pymysql
     except ImportError:
         raise DatabaseError("the PyMySQL package is missing (pip install 'PyMySQL>=1.1')") from None
+    from scanner.deadline import DeadlineExceeded, deadline
+
     try:
-        return pymysql.connect(host=host, port=port, user=user, password=password, database=database or None,
-                               connect_timeout=timeout, read_timeout=timeout, write_timeout=timeout,
-                               charset="utf8mb4", autocommit=True)
+        with deadline(timeout):  # the whole login, however slowly the server answers it
+            return pymysql.connect(host=host, port=port, user=user, password=password, database=database or None,
+                                   connect_timeout=timeout, read_timeout=timeout, write_timeout=timeout,
+                                   charset="utf8mb4", autocommit=True)
+    except DeadlineExceeded as exc:
+        error = DatabaseError(f"could not log in: {exc.explain(f'mysql at {_hostport(host, port)}')}", "unreachable")
     except Exception as exc:  # noqa: BLE001 - every driver failure becomes a scrubbed DatabaseError
         error = _mysql_error(exc, host, port, user, password)
     raise error
@@ -275,9 +285,15 @@ def connect_postgres(host: str, port: int, user: str, password: str, timeout: fl
         import pg8000.dbapi
     except ImportError:
         raise DatabaseError("the pg8000 package is missing (pip install 'pg8000>=1.30')") from None
+    from scanner.deadline import DeadlineExceeded, deadline
+
     try:
-        return pg8000.dbapi.connect(user=user, password=password, host=host, port=port, database=database,
-                                    timeout=timeout, application_name="secretaudit")
+        with deadline(timeout):
+            return pg8000.dbapi.connect(user=user, password=password, host=host, port=port, database=database,
+                                        timeout=timeout, application_name="secretaudit")
+    except DeadlineExceeded as exc:
+        error = DatabaseError(f"could not log in: {exc.explain(f'postgres at {_hostport(host, port)}')}",
+                              "unreachable")
     except Exception as exc:  # noqa: BLE001
         error = _pg_error(exc, host, port, user, password)
     raise error
@@ -466,7 +482,15 @@ def postgres_grants(entry: DatabaseEntry) -> list[Grant]:
 
 
 def read_grants(entry: DatabaseEntry) -> list[Grant]:
-    return mysql_grants(entry) if entry.engine == "mysql" else postgres_grants(entry)
+    """The account's grants, read within one --timeout deadline (login and queries)."""
+    from scanner.deadline import DeadlineExceeded, deadline
+
+    try:
+        with deadline(entry.timeout):
+            return mysql_grants(entry) if entry.engine == "mysql" else postgres_grants(entry)
+    except DeadlineExceeded as exc:
+        raise DatabaseError(exc.explain(f"{entry.where} (reading the grants of {entry.account!r})"),
+                            "unreachable") from None
 
 
 # -- judging ------------------------------------------------------------------------------

@@ -200,14 +200,14 @@ def history_findings(rows_by_blob: dict[str, tuple[BlobRef, "list[Row]"]], intro
     for sha, (blob, rows) in rows_by_blob.items():
         rank = order.get(sha, len(order))  # introducing commit not found: after every found one
         for row in rows:
-            check_id, rule, _line, digest, _label, _evidence, waiver = row
+            check_id, rule, _line, digest, _label, _evidence, waiver, *_ = row
             key = fingerprint(CHECK_ID, blob.path, digest, f"{check_id}:{rule}")
             if key not in kept or rank < kept[key][0]:
                 kept[key] = (rank, blob, row)
             if waiver and (key not in waivers or rank > waivers[key][0]):
                 waivers[key] = (rank, waiver)
     for key, (_rank, blob, row) in kept.items():
-        check_id, rule, line, digest, label, evidence, _waiver = row
+        check_id, rule, line, digest, label, evidence, _waiver, *_ = row
         introduced = intro.get(blob.sha)
         waiver = waivers.get(key, (0, None))[1]
         still = (check_id, digest) in at_head

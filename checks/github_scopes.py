@@ -172,13 +172,24 @@ def api_url(config: "Config") -> str:
 
 
 class _State:
-    """Per-run throttle state, in ``config.stash``: last request and rejected tokens, by token digest."""
+    """Per-run throttle state, in ``config.stash``: last request and rejected tokens, by token digest.
+
+    ``breakers`` (by API base URL) remember an API that missed the --timeout
+    deadline, so the run's other tokens are not each held for a full timeout.
+    """
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.last: dict[str, float] = {}
         self.rejected: dict[str, Answer] = {}
         self.requests = 0
+        self.breakers: dict[str, Any] = {}
+
+    def breaker(self, base: str) -> Any:
+        from scanner.deadline import Breaker
+
+        with self.lock:
+            return self.breakers.setdefault(base, Breaker())
 
 
 def _state(config: "Config") -> _State:
@@ -217,11 +228,16 @@ def get_user(token: str, config: "Config", base: str | None = None) -> Answer:
             time.sleep(wait)  # under the lock: concurrent callers queue, never burst
         state.last[key] = time.monotonic()
         state.requests += 1
+    from scanner.deadline import DeadlineExceeded, deadline
+
     timeout = float(config.settings.get("timeout") or 30)
     try:
-        response = requests.get(f"{base}/user", timeout=timeout, headers={
-            "Authorization": f"token {token}", "Accept": "application/vnd.github+json",
-            "X-GitHub-Api-Version": "2022-11-28", "User-Agent": "secretaudit"})
+        with deadline(timeout, state.breaker(base)):  # the whole request, body included: not each socket read
+            response = requests.get(f"{base}/user", timeout=timeout, headers={
+                "Authorization": f"token {token}", "Accept": "application/vnd.github+json",
+                "X-GitHub-Api-Version": "2022-11-28", "User-Agent": "secretaudit"})
+    except DeadlineExceeded as exc:
+        return Answer(0, cause=exc.explain(f"{base}/user"))
     except requests.exceptions.Timeout:
         return Answer(0, cause=f"no answer from {base} within {timeout:g} s")
     except requests.exceptions.RequestException as exc:
@@ -232,7 +248,9 @@ def get_user(token: str, config: "Config", base: str | None = None) -> Answer:
             body = response.json()
             login = str(body.get("login") or "") if isinstance(body, dict) else ""
         except ValueError:
-            return Answer(0, cause=f"{base}/user answered with something that is not GitHub JSON; "
+            login = ""
+        if not login:  # a proxy's or captive portal's 200 is not GitHub accepting the token
+            return Answer(0, cause=f"{base}/user answered 200 with something that is not GitHub's user JSON; "
                                    "check the API URL (Enterprise Server: https://HOST/api/v3)")
     answer = Answer(response.status_code, login=_scrub(login, token),
                     scopes=response.headers.get("X-OAuth-Scopes"),
@@ -378,16 +396,26 @@ def validate_vault(token: str, config: "Config", url: str | None = None) -> Vali
     headers = {"X-Vault-Token": token}
     if namespace:
         headers["X-Vault-Namespace"] = namespace
+    from scanner.deadline import DeadlineExceeded, deadline
+
     timeout = float(config.settings.get("timeout") or 30)
     try:
-        response = requests.get(f"{url}/v1/auth/token/lookup-self", headers=headers, timeout=timeout, verify=verify)
+        with deadline(timeout):
+            response = requests.get(f"{url}/v1/auth/token/lookup-self", headers=headers, timeout=timeout,
+                                    verify=verify)
+    except DeadlineExceeded as exc:
+        return Validation("unknown", message=f"could not validate: {exc.explain(f'{url} (lookup-self)')}")
     except requests.exceptions.RequestException as exc:
         return Validation("unknown", message=_scrub(f"could not validate: cannot reach {url} ({_cause(exc)})", token))
     if response.status_code == 200:
         try:
-            data = (response.json() or {}).get("data") or {}
+            body = response.json()
         except ValueError:
-            return Validation("unknown", message=f"could not validate: {url} did not answer as Vault")
+            body = None
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, dict) or "policies" not in data:  # not a lookup-self answer: not a pass
+            return Validation("unknown", message=f"could not validate: {url} did not answer as Vault "
+                                                 "(no token data in a 200 answer); check the Vault URL")
         identity = str(data.get("display_name") or "") or "unnamed token"
         return Validation("valid", identity=_scrub(identity, token), message=f"lookup-self on {url} succeeded")
     if response.status_code in (401, 403):

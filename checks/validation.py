@@ -137,20 +137,31 @@ def _candidates(detections: list["Detection"]) -> list[tuple["Detection", str, d
 
 @hookimpl
 def secretaudit_derive_detections(item: "FileItem", detections: list["Detection"], config: "Config") -> list["Detection"] | None:
-    """``scan --verify``: SA107 for every hardcoded credential its service still accepts."""
+    """``scan --verify``: SA107 for every hardcoded credential its service still accepts.
+
+    A credential the service did not clearly accept or reject (a 5xx, a
+    timeout, a refused connection, an answer that is not the service's) is an
+    SA107 *error*: "could not verify" must never read as "not live".
+    """
     if not config.stash.get("verify") or not config.is_enabled("SA107"):
         return None
     from scanner.model import Detection
 
-    live = []
+    derived = []
     for detection, kind, credential in _candidates(detections):
         result = config.hook.secretaudit_validate_credential(kind=kind, credential=credential, config=config)
         del credential
+        if result is not None and result.status == "invalid":
+            continue  # dead: the SA101/SA102 finding stands on its own
         if result is not None and result.status == "valid":
-            live.append(Detection(check_id="SA107", line=detection.line, secret=detection.secret,
-                                  label=f"live {detection.label}: accepted as {result.identity or 'a valid identity'}",
-                                  visible_prefix=detection.visible_prefix, rule=detection.rule))
-    return live
+            label, error = f"live {detection.label}: accepted as {result.identity or 'a valid identity'}", False
+        else:
+            why = result.message.removeprefix("could not validate: ") if result is not None and result.message \
+                else f"no validator for {kind}"
+            label, error = f"{detection.label} could not be verified: {why}", True
+        derived.append(Detection(check_id="SA107", line=detection.line, secret=detection.secret, label=label,
+                                 visible_prefix=detection.visible_prefix, rule=detection.rule, error=error))
+    return derived
 
 
 #: Trail outcome of a validation, by the finding it produced (none: ok).

@@ -341,7 +341,8 @@ _backend_options = [
     click.option("-p", "plugins", multiple=True, metavar="NAME", help="Load a plugin module, or 'no:NAME' to disable one."),
     click.option("--as-of", metavar="DATE", envvar="SECRETAUDIT_AS_OF",
                  help="Judge every date rule as of DATE (YYYY-MM-DD) instead of now (also $SECRETAUDIT_AS_OF)."),
-    click.option("--timeout", type=float, metavar="SECONDS", help="Give up on a backend request after SECONDS (default 30)."),
+    click.option("--timeout", type=float, metavar="SECONDS",
+                 help="Give up on a backend call (connect, answer, retries) after SECONDS in total (default 30)."),
     click.option("--github-api-url", metavar="URL", envvar="SECRETAUDIT_GITHUB_API_URL",
                  help="GitHub API base URL for token checks (default https://api.github.com; Enterprise Server: "
                       "https://HOST/api/v3; also $SECRETAUDIT_GITHUB_API_URL)."),

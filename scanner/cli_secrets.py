@@ -69,6 +69,9 @@ def get(name: str, fmt: str, field_name: str | None, reason: str, config_path: s
     except SecretError as exc:
         _fail(str(exc), exc.exit_code)
         return
+    finally:
+        for warning in client.warnings:
+            click.echo("warning: " + " ".join(warning.split()), err=True)
     if fmt == "json":
         payload = {"name": secret.name, "value": chosen, "version": secret.version,
                    "expiry_date": secret.expires.date().isoformat() if secret.expires else None,

@@ -82,9 +82,19 @@ def _mapping_list(value: Any) -> list[dict]:
     return list(value)
 
 
-def _positive_number(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise ValueError("expected a positive number of seconds")
+#: The longest ``timeout`` accepted (a day): longer is a typo, and far longer overflows socket timeouts.
+MAX_TIMEOUT_SECONDS = 86400
+
+
+def parse_timeout(value: Any) -> float:
+    """A timeout in seconds: finite, above 0 and at most a day (NaN, infinity and 1e308 are refused)."""
+    if isinstance(value, str):  # ${VAR} interpolation gives strings
+        try:
+            value = float(value)
+        except ValueError:
+            value = None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= MAX_TIMEOUT_SECONDS:
+        raise ValueError(f"expected a number of seconds above 0 and at most {MAX_TIMEOUT_SECONDS} (e.g. 30)")
     return float(value)
 
 
@@ -124,7 +134,8 @@ SETTINGS: dict[str, Setting] = {
     "repos": Setting(_str_list, [], "repository paths 'secretaudit audit' scans besides the backends"),
     "policy": Setting(_mapping, {}, "thresholds: rotation_days {kind: days}, expiry_warning_days, unused_days, "
                                     "max_cache_ttl_seconds, scopes, owners {owner: {policies, entities}}"),
-    "timeout": Setting(_positive_number, 30, "seconds before a backend request gives up"),
+    "timeout": Setting(parse_timeout, 30, "seconds a backend call may take in total (connect, answer, retries) before it "
+                                         "is an error"),
     "scopes": Setting(_mapping, {}, "what the least-privilege checks inspect: {aws: {...}, github: {...}, "
                                     "databases: [...]} (allowed grants live in policy.scopes)"),
     "waivers": Setting(_mapping_list, [], "accepted findings: {fingerprint | check + path/secret glob, reason, by, until}"),

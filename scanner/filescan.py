@@ -31,7 +31,9 @@ if TYPE_CHECKING:
     from scanner.cache import Known, Outcome, ScanCache
     from scanner.config import Config
 
-Row = list[Any]  # [check_id, rule, line, secret digest, label, evidence, waiver or None]
+#: [check_id, rule, line, secret digest, label, evidence, waiver or None], plus ``True`` as an
+#: eighth item when the check could not decide (an error result: see ``Detection.error``)
+Row = list[Any]
 
 #: Cached rows of a binary file: skipped again without being read again.
 BINARY_ROWS: list[Row] = [["!binary"]]
@@ -88,7 +90,8 @@ def detection_rows(item: FileItem, detections: Iterable[Detection], config: "Con
         line = item.line_text(det.line) if det.line else ""
         previous = item.line_text(det.line - 1) if det.line and det.line > 1 else ""
         rows.append([det.check_id, det.rule, det.line, secret_digest(det.secret), det.label,
-                     redact(det.secret, det.visible_prefix), waiver_for(previous, line, det.check_id)])
+                     redact(det.secret, det.visible_prefix), waiver_for(previous, line, det.check_id)]
+                    + ([True] if det.error else []))
     return rows
 
 
@@ -96,14 +99,14 @@ def findings_from_rows(rows: list[Row], relpath: str, config: "Config", target: 
     """Findings of one file at ``relpath`` from its (possibly cached) rows."""
     assert config.checks is not None
     findings = []
-    for check_id, rule, line, digest, label, evidence, waiver in rows:
+    for check_id, rule, line, digest, label, evidence, waiver, *error in rows:
         if check_id not in config.checks:
             continue
         spec = config.checks.get(check_id)
         findings.append(Finding(
             check_id=check_id,
             severity=spec.severity,
-            status=Status.WAIVED if waiver else Status.FAILED,
+            status=Status.WAIVED if waiver else Status.ERROR if error else Status.FAILED,
             location=Location(path=relpath, line=line or None),
             message=label,
             fingerprint=fingerprint(check_id, relpath, digest, rule),

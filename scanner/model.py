@@ -170,6 +170,8 @@ class Detection:
     label: str
     visible_prefix: str = ""
     rule: str = ""  # e.g. "github-pat"; part of the fingerprint identity
+    #: the check could not decide (``scan --verify`` could not reach the service): an error result, never a pass
+    error: bool = False
 
     def __repr__(self) -> str:  # never print the secret, even in a traceback
         return f"Detection({self.check_id}, line={self.line}, label={self.label!r}, secret=<redacted>)"

@@ -226,8 +226,18 @@ def post(url: str, payload: dict[str, Any], timeout: float, sleep: Callable[[flo
     Retries once on 429 or 5xx (after ``Retry-After`` when it names at most
     :data:`MAX_RETRY_AFTER` seconds, else :data:`DEFAULT_RETRY_WAIT`).
     """
+    from scanner.deadline import DeadlineExceeded, deadline
+
     body = json.dumps(payload).encode("utf-8")
     where = shown_url(url)
+    try:
+        with deadline(timeout):  # both attempts and the wait between them, not each socket read
+            return _post(url, body, where, timeout, sleep)
+    except DeadlineExceeded as exc:
+        raise NotifyError(exc.explain(where)) from None
+
+
+def _post(url: str, body: bytes, where: str, timeout: float, sleep: Callable[[float], None]) -> int:
     for attempt in (1, 2):
         request = urllib.request.Request(url, data=body, method="POST", headers={
             "Content-Type": "application/json; charset=utf-8", "User-Agent": f"secretaudit/{__version__}"})

@@ -660,8 +660,12 @@ class IamAccessKey(Rotation):
     def _call(self, what: str, func: Callable[..., Any], *secrets: str, **kwargs: Any) -> Any:
         from checks.aws_iam import scrub
 
+        from scanner.deadline import DeadlineExceeded
+
         try:
             return func(**kwargs)
+        except DeadlineExceeded as exc:
+            raise RotationError(exc.explain(f"IAM ({what})"), "timeout") from None
         except Exception as exc:
             code = ""
             if hasattr(exc, "response") and isinstance(exc.response, dict):  # type: ignore[attr-defined]

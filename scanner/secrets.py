@@ -269,6 +269,8 @@ class SecretClient:
         self.backends: list[Backend] = list(backends)
         self.cache = cache if cache is not None else SecretCache.from_config(config)
         self.command = command
+        #: one line per backend that could not be asked while the name was found elsewhere (for stderr)
+        self.warnings: list[str] = []
 
     # -- names
 
@@ -304,6 +306,7 @@ class SecretClient:
             if record is not None:
                 found.append((backend, record))
         if len(found) == 1:
+            self.warnings.extend(f"{exc} (so {name!r} was looked up in the other backends only)" for exc in failures)
             return found[0]
         if len(found) > 1:
             options = ", ".join(f"{b.label}:{r.name}" for b, r in found)

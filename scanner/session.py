@@ -208,7 +208,7 @@ class Session:
             before = len(self.findings)
             for finding in result.findings:
                 self.add_finding(finding)
-            self.passed += not any(f.status is Status.FAILED for f in self.findings[before:]) \
+            self.passed += not any(f.status in (Status.FAILED, Status.ERROR) for f in self.findings[before:]) \
                 and not any(s.is_error for s in result.member_skips)
         self.skipped.extend(result.member_skips)  # an archive's members (scanner.archives)
         self.items_done += 1

@@ -231,7 +231,7 @@ def test_slow_receiver_times_out_with_a_warning(project: dict[str, Any]) -> None
     with receiver((200, {}, 5.0)) as rec:
         proc = _audit(project, "--timeout", "1", "--notify", rec.url)
     assert proc.returncode == 1
-    assert "did not answer within 1s (--timeout)" in proc.stderr
+    assert "did not answer completely within 1 s (--timeout)" in proc.stderr
 
 
 def test_clean_audit_posts_passed(tmp_path: Path) -> None:

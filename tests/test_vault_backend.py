@@ -454,8 +454,9 @@ def test_slow_server_is_a_timeout_naming_the_option(stub: tuple[str, Stub]) -> N
     with pytest.raises(BackendError) as caught:
         list(stub_backend(url, timeout=0.3).records())
     assert caught.value.reason == "timeout"
-    assert str(caught.value) == (f"vault:stub: no answer from {url} within 0.3 s on LIST secret/metadata/app; "
-                                 "raise --timeout (or the timeout setting) or check the server's load")
+    assert str(caught.value) == (f"vault:stub: {url} (LIST secret/metadata/app) did not answer completely within "
+                                 "0.3 s (--timeout); raise --timeout (or 'timeout' in the config) if the server is "
+                                 "just slow, or check the server and the network path")
 
 
 def test_sealed_server_is_not_retried(stub: tuple[str, Stub]) -> None:

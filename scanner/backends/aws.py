@@ -21,9 +21,10 @@ Settings of one ``backends`` entry (``type: aws-secrets-manager``)::
 Without keys or a profile, boto3's default credential chain is used
 (environment, shared files, SSO, container or instance role).  The standard
 ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_SECRETS_MANAGER`` variables are
-honoured by boto3 itself.  Requests time out after the run's ``timeout``
-(``--timeout``) and are retried in botocore's ``standard`` mode (exponential
-backoff with jitter, throttling included).
+honoured by boto3 itself.  Requests are retried in botocore's ``standard``
+mode (exponential backoff with jitter, throttling included); each API call,
+its retries included, must be done within the run's ``timeout``
+(``--timeout``, see :mod:`scanner.deadline`).
 """
 
 from __future__ import annotations
@@ -232,6 +233,8 @@ class AwsSecretsManagerBackend(Backend):
         super().__init__(name, settings, config)
         self.options = _validate(name, settings, config)
         self.timeout = float(config.settings.get("timeout") or 30)
+        #: per endpoint URL: set once a call there missed the --timeout deadline, so later ones fail at once
+        self._breakers: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._session: Any = None
         self._sensitive = (self.options["secret_access_key"], self.options["session_token"],
@@ -292,6 +295,10 @@ class AwsSecretsManagerBackend(Backend):
         except Exception as exc:  # InvalidRegionError, bad endpoint...
             raise BackendError(f"cannot set up the {service} client for {region}: "
                                f"{scrub(str(exc), self._sensitive)}; check region and endpoint_url", "config") from None
+        from scanner.deadline import Breaker, bind_boto_client
+
+        breaker = self._breakers.setdefault(client.meta.endpoint_url, Breaker())
+        bind_boto_client(client, self.timeout, breaker)  # --timeout bounds each call, retries included
         client.meta.events.register("before-send", self._count)
         service_event = client.meta.service_model.service_id.hyphenize()
         client.meta.events.register_first(f"needs-retry.{service_event}", self._connection_retry)
@@ -335,8 +342,12 @@ class AwsSecretsManagerBackend(Backend):
         service = "Secrets Manager" if action.startswith("secretsmanager:") else "STS"
         where = f"the {service} endpoint {endpoint or '(default)'} in {region}"
         tries = f" after {attempts} attempts" if attempts > 1 else ""
+        from scanner.deadline import DeadlineExceeded
+
         if isinstance(exc, BackendError):
             return exc
+        if isinstance(exc, DeadlineExceeded):
+            return BackendError(f"{self.label}: {exc.explain(where)}", "timeout")
         if isinstance(exc, (ConnectTimeoutError, ReadTimeoutError)):
             return BackendError(f"{where} did not answer within {self.timeout:g} s{tries}; raise --timeout "
                                 f"(or 'timeout' in the config) or check the network path", "timeout")

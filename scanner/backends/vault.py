@@ -16,8 +16,10 @@ What it lists, metadata only (it never reads a secret value):
 
 Every HTTP request is counted in :attr:`VaultBackend.api_calls` (retries
 included).  429 and 503 answers are retried with exponential backoff,
-honouring ``Retry-After``.  Failures become :class:`BackendError` with one
-line naming the cause and the fix; the token never appears in a message.
+honouring ``Retry-After``; each request, its retries and its body included,
+must be done within ``--timeout`` (:mod:`scanner.deadline`).  Failures
+become :class:`BackendError` with one line naming the cause and the fix;
+the token never appears in a message.
 
 hvac and requests are imported lazily: ``secretaudit scan`` loads this plugin
 on every run and must not pay for them.
@@ -216,26 +218,33 @@ class _CountingSession:
         import requests
         from requests.adapters import HTTPAdapter
 
+        from scanner.deadline import deadline
+
         class Session(requests.Session):
             def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-                attempt = 0
-                while True:
-                    backend._count(method, url)
-                    response = super().request(method, url, *args, **kwargs)
-                    if response.status_code not in RETRY_STATUSES or attempt >= backend.retries:
-                        return response
-                    if response.status_code == 503 and "sealed" in response.text.lower():
-                        return response  # a sealed server stays sealed: retrying only delays the error
-                    delay = backend.retry_base * (2 ** attempt)
-                    header = response.headers.get("Retry-After")
-                    if header:
-                        try:
-                            delay = max(0.0, float(header))
-                        except ValueError:
-                            pass
-                    response.close()
-                    time.sleep(min(delay, RETRY_MAX_SECONDS))
-                    attempt += 1
+                # One deadline for the request, its body and its retries: --timeout is the whole call.
+                with deadline(backend.timeout, backend.breaker) as bound:
+                    attempt = 0
+                    while True:
+                        backend._count(method, url)
+                        response = super().request(method, url, *args, **kwargs)
+                        if response.status_code not in RETRY_STATUSES or attempt >= backend.retries:
+                            return response
+                        if response.status_code == 503 and "sealed" in response.text.lower():
+                            return response  # a sealed server stays sealed: retrying only delays the error
+                        delay = backend.retry_base * (2 ** attempt)
+                        header = response.headers.get("Retry-After")
+                        if header:
+                            try:
+                                delay = max(0.0, float(header))
+                            except ValueError:
+                                pass
+                        delay = min(delay, RETRY_MAX_SECONDS)
+                        if delay >= bound.remaining():
+                            return response  # no time left to retry: the answer we have is the error
+                        response.close()
+                        time.sleep(delay)
+                        attempt += 1
 
         session = Session()
         # The environment is read once here, not on every request (requests scans os.environ for
@@ -276,6 +285,10 @@ class VaultBackend(Backend):
         self.database_mount: str | None = checked["database_mount"]
         self.verify: bool | str = checked["ca_cert"] or checked["tls_verify"]
         self.timeout = float(config.settings.get("timeout") or 30)
+        from scanner.deadline import Breaker
+
+        #: set once a request missed the --timeout deadline: later ones fail at once
+        self.breaker = Breaker()
         self.retries = RETRIES
         self.retry_base = RETRY_BASE_SECONDS
         #: set to a list to record every request as ``(METHOD, path)`` (tests, debugging)
@@ -316,8 +329,12 @@ class VaultBackend(Backend):
         import hvac.exceptions as hx
         import requests
 
+        from scanner.deadline import DeadlineExceeded
+
         try:
             answer = func(*args, **kwargs)
+        except DeadlineExceeded as exc:
+            raise self._fail(exc.explain(f"{self.url} ({op} {path})"), "timeout") from None
         except requests.exceptions.Timeout:
             raise self._fail(f"no answer from {self.url} within {self.timeout:g} s on {op} {path}; "
                              "raise --timeout (or the timeout setting) or check the server's load", "timeout") from None
