@@ -70,7 +70,7 @@ CASES: list[tuple[str, Any, str, str, str]] = [
      "unknown vault setting"),
     ("policy days", lambda t: {"backends": [INVENTORY], "policy": {"expiry_warning_days": t}}, "audit",
      "policy.expiry_warning_days", "expected a whole number of days"),
-    ("timeout", lambda t: {"timeout": t}, "scan", "timeout", "expected a positive number of seconds"),
+    ("timeout", lambda t: {"timeout": t}, "scan", "timeout", "expected a number of seconds above 0"),
     ("waiver until", lambda t: {"waivers": [{"check": "SA101", "path": "*", "reason": "r", "until": t}]}, "scan",
      "waivers[0].until", "expected an ISO date"),
     ("openclaw backend", lambda t: {"external_secrets": {"backend": t}}, "audit", "external_secrets.backend",
