@@ -26,7 +26,7 @@ import base64
 import binascii
 import re
 from typing import Callable
-from checks.lazyre import lazy_compile
+from secretaudit.checks.lazyre import lazy_compile
 
 __all__ = [
     "is_placeholder",
