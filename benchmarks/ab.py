@@ -3,7 +3,9 @@
 This machine's speed drifts by tens of percent within minutes, so a number
 from one revision measured now and one measured an hour ago compares the
 machine, not the code.  This script checks the older revision out into a
-temporary git worktree, byte-compiles both, and alternates their runs
+temporary git worktree, installs each into a virtualenv of its own (the
+import name is not the folder name since the ``secretaudit`` package
+mapping, so ``PYTHONPATH`` cannot pick a checkout), and alternates their runs
 (old, new, old, new...) over one tree with a fresh cache each, so both see
 the same moods; it prints the median wall and CPU seconds of each.
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -26,19 +29,37 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 
 
-def run_once(checkout: Path, tree: Path, extra: list[str], cache_home: str | None = None) -> tuple[float, float]:
-    """(wall, CPU) seconds of one ``scan`` of ``tree`` with the code of ``checkout``; cold unless ``cache_home``."""
+def install(checkout: Path) -> Path:
+    """A virtualenv holding ``checkout`` (editable, byte-compiled), its dependencies taken from this interpreter's."""
+    import sysconfig
+
+    venv = Path(tempfile.mkdtemp(prefix="ab-venv-"))
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    # this interpreter's packages (which may be a virtualenv's own), appended to the new one's path
+    site = subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    parents = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    Path(site, "_ab_dependencies.pth").write_text("".join(f"{p}\n" for p in sorted(parents)))
+    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", "-e", str(checkout)],
+                   check=True)
+    subprocess.run([sys.executable, "-m", "compileall", "-q",
+                    *(str(checkout / p) for p in ("scanner", "checks", "reports"))], check=True)
+    return venv / "bin" / "secretaudit"
+
+
+def run_once(program: Path, tree: Path, extra: list[str], cache_home: str | None = None) -> tuple[float, float]:
+    """(wall, CPU) seconds of one ``scan`` of ``tree`` by ``program``; cold unless ``cache_home``."""
     import time
 
-    env = {**os.environ, "PYTHONPATH": str(checkout),
-           "XDG_CACHE_HOME": cache_home or tempfile.mkdtemp(prefix="ab-cache-")}
-    argv = [sys.executable, "-m", "secretaudit", "scan", str(tree), "--no-baseline", "--format", "json", "-q", *extra]
+    env = {**os.environ, "XDG_CACHE_HOME": cache_home or tempfile.mkdtemp(prefix="ab-cache-")}
+    env.pop("PYTHONPATH", None)
+    argv = [str(program), "scan", str(tree), "--no-baseline", "--format", "json", "-q", *extra]
     start = time.perf_counter()
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) not in (0, 1):
-        raise SystemExit(f"{checkout}: scan failed with exit code {os.waitstatus_to_exitcode(status)}")
+        raise SystemExit(f"{program}: scan failed with exit code {os.waitstatus_to_exitcode(status)}")
     return wall, usage.ru_utime + usage.ru_stime
 
 
@@ -56,11 +77,9 @@ def main(argv: list[str] | None = None) -> int:
                            capture_output=True, text=True)
     if added.returncode != 0:
         raise SystemExit(f"--old {args.old!r}: git cannot check it out ({added.stderr.strip()}); give a commit, tag or branch")
+    checkouts: dict[str, Path] = {}
     try:
-        checkouts = {"old": worktree, "new": PROJECT}
-        for checkout in checkouts.values():
-            subprocess.run([sys.executable, "-m", "compileall", "-q",
-                            *(str(checkout / p) for p in ("scanner", "checks", "reports"))], check=True)
+        checkouts = {"old": install(worktree), "new": install(PROJECT)}
         times: dict[str, list[tuple[float, float]]] = {name: [] for name in checkouts}
         caches = {name: tempfile.mkdtemp(prefix="ab-cache-") if args.warm else None for name in checkouts}
         for name, checkout in checkouts.items():
@@ -79,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  new / old wall: {new_wall / old_wall:.2f}")
     finally:
         subprocess.run(["git", "-C", str(PROJECT), "worktree", "remove", "--force", str(worktree)], check=False)
+        for program in checkouts.values():
+            shutil.rmtree(program.parent.parent, ignore_errors=True)
     return 0
 
 
