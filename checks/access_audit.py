@@ -1,7 +1,7 @@
 """SA510: secrets read by an identity outside their owner's policy (Vault/OpenBao audit logs).
 
 The reads come from a Vault/OpenBao file audit device log, parsed by
-:mod:`secretaudit.backends.vault_audit_log` (which never reads request or
+:mod:`secretaudit.clients.vault_audit_log` (which never reads request or
 response data, so no value can leak through it).
 
 The config says which log belongs to which backend, and who may read each
@@ -42,10 +42,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from secretaudit.checks.controls import NIST_AC_6, SOC2_CC6_1
+from secretaudit.controls import NIST_AC_6, SOC2_CC6_1
 from secretaudit.errors import ConfigError
 from secretaudit.hookspec import hookimpl
-from secretaudit.backends.vault_audit_log import VaultRead, iso, read_audit_log
+from secretaudit.clients.vault_audit_log import VaultRead, iso, read_audit_log
 from secretaudit.model import CheckSpec, Finding, Location, SecretRecord, Severity, Status, Target, fingerprint
 from secretaudit.redact import shown_name
 

@@ -72,7 +72,7 @@ import re
 from typing import Any, Callable, Iterator, NamedTuple, TYPE_CHECKING
 
 from secretaudit.checks import filters
-from secretaudit.checks.controls import HARDCODED_CREDENTIALS, NIST_IA_5, SOC2_CC6_1
+from secretaudit.controls import HARDCODED_CREDENTIALS, NIST_IA_5, SOC2_CC6_1
 from secretaudit.hookspec import hookimpl
 from secretaudit.model import CheckSpec, Detection, FileItem, Severity
 from secretaudit.checks.lazyre import lazy_compile
@@ -109,6 +109,7 @@ SPEC = CheckSpec(
     references=("https://docs.openclaw.ai/reference/secretref-credential-surface",
                 "https://docs.github.com/actions/security-guides/using-secrets-in-github-actions"),
     reported_alongside=True,
+    claims_over=("SA102", "SA103"),
 )
 
 
@@ -896,6 +897,12 @@ def _hits(item: FileItem, config: "Config") -> list[Hit]:
 def claimed_secrets(item: FileItem, config: "Config") -> frozenset[str]:
     """The values SA106 reports in ``item`` (for other checks that should not repeat them)."""
     return frozenset(hit.secret for hit in _hits(item, config) if hit.rule != "missing-provider")
+
+
+@hookimpl
+def secretaudit_claimed_values(item: FileItem, config: "Config", check_ids: frozenset[str]) -> dict[str, frozenset[str]] | None:
+    """SA106's claim (:func:`claimed_secrets`), asked by the engine's :mod:`secretaudit.claims`."""
+    return {CHECK_ID: claimed_secrets(item, config)} if CHECK_ID in check_ids else None
 
 
 # -- hooks ------------------------------------------------------------------------------------------

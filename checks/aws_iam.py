@@ -49,9 +49,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Iterable
 from urllib.parse import unquote, urlsplit
 
-from secretaudit.checks.controls import CIS_AWS_1_12, CIS_AWS_1_13, CIS_AWS_1_14, CIS_AWS_1_16, NIST_AC_2_3, NIST_AC_6, \
+from secretaudit.controls import CIS_AWS_1_12, CIS_AWS_1_13, CIS_AWS_1_14, CIS_AWS_1_16, NIST_AC_2_3, NIST_AC_6, \
     NIST_IA_5, PCI_7_2_1, PCI_7_2_2, PCI_8_3_9
-from secretaudit.backends.aws import _BAD_CREDENTIAL_CODES, _DENIED_CODES, _THROTTLE_CODES, _public_url, scrub
+from secretaudit.clients.aws import BAD_CREDENTIAL_CODES, DENIED_CODES, THROTTLE_CODES, aws_client, public_url, scrub
 from secretaudit.errors import ConfigError
 from secretaudit.hookspec import hookimpl
 from secretaudit.model import CheckSpec, Finding, Location, Severity, Status, Target, Validation, fingerprint
@@ -66,7 +66,6 @@ KIND = "aws-iam"
 STASH = "aws_iam"
 DEFAULT_ROTATION_DAYS = 90
 DEFAULT_UNUSED_DAYS = 90
-MAX_ATTEMPTS = 3
 
 SA301 = CheckSpec(
     id="SA301",
@@ -418,7 +417,7 @@ def secretaudit_configure(config: "Config") -> None:
 
 def target_name(options: dict[str, Any]) -> str:
     if options["endpoint_url"]:
-        return f"{KIND}:{urlsplit(_public_url(options['endpoint_url'])).netloc}"
+        return f"{KIND}:{urlsplit(public_url(options['endpoint_url'])).netloc}"
     return f"{KIND}:{options['profile'] or 'default'}"
 
 
@@ -444,29 +443,6 @@ class AuditError(Exception):
         self.fatal = fatal
 
 
-def _session(options: dict[str, Any]) -> Any:
-    import boto3.session
-
-    return boto3.session.Session(aws_access_key_id=options.get("access_key_id"),
-                                 aws_secret_access_key=options.get("secret_access_key"),
-                                 aws_session_token=options.get("session_token"),
-                                 profile_name=options.get("profile"))
-
-
-def aws_client(service: str, options: dict[str, Any], timeout: float, attempts: int = MAX_ATTEMPTS) -> Any:
-    from botocore.config import Config as BotoConfig
-
-    boto_config = BotoConfig(connect_timeout=timeout, read_timeout=timeout,
-                             retries={"mode": "standard", "total_max_attempts": attempts},
-                             user_agent_extra="secretaudit")
-    kwargs: dict[str, Any] = {"region_name": options.get("region") or "us-east-1", "config": boto_config}
-    if options.get("endpoint_url"):
-        kwargs["endpoint_url"] = options["endpoint_url"]
-    from secretaudit.deadline import bind_boto_client
-
-    return bind_boto_client(_session(options).client(service, **kwargs), timeout)  # --timeout per call, retries included
-
-
 def _classify(exc: Exception, action: str, subject: str, sensitive: tuple[str | None, ...]) -> AuditError:
     """A one-line error naming cause and fix; ``fatal`` when no other principal can be read either."""
     from botocore.exceptions import BotoCoreError, ClientError
@@ -484,13 +460,13 @@ def _classify(exc: Exception, action: str, subject: str, sensitive: tuple[str | 
         detail = f": {detail}" if detail else ""
         if code in ("NoSuchEntity", "NoSuchEntityException"):
             return AuditError(f"{subject} does not exist ({action} answered {code}); fix scopes.aws or create it")
-        if code in _BAD_CREDENTIAL_CODES:
+        if code in BAD_CREDENTIAL_CODES:
             return AuditError(f"IAM rejected the audit credentials ({code}); fix scopes.aws access_key_id/"
                               f"secret_access_key or the profile", fatal=True)
-        if code in _DENIED_CODES or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 403:
+        if code in DENIED_CODES or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 403:
             return AuditError(f"{subject} could not be read: access denied ({code}{detail}); grant the audit "
                               f"identity the IAM action {action}")
-        if code in _THROTTLE_CODES:
+        if code in THROTTLE_CODES:
             return AuditError(f"IAM throttled {action} for {subject} ({code}); run the audit off-peak", fatal=True)
         return AuditError(f"{subject} could not be read: {action} failed ({code}{detail})")
     if isinstance(exc, BotoCoreError):
@@ -733,23 +709,23 @@ def secretaudit_validate_credential(kind: str, credential: dict[str, str], confi
         detail = scrub(str(error.get("Message") or ""), sensitive)
         if code in _INVALID_CODES:
             return Validation("invalid", message=f"AWS rejected the key ({code}{': ' + detail if detail else ''})")
-        if code in _THROTTLE_CODES:
+        if code in THROTTLE_CODES:
             return Validation("unknown", message=f"could not validate: STS throttled GetCallerIdentity ({code})")
         return Validation("unknown", message=f"could not validate: STS GetCallerIdentity failed "
                                              f"({code}{': ' + detail if detail else ''})")
     except BotoCoreError as exc:
-        where = _public_url(endpoint) if endpoint else "the STS endpoint"
+        where = public_url(endpoint) if endpoint else "the STS endpoint"
         return Validation("unknown", message=f"could not validate: cannot reach {where} "
                                              f"({type(exc).__name__}: {scrub(str(exc), sensitive)})")
     except DeadlineExceeded as exc:
-        where = _public_url(endpoint) if endpoint else "the STS endpoint"
+        where = public_url(endpoint) if endpoint else "the STS endpoint"
         return Validation("unknown", message=f"could not validate: {exc.explain(f'{where} (GetCallerIdentity)')}")
     except Exception as exc:
         return Validation("unknown", message=f"could not validate: {type(exc).__name__}: "
                                              f"{scrub(str(exc), sensitive)}")
     arn = str(answer.get("Arn") or "") if isinstance(answer, dict) else ""
     if not arn:  # a 200 that is not STS's answer (a proxy, a misrouted endpoint) proves nothing
-        where = _public_url(endpoint) if endpoint else "the STS endpoint"
+        where = public_url(endpoint) if endpoint else "the STS endpoint"
         return Validation("unknown", message=f"could not validate: {where} answered GetCallerIdentity without an "
                                              "identity (Arn); check endpoint_url / AWS_ENDPOINT_URL")
     return Validation("valid", identity=arn, message=f"AWS accepted the key: {arn}")

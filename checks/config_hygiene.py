@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 from urllib.parse import urlsplit
 
 from secretaudit.checks import filters
-from secretaudit.checks.controls import (
+from secretaudit.controls import (
     HARDCODED_CREDENTIALS,
     ISO_A_5_17,
     ISO_A_8_24,

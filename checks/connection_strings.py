@@ -30,7 +30,7 @@ import re
 from typing import Callable, Iterator, NamedTuple, TYPE_CHECKING
 
 from secretaudit.checks import filters
-from secretaudit.checks.controls import HARDCODED_CREDENTIALS
+from secretaudit.controls import HARDCODED_CREDENTIALS
 from secretaudit import multiscan
 from secretaudit.hookspec import hookimpl
 from secretaudit.model import CheckSpec, Detection, FileItem, Severity, lower_keeping_offsets
@@ -336,7 +336,7 @@ def secretaudit_scan_file(item: FileItem, config: "Config") -> list[Detection] |
     hits = find_passwords(item.text, lambda: item.lowered)
     if not hits:
         return None
-    from secretaudit.checks.claims import claimed_values
+    from secretaudit.claims import claimed_values
 
     claimed = claimed_values(item, config)
     detections = []

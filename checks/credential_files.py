@@ -26,7 +26,7 @@ import re
 from typing import Callable, NamedTuple, TYPE_CHECKING
 
 from secretaudit.checks import filters
-from secretaudit.checks.controls import HARDCODED_CREDENTIALS
+from secretaudit.controls import HARDCODED_CREDENTIALS
 from secretaudit.hookspec import hookimpl
 from secretaudit.model import CheckSpec, Detection, FileItem, Severity
 from secretaudit.checks.lazyre import lazy_compile
@@ -53,6 +53,7 @@ SPEC = CheckSpec(
     ),
     tags=("secrets", "credential-file"),
     controls=HARDCODED_CREDENTIALS,
+    claims_over=("SA102", "SA103"),
 )
 
 
@@ -270,6 +271,15 @@ def claimed_secret(item: FileItem) -> str | None:
     kind = kind_for(item)
     found = kind.find(item.text) if kind is not None else None
     return None if found is None else found.secret
+
+
+@hookimpl
+def secretaudit_claimed_values(item: FileItem, config: "Config", check_ids: frozenset[str]) -> dict[str, list[str]] | None:
+    """SA104's claim (:func:`claimed_secret`), asked by the engine's :mod:`secretaudit.claims`."""
+    if CHECK_ID not in check_ids:
+        return None
+    claimed = claimed_secret(item)
+    return {CHECK_ID: [claimed]} if claimed else None
 
 
 @hookimpl

@@ -57,7 +57,7 @@ from types import SimpleNamespace
 from typing import Any, Iterable, Iterator, NamedTuple, TYPE_CHECKING
 
 from secretaudit.checks import filters
-from secretaudit.checks.controls import HARDCODED_CREDENTIALS
+from secretaudit.controls import HARDCODED_CREDENTIALS
 from secretaudit import multiscan, patterns
 from secretaudit.errors import ConfigError
 from secretaudit.hookspec import hookimpl
@@ -866,7 +866,7 @@ def secretaudit_scan_file(item: FileItem, config: "Config") -> list[Detection] |
     from secretaudit.checks import connection_strings
 
     regions: dict[int, list[tuple[int, int]]] = {}
-    from secretaudit.checks.claims import claimed_values
+    from secretaudit.claims import claimed_values
 
     claimed = claimed_values(item, config)
     detections = []

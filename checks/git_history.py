@@ -24,7 +24,7 @@ import os
 import subprocess
 from typing import Iterator, NamedTuple, TYPE_CHECKING
 
-from secretaudit.checks.controls import HARDCODED_CREDENTIALS
+from secretaudit.controls import HARDCODED_CREDENTIALS
 from secretaudit.hookspec import hookimpl
 from secretaudit.model import CheckSpec, Finding, Location, Severity, Status, Target, Waiver, fingerprint
 

@@ -48,7 +48,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, NamedTuple, TYPE_CHECKING
 
-from secretaudit.checks.controls import NIST_AC_6, NIST_IA_5, SOC2_CC6_1
+from secretaudit.controls import NIST_AC_6, NIST_IA_5, SOC2_CC6_1
 from secretaudit.hookspec import hookimpl
 from secretaudit.model import (CheckSpec, Finding, Location, Severity, Status, Target, Validation, fingerprint,
                            secret_digest)
@@ -204,12 +204,9 @@ def _scrub(text: str, token: str) -> str:
 
 
 def _cause(exc: BaseException) -> str:
-    try:
-        from secretaudit.backends.vault import connection_cause
+    from secretaudit.clients.vault import connection_cause
 
-        return connection_cause(exc)
-    except ImportError:  # pragma: no cover
-        return exc.__class__.__name__
+    return connection_cause(exc)
 
 
 def get_user(token: str, config: "Config", base: str | None = None) -> Answer:
@@ -452,7 +449,7 @@ def secretaudit_collect_targets(config: "Config") -> list[Target] | None:
 
 def _backend_tokens(session: "Session", target: Target) -> None:
     """SA305 for every github-token secret of one backend: fetch, check, drop."""
-    from secretaudit.checks.validation import credential_fields
+    from secretaudit.credentials import credential_fields
     from secretaudit.backends import BackendError, backend_error
 
     config = session.config

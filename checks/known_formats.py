@@ -39,7 +39,7 @@ from functools import lru_cache
 from typing import Callable, Iterable, NamedTuple, TYPE_CHECKING
 from urllib.parse import unquote
 
-from secretaudit.checks.controls import HARDCODED_CREDENTIALS
+from secretaudit.controls import HARDCODED_CREDENTIALS
 from secretaudit.checks.lazyre import LazyPattern, lazy_compile
 from secretaudit import multiscan, patterns
 from secretaudit.multiscan import PatternSet

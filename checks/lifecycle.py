@@ -53,7 +53,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
-from secretaudit.checks.controls import (
+from secretaudit.controls import (
     CIS_AWS_1_12,
     CIS_AWS_1_14,
     ISO_A_5_9,

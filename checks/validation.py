@@ -18,7 +18,7 @@ from __future__ import annotations
 import fnmatch
 from typing import TYPE_CHECKING
 
-from secretaudit.checks.controls import NIST_IA_5
+from secretaudit.controls import NIST_IA_5
 from secretaudit.hookspec import hookimpl
 from secretaudit.model import CheckSpec, Finding, Location, SecretRecord, Severity, Status, Target, Validation, fingerprint
 
@@ -52,21 +52,6 @@ SPECS = (
                           "correct the policy if the identity changed on purpose.", **_COMMON),
 )
 
-#: Kinds with a validator, and how to build the credential from a secret's fields.
-VALIDATED_KINDS = ("aws-access-key", "github-token", "vault-token", "database-password")
-
-
-def credential_fields(kind: str, fields: dict[str, str]) -> dict[str, str]:
-    """The fields a validator needs, from the standard's KV layout or plain ``value``/``token``."""
-    if kind == "github-token":
-        token = fields.get("personal_access_token") or fields.get("token") or fields.get("value")
-        return {"token": token} if token else {}
-    if kind == "vault-token":
-        token = fields.get("token") or fields.get("vault_token") or fields.get("value")
-        return {"token": token, **({"url": fields["url"]} if "url" in fields else {})} if token else {}
-    return dict(fields)  # aws-access-key and database-password validators read the layout themselves
-
-
 def _finding(check_id: str, status: Status, record: SecretRecord, message: str, config: "Config",
              target: str) -> Finding:
     assert config.checks is not None
@@ -80,6 +65,7 @@ def _finding(check_id: str, status: Status, record: SecretRecord, message: str, 
 def validate_record(backend: "Backend", record: SecretRecord, config: "Config", target: str) -> list[Finding]:
     """Fetch, validate and forget one secret; the findings (empty when it works as expected)."""
     from secretaudit.backends import BackendError
+    from secretaudit.credentials import credential_fields  # here: `scan` loads this plugin, never this path
 
     try:
         fields = backend.fetch(record)
@@ -185,6 +171,8 @@ def _record_trail(record: SecretRecord, findings: list[Finding], config: "Config
 
 def _selected(record: SecretRecord, wanted: list[str]) -> bool:
     if not wanted:
+        from secretaudit.credentials import VALIDATED_KINDS
+
         return record.kind in VALIDATED_KINDS
     full = f"{record.backend}:{record.name}"
     return any(fnmatch.fnmatchcase(record.name, w) or fnmatch.fnmatchcase(full, w) for w in wanted)

@@ -26,14 +26,13 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Protocol
 
-from secretaudit.checks.controls import NIST_AC_6, SOC2_CC6_1
+from secretaudit.controls import NIST_AC_6, SOC2_CC6_1
 from secretaudit.hookspec import hookimpl
 from secretaudit.model import CheckSpec, Finding, Location, Severity, Status, Target, fingerprint
 
 if TYPE_CHECKING:
-    from secretaudit.backends.vault import VaultBackend
     from secretaudit.config import Config
     from secretaudit.registry import CheckRegistry
     from secretaudit.session import Session
@@ -264,6 +263,21 @@ def judge_rule(pattern: str, capabilities: list[str], mount: str, folder: str) -
 # -- auditing one backend -------------------------------------------------------------------
 
 
+class VaultBackend(Protocol):
+    """What the check uses of a ``vault`` backend: its public reads, never its hvac client or token."""
+
+    label: str
+    url: str
+    mount: str
+    folder: str
+
+    def read(self, path: str) -> dict[str, Any]: ...
+
+    def lookup_self(self) -> dict[str, Any]: ...
+
+    def scrub(self, text: str) -> str: ...
+
+
 class PolicyAudit:
     """SA304 and SA509 findings of one vault backend, and how many policies were examined."""
 
@@ -283,7 +297,7 @@ class PolicyAudit:
         label = self.backend.label
         self.findings.append(Finding(
             check_id=check_id, severity=severity or spec.severity, status=status,
-            location=Location(backend=label, name=name), message=self.backend._scrub(f"{label}: {message}"),
+            location=Location(backend=label, name=name), message=self.backend.scrub(f"{label}: {message}"),
             fingerprint=fingerprint(check_id, f"{label}:{name}", "", key), evidence=evidence,
             remediation=spec.remediation, target=self.target))
 
@@ -291,7 +305,7 @@ class PolicyAudit:
         from secretaudit.backends import BackendError
 
         try:
-            data = self.backend._lookup_self()
+            data = self.backend.lookup_self()
         except BackendError as exc:
             message = f"could not check: {exc}"
             self._add(SA304, Status.ERROR, "policies", "lookup-self", message)
@@ -315,27 +329,26 @@ class PolicyAudit:
         return self
 
     def _read_text(self, name: str) -> str | None:
-        from secretaudit.backends.vault import _Denied, _NotFound
+        from secretaudit.clients.vault import Denied, NotFound
 
-        client = self.backend.client
         denied = False
         try:
-            answer = self.backend._call("GET", f"sys/policy/{name}", client.sys.read_policy, name=name)
+            answer = self.backend.read(f"sys/policy/{name}")
             rules = answer.get("rules") or (answer.get("data") or {}).get("rules")
             if isinstance(rules, str):
                 return rules
-        except _Denied:
+        except Denied:
             denied = True
-        except _NotFound:
+        except NotFound:
             pass
         try:
-            answer = self.backend._call("GET", f"sys/policies/acl/{name}", client.sys.read_acl_policy, name=name)
+            answer = self.backend.read(f"sys/policies/acl/{name}")
             text = (answer.get("data") or {}).get("policy") or answer.get("policy")
             if isinstance(text, str):
                 return text
-        except _Denied:
+        except Denied:
             denied = True
-        except _NotFound:
+        except NotFound:
             pass
         if denied:
             self._add(SA304, Status.ERROR, f"policy:{name}", "read",
@@ -363,17 +376,17 @@ class PolicyAudit:
                           f"policy '{name}': {problem}", evidence=f'path "{pattern}"')
 
     def _audit_devices(self) -> None:
-        from secretaudit.backends.vault import _Denied, _NotFound
+        from secretaudit.clients.vault import Denied, NotFound
 
         try:
-            answer = self.backend._call("GET", "sys/audit", self.backend.client.sys.list_enabled_audit_devices)
-        except _Denied:
+            answer = self.backend.read("sys/audit")
+        except Denied:
             self._add(SA509, Status.ERROR, "sys/audit", "audit",
                       "could not check: permission denied on GET sys/audit; the token needs the 'read' and "
                       "'sudo' capabilities on sys/audit")
             self.failed_items += 1
             return
-        except _NotFound:
+        except NotFound:
             self._add(SA509, Status.ERROR, "sys/audit", "audit",
                       "could not check: sys/audit not found on this server")
             self.failed_items += 1

@@ -6,7 +6,7 @@ Two sources of evidence, one command:
   ``validate``; :mod:`secretaudit.trail`), at the config's ``audit_log``;
 * with ``--vault-audit-log FILE``, a Vault/OpenBao file audit device log:
   every read of a secret value, by whom (display name, entity, policies) and
-  with what outcome (:mod:`secretaudit.backends.vault_audit_log` parses it).
+  with what outcome (:mod:`secretaudit.clients.vault_audit_log` parses it).
 
 Both read forgivingly: a torn or corrupt line becomes a one-line warning on
 stderr with its line number and is skipped, so one bad line never hides the
@@ -163,7 +163,7 @@ def _summary(shown: int, total: int, skipped: int, since: str | None, secrets: t
 
 def _show_vault_log(path: Path, moment: datetime | None, secrets: tuple[str, ...], fmt: str,
                     since: str | None) -> None:
-    from secretaudit.backends.vault_audit_log import iso, read_audit_log, secret_name, select_reads
+    from secretaudit.clients.vault_audit_log import iso, read_audit_log, secret_name, select_reads
 
     try:
         log = read_audit_log(path)

@@ -274,6 +274,23 @@ def secretaudit_derive_detections(item: "FileItem", detections: "list[Detection]
     """
 
 
+@hookspec
+def secretaudit_claimed_values(item: "FileItem", config: "Config",
+                               check_ids: "frozenset[str]") -> "dict[str, Iterable[str]] | None":
+    """The secrets in one file that a check reports itself, for the checks it takes precedence over.
+
+    Called by :func:`secretaudit.claims.claimed_values` for the checks whose
+    :class:`~secretaudit.model.CheckSpec` declares ``claims_over`` and that run,
+    so overlapping checks are ordered by that declaration, not by importing
+    each other.  An implementation answers only for its own ids in ``check_ids``.
+
+    :param item: the file.
+    :param config: the run's configuration.
+    :param check_ids: the claiming checks that run (answer only for these).
+    :returns: ``{check_id: secret values}``, or ``None``.
+    """
+
+
 # -- reporting ----------------------------------------------------------------
 
 

@@ -78,6 +78,12 @@ class CheckSpec:
     #: holds it, and the reference that belongs there) sets this, and is
     #: reported alongside the others instead of folded into them.
     reported_alongside: bool = False
+    #: Checks that leave to this one the secrets it claims in a file: SA104 and SA106
+    #: report a credential with the fix that fits the file, so SA102's keyword guess and
+    #: SA103's connection-string finding on the same value step aside.  A check that
+    #: declares this answers ``secretaudit_claimed_values``; the engine
+    #: (:mod:`secretaudit.claims`) resolves it, so no check imports another to ask.
+    claims_over: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

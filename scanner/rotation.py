@@ -231,7 +231,7 @@ def change_db_password(fields: dict[str, str], current: str, new: str, timeout: 
 
     Raises :class:`RotationError` (the driver's message scrubbed of both passwords).
     """
-    from secretaudit.checks.db_grants import DatabaseError, connect_mysql, connect_postgres, parse_credential, scrub_db_message
+    from secretaudit.clients.database import DatabaseError, connect_mysql, connect_postgres, parse_credential, scrub_db_message
 
     parsed = parse_credential({**fields, password_field(fields) or "password": current})
     if isinstance(parsed, str):
@@ -308,7 +308,7 @@ class Rotation:
 
     def validate(self, kind: str, fields: dict[str, str]) -> "Validation":
         """The ``secretaudit_validate_credential`` hook on ``fields`` (dropped afterwards)."""
-        from secretaudit.checks.validation import credential_fields
+        from secretaudit.credentials import credential_fields
         from secretaudit.model import Validation
 
         credential = credential_fields(kind, {k: v for k, v in fields.items() if k != PENDING_FIELD})
@@ -530,7 +530,7 @@ class SecretsManagerLambda(Rotation):
 
 def _finish_validation(rotation: Rotation, fields: dict[str, str]) -> RotationResult:
     kind = rotation.record.kind
-    from secretaudit.checks.validation import VALIDATED_KINDS
+    from secretaudit.credentials import VALIDATED_KINDS
 
     if kind not in VALIDATED_KINDS:
         rotation.result.validation = "read back: the new version is current"
@@ -653,12 +653,12 @@ class IamAccessKey(Rotation):
                 "endpoint_url": endpoint or None, "region": region}
 
     def _aws(self, service: str, options: dict[str, Any]) -> Any:
-        from secretaudit.checks.aws_iam import aws_client
+        from secretaudit.clients.aws import aws_client
 
         return aws_client(service, options, self.timeout, attempts=2)
 
     def _call(self, what: str, func: Callable[..., Any], *secrets: str, **kwargs: Any) -> Any:
-        from secretaudit.checks.aws_iam import scrub
+        from secretaudit.clients.aws import scrub
 
         from secretaudit.deadline import DeadlineExceeded
 

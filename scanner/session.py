@@ -147,24 +147,29 @@ class Session:
     def _rule_sources(self) -> list[str]:
         """Files whose change must invalidate cached results.
 
-        Every module of the engine and the built-in checks, every loaded
-        plugin module, and the installed detect-secrets distribution (whose
-        dist-info directory name carries its version).
+        Every module of the engine, every module in the package of each loaded
+        plugin (the built-in checks are plugins too, and their helpers such as
+        ``filters`` sit next to them), a plugin module that is a package of its
+        own, and the installed detect-secrets distribution (whose dist-info
+        directory name carries its version).  The plugins are read from the
+        plugin manager, not imported, so the engine names no check.
         """
         import importlib.util
+        import sys
         from pathlib import Path
 
-        import secretaudit.checks as checks
         import secretaudit
 
-        sources: list[str] = []
-        for package in (secretaudit, checks):
-            sources.extend(str(p) for p in Path(package.__file__ or "").parent.glob("*.py"))
+        sources: list[str] = [str(p) for p in Path(secretaudit.__file__ or "").parent.glob("*.py")]
         assert self.config.pluginmanager is not None
         for plugin in self.config.pluginmanager.get_plugins():
             module_file = getattr(plugin, "__file__", None)
-            if module_file:
-                sources.append(module_file)
+            if not module_file:
+                continue
+            sources.append(module_file)
+            package = sys.modules.get(getattr(plugin, "__package__", None) or "")
+            if package is not None and getattr(package, "__file__", None):
+                sources.extend(str(p) for p in Path(package.__file__).parent.glob("*.py"))
         spec = importlib.util.find_spec("detect_secrets")
         if spec is not None and spec.origin:
             site = Path(spec.origin).parent.parent

@@ -20,7 +20,8 @@ from aws_server import FakeAws, SilentServer, aws_client, closed_port_url, moto,
 from conftest import run_cli
 
 from secretaudit.backends import BackendError, BackendRegistry
-from secretaudit.backends.aws import AwsSecretsManagerBackend, scrub
+from secretaudit.backends.aws import AwsSecretsManagerBackend
+from secretaudit.clients.aws import scrub
 from secretaudit.config import Config, load_config, validate
 from secretaudit.errors import ConfigError
 

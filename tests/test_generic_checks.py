@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from secretaudit.checks import connection_strings, credential_files, filters, generic
-from secretaudit.checks.controls import HARDCODED_CREDENTIALS
+from secretaudit.controls import HARDCODED_CREDENTIALS
 from secretaudit.config import Config, validate
 from secretaudit.errors import ConfigError
 from secretaudit.model import Detection, FileItem, Severity, lower_keeping_offsets

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from secretaudit.checks import known_formats as kf
-from secretaudit.checks.controls import HARDCODED_CREDENTIALS
+from secretaudit.controls import HARDCODED_CREDENTIALS
 from secretaudit.config import Config, validate
 from secretaudit.model import Detection, FileItem, Severity
 from secretaudit.registry import CheckRegistry

@@ -39,7 +39,7 @@ def test_layer_contracts_hold(tmp_path: Path) -> None:
     assert pyproject["tool"]["importlinter"]["contracts"], "no layer contract declared"
     _assemble(pyproject, tmp_path / "src")
     env = {**os.environ, "PYTHONPATH": str(tmp_path / "src")}
-    proc = subprocess.run([_lint_imports(), "--config", str(ROOT / "pyproject.toml"), "--no-cache"],
+    proc = subprocess.run([_lint_imports(), str(ROOT / "pyproject.toml"), "--no-cache"],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "BROKEN" not in proc.stdout

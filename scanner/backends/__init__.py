@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
-from secretaudit.checks.controls import NIST_IA_5
+from secretaudit.controls import NIST_IA_5
 from secretaudit.errors import ConfigError
 from secretaudit.hookspec import hookimpl
 from secretaudit.model import CheckSpec, Finding, Issue, Location, Severity, SecretRecord, Status, Target, fingerprint

@@ -35,9 +35,10 @@ import threading
 import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterator
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from secretaudit.backends import Backend, BackendError, BackendStatus, infer_kind, parse_date
+from secretaudit.clients.aws import BAD_CREDENTIAL_CODES, DENIED_CODES, THROTTLE_CODES, public_url, scrub
 from secretaudit.errors import ConfigError
 from secretaudit.hookspec import hookimpl
 from secretaudit.model import SecretRecord
@@ -67,21 +68,6 @@ DEFAULT_MAX_ATTEMPTS = 5
 _REGION = re.compile(r"^[a-z]{2}(-[a-z0-9]+)+-\d+$")
 
 #: AWS access key ids (and other unique ids) that boto messages may echo back
-_KEY_ID = re.compile(r"\b(AKIA|ASIA|AIDA|AROA|AIPA|ANPA|ANVA|APKA|ABIA|ACCA|AGPA)[A-Z0-9]{12,}\b")
-_CREDENTIAL_SCOPE = re.compile(r"Credential=[^,\s]+")
-_SIGNATURE = re.compile(r"Signature=[0-9a-fA-F]+")
-
-_DENIED_CODES = {"AccessDeniedException", "AccessDenied", "AccessDeniedFault", "AuthorizationError",
-                 "UnauthorizedOperation"}
-_BAD_CREDENTIAL_CODES = {"UnrecognizedClientException", "InvalidSignatureException", "InvalidSignature",
-                         "SignatureDoesNotMatch", "ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId",
-                         "IncompleteSignature", "IncompleteSignatureException", "MissingAuthenticationToken",
-                         "MissingAuthenticationTokenException", "InvalidAccessKeyId", "AuthFailure",
-                         "RequestExpired"}
-_THROTTLE_CODES = {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded",
-                   "ThrottledException", "RequestThrottled", "RequestThrottledException",
-                   "SlowDown", "ProvisionedThroughputExceededException"}
-
 #: ``credentials.method`` (botocore) -> how ``status`` names the auth method
 _AUTH_METHODS = {
     "explicit": "static keys from config",
@@ -174,28 +160,6 @@ def _validate(name: str, settings: dict[str, Any], config: "Config") -> dict[str
 
 
 # -- messages ------------------------------------------------------------------------------
-
-
-def _public_url(url: str | None) -> str:
-    """An endpoint URL without any user:password part."""
-    if not url:
-        return ""
-    parts = urlsplit(url)
-    if "@" in parts.netloc:
-        parts = parts._replace(netloc=parts.netloc.rsplit("@", 1)[1])
-    return urlunsplit(parts)
-
-
-def scrub(text: str, secrets: tuple[str | None, ...] = ()) -> str:
-    """One line of ``text`` without access key ids, signatures or the configured secrets."""
-    for value in secrets:
-        if value and len(value) >= 4:
-            text = text.replace(value, "<redacted>")
-    text = _CREDENTIAL_SCOPE.sub("Credential=<redacted>", text)
-    text = _SIGNATURE.sub("Signature=<redacted>", text)
-    text = _KEY_ID.sub(lambda m: m.group(1) + "…(redacted)", text)
-    text = " ".join(text.split())
-    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def _utc(value: Any) -> datetime | None:
@@ -375,14 +339,14 @@ class AwsSecretsManagerBackend(Backend):
             code = str(error.get("Code") or "Unknown")
             detail = scrub(str(error.get("Message") or ""), self._sensitive)
             detail = f": {detail}" if detail else ""
-            if code in _BAD_CREDENTIAL_CODES:
+            if code in BAD_CREDENTIAL_CODES:
                 return BackendError(f"{service} rejected the credentials in {region} ({code}): the access key is "
                                     f"invalid or expired; fix access_key_id/secret_access_key (and session_token) "
                                     f"or refresh the profile's credentials", "denied")
-            if code in _DENIED_CODES:
+            if code in DENIED_CODES:
                 return BackendError(f"access denied by {service} in {region} ({code}{detail}); grant the IAM "
                                     f"action {action} on resource * to the audit identity", "denied")
-            if code in _THROTTLE_CODES:
+            if code in THROTTLE_CODES:
                 return BackendError(f"{service} throttled {action.split(':')[1]} in {region}{tries} ({code}); "
                                     f"run the audit off-peak, raise max_attempts, or request a higher quota",
                                     "throttled")
@@ -411,7 +375,7 @@ class AwsSecretsManagerBackend(Backend):
 
     def _region_records(self, region: str, prefix: bool) -> Iterator[SecretRecord]:
         client = self.client("secretsmanager", region)
-        endpoint = _public_url(client.meta.endpoint_url)
+        endpoint = public_url(client.meta.endpoint_url)
         token: str | None = None
         while True:
             kwargs: dict[str, Any] = {"MaxResults": PAGE_SIZE, "IncludePlannedDeletion": True}
@@ -492,7 +456,7 @@ class AwsSecretsManagerBackend(Backend):
         if url.startswith("http://"):
             host = urlsplit(url).hostname or ""
             local = host in ("localhost", "127.0.0.1", "::1") or host.endswith(".localhost")
-            warnings.append(f"endpoint {_public_url(url)} is plain http" +
+            warnings.append(f"endpoint {public_url(url)} is plain http" +
                             (" (fine for moto/LocalStack on this machine)" if local else
                              "; requests and credentials' signatures travel unencrypted: use https"))
         raw = self._raw_entry()
@@ -561,7 +525,7 @@ class AwsSecretsManagerBackend(Backend):
                 code = getattr(exc, "response", {}).get("Error", {}).get("Code") if hasattr(exc, "response") else None
                 if code == "ResourceNotFoundException":
                     continue
-                raise self._error(exc, region, "secretsmanager:DescribeSecret", _public_url(client.meta.endpoint_url),
+                raise self._error(exc, region, "secretsmanager:DescribeSecret", public_url(client.meta.endpoint_url),
                                   self.api_calls - before) from None
             if entry.get("DeletedDate"):
                 continue
@@ -589,7 +553,7 @@ class AwsSecretsManagerBackend(Backend):
         try:
             answer = client.get_secret_value(**kwargs)
         except Exception as exc:
-            raise self._error(exc, region, "secretsmanager:GetSecretValue", _public_url(client.meta.endpoint_url),
+            raise self._error(exc, region, "secretsmanager:GetSecretValue", public_url(client.meta.endpoint_url),
                               self.api_calls - before) from None
         version = answer.get("VersionId")
         text = answer.get("SecretString")
@@ -613,7 +577,7 @@ class AwsSecretsManagerBackend(Backend):
         try:
             return getattr(client, method)(SecretId=record.path or record.name, **kwargs)
         except Exception as exc:
-            raise self._error(exc, region, f"secretsmanager:{operation}", _public_url(client.meta.endpoint_url),
+            raise self._error(exc, region, f"secretsmanager:{operation}", public_url(client.meta.endpoint_url),
                               self.api_calls - before) from None
 
     def describe(self, record: SecretRecord) -> dict[str, Any]:
@@ -673,7 +637,7 @@ class AwsSecretsManagerBackend(Backend):
                 result.identity = str(sts.get_caller_identity().get("Arn") or "")
                 result.latency_ms = round((time.perf_counter() - started) * 1000, 1)
             except Exception as exc:
-                error = self._error(exc, region, "sts:GetCallerIdentity", _public_url(sts.meta.endpoint_url),
+                error = self._error(exc, region, "sts:GetCallerIdentity", public_url(sts.meta.endpoint_url),
                                     self.api_calls - before)
                 result.warnings.append(f"identity unknown: {error}")
             # the one permission the audit needs
@@ -682,7 +646,7 @@ class AwsSecretsManagerBackend(Backend):
             try:
                 secrets.list_secrets(MaxResults=1)
             except Exception as exc:
-                error = self._error(exc, region, LIST_ACTION, _public_url(secrets.meta.endpoint_url),
+                error = self._error(exc, region, LIST_ACTION, public_url(secrets.meta.endpoint_url),
                                     self.api_calls - before)
                 result.reachable = error.reason in ("denied", "throttled", "error")
                 result.error = str(error)

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 from urllib.parse import urlsplit
 
 from secretaudit.backends import Backend, BackendError, BackendStatus, infer_kind, parse_date
+from secretaudit.clients.vault import Denied, NotFound, connection_cause
 from secretaudit.errors import ConfigError
 from secretaudit.hookspec import hookimpl
 from secretaudit.model import SecretRecord
@@ -173,40 +174,6 @@ def _auth_method(path: str) -> str:
     return parts[0] if parts else ""
 
 
-def connection_cause(exc: BaseException) -> str:
-    text = ""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:  # the whole chain, urllib3 nests it
-        seen.add(id(current))
-        text += f" {current!r} {current}"
-        current = current.__cause__ or current.__context__
-    lowered = text.lower()
-    for needle, cause in (("refused", "connection refused"),
-                          ("name or service not known", "host name does not resolve"),
-                          ("nodename nor servname", "host name does not resolve"),
-                          ("temporary failure in name resolution", "host name does not resolve"),
-                          ("getaddrinfo failed", "host name does not resolve"),
-                          ("no route to host", "no route to host"),
-                          ("network is unreachable", "network unreachable"),
-                          ("reset by peer", "connection reset by the server"),
-                          ("remotedisconnected", "connection closed by the server"),
-                          ("connection aborted", "connection closed by the server"),
-                          ("incompleteread", "connection closed mid-answer"),
-                          ("connection broken", "connection closed mid-answer")):
-        if needle in lowered:
-            return cause
-    return exc.__class__.__name__
-
-
-class _Denied(Exception):
-    """A 403, turned into a message by the caller, who knows which capability was missing."""
-
-
-class _NotFound(Exception):
-    """A 404."""
-
-
 class _CountingSession:
     """Builds the requests session hvac uses: counts every request, retries 429/503.
 
@@ -325,7 +292,7 @@ class VaultBackend(Backend):
         return BackendError(self._scrub(f"{self.label}: {message}"), reason)
 
     def _call(self, op: str, path: str, func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-        """Run one hvac call; network and server failures become BackendError, 403/404 _Denied/_NotFound."""
+        """Run one hvac call; network and server failures become BackendError, 403/404 Denied/NotFound."""
         import hvac.exceptions as hx
         import requests
 
@@ -349,9 +316,9 @@ class VaultBackend(Backend):
             raise self._fail(f"cannot connect to {self.url} ({connection_cause(exc)}); "
                              "check url and that the server is up", "unreachable") from None
         except hx.Forbidden:
-            raise _Denied() from None
+            raise Denied() from None
         except hx.InvalidPath:
-            raise _NotFound() from None
+            raise NotFound() from None
         except hx.RateLimitExceeded:
             raise self._fail(f"throttled on {op} {path} (HTTP 429 after {self.retries + 1} attempts); "
                              "lower max_concurrency or raise the server's rate-limit quota", "throttled") from None
@@ -379,21 +346,40 @@ class VaultBackend(Backend):
         """A 403 on a data call: a revoked token, or a missing capability (lookup-self tells which)."""
         try:
             self._call("GET", "auth/token/lookup-self", self.client.auth.token.lookup_self)
-        except _Denied:
+        except Denied:
             return self._token_denied(op, path)
-        except (BackendError, _NotFound):
+        except (BackendError, NotFound):
             pass
         return self._fail(f"permission denied on {op} {path}: the token needs the '{capability}' capability "
                           f"on {grant}", "denied")
+
+    # -- what checks read (SA304, SA509): plain GETs, no hvac object handed out ---------------
+
+    def read(self, path: str) -> dict[str, Any]:
+        """GET ``/v1/<path>``: the answer's JSON, or :class:`Denied` / :class:`NotFound`.
+
+        Other failures are :class:`BackendError`.  Checks read Vault through
+        this and :meth:`lookup_self`, so no check holds the hvac client or
+        the token.
+        """
+        return self._call("GET", path, self.client.adapter.get, f"/v1/{path}")
+
+    def lookup_self(self) -> dict[str, Any]:
+        """The token's own ``auth/token/lookup-self`` data (policies, ttl...); BackendError when unreadable."""
+        return self._lookup_self()
+
+    def scrub(self, text: str) -> str:
+        """``text`` without this backend's token."""
+        return self._scrub(text)
 
     # -- the token ------------------------------------------------------------------------
 
     def _lookup_self(self) -> dict[str, Any]:
         try:
             answer = self._call("GET", "auth/token/lookup-self", self.client.auth.token.lookup_self)
-        except _Denied:
+        except Denied:
             raise self._token_denied("GET", "auth/token/lookup-self") from None
-        except _NotFound:
+        except NotFound:
             raise self._fail("auth/token/lookup-self not found; check url (is it a Vault / OpenBao server?)",
                              "error") from None
         return (answer or {}).get("data") or {}
@@ -429,12 +415,12 @@ class VaultBackend(Backend):
             answer = self._call("GET", "sys/mounts", self.client.sys.list_mounted_secrets_engines)
             data = answer.get("data") or {k: v for k, v in answer.items() if isinstance(v, dict) and "type" in v}
             return data, True
-        except (_Denied, _NotFound):
+        except (Denied, NotFound):
             pass
         try:
             answer = self._call("GET", "sys/internal/ui/mounts", self.client.adapter.get, "/v1/sys/internal/ui/mounts")
             return ((answer or {}).get("data") or {}).get("secret") or {}, False
-        except (_Denied, _NotFound):
+        except (Denied, NotFound):
             return {}, False
 
     def _resolve_mount(self, mounts: dict[str, Any]) -> None:
@@ -475,9 +461,9 @@ class VaultBackend(Backend):
             params = {"limit": PAGE_SIZE, **({"after": after} if after else {})}
             try:
                 answer = self._call("LIST", path, self.client.adapter.list, url, params=params)
-            except _Denied:
+            except Denied:
                 raise self._denied("LIST", path, "list", f"{path}/*") from None
-            except _NotFound:
+            except NotFound:
                 if folder == self.folder and after is None:
                     raise self._fail(f"no secrets under {self.path} (LIST {path}: not found); check path "
                                      "(the KV v2 mount, then the folder)", "config") from None
@@ -496,10 +482,10 @@ class VaultBackend(Backend):
         try:
             answer = self._call("GET", path, self.client.secrets.kv.v2.read_secret_metadata,
                                 path=full, mount_point=self.mount)
-        except _Denied:
+        except Denied:
             grant = f"{self._metadata_path(self.folder)}/*"
             raise self._denied("GET", path, "read", f"{path} (grant list and read on {grant})") from None
-        except _NotFound:
+        except NotFound:
             return None  # deleted between LIST and read
         return self._kv_record(relative, full, (answer or {}).get("data") or {})
 
@@ -575,10 +561,10 @@ class VaultBackend(Backend):
         path = f"{mount}/static-roles"
         try:
             answer = self._call("LIST", path, self.client.secrets.database.list_static_roles, mount_point=mount)
-        except _Denied:
+        except Denied:
             raise self._denied("LIST", path, "list",
                                f"{path} (or set database_mount: '' to skip database roles)") from None
-        except _NotFound:
+        except NotFound:
             return
         roles = [str(r) for r in ((answer or {}).get("data") or {}).get("keys") or ()]
         yield from _bounded_map(pool, self._read_static_role, roles, self.max_concurrency * 2)
@@ -589,9 +575,9 @@ class VaultBackend(Backend):
         try:
             answer = self._call("GET", path, self.client.secrets.database.read_static_role,
                                 name=role, mount_point=mount)
-        except _Denied:
+        except Denied:
             raise self._denied("GET", path, "read", f"{mount}/static-roles/*") from None
-        except _NotFound:
+        except NotFound:
             return None
         data = (answer or {}).get("data") or {}
         period = int(data.get("rotation_period") or 0)
@@ -691,10 +677,10 @@ class VaultBackend(Backend):
             try:
                 answer = self._call("GET", path, self.client.secrets.database.get_static_credentials,
                                     name=role, mount_point=self.database_mount)
-            except _Denied:
+            except Denied:
                 raise self._fail(f"permission denied on GET {path}: the token needs the 'read' capability on "
                                  f"{path}", "denied") from None
-            except _NotFound:
+            except NotFound:
                 raise self._fail(f"{path} not found; the static role may have been deleted", "error") from None
             data = (answer or {}).get("data") or {}
             fields = {k: str(data[k]) for k in ("username", "password") if data.get(k) is not None}
@@ -704,10 +690,10 @@ class VaultBackend(Backend):
         try:
             answer = self._call("GET", path, self.client.secrets.kv.v2.read_secret_version, path=relative,
                                 mount_point=self.mount, raise_on_deleted_version=True)
-        except _Denied:
+        except Denied:
             raise self._fail(f"permission denied on GET {path}: the token needs the 'read' capability on "
                              f"{path}", "denied") from None
-        except _NotFound:
+        except NotFound:
             raise self._fail(f"{path} not found; it may have been deleted since it was listed", "error") from None
         body = answer.get("data") or {}
         version = (body.get("metadata") or {}).get("version")
@@ -731,10 +717,10 @@ class VaultBackend(Backend):
         try:
             answer = self._call("PUT", path, self.client.secrets.kv.v2.create_or_update_secret, path=relative,
                                 secret=dict(fields), cas=cas, mount_point=self.mount)
-        except _Denied:
+        except Denied:
             raise self._fail(f"permission denied on PUT {path}: rotation needs the 'update' capability on {path}",
                              "denied") from None
-        except _NotFound:
+        except NotFound:
             raise self._fail(f"{path} not found on write; check the KV mount", "error") from None
         except BackendError as exc:
             if "check-and-set" in str(exc):
@@ -742,41 +728,6 @@ class VaultBackend(Backend):
                                  "failed); run the rotation again", "conflict") from None
             raise
         return str(((answer or {}).get("data") or {}).get("version") or "")
-
-    def kv_set_custom_metadata(self, record: SecretRecord, updates: dict[str, str | None]) -> None:
-        """Merge ``updates`` into the secret's custom_metadata (None removes a key); never values."""
-        relative = self._kv_relative(record)
-        path = f"{self.mount}/metadata/{relative}"
-        try:
-            answer = self._call("GET", path, self.client.secrets.kv.v2.read_secret_metadata, path=relative,
-                                mount_point=self.mount)
-            custom = dict(((answer or {}).get("data") or {}).get("custom_metadata") or {})
-            for key, value in updates.items():
-                if value is None:
-                    custom.pop(key, None)
-                else:
-                    custom[key] = value
-            self._call("POST", path, self.client.secrets.kv.v2.update_metadata, path=relative,
-                       custom_metadata=custom, mount_point=self.mount)
-        except _Denied:
-            raise self._fail(f"permission denied on {path}: rotation needs 'read' and 'update' on {path}",
-                             "denied") from None
-        except _NotFound:
-            raise self._fail(f"{path} not found", "error") from None
-
-    def kv_version(self, record: SecretRecord, version: int) -> dict[str, str]:
-        """The fields of one KV version (rollback and recovery read the previous version)."""
-        relative = self._kv_relative(record)
-        path = f"{self.mount}/data/{relative}"
-        try:
-            answer = self._call("GET", path, self.client.secrets.kv.v2.read_secret_version, path=relative,
-                                version=version, mount_point=self.mount, raise_on_deleted_version=True)
-        except _Denied:
-            raise self._fail(f"permission denied on GET {path}: the token needs 'read' on {path}", "denied") from None
-        except _NotFound:
-            raise self._fail(f"version {version} of {path} not found", "error") from None
-        data = ((answer or {}).get("data") or {}).get("data") or {}
-        return {str(k): str(v) for k, v in data.items()}
 
     def rotate_static_role(self, record: SecretRecord) -> None:
         """POST DATABASE_MOUNT/rotate-role/ROLE: Vault changes the password in the database and stores it.
@@ -796,10 +747,10 @@ class VaultBackend(Backend):
 
         try:
             self._call("POST", path, post)
-        except _Denied:
+        except Denied:
             raise self._fail(f"permission denied on POST {path}: rotation needs the 'update' capability on "
                              f"{path}", "denied") from None
-        except _NotFound:
+        except NotFound:
             raise self._fail(f"static role {role} not found at {mount}/static-roles/{role}", "error") from None
 
     def static_role_connection(self, record: SecretRecord) -> dict[str, str]:
@@ -816,7 +767,7 @@ class VaultBackend(Backend):
         path = f"{mount}/config/{db_name}"
         try:
             answer = self._call("GET", path, self.client.adapter.get, f"/v1/{path}")
-        except (_Denied, _NotFound):
+        except (Denied, NotFound):
             return {}
         data = (answer or {}).get("data") or {}
         plugin = str(data.get("plugin_name") or "")

@@ -21,7 +21,7 @@ import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 #: Second path segments whose ``read`` returns a secret's value.
 VALUE_SEGMENTS = ("data", "creds", "static-creds")
@@ -186,8 +186,3 @@ def secret_name(path: str) -> str:
     mount, _, rest = path.strip("/").partition("/")
     segment, _, name = rest.partition("/")
     return name if segment == "data" else path
-
-
-def iter_reads(path: Path) -> Iterator[VaultRead]:
-    """Every read of a secret value in ``path`` (a convenience for scripts and tests)."""
-    yield from read_audit_log(path).reads

@@ -1,0 +1,62 @@
+"""Ownership of a secret between overlapping file checks, decided by the engine.
+
+SA104 (a committed credential file) and SA106 (an agent or deploy config)
+each report a credential with the fix that fits the file: delete it from the
+repository, or replace the literal with a secret reference.  SA102's keyword
+guess and SA103's connection-string finding on the same value would repeat
+that finding with a vaguer remediation, so they skip what these claim.  Who
+claims over whom is declared in each :class:`~secretaudit.model.CheckSpec`
+(``claims_over``); this module asks the claiming checks through the
+``secretaudit_claimed_values`` hook, so no check imports another.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from secretaudit.config import Config
+    from secretaudit.model import FileItem
+    from secretaudit.registry import CheckRegistry
+
+
+def _runs(config: "Config", check_id: str) -> bool:
+    return config.is_enabled(check_id) and (config.checks is None or check_id in config.checks)
+
+
+def _catalogue(config: "Config") -> "CheckRegistry":
+    """The run's check registry; a configuration built without one (a library caller) asks the plugins once."""
+    if config.checks is not None:
+        return config.checks
+    registry = config.stash.get("claims_catalogue")
+    if registry is None:
+        from secretaudit.registry import CheckRegistry
+
+        registry = CheckRegistry()
+        config.hook.secretaudit_register_checks(registry=registry)
+        config.stash["claims_catalogue"] = registry
+    return registry
+
+
+def claimants(config: "Config", check_id: str | None = None) -> frozenset[str]:
+    """The running checks that claim over ``check_id`` (over any check when it is None)."""
+    if config.pluginmanager is None:
+        return frozenset()
+    return frozenset(spec.id for spec in _catalogue(config)
+                     if spec.claims_over and (check_id is None or check_id in spec.claims_over)
+                     and _runs(config, spec.id))
+
+
+def claimed_values(item: "FileItem", config: "Config", check_id: str | None = None) -> frozenset[str]:
+    """The secrets in ``item`` that checks ranked above ``check_id`` report (empty for ordinary files)."""
+    if config.pluginmanager is None:  # no plugins loaded: no check to claim anything
+        return frozenset()
+    wanted = claimants(config, check_id)
+    if not wanted:
+        return frozenset()
+    values: set[str] = set()
+    for answer in config.hook.secretaudit_claimed_values(item=item, config=config, check_ids=wanted):
+        for claimant, claimed in (answer or {}).items():
+            if claimant in wanted:
+                values.update(claimed)
+    return frozenset(values)
