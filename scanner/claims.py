@@ -12,7 +12,7 @@ claims over whom is declared in each :class:`~secretaudit.model.CheckSpec`
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from secretaudit.config import Config
@@ -24,24 +24,34 @@ def _runs(config: "Config", check_id: str) -> bool:
     return config.is_enabled(check_id) and (config.checks is None or check_id in config.checks)
 
 
+def _plugins(config: "Config") -> Any:
+    """The run's hooks; a configuration built without plugins (a library caller driving one
+    check's hooks itself) gets the built-in file checks, once, as a run of ``scan`` would."""
+    if config.pluginmanager is not None:
+        return config.hook
+    hook = config.stash.get("claims_plugins")
+    if hook is None:
+        from secretaudit.plugins import make_pluginmanager
+
+        hook = config.stash["claims_plugins"] = make_pluginmanager(entry_points=False, audit=False).hook
+    return hook
+
+
 def _catalogue(config: "Config") -> "CheckRegistry":
-    """The run's check registry; a configuration built without one (a library caller) asks the plugins once."""
+    """The run's check registry, or the one the plugins of :func:`_plugins` register."""
     if config.checks is not None:
         return config.checks
     registry = config.stash.get("claims_catalogue")
     if registry is None:
         from secretaudit.registry import CheckRegistry
 
-        registry = CheckRegistry()
-        config.hook.secretaudit_register_checks(registry=registry)
-        config.stash["claims_catalogue"] = registry
+        registry = config.stash["claims_catalogue"] = CheckRegistry()
+        _plugins(config).secretaudit_register_checks(registry=registry)
     return registry
 
 
 def claimants(config: "Config", check_id: str | None = None) -> frozenset[str]:
     """The running checks that claim over ``check_id`` (over any check when it is None)."""
-    if config.pluginmanager is None:
-        return frozenset()
     return frozenset(spec.id for spec in _catalogue(config)
                      if spec.claims_over and (check_id is None or check_id in spec.claims_over)
                      and _runs(config, spec.id))
@@ -49,13 +59,11 @@ def claimants(config: "Config", check_id: str | None = None) -> frozenset[str]:
 
 def claimed_values(item: "FileItem", config: "Config", check_id: str | None = None) -> frozenset[str]:
     """The secrets in ``item`` that checks ranked above ``check_id`` report (empty for ordinary files)."""
-    if config.pluginmanager is None:  # no plugins loaded: no check to claim anything
-        return frozenset()
     wanted = claimants(config, check_id)
     if not wanted:
         return frozenset()
     values: set[str] = set()
-    for answer in config.hook.secretaudit_claimed_values(item=item, config=config, check_ids=wanted):
+    for answer in _plugins(config).secretaudit_claimed_values(item=item, config=config, check_ids=wanted):
         for claimant, claimed in (answer or {}).items():
             if claimant in wanted:
                 values.update(claimed)
