@@ -662,11 +662,17 @@ def _env_hits(text: str) -> list[Hit]:
 
 
 def _yaml_root(text: str) -> Any:
-    """The composed YAML node tree (keeps line and column marks), or None if it is not YAML."""
+    """The composed YAML node tree (keeps line and column marks), or None if it is not YAML.
+
+    An alias bomb raises :class:`~scanner.safeyaml.YAMLBomb`: the engine
+    skips the file as an error rather than walk it for ever.
+    """
     import yaml
 
+    from scanner import safeyaml
+
     try:
-        return yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        return safeyaml.compose(text)
     except yaml.YAMLError:
         return None
 

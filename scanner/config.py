@@ -252,8 +252,12 @@ def read_config_file(path: Path) -> dict[str, Any]:
         return table
     import yaml
 
+    from scanner.safeyaml import YAMLBomb, load
+
     try:
-        data = yaml.safe_load(raw)
+        data = load(raw)
+    except YAMLBomb as exc:
+        raise ConfigError(source, None, str(exc)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
