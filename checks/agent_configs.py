@@ -632,8 +632,9 @@ OPENCLAW_ENV_NAMES: frozenset[str] = frozenset({
     "ANTHROPIC_ADMIN_KEY", "ANTHROPIC_ADMIN_API_KEY", "OPENAI_ADMIN_KEY",
 })
 _CREDENTIAL_SUFFIXES = ("_API_KEY", "_TOKEN", "_SECRET", "_PASSWORD", "_PRIVATE_KEY")
-_ENV_LINE = lazy_compile(r"^[ \t]*(?:export[ \t]+)?(?P<key>[A-Za-z_][A-Za-z0-9_]*)[ \t]*=[ \t]*(?P<value>[^\n]*?)[ \t\r]*$",
-                       re.MULTILINE)
+_ENV_LINE = lazy_compile(r"^[ \t]*(?:export[ \t]+)?(?P<key>[A-Za-z_][A-Za-z0-9_]*)[ \t]*=[ \t]*"
+                         r"(?P<value>(?:[^\n]*[^ \t\r\n])?)[ \t\r]*$",
+                         re.MULTILINE)
 
 
 def _env_value(raw: str) -> tuple[str, int]:

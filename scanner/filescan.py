@@ -81,13 +81,21 @@ def _rank(det: Detection, config: "Config") -> tuple[int, str]:
 
 
 def detection_rows(item: FileItem, detections: Iterable[Detection], config: "Config") -> list[Row]:
-    """Redact and digest one file's detections and find their inline waivers."""
+    """Redact and digest one file's detections and find their inline waivers.
+
+    A line's waiver is read once per check: a long line with many findings
+    must not be copied and searched again for each.
+    """
     rows = []
+    waivers: dict[tuple[int, str], str | None] = {}
     for det in _dedupe(detections, config):
-        line = item.line_text(det.line) if det.line else ""
-        previous = item.line_text(det.line - 1) if det.line and det.line > 1 else ""
+        waiver_key = (det.line, det.check_id)
+        if waiver_key not in waivers:
+            line = item.line_text(det.line) if det.line else ""
+            previous = item.line_text(det.line - 1) if det.line and det.line > 1 else ""
+            waivers[waiver_key] = waiver_for(previous, line, det.check_id)
         rows.append([det.check_id, det.rule, det.line, secret_digest(det.secret), det.label,
-                     redact(det.secret, det.visible_prefix), waiver_for(previous, line, det.check_id)])
+                     redact(det.secret, det.visible_prefix), waivers[waiver_key]])
     return rows
 
 
