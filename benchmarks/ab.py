@@ -32,7 +32,7 @@ def run_once(checkout: Path, tree: Path, extra: list[str], cache_home: str | Non
 
     env = {**os.environ, "PYTHONPATH": str(checkout),
            "XDG_CACHE_HOME": cache_home or tempfile.mkdtemp(prefix="ab-cache-")}
-    argv = [sys.executable, "-m", "scanner", "scan", str(tree), "--no-baseline", "--format", "json", "-q", *extra]
+    argv = [sys.executable, "-m", "secretaudit", "scan", str(tree), "--no-baseline", "--format", "json", "-q", *extra]
     start = time.perf_counter()
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)

@@ -77,7 +77,7 @@ def main() -> int:
                     f"  - {{type: aws-secrets-manager, name: bench, region: us-east-1, endpoint_url: '{moto_url}'}}\n")
                 env = {**os.environ, "VAULT_TOKEN": root, "NO_COLOR": "1"}
                 started = time.perf_counter()
-                proc = subprocess.run([sys.executable, "-m", "scanner", "audit", "--config", str(config),
+                proc = subprocess.run([sys.executable, "-m", "secretaudit", "audit", "--config", str(config),
                                        "--format", "json", "-q"], capture_output=True, text=True, env=env, cwd=work)
                 wall = time.perf_counter() - started
         report = json.loads(proc.stdout)

@@ -1,7 +1,7 @@
 """SA510: secrets read by an identity outside their owner's policy (Vault/OpenBao audit logs).
 
 The reads come from a Vault/OpenBao file audit device log, parsed by
-:mod:`scanner.backends.vault_audit_log` (which never reads request or
+:mod:`secretaudit.backends.vault_audit_log` (which never reads request or
 response data, so no value can leak through it).
 
 The config says which log belongs to which backend, and who may read each
@@ -42,18 +42,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from checks.controls import NIST_AC_6, SOC2_CC6_1
-from scanner.errors import ConfigError
-from scanner.hookspec import hookimpl
-from scanner.backends.vault_audit_log import VaultRead, iso, read_audit_log
-from scanner.model import CheckSpec, Finding, Location, SecretRecord, Severity, Status, Target, fingerprint
-from scanner.redact import shown_name
+from secretaudit.checks.controls import NIST_AC_6, SOC2_CC6_1
+from secretaudit.errors import ConfigError
+from secretaudit.hookspec import hookimpl
+from secretaudit.backends.vault_audit_log import VaultRead, iso, read_audit_log
+from secretaudit.model import CheckSpec, Finding, Location, SecretRecord, Severity, Status, Target, fingerprint
+from secretaudit.redact import shown_name
 
 if TYPE_CHECKING:
-    from scanner.backends import Backend
-    from scanner.config import Config
-    from scanner.registry import CheckRegistry
-    from scanner.session import Session
+    from secretaudit.backends import Backend
+    from secretaudit.config import Config
+    from secretaudit.registry import CheckRegistry
+    from secretaudit.session import Session
 
 KIND = "access-log"
 SA510 = "SA510"
@@ -208,7 +208,7 @@ class AccessAudit:
         return listed or list(self.backend.records())
 
     def run(self) -> "AccessAudit":
-        from scanner.backends import BackendError
+        from secretaudit.backends import BackendError
 
         where = f"access_logs.{self.backend.name} in {self.config.source or 'the config'}"
         try:
@@ -284,7 +284,7 @@ def secretaudit_configure(config: "Config") -> None:
 def secretaudit_collect_targets(config: "Config") -> list[Target] | None:
     if not config.stash.get("audit_backends") or not config.is_enabled(SA510):
         return None
-    from scanner.shard import in_shard
+    from secretaudit.shard import in_shard
 
     logs: dict[str, Path] = config.stash.get("access_logs") or parse_access_logs(config)
     shard = config.stash.get("shard")

@@ -71,15 +71,15 @@ import os
 import re
 from typing import Any, Callable, Iterator, NamedTuple, TYPE_CHECKING
 
-from checks import filters
-from checks.controls import HARDCODED_CREDENTIALS, NIST_IA_5, SOC2_CC6_1
-from scanner.hookspec import hookimpl
-from scanner.model import CheckSpec, Detection, FileItem, Severity
-from checks.lazyre import lazy_compile
+from secretaudit.checks import filters
+from secretaudit.checks.controls import HARDCODED_CREDENTIALS, NIST_IA_5, SOC2_CC6_1
+from secretaudit.hookspec import hookimpl
+from secretaudit.model import CheckSpec, Detection, FileItem, Severity
+from secretaudit.checks.lazyre import lazy_compile
 
 if TYPE_CHECKING:
-    from scanner.config import Config
-    from scanner.registry import CheckRegistry
+    from secretaudit.config import Config
+    from secretaudit.registry import CheckRegistry
 
 CHECK_ID = "SA106"
 
@@ -665,12 +665,12 @@ def _env_hits(text: str) -> list[Hit]:
 def _yaml_root(text: str) -> Any:
     """The composed YAML node tree (keeps line and column marks), or None if it is not YAML.
 
-    An alias bomb raises :class:`~scanner.safeyaml.YAMLBomb`: the engine
+    An alias bomb raises :class:`~secretaudit.safeyaml.YAMLBomb`: the engine
     skips the file as an error rather than walk it for ever.
     """
     import yaml
 
-    from scanner import safeyaml
+    from secretaudit import safeyaml
 
     try:
         return safeyaml.compose(text)
@@ -752,12 +752,12 @@ def _env_block(item: FileItem, node: Any, path: str, rule: str, where: str) -> l
 def is_credential_name(key: str) -> bool:
     """Whether a deploy-file key names a credential.
 
-    SA102's :func:`checks.generic.is_secret_name`, widened with OpenClaw's own
+    SA102's :func:`secretaudit.checks.generic.is_secret_name`, widened with OpenClaw's own
     rule for secret-kind names (``*_API_KEY``, ``*_TOKEN``, ``*_SECRET``,
     ``*_PASSWORD``, ``*_PRIVATE_KEY``): in an ``env`` block every name is a
     variable meant for a program, and ``GATEWAY_TOKEN`` is a token.
     """
-    from checks import generic
+    from secretaudit.checks import generic
 
     if generic.is_secret_name(key):
         return True

@@ -49,18 +49,18 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Iterable
 from urllib.parse import unquote, urlsplit
 
-from checks.controls import CIS_AWS_1_12, CIS_AWS_1_13, CIS_AWS_1_14, CIS_AWS_1_16, NIST_AC_2_3, NIST_AC_6, \
+from secretaudit.checks.controls import CIS_AWS_1_12, CIS_AWS_1_13, CIS_AWS_1_14, CIS_AWS_1_16, NIST_AC_2_3, NIST_AC_6, \
     NIST_IA_5, PCI_7_2_1, PCI_7_2_2, PCI_8_3_9
-from scanner.backends.aws import _BAD_CREDENTIAL_CODES, _DENIED_CODES, _THROTTLE_CODES, _public_url, scrub
-from scanner.errors import ConfigError
-from scanner.hookspec import hookimpl
-from scanner.model import CheckSpec, Finding, Location, Severity, Status, Target, Validation, fingerprint
-from scanner.redact import shape
+from secretaudit.backends.aws import _BAD_CREDENTIAL_CODES, _DENIED_CODES, _THROTTLE_CODES, _public_url, scrub
+from secretaudit.errors import ConfigError
+from secretaudit.hookspec import hookimpl
+from secretaudit.model import CheckSpec, Finding, Location, Severity, Status, Target, Validation, fingerprint
+from secretaudit.redact import shape
 
 if TYPE_CHECKING:
-    from scanner.config import Config
-    from scanner.registry import CheckRegistry
-    from scanner.session import Session
+    from secretaudit.config import Config
+    from secretaudit.registry import CheckRegistry
+    from secretaudit.session import Session
 
 KIND = "aws-iam"
 STASH = "aws_iam"
@@ -427,7 +427,7 @@ def secretaudit_collect_targets(config: "Config") -> list[Target] | None:
     options = config.stash.get(STASH)
     if not config.stash.get("audit_backends") or not options:
         return None
-    from scanner.shard import in_shard
+    from secretaudit.shard import in_shard
 
     name = target_name(options)
     return [Target(kind=KIND, name=name)] if in_shard(name, config.stash.get("shard")) else []
@@ -462,7 +462,7 @@ def aws_client(service: str, options: dict[str, Any], timeout: float, attempts: 
     kwargs: dict[str, Any] = {"region_name": options.get("region") or "us-east-1", "config": boto_config}
     if options.get("endpoint_url"):
         kwargs["endpoint_url"] = options["endpoint_url"]
-    from scanner.deadline import bind_boto_client
+    from secretaudit.deadline import bind_boto_client
 
     return bind_boto_client(_session(options).client(service, **kwargs), timeout)  # --timeout per call, retries included
 
@@ -471,7 +471,7 @@ def _classify(exc: Exception, action: str, subject: str, sensitive: tuple[str | 
     """A one-line error naming cause and fix; ``fatal`` when no other principal can be read either."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from scanner.deadline import DeadlineExceeded
+    from secretaudit.deadline import DeadlineExceeded
 
     if isinstance(exc, AuditError):
         return exc
@@ -722,7 +722,7 @@ def secretaudit_validate_credential(kind: str, credential: dict[str, str], confi
                "endpoint_url": endpoint or None, "region": region}
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from scanner.deadline import DeadlineExceeded
+    from secretaudit.deadline import DeadlineExceeded
 
     try:
         sts = aws_client("sts", options, timeout, attempts=2)

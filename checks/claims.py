@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from scanner.config import Config
-    from scanner.model import FileItem
+    from secretaudit.config import Config
+    from secretaudit.model import FileItem
 
 
 def _runs(config: "Config", check_id: str) -> bool:
@@ -24,13 +24,13 @@ def claimed_values(item: "FileItem", config: "Config") -> frozenset[str]:
     """The secrets SA104 and SA106 report in ``item`` (empty for ordinary files: a name test each)."""
     values: set[str] = set()
     if _runs(config, "SA104"):
-        from checks import credential_files
+        from secretaudit.checks import credential_files
 
         claimed = credential_files.claimed_secret(item)
         if claimed:
             values.add(claimed)
     if _runs(config, "SA106"):
-        from checks import agent_configs
+        from secretaudit.checks import agent_configs
 
         values |= agent_configs.claimed_secrets(item, config)
     return frozenset(values)

@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 from urllib.parse import urlsplit
 
-from checks import filters
-from checks.controls import (
+from secretaudit.checks import filters
+from secretaudit.checks.controls import (
     HARDCODED_CREDENTIALS,
     ISO_A_5_17,
     ISO_A_8_24,
@@ -43,16 +43,16 @@ from checks.controls import (
     NIST_SC_8,
     PCI_4_2_1,
 )
-from scanner.config import interpolate
-from scanner.errors import ConfigError
-from scanner.hookspec import hookimpl
-from scanner.model import CheckSpec, Issue, Severity, redact
-from scanner.redact import SECRET_KEYS, SECRET_SUFFIXES, is_secret_key, shape  # noqa: F401 (re-exported)
-from scanner.redact import snake_key as _snake
+from secretaudit.config import interpolate
+from secretaudit.errors import ConfigError
+from secretaudit.hookspec import hookimpl
+from secretaudit.model import CheckSpec, Issue, Severity, redact
+from secretaudit.redact import SECRET_KEYS, SECRET_SUFFIXES, is_secret_key, shape  # noqa: F401 (re-exported)
+from secretaudit.redact import snake_key as _snake
 
 if TYPE_CHECKING:
-    from scanner.config import Config
-    from scanner.registry import CheckRegistry
+    from secretaudit.config import Config
+    from secretaudit.registry import CheckRegistry
 
 DEFAULT_MAX_CACHE_TTL_SECONDS = 3600
 
@@ -120,7 +120,7 @@ def _yaml_line(text: str, path: tuple) -> int | None:
     import yaml
     from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
-    from scanner import safeyaml
+    from secretaudit import safeyaml
 
     try:
         node = safeyaml.compose(text, yaml.SafeLoader)

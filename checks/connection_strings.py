@@ -18,7 +18,7 @@ password part of
 
 Only the password is reported (and redacted by the engine); passwords that
 are placeholders or references (``${DB_PASSWORD}``, ``%s``, ``<password>``,
-``changeme``, ``****``) are skipped with :mod:`checks.filters`.
+``changeme``, ``****``) are skipped with :mod:`secretaudit.checks.filters`.
 
 Speed: most files contain no ``://``, no ``jdbc:`` and no ``password``/``pwd``;
 three substring searches (C speed) decide that before any regex runs.
@@ -29,17 +29,17 @@ from __future__ import annotations
 import re
 from typing import Callable, Iterator, NamedTuple, TYPE_CHECKING
 
-from checks import filters
-from checks.controls import HARDCODED_CREDENTIALS
-from scanner import multiscan
-from scanner.hookspec import hookimpl
-from scanner.model import CheckSpec, Detection, FileItem, Severity, lower_keeping_offsets
-from checks.lazyre import lazy_compile
-from scanner.multiscan import PatternSet
+from secretaudit.checks import filters
+from secretaudit.checks.controls import HARDCODED_CREDENTIALS
+from secretaudit import multiscan
+from secretaudit.hookspec import hookimpl
+from secretaudit.model import CheckSpec, Detection, FileItem, Severity, lower_keeping_offsets
+from secretaudit.checks.lazyre import lazy_compile
+from secretaudit.multiscan import PatternSet
 
 if TYPE_CHECKING:
-    from scanner.config import Config
-    from scanner.registry import CheckRegistry
+    from secretaudit.config import Config
+    from secretaudit.registry import CheckRegistry
 
 CHECK_ID = "SA103"
 
@@ -194,7 +194,7 @@ def _unbrace(value: str) -> str:
 def is_skipped_password(password: str, user: str = "", host: str = "") -> bool:
     """Whether a connection-string password is not worth reporting.
 
-    Too short to be real, a placeholder or reference (see :mod:`checks.filters`;
+    Too short to be real, a placeholder or reference (see :mod:`secretaudit.checks.filters`;
     a password inside a URL is literal text, so call syntax is not code), the
     user name repeated (``guest:guest``, ``postgres:postgres``: public default
     credentials of local containers), or pointing at a reserved example host.
@@ -379,7 +379,7 @@ def secretaudit_scan_file(item: FileItem, config: "Config") -> list[Detection] |
     hits = find_passwords(item.text, lambda: item.lowered)
     if not hits:
         return None
-    from checks.claims import claimed_values
+    from secretaudit.checks.claims import claimed_values
 
     claimed = claimed_values(item, config)
     detections = []

@@ -25,15 +25,15 @@ from __future__ import annotations
 import re
 from typing import Callable, NamedTuple, TYPE_CHECKING
 
-from checks import filters
-from checks.controls import HARDCODED_CREDENTIALS
-from scanner.hookspec import hookimpl
-from scanner.model import CheckSpec, Detection, FileItem, Severity
-from checks.lazyre import lazy_compile
+from secretaudit.checks import filters
+from secretaudit.checks.controls import HARDCODED_CREDENTIALS
+from secretaudit.hookspec import hookimpl
+from secretaudit.model import CheckSpec, Detection, FileItem, Severity
+from secretaudit.checks.lazyre import lazy_compile
 
 if TYPE_CHECKING:
-    from scanner.config import Config
-    from scanner.registry import CheckRegistry
+    from secretaudit.config import Config
+    from secretaudit.registry import CheckRegistry
 
 CHECK_ID = "SA104"
 
@@ -145,7 +145,7 @@ def _dotenv(text: str) -> Claim | None:
 
     A ``DATABASE_URL``-style value counts too, with its password as the credential.
     """
-    from checks import connection_strings, generic
+    from secretaudit.checks import connection_strings, generic
 
     for match in _DOTENV_LINE.finditer(text):
         raw = match.group("value")

@@ -46,16 +46,16 @@ import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from checks.controls import NIST_AC_6, SOC2_CC6_1
-from scanner.errors import ConfigError
-from scanner.hookspec import hookimpl
-from scanner.model import CheckSpec, Finding, Location, Severity, Status, Target, Validation, fingerprint
-from scanner.redact import shown_name
+from secretaudit.checks.controls import NIST_AC_6, SOC2_CC6_1
+from secretaudit.errors import ConfigError
+from secretaudit.hookspec import hookimpl
+from secretaudit.model import CheckSpec, Finding, Location, Severity, Status, Target, Validation, fingerprint
+from secretaudit.redact import shown_name
 
 if TYPE_CHECKING:
-    from scanner.config import Config
-    from scanner.registry import CheckRegistry
-    from scanner.session import Session
+    from secretaudit.config import Config
+    from secretaudit.registry import CheckRegistry
+    from secretaudit.session import Session
 
 KIND = "database-grants"
 SA306 = "SA306"
@@ -145,7 +145,7 @@ def parse_entries(config: "Config") -> list[DatabaseEntry]:
     if not isinstance(raw, list):
         raise ConfigError(source, "scopes.databases", "expected a list of {name, engine, host, port, user, "
                                                       "password, account, database}")
-    from scanner.config import parse_timeout
+    from secretaudit.config import parse_timeout
 
     default_timeout = float(config.settings.get("timeout") or 30)
     entries, names = [], set()
@@ -266,7 +266,7 @@ def connect_mysql(host: str, port: int, user: str, password: str, timeout: float
         import pymysql
     except ImportError:
         raise DatabaseError("the PyMySQL package is missing (pip install 'PyMySQL>=1.1')") from None
-    from scanner.deadline import DeadlineExceeded, deadline
+    from secretaudit.deadline import DeadlineExceeded, deadline
 
     try:
         with deadline(timeout):  # the whole login, however slowly the server answers it
@@ -285,7 +285,7 @@ def connect_postgres(host: str, port: int, user: str, password: str, timeout: fl
         import pg8000.dbapi
     except ImportError:
         raise DatabaseError("the pg8000 package is missing (pip install 'pg8000>=1.30')") from None
-    from scanner.deadline import DeadlineExceeded, deadline
+    from secretaudit.deadline import DeadlineExceeded, deadline
 
     try:
         with deadline(timeout):
@@ -483,7 +483,7 @@ def postgres_grants(entry: DatabaseEntry) -> list[Grant]:
 
 def read_grants(entry: DatabaseEntry) -> list[Grant]:
     """The account's grants, read within one --timeout deadline (login and queries)."""
-    from scanner.deadline import DeadlineExceeded, deadline
+    from secretaudit.deadline import DeadlineExceeded, deadline
 
     try:
         with deadline(entry.timeout):
@@ -552,7 +552,7 @@ def secretaudit_register_checks(registry: "CheckRegistry") -> None:
 def secretaudit_collect_targets(config: "Config") -> list[Target] | None:
     if not config.stash.get("audit_backends"):
         return None
-    from scanner.shard import in_shard
+    from secretaudit.shard import in_shard
 
     entries = parse_entries(config)
     config.stash["database_entries"] = entries

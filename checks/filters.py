@@ -27,7 +27,7 @@ import binascii
 import re
 from functools import lru_cache
 from typing import Callable
-from checks.lazyre import lazy_compile
+from secretaudit.checks.lazyre import lazy_compile
 
 __all__ = [
     "is_placeholder",

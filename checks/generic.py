@@ -20,7 +20,7 @@ Every candidate then goes through detect-secrets' heuristic filters
 ``is_templated_secret``, ``is_prefixed_with_dollar_sign``,
 ``is_indirect_reference``, ``is_not_alphanumeric_string``, ``is_lock_file``,
 ``is_swagger_file``), called directly, never through detect-secrets' global
-settings singleton, and through our own :mod:`checks.filters`.
+settings singleton, and through our own :mod:`secretaudit.checks.filters`.
 
 Speed is the design constraint: importing detect-secrets costs ~150 ms (it
 imports ``requests``) and its per-line regexes are slow, so the file is first
@@ -36,14 +36,14 @@ only ever keep more lines than the detectors report on).
 What is left to other checks: a value of a known credential format is still
 reported (the engine keeps SA101's finding for the same secret on the same
 line), but anything inside a connection string is SA103's (see
-:func:`checks.connection_strings.regions`), and the value SA104 reports for a
+:func:`secretaudit.checks.connection_strings.regions`), and the value SA104 reports for a
 committed credential file is SA104's in that file.
 
 Beyond detect-secrets' behaviour, on purpose: hex strings shorter than 20
 digits without a secret word on their line are ids, compound identifiers
 (``handleAuthorizationCallback``) and plain text are not secrets, keyword
 values need at least 4 characters, and a plain lower-case word is a secret
-only under a password-like name.  Each rule is in :mod:`checks.filters` or
+only under a password-like name.  Each rule is in :mod:`secretaudit.checks.filters` or
 below, named and tested.
 """
 
@@ -57,19 +57,19 @@ from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any, Iterable, Iterator, NamedTuple, TYPE_CHECKING
 
-from checks import filters
-from checks.controls import HARDCODED_CREDENTIALS
-from scanner import multiscan, patterns
-from scanner.budget import TooCostly
-from scanner.errors import ConfigError
-from scanner.hookspec import hookimpl
-from scanner.model import CheckSpec, Detection, FileItem, Severity, lower_keeping_offsets
-from scanner.multiscan import PatternSet
-from checks.lazyre import lazy_compile
+from secretaudit.checks import filters
+from secretaudit.checks.controls import HARDCODED_CREDENTIALS
+from secretaudit import multiscan, patterns
+from secretaudit.budget import TooCostly
+from secretaudit.errors import ConfigError
+from secretaudit.hookspec import hookimpl
+from secretaudit.model import CheckSpec, Detection, FileItem, Severity, lower_keeping_offsets
+from secretaudit.multiscan import PatternSet
+from secretaudit.checks.lazyre import lazy_compile
 
 if TYPE_CHECKING:
-    from scanner.config import Config
-    from scanner.registry import CheckRegistry
+    from secretaudit.config import Config
+    from secretaudit.registry import CheckRegistry
 
 CHECK_ID = "SA102"
 
@@ -148,7 +148,7 @@ def _ds() -> SimpleNamespace:
     ``detect_secrets.settings`` (``analyze_string`` and the filters take
     everything as arguments).
     """
-    from checks.deferred_import import defer, defer_package_init
+    from secretaudit.checks.deferred_import import defer, defer_package_init
 
     defer("requests")  # imported by detect-secrets for verification we never run: 120 ms saved
     defer_package_init("detect_secrets")  # its __init__ loads the whole scan pipeline: 30 ms saved
@@ -312,7 +312,7 @@ _DS_DENYLIST_WORDS = (r"(?:api|auth|service|account|db|database|priv|private|cli
                       r"password|passwd|pwd|secret|contrase(?:ñ|n)a")
 
 #: Lines detect-secrets' KeywordDetector could match, searched in the
-#: lower-cased line (:func:`~scanner.model.lower_keeping_offsets`, not
+#: lower-cased line (:func:`~secretaudit.model.lower_keeping_offsets`, not
 #: IGNORECASE, whose Unicode folding differs): a superset of the shapes of all its regexes, so a line
 #: this rejects is one it would return nothing for, and detect-secrets need
 #: not be imported for it.  A denylisted word (with its ``\w*`` suffix, up
@@ -775,7 +775,7 @@ def _likely_id_before(value: str, line: str) -> bool:
 
 
 def _our_filters_reject(value: str, line: str, literal: bool) -> bool:
-    """Our shared filters (see :mod:`checks.filters`), cheapest first."""
+    """Our shared filters (see :mod:`secretaudit.checks.filters`), cheapest first."""
     return _our_value_filters_reject(value, literal) or _our_line_filters_reject(value, line)
 
 
@@ -1006,10 +1006,10 @@ def secretaudit_scan_file(item: FileItem, config: "Config") -> list[Detection] |
     found = scan_text(item, _limits(config), config.prefilter)
     if not found:
         return None
-    from checks import connection_strings
+    from secretaudit.checks import connection_strings
 
     regions: dict[int, list[tuple[int, int]]] = {}
-    from checks.claims import claimed_values
+    from secretaudit.checks.claims import claimed_values
 
     claimed = claimed_values(item, config)
     detections = []

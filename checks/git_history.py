@@ -24,15 +24,15 @@ import os
 import subprocess
 from typing import Iterator, NamedTuple, TYPE_CHECKING
 
-from checks.controls import HARDCODED_CREDENTIALS
-from scanner.hookspec import hookimpl
-from scanner.model import CheckSpec, Finding, Location, Severity, Status, Target, Waiver, fingerprint
+from secretaudit.checks.controls import HARDCODED_CREDENTIALS
+from secretaudit.hookspec import hookimpl
+from secretaudit.model import CheckSpec, Finding, Location, Severity, Status, Target, Waiver, fingerprint
 
 if TYPE_CHECKING:
-    from scanner.config import Config
-    from scanner.filescan import Row
-    from scanner.registry import CheckRegistry
-    from scanner.session import Session
+    from secretaudit.config import Config
+    from secretaudit.filescan import Row
+    from secretaudit.registry import CheckRegistry
+    from secretaudit.session import Session
 
 CHECK_ID = "SA105"
 
@@ -86,7 +86,7 @@ def list_blobs(repo: str, refs: list[str]) -> list[BlobRef]:
             blobs.append(BlobRef(sha, rest[0] if rest else sha, int(size)))
     check.wait()
     if rev_list.wait() != 0:
-        from scanner.errors import UsageError
+        from secretaudit.errors import UsageError
 
         raise UsageError(f"git rev-list failed in {repo} for refs {' '.join(refs)}; check the --ref names")
     return blobs
@@ -125,8 +125,8 @@ def _reader(repo: str) -> BlobReader:
 
 def scan_blobs(batch: list[BlobRef], repo: str, config: "Config") -> list[tuple[BlobRef, "list[Row] | None"]]:
     """Scan a batch of blobs: their rows, or None for binary/undecodable ones."""
-    from scanner.filescan import run_checks
-    from scanner.reader import decode
+    from secretaudit.filescan import run_checks
+    from secretaudit.reader import decode
 
     reader = _reader(repo)
     out = []
@@ -245,9 +245,9 @@ def secretaudit_collect_targets(config: "Config") -> list[Target] | None:
 def secretaudit_run_target(session: "Session", target: Target) -> bool | None:
     if target.kind != "history":
         return None
-    from scanner.filescan import BINARY_ROWS
-    from scanner.parallel import map_batches, worker_count
-    from scanner.shard import in_shard
+    from secretaudit.filescan import BINARY_ROWS
+    from secretaudit.parallel import map_batches, worker_count
+    from secretaudit.shard import in_shard
 
     config, cache, repo, refs = session.config, session.cache, target.path, target.scope.split()
     max_size = config.settings["max_file_size"]
@@ -260,7 +260,7 @@ def secretaudit_run_target(session: "Session", target: Target) -> bool | None:
 
     def take(blob: BlobRef, rows: "list[Row] | None", payload_needed: bool) -> None:
         if cache is not None and payload_needed:
-            from scanner.cache import encode_payload, result_key
+            from secretaudit.cache import encode_payload, result_key
 
             cache.remember_results(result_key(blob.sha, blob.path),
                                    encode_payload(rows if rows is not None else BINARY_ROWS))

@@ -48,15 +48,15 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, NamedTuple, TYPE_CHECKING
 
-from checks.controls import NIST_AC_6, NIST_IA_5, SOC2_CC6_1
-from scanner.hookspec import hookimpl
-from scanner.model import (CheckSpec, Finding, Location, Severity, Status, Target, Validation, fingerprint,
+from secretaudit.checks.controls import NIST_AC_6, NIST_IA_5, SOC2_CC6_1
+from secretaudit.hookspec import hookimpl
+from secretaudit.model import (CheckSpec, Finding, Location, Severity, Status, Target, Validation, fingerprint,
                            secret_digest)
 
 if TYPE_CHECKING:
-    from scanner.config import Config
-    from scanner.registry import CheckRegistry
-    from scanner.session import Session
+    from secretaudit.config import Config
+    from secretaudit.registry import CheckRegistry
+    from secretaudit.session import Session
 
 KIND = "github-token"
 #: Targets of GitHub tokens kept in a backend (``scopes.github.from_backends: true``).
@@ -186,7 +186,7 @@ class _State:
         self.breakers: dict[str, Any] = {}
 
     def breaker(self, base: str) -> Any:
-        from scanner.deadline import Breaker
+        from secretaudit.deadline import Breaker
 
         with self.lock:
             return self.breakers.setdefault(base, Breaker())
@@ -205,7 +205,7 @@ def _scrub(text: str, token: str) -> str:
 
 def _cause(exc: BaseException) -> str:
     try:
-        from scanner.backends.vault import connection_cause
+        from secretaudit.backends.vault import connection_cause
 
         return connection_cause(exc)
     except ImportError:  # pragma: no cover
@@ -228,7 +228,7 @@ def get_user(token: str, config: "Config", base: str | None = None) -> Answer:
             time.sleep(wait)  # under the lock: concurrent callers queue, never burst
         state.last[key] = time.monotonic()
         state.requests += 1
-    from scanner.deadline import DeadlineExceeded, deadline
+    from secretaudit.deadline import DeadlineExceeded, deadline
 
     timeout = float(config.settings.get("timeout") or 30)
     try:
@@ -396,7 +396,7 @@ def validate_vault(token: str, config: "Config", url: str | None = None) -> Vali
     headers = {"X-Vault-Token": token}
     if namespace:
         headers["X-Vault-Namespace"] = namespace
-    from scanner.deadline import DeadlineExceeded, deadline
+    from secretaudit.deadline import DeadlineExceeded, deadline
 
     timeout = float(config.settings.get("timeout") or 30)
     try:
@@ -436,7 +436,7 @@ def secretaudit_register_checks(registry: "CheckRegistry") -> None:
 def secretaudit_collect_targets(config: "Config") -> list[Target] | None:
     if not config.stash.get("audit_backends"):
         return None
-    from scanner.shard import in_shard
+    from secretaudit.shard import in_shard
 
     shard = config.stash.get("shard")
     targets = [Target(kind=KIND, name=f"github:{entry['name']}", path=str(index))
@@ -452,8 +452,8 @@ def secretaudit_collect_targets(config: "Config") -> list[Target] | None:
 
 def _backend_tokens(session: "Session", target: Target) -> None:
     """SA305 for every github-token secret of one backend: fetch, check, drop."""
-    from checks.validation import credential_fields
-    from scanner.backends import BackendError, backend_error
+    from secretaudit.checks.validation import credential_fields
+    from secretaudit.backends import BackendError, backend_error
 
     config = session.config
     backend = config.stash["backends"][int(target.path)]

@@ -39,16 +39,16 @@ from functools import lru_cache
 from typing import Callable, Iterable, NamedTuple, TYPE_CHECKING
 from urllib.parse import unquote
 
-from checks.controls import HARDCODED_CREDENTIALS
-from checks.lazyre import LazyPattern, lazy_compile
-from scanner import multiscan, patterns
-from scanner.multiscan import PatternSet
-from scanner.hookspec import hookimpl
-from scanner.model import CheckSpec, Detection, FileItem, Severity
+from secretaudit.checks.controls import HARDCODED_CREDENTIALS
+from secretaudit.checks.lazyre import LazyPattern, lazy_compile
+from secretaudit import multiscan, patterns
+from secretaudit.multiscan import PatternSet
+from secretaudit.hookspec import hookimpl
+from secretaudit.model import CheckSpec, Detection, FileItem, Severity
 
 if TYPE_CHECKING:
-    from scanner.config import Config
-    from scanner.registry import CheckRegistry
+    from secretaudit.config import Config
+    from secretaudit.registry import CheckRegistry
 
 CHECK_ID = "SA101"
 
@@ -955,7 +955,7 @@ def _find_token(windows: _Windows, literal: str, verify: LazyPattern | None, rul
 
 @lru_cache(maxsize=1)
 def _token_set() -> tuple[PatternSet, tuple[tuple[int, int], ...]]:
-    """Every token (literal + tail) as one :class:`~scanner.multiscan.PatternSet`.
+    """Every token (literal + tail) as one :class:`~secretaudit.multiscan.PatternSet`.
 
     In the order of :func:`_literal_probes`, with each pattern's shortest and
     longest match: a reported end then bounds where the token can start.
@@ -1006,7 +1006,7 @@ MAX_HITS_PER_LINE = 16
 def _hit_rules(text: str) -> dict[int, list[tuple[int, int]]]:
     """Run the prefilter; return, per rule index, the line windows to search.
 
-    With the accelerator (:mod:`scanner.multiscan`) every token is found in
+    With the accelerator (:mod:`secretaudit.multiscan`) every token is found in
     one pass.  Without it, one regex alternation over all tokens: the search
     restarts one character after each hit, so every occurrence of every
     token is seen, even overlapping ones; past :data:`MAX_HITS_PER_LINE` hits

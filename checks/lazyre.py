@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from scanner import patterns
+from secretaudit import patterns
 
 
 class LazyPattern:

@@ -1,7 +1,7 @@
 """SA201-SA208: the lifecycle of secrets kept in backends, judged from their metadata.
 
 Every backend (Vault, AWS Secrets Manager, the ``generic`` inventory file)
-lists :class:`~scanner.model.SecretRecord` objects; this plugin judges each
+lists :class:`~secretaudit.model.SecretRecord` objects; this plugin judges each
 one as of ``config.as_of`` (``--as-of``; never the wall clock), against the
 ``policy`` block of the configuration::
 
@@ -53,7 +53,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
-from checks.controls import (
+from secretaudit.checks.controls import (
     CIS_AWS_1_12,
     CIS_AWS_1_14,
     ISO_A_5_9,
@@ -67,15 +67,15 @@ from checks.controls import (
     PCI_8_6_3,
     SOC2_CC6_1,
 )
-from scanner.backends import KINDS
-from scanner.errors import ConfigError
-from scanner.hookspec import hookimpl
-from scanner.model import CheckSpec, Issue, SecretRecord, Severity
-from scanner.redact import shape
+from secretaudit.backends import KINDS
+from secretaudit.errors import ConfigError
+from secretaudit.hookspec import hookimpl
+from secretaudit.model import CheckSpec, Issue, SecretRecord, Severity
+from secretaudit.redact import shape
 
 if TYPE_CHECKING:
-    from scanner.config import Config
-    from scanner.registry import CheckRegistry
+    from secretaudit.config import Config
+    from secretaudit.registry import CheckRegistry
 
 DEFAULT_ROTATION_DAYS: dict[str, int] = {
     "github-token": 30, "aws-access-key": 90, "database-password": 60, "vault-token": 30, "default": 90,

@@ -18,16 +18,16 @@ from __future__ import annotations
 import fnmatch
 from typing import TYPE_CHECKING
 
-from checks.controls import NIST_IA_5
-from scanner.hookspec import hookimpl
-from scanner.model import CheckSpec, Finding, Location, SecretRecord, Severity, Status, Target, Validation, fingerprint
+from secretaudit.checks.controls import NIST_IA_5
+from secretaudit.hookspec import hookimpl
+from secretaudit.model import CheckSpec, Finding, Location, SecretRecord, Severity, Status, Target, Validation, fingerprint
 
 if TYPE_CHECKING:
-    from scanner.backends import Backend
-    from scanner.model import Detection, FileItem
-    from scanner.config import Config
-    from scanner.registry import CheckRegistry
-    from scanner.session import Session
+    from secretaudit.backends import Backend
+    from secretaudit.model import Detection, FileItem
+    from secretaudit.config import Config
+    from secretaudit.registry import CheckRegistry
+    from secretaudit.session import Session
 
 _COMMON = {"tags": ("validation",), "controls": (NIST_IA_5,), "applies_to": ("validate",)}
 
@@ -79,7 +79,7 @@ def _finding(check_id: str, status: Status, record: SecretRecord, message: str, 
 
 def validate_record(backend: "Backend", record: SecretRecord, config: "Config", target: str) -> list[Finding]:
     """Fetch, validate and forget one secret; the findings (empty when it works as expected)."""
-    from scanner.backends import BackendError
+    from secretaudit.backends import BackendError
 
     try:
         fields = backend.fetch(record)
@@ -145,7 +145,7 @@ def secretaudit_derive_detections(item: "FileItem", detections: list["Detection"
     """
     if not config.stash.get("verify") or not config.is_enabled("SA107"):
         return None
-    from scanner.model import Detection
+    from secretaudit.model import Detection
 
     derived = []
     for detection, kind, credential in _candidates(detections):
@@ -170,7 +170,7 @@ _OUTCOMES = {"SA401": "rejected", "SA402": "error", "SA403": "wrong-identity"}
 
 def _record_trail(record: SecretRecord, findings: list[Finding], config: "Config", target: str) -> list[Finding]:
     """One access-trail line per validated secret (its value was read); an unwritable trail is an error result."""
-    from scanner.trail import record as trail_record, trail_path
+    from secretaudit.trail import record as trail_record, trail_path
 
     outcome = next((_OUTCOMES[f.check_id] for f in findings if f.check_id in _OUTCOMES), "ok")
     try:
@@ -208,7 +208,7 @@ def secretaudit_collect_targets(config: "Config") -> list[Target] | None:
 def secretaudit_run_target(session: "Session", target: Target) -> bool | None:
     if target.kind != "validate":
         return None
-    from scanner.backends import BackendError, backend_error
+    from secretaudit.backends import BackendError, backend_error
 
     config = session.config
     backend = config.stash["backends"][int(target.path)]

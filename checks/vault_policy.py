@@ -28,15 +28,15 @@ import json
 import re
 from typing import TYPE_CHECKING, Any, Iterable
 
-from checks.controls import NIST_AC_6, SOC2_CC6_1
-from scanner.hookspec import hookimpl
-from scanner.model import CheckSpec, Finding, Location, Severity, Status, Target, fingerprint
+from secretaudit.checks.controls import NIST_AC_6, SOC2_CC6_1
+from secretaudit.hookspec import hookimpl
+from secretaudit.model import CheckSpec, Finding, Location, Severity, Status, Target, fingerprint
 
 if TYPE_CHECKING:
-    from scanner.backends.vault import VaultBackend
-    from scanner.config import Config
-    from scanner.registry import CheckRegistry
-    from scanner.session import Session
+    from secretaudit.backends.vault import VaultBackend
+    from secretaudit.config import Config
+    from secretaudit.registry import CheckRegistry
+    from secretaudit.session import Session
 
 KIND = "vault-policy"
 SA304 = "SA304"
@@ -288,7 +288,7 @@ class PolicyAudit:
             remediation=spec.remediation, target=self.target))
 
     def run(self) -> "PolicyAudit":
-        from scanner.backends import BackendError
+        from secretaudit.backends import BackendError
 
         try:
             data = self.backend._lookup_self()
@@ -315,7 +315,7 @@ class PolicyAudit:
         return self
 
     def _read_text(self, name: str) -> str | None:
-        from scanner.backends.vault import _Denied, _NotFound
+        from secretaudit.backends.vault import _Denied, _NotFound
 
         client = self.backend.client
         denied = False
@@ -363,7 +363,7 @@ class PolicyAudit:
                           f"policy '{name}': {problem}", evidence=f'path "{pattern}"')
 
     def _audit_devices(self) -> None:
-        from scanner.backends.vault import _Denied, _NotFound
+        from secretaudit.backends.vault import _Denied, _NotFound
 
         try:
             answer = self.backend._call("GET", "sys/audit", self.backend.client.sys.list_enabled_audit_devices)
@@ -405,7 +405,7 @@ def secretaudit_register_checks(registry: "CheckRegistry") -> None:
 def secretaudit_collect_targets(config: "Config") -> list[Target] | None:
     if not config.stash.get("audit_backends"):
         return None
-    from scanner.shard import in_shard
+    from secretaudit.shard import in_shard
 
     shard = config.stash.get("shard")
     targets = []

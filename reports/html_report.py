@@ -21,14 +21,14 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reports.results import control_outcomes, outcomes, run_metadata
-from scanner.hookspec import hookimpl
-from scanner.model import Finding, Severity, Status
+from secretaudit.reports.results import control_outcomes, outcomes, run_metadata
+from secretaudit.hookspec import hookimpl
+from secretaudit.model import Finding, Severity, Status
 
 if TYPE_CHECKING:
-    from scanner.model import CheckSpec
-    from scanner.registry import FormatRegistry
-    from scanner.session import Session
+    from secretaudit.model import CheckSpec
+    from secretaudit.registry import FormatRegistry
+    from secretaudit.session import Session
 
 TEMPLATES = Path(__file__).parent / "templates"
 

@@ -12,7 +12,7 @@ any incompatible change, so scripts can refuse a report they do not know::
 nothing on a target is evidence too); ``findings`` keeps only the failed,
 waived and error findings, as version 1 did, for scripts that want just those.
 Nothing here carries a secret: findings hold redacted evidence and a
-fingerprint only (see :mod:`scanner.model`).
+fingerprint only (see :mod:`secretaudit.model`).
 """
 
 from __future__ import annotations
@@ -22,14 +22,14 @@ from collections import Counter
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from reports.results import control_outcomes, enabled_checks, outcomes, run_metadata
-from scanner.hookspec import hookimpl
-from scanner.model import Status
+from secretaudit.reports.results import control_outcomes, enabled_checks, outcomes, run_metadata
+from secretaudit.hookspec import hookimpl
+from secretaudit.model import Status
 
 if TYPE_CHECKING:
-    from scanner.model import CheckSpec, Finding
-    from scanner.registry import FormatRegistry
-    from scanner.session import Session
+    from secretaudit.model import CheckSpec, Finding
+    from secretaudit.registry import FormatRegistry
+    from secretaudit.session import Session
 
 REPORT_VERSION = "2"
 SCHEMA_RESOURCE = "schemas/report.schema.json"
@@ -40,7 +40,7 @@ def schema() -> dict[str, Any]:
     """The JSON Schema of this report version, as shipped in the package."""
     from importlib import resources
 
-    return json.loads(resources.files("reports").joinpath(SCHEMA_RESOURCE).read_text(encoding="utf-8"))
+    return json.loads(resources.files("secretaudit.reports").joinpath(SCHEMA_RESOURCE).read_text(encoding="utf-8"))
 
 
 def finding_dict(finding: "Finding") -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 A secrets audit maps onto tests naturally: each target is a test suite and
 each enabled check is a test case on it (``classname`` = target, ``name`` =
-``"SA101 <title>"``), with the verdict from :func:`reports.results.outcomes`.
+``"SA101 <title>"``), with the verdict from :func:`secretaudit.reports.results.outcomes`.
 A failed case carries one ``<failure>`` listing every finding behind it, so
 the dashboard shows where to look without opening another report; a case
 whose findings are all waived is ``<skipped>`` with the reasons; an error
@@ -17,7 +17,7 @@ markup; characters XML 1.0 cannot carry at all (control characters, lone
 surrogates from undecodable file names) are replaced by ``\\xNN`` escapes.
 ElementTree is imported only when a JUnit report is written: it imports the
 ``copy`` module, which a ``copy.py`` in the scanned directory would shadow
-under ``python -m scanner``.
+under ``python -m secretaudit``.
 """
 
 from __future__ import annotations
@@ -26,17 +26,17 @@ import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from reports.json_report import catalogue
-from reports.results import Outcome, outcomes, run_metadata
-from scanner.hookspec import hookimpl
-from scanner.model import Status
+from secretaudit.reports.json_report import catalogue
+from secretaudit.reports.results import Outcome, outcomes, run_metadata
+from secretaudit.hookspec import hookimpl
+from secretaudit.model import Status
 
 if TYPE_CHECKING:
     import xml.etree.ElementTree as ET
 
-    from scanner.model import Finding
-    from scanner.registry import FormatRegistry
-    from scanner.session import Session
+    from secretaudit.model import Finding
+    from secretaudit.registry import FormatRegistry
+    from secretaudit.session import Session
 
 @lru_cache(maxsize=1)
 def _not_xml() -> re.Pattern[str]:

@@ -19,16 +19,16 @@ import re
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from reports.json_report import catalogue
-from reports.results import outcomes, run_metadata
-from scanner.hookspec import hookimpl
-from scanner.model import Severity, Status
-from scanner.printable import visible
+from secretaudit.reports.json_report import catalogue
+from secretaudit.reports.results import outcomes, run_metadata
+from secretaudit.hookspec import hookimpl
+from secretaudit.model import Severity, Status
+from secretaudit.printable import visible
 
 if TYPE_CHECKING:
-    from scanner.model import Finding
-    from scanner.registry import FormatRegistry
-    from scanner.session import Session
+    from secretaudit.model import Finding
+    from secretaudit.registry import FormatRegistry
+    from secretaudit.session import Session
 
 MAX_ROWS = 100
 VERDICTS = {0: "PASSED", 1: "FAILED", 2: "INTERRUPTED", 3: "INTERNAL ERROR", 4: "USAGE ERROR", 5: "NOTHING SCANNED"}
@@ -39,7 +39,7 @@ _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 
 def md(text: object) -> str:
     """Data as inert text on one line: controls and newlines shown as escapes by the one sanitiser
-    (:func:`scanner.printable.visible`), markdown punctuation backslash-escaped, ``& < >`` as entities."""
+    (:func:`secretaudit.printable.visible`), markdown punctuation backslash-escaped, ``& < >`` as entities."""
     flat = _MD_SPECIAL.sub(r"\\\1", visible(text))
     return flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 

@@ -20,12 +20,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from scanner import __version__
-from scanner.model import Finding, Status
-from scanner.redact import scrub
+from secretaudit import __version__
+from secretaudit.model import Finding, Status
+from secretaudit.redact import scrub
 
 if TYPE_CHECKING:
-    from scanner.session import Session
+    from secretaudit.session import Session
 
 
 @dataclass

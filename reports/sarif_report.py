@@ -19,16 +19,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from reports.json_report import catalogue
-from reports.results import run_metadata
-from scanner import __version__
-from scanner.hookspec import hookimpl
-from scanner.model import Severity, Status
+from secretaudit.reports.json_report import catalogue
+from secretaudit.reports.results import run_metadata
+from secretaudit import __version__
+from secretaudit.hookspec import hookimpl
+from secretaudit.model import Severity, Status
 
 if TYPE_CHECKING:
-    from scanner.model import CheckSpec, Finding, Location
-    from scanner.registry import FormatRegistry
-    from scanner.session import Session
+    from secretaudit.model import CheckSpec, Finding, Location
+    from secretaudit.registry import FormatRegistry
+    from secretaudit.session import Session
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 FINGERPRINT_KEY = "secretaudit/v1"

@@ -1,4 +1,4 @@
-"""``python -m scanner`` runs the secretaudit CLI."""
+"""``python -m secretaudit`` runs the secretaudit CLI."""
 
 import os
 import sys
@@ -8,7 +8,7 @@ import sys
 if sys.path and sys.path[0] in ("", os.getcwd()):
     del sys.path[0]
 
-from scanner.launch import run  # noqa: E402
+from secretaudit.launch import run  # noqa: E402
 
 if __name__ == "__main__":
     run()

@@ -29,7 +29,7 @@ hide a key, so neither may pass quietly.  An encrypted member, a member over
 ``max_file_size``, a binary or non-UTF-8 member are skipped as the same
 file would be outside an archive.
 
-The results of an archive are not cached (:mod:`scanner.cache` keys rows
+The results of an archive are not cached (:mod:`secretaudit.cache` keys rows
 by one path per file): an archive is read again on every scan.
 """
 
@@ -40,13 +40,13 @@ import stat
 import struct
 from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
-from scanner.model import FileItem
-from scanner.reader import Skip, archive_kind, decode
+from secretaudit.model import FileItem
+from secretaudit.reader import Skip, archive_kind, decode
 
 if TYPE_CHECKING:
-    from scanner.config import Config
-    from scanner.filescan import FileResult
-    from scanner.files import FileRef
+    from secretaudit.config import Config
+    from secretaudit.filescan import FileResult
+    from secretaudit.files import FileRef
 
 #: Archives opened inside archives, the file itself being level 1.
 MAX_DEPTH = 3
@@ -371,7 +371,7 @@ class _Walk:
         if isinstance(item, Skip):
             self.skips.append(item)
             return
-        from scanner.filescan import findings_from_rows, run_checks
+        from secretaudit.filescan import findings_from_rows, run_checks
 
         member_item = MemberItem(path=item.path, relpath=display, text=item.text)
         member_item.member_name = name.rstrip("/").rsplit("/", 1)[-1]
@@ -431,7 +431,7 @@ def _zip_entry_count(data: bytes) -> int | None:
 
 def scan_archive(ref: "FileRef", data: bytes, config: "Config", target: str) -> "FileResult":
     """Scan every member of the archive file ``ref`` (its bytes are ``data``), within :class:`Limits`."""
-    from scanner.filescan import FileResult
+    from secretaudit.filescan import FileResult
 
     walk = _Walk(ref, Limits.for_max_file_size(config.settings["max_file_size"]), config, target)
     try:

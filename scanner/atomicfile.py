@@ -17,7 +17,7 @@ def write_atomically(path: Path, text: str) -> None:
 
     A new file gets the usual permissions (umask applied).  The directory
     must exist: whether to create it is the caller's decision
-    (:mod:`scanner.outputs`), and so is whether ``path`` may be replaced.
+    (:mod:`secretaudit.outputs`), and so is whether ``path`` may be replaced.
     """
     directory = path.parent if str(path.parent) else Path(".")
     import tempfile  # here, not at import: a scan that writes no file never loads it

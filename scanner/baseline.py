@@ -18,11 +18,11 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-from scanner.errors import UsageError
-from scanner.model import Finding, Status
+from secretaudit.errors import UsageError
+from secretaudit.model import Finding, Status
 
 if TYPE_CHECKING:
-    from scanner.config import Config
+    from secretaudit.config import Config
 
 BASELINE_VERSION = 1
 
@@ -48,7 +48,7 @@ def load_entries(path: Path) -> dict[str, dict[str, Any]]:
     if not isinstance(data, dict) or not isinstance(data.get("findings"), list):
         raise _broken(path, "expected an object with a 'findings' list")
     if data.get("version") != BASELINE_VERSION:
-        from scanner.redact import shape
+        from secretaudit.redact import shape
 
         raise _broken(path, f"unsupported version (expected {BASELINE_VERSION}, got {shape(data.get('version'))})")
     entries = {}
@@ -82,11 +82,11 @@ def build(findings: Iterable[Finding], previous: dict[str, dict[str, Any]] | Non
 
 
 def write(path: Path, content: dict[str, Any], what: str = "baseline", create_dirs: bool = False) -> None:
-    """Write atomically (never half a baseline), only where :mod:`scanner.outputs` allows a file.
+    """Write atomically (never half a baseline), only where :mod:`secretaudit.outputs` allows a file.
 
-    Raises :class:`scanner.outputs.OutputPathError` (``what`` names the option) when it cannot.
+    Raises :class:`secretaudit.outputs.OutputPathError` (``what`` names the option) when it cannot.
     """
-    from scanner.outputs import write_output
+    from secretaudit.outputs import write_output
 
     write_output(str(path), json.dumps(content, indent=2, sort_keys=False) + "\n", what, create_dirs)
 
@@ -119,10 +119,10 @@ def import_detect_secrets(ds_baseline: Path, config: "Config", root: Path) -> li
     Runs the file checks directly (the plaintext never leaves this function):
     each detection whose SHA-1 matches an entry for its file is accepted.
     """
-    from scanner.filescan import findings_for
-    from scanner.reader import read_file
-    from scanner.files import FileRef
-    from scanner.model import FileItem
+    from secretaudit.filescan import findings_for
+    from secretaudit.reader import read_file
+    from secretaudit.files import FileRef
+    from secretaudit.model import FileItem
 
     accepted: list[Finding] = []
     for filename, hashes in sorted(read_detect_secrets(ds_baseline).items()):

@@ -18,7 +18,7 @@ is no ``SIGALRM`` (Windows) or the scan does not run in the main thread,
 there is no budget: the checks' own linearity is all there is.
 
 :class:`TooCostly` is for content a check refuses outright rather than
-spend the budget on (a YAML alias bomb, see :mod:`scanner.safeyaml`).
+spend the budget on (a YAML alias bomb, see :mod:`secretaudit.safeyaml`).
 """
 
 from __future__ import annotations

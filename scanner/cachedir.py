@@ -1,8 +1,8 @@
 """Where secretaudit keeps what it caches between runs.
 
-The scan cache (:mod:`scanner.cache`), compiled regex code
-(:mod:`scanner.patterns`) and compiled Hyperscan databases
-(:mod:`scanner.multiscan`) all live in one directory, as the XDG base
+The scan cache (:mod:`secretaudit.cache`), compiled regex code
+(:mod:`secretaudit.patterns`) and compiled Hyperscan databases
+(:mod:`secretaudit.multiscan`) all live in one directory, as the XDG base
 directory specification asks: ``$XDG_CACHE_HOME/secretaudit``, else
 ``~/.cache/secretaudit``.  The ``cache_dir`` setting moves the scan cache
 only.  A plain string, and no imports beyond ``os``: every run, a

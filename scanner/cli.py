@@ -15,9 +15,9 @@ from typing import Any, Callable
 
 import click
 
-from scanner import __version__
-from scanner.errors import ExitCode, UsageError
-from scanner.printable import echo, visible
+from secretaudit import __version__
+from secretaudit.errors import ExitCode, UsageError
+from secretaudit.printable import echo, visible
 
 EPILOG = """\b
 Exit codes: 0 clean · 1 findings at or above --fail-on (or files that could
@@ -87,9 +87,9 @@ class Runner:
 
     def __init__(self, config_path: str | None, plugins: tuple[str, ...], paths: tuple[str, ...] = (),
                  overrides: dict[str, Any] | None = None, audit: bool = True) -> None:
-        from scanner.config import load_config, validate
-        from scanner.files import git_toplevel
-        from scanner.plugins import make_pluginmanager, parse_plugin_options, registries
+        from secretaudit.config import load_config, validate
+        from secretaudit.files import git_toplevel
+        from secretaudit.plugins import make_pluginmanager, parse_plugin_options, registries
 
         start = _start_dir(paths)
         self.config = load_config(config_path, start)
@@ -116,8 +116,8 @@ class Runner:
         else:
             catalogue = self.config.checks
         if unknown:
-            from scanner.errors import ConfigError
-            from scanner.redact import shown_name
+            from secretaudit.errors import ConfigError
+            from secretaudit.redact import shown_name
 
             known = ", ".join(c.id for c in catalogue)
             key = "disable" if unknown[0] in self.config.settings["disable"] else "checks"
@@ -130,9 +130,9 @@ class Runner:
     def configure(self, fmt: str = "text", verbose: int = 0, quiet: int = 0, no_color: bool = False,
                   reports: tuple[str, ...] = (), shard: str | None = None, compare_to: str | None = None,
                   create_dirs: bool = False) -> None:
-        from scanner.reportdata import load_report
-        from scanner.reportfiles import check_reports, parse_report_option
-        from scanner.shard import parse_shard
+        from secretaudit.reportdata import load_report
+        from secretaudit.reportfiles import check_reports, parse_report_option
+        from secretaudit.shard import parse_shard
 
         if shard:
             self.config.stash["shard"] = parse_shard(shard)
@@ -190,9 +190,9 @@ class LazyGroup(click.Group):
     """
 
     lazy_commands: dict[str, str] = {
-        "get": "scanner.cli_secrets:get",
-        "rotate": "scanner.cli_secrets:rotate",
-        "trail": "scanner.cli_trail:trail",
+        "get": "secretaudit.cli_secrets:get",
+        "rotate": "secretaudit.cli_secrets:rotate",
+        "trail": "secretaudit.cli_trail:trail",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -273,11 +273,11 @@ def scan(paths: tuple[str, ...], staged: bool, history: bool, refs: tuple[str, .
       secretaudit scan --fail-on high        only high and critical findings fail
     """
     if not staged and not history:
-        from scanner.listing import prefetch
+        from secretaudit.listing import prefetch
 
         prefetch(list(paths or (".",)))  # git or find lists the tree on the other core while the plugins load
-    from scanner.baseline import load_entries
-    from scanner.session import Session
+    from secretaudit.baseline import load_entries
+    from secretaudit.session import Session
 
     if staged and (paths or history):
         raise UsageError("--staged scans the git index; do not also give PATHS or --history")
@@ -297,7 +297,7 @@ def scan(paths: tuple[str, ...], staged: bool, history: bool, refs: tuple[str, .
             config.stash["github_api_url"] = github_api_url.rstrip("/")
     if history:
         root = config.stash["scan_root"]
-        from scanner.files import git_toplevel
+        from secretaudit.files import git_toplevel
 
         if git_toplevel(Path(root)) is None:
             raise UsageError(f"--history needs a git repository; {paths[0]} is not inside one")
@@ -334,7 +334,7 @@ def _parse_as_of(value: str | None) -> "datetime | None":
 def _backend_runner(config_path: str | None, plugins: tuple[str, ...], as_of: str | None,
                     timeout: float | None, paths: tuple[str, ...] = (), github_api_url: str | None = None) -> Runner:
     """A runner whose config has its backends built (config errors exit 4)."""
-    from scanner.backends import make_backends
+    from secretaudit.backends import make_backends
 
     runner = Runner(config_path, plugins, paths, {"timeout": timeout})
     config = runner.config
@@ -398,10 +398,10 @@ def audit(paths: tuple[str, ...], fail_on: str | None, allow_empty: bool, notify
       secretaudit audit --config openclaw.yaml --as-of 2026-12-01 --report html:audit.html
       secretaudit audit --compare last-night.json --report json:tonight.json --notify "$SLACK_WEBHOOK_URL"
     """
-    from scanner.session import Session
+    from secretaudit.session import Session
 
     if notify_url:
-        from scanner.notify import check_url
+        from secretaudit.notify import check_url
 
         notify_url = check_url(notify_url)
     runner = _backend_runner(config_path, plugins, as_of, timeout, github_api_url=github_api_url)
@@ -419,14 +419,14 @@ def audit(paths: tuple[str, ...], fail_on: str | None, allow_empty: bool, notify
     session = Session(config)
     runner.configure(fmt, verbose, quiet, no_color, reports, shard, compare_to, create_dirs)
     if notify_url:  # reports record the command line: never the webhook URL's credential path
-        from scanner.notify import redact_argv
+        from secretaudit.notify import redact_argv
 
         config.stash["argv"] = redact_argv(config.stash.get("argv") or [], notify_url)
     status = session.run()
     if fmt != "text":
         sys.stdout.write(config.formats.get(fmt)(session))  # type: ignore[union-attr]
     if notify_url and status != ExitCode.INTERRUPTED:
-        from scanner.notify import notify
+        from secretaudit.notify import notify
 
         sys.stdout.flush()
         warning = notify(session, notify_url)
@@ -458,7 +458,7 @@ def validate(secrets: tuple[str, ...], all_secrets: bool, shard: str | None, com
       secretaudit validate --secret github --config openclaw.yaml
       secretaudit validate --all --config secretaudit.yaml --report json:validation.json
     """
-    from scanner.session import Session
+    from secretaudit.session import Session
 
     if bool(secrets) == all_secrets:
         raise UsageError("say what to validate: --secret NAME (repeatable) or --all")
@@ -480,7 +480,7 @@ def validate(secrets: tuple[str, ...], all_secrets: bool, shard: str | None, com
 
 
 def _validated(key: str, value: Any) -> Any:
-    from scanner.config import validate
+    from secretaudit.config import validate
 
     return validate({key: value}, "command line")[key]
 
@@ -498,7 +498,7 @@ def list_secrets(fmt: str, config_path: str | None, plugins: tuple[str, ...], as
     """Inventory across backends: kind, age, expiry and rotation state; never a value."""
     import json
 
-    from scanner.backends import BackendError
+    from secretaudit.backends import BackendError
 
     runner = _backend_runner(config_path, plugins, as_of, timeout)
     config = runner.config
@@ -549,7 +549,7 @@ def status(fmt: str, config_path: str | None, plugins: tuple[str, ...], as_of: s
     import json
     from dataclasses import asdict
 
-    from scanner.redact import scrub_data
+    from secretaudit.redact import scrub_data
 
     runner = _backend_runner(config_path, plugins, as_of, timeout)
     # every field a backend filled in goes through the one redaction path (a URL's password...)
@@ -584,8 +584,8 @@ def baseline() -> None:
 def _baseline_run(paths: tuple[str, ...], output: str | None, create_dirs: bool, config_path: str | None,
                   plugins: tuple[str, ...], exclude: tuple[str, ...], max_file_size: str | None,
                   no_prefilter: bool, workers: int | None, no_cache: bool, keep_previous: bool) -> None:
-    from scanner.baseline import build, load_entries
-    from scanner.session import Session
+    from secretaudit.baseline import build, load_entries
+    from secretaudit.session import Session
 
     runner = Runner(config_path, plugins, paths or (".",), _overrides(exclude, max_file_size, no_prefilter, workers, no_cache))
     runner.config.stash["allow_empty"] = True
@@ -607,16 +607,16 @@ def _baseline_what(target: Path, output: str | None) -> str:
 
 
 def _check_baseline_target(target: Path, output: str | None, create_dirs: bool) -> None:
-    """Refuse a baseline path that cannot take the file before scanning (see :mod:`scanner.outputs`)."""
-    from scanner.outputs import check_output_path
+    """Refuse a baseline path that cannot take the file before scanning (see :mod:`secretaudit.outputs`)."""
+    from secretaudit.outputs import check_output_path
 
     check_output_path(str(target), _baseline_what(target, output), create_dirs)
 
 
 def _write_baseline(target: Path, content: dict[str, Any], output: str | None, create_dirs: bool) -> None:
     """Write the baseline; a failure now (disk full, the path changed) is a one-line error and exit 1."""
-    from scanner.baseline import write
-    from scanner.outputs import OutputPathError
+    from secretaudit.baseline import write
+    from secretaudit.outputs import OutputPathError
 
     try:
         write(target, content, _baseline_what(target, output), create_dirs)
@@ -656,7 +656,7 @@ def baseline_import(ds_baseline: str, output: str | None, create_dirs: bool, con
     The files it lists are scanned; every finding whose secret detect-secrets
     had accepted (same file, same SHA-1) is accepted here.
     """
-    from scanner.baseline import build, import_detect_secrets
+    from secretaudit.baseline import build, import_detect_secrets
 
     source = Path(ds_baseline)
     runner = Runner(config_path, (), (str(source.resolve().parent),))
@@ -697,7 +697,7 @@ def report_merge(reports_in: tuple[str, ...], compare_to: str | None, reports: t
     Example:
       secretaudit report merge shard-*.json --report html:audit.html --report json:audit.json
     """
-    from scanner.reportdata import compare, session_from_reports
+    from secretaudit.reportdata import compare, session_from_reports
 
     runner = Runner(None, ())
     runner.configure(fmt, 0, quiet, no_color, reports, create_dirs=create_dirs)
@@ -739,13 +739,13 @@ def list_checks(fmt: str, plugins: tuple[str, ...]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI, mapping every way out onto the documented exit codes."""
-    from scanner import termination
+    from secretaudit import termination
 
     termination.install()  # SIGTERM (CI cancel, timeout) winds down as Ctrl-C does: exit 2, partial reports
     try:
         _run_command(argv)
     finally:
-        patterns = sys.modules.get("scanner.patterns")
+        patterns = sys.modules.get("secretaudit.patterns")
         if patterns is not None:
             patterns.save()  # the regexes compiled this run, for the next one
 
@@ -776,7 +776,7 @@ def _run_command(argv: list[str] | None) -> None:
     except Exception:  # a bug: say so loudly
         import traceback
 
-        from scanner.redact import scrub
+        from secretaudit.redact import scrub
 
         click.echo("INTERNAL ERROR: secretaudit crashed; please report this with the traceback below", err=True)
         click.echo(scrub(traceback.format_exc()).rstrip("\n"), err=True)  # no URL password or token in it
@@ -785,7 +785,7 @@ def _run_command(argv: list[str] | None) -> None:
 
 
 def run() -> None:
-    """What the ``secretaudit`` console script runs (after :mod:`scanner.launch`): :func:`main`, then a quick way out.
+    """What the ``secretaudit`` console script runs (after :mod:`secretaudit.launch`): :func:`main`, then a quick way out.
 
     Tearing the interpreter down (clearing some 200 modules, collecting their
     objects) costs a short run such as a pre-commit hook 30-50 ms here, a

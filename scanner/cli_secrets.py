@@ -1,6 +1,6 @@
 """``secretaudit get`` and ``secretaudit rotate``: the secrets owner's everyday verbs.
 
-Imported lazily by :class:`scanner.cli.LazyGroup` (``scan`` never pays for
+Imported lazily by :class:`secretaudit.cli.LazyGroup` (``scan`` never pays for
 the backends).  Both commands print one-line errors naming the cause users
 see (Access Denied, Connection timeout, Expired, Not Found...) and the fix;
 never a traceback and never a value.  Exit codes: 0 done, 1 a backend
@@ -17,14 +17,14 @@ from typing import Any
 
 import click
 
-from scanner import printable
-from scanner.cli import _backend_runner, _with_backend_options
-from scanner.errors import ExitCode
+from secretaudit import printable
+from secretaudit.cli import _backend_runner, _with_backend_options
+from secretaudit.errors import ExitCode
 
 
 def _fail(message: str, code: int) -> None:
     """Print a one-line error (newlines folded) and exit with ``code``."""
-    from scanner.redact import scrub
+    from secretaudit.redact import scrub
 
     printable.echo("error: " + scrub(" ".join(str(message).split())), err=True)
     raise SystemExit(code)
@@ -59,7 +59,7 @@ def get(name: str, fmt: str, field_name: str | None, reason: str, config_path: s
       secretaudit get --secret github-token --format json | jq -r .value
       secretaudit get --secret vault:prod:aws --field access_key_id
     """
-    from scanner.secrets import SecretClient, SecretError
+    from secretaudit.secrets import SecretClient, SecretError
 
     runner = _backend_runner(config_path, plugins, as_of, timeout, github_api_url=github_api_url)
     client = SecretClient(runner.config, runner.config.stash["backends"], command="get")
@@ -118,7 +118,7 @@ def rotate(name: str | None, due: bool, reason: str, dry_run: bool, fmt: str, co
       secretaudit rotate --secret aws:deploy/aws-access-key --reason "key age 90d"
       secretaudit rotate --due --reason "scheduled rotation (cron)"
     """
-    from scanner.rotation import RotationError, rotate_secret
+    from secretaudit.rotation import RotationError, rotate_secret
 
     if bool(name) == due:
         raise click.UsageError("say what to rotate: --secret NAME, or --due for every secret whose rotation is due")
@@ -142,7 +142,7 @@ def rotate(name: str | None, due: bool, reason: str, dry_run: bool, fmt: str, co
 
 def _rotate_due(config: Any, reason: str, dry_run: bool, fmt: str, echo: Any) -> None:
     """Rotate each due secret; report every outcome; exit 1 if any needs a human."""
-    from scanner.rotation import RotationError, due_for_rotation, rotate_secret
+    from secretaudit.rotation import RotationError, due_for_rotation, rotate_secret
 
     if not config.stash.get("backends"):
         _fail(f"no backends configured in {config.source or 'the default configuration'}; pass --config with "

@@ -3,10 +3,10 @@
 Two sources of evidence, one command:
 
 * the access trail secretaudit itself writes (``get``, ``rotate``,
-  ``validate``; :mod:`scanner.trail`), at the config's ``audit_log``;
+  ``validate``; :mod:`secretaudit.trail`), at the config's ``audit_log``;
 * with ``--vault-audit-log FILE``, a Vault/OpenBao file audit device log:
   every read of a secret value, by whom (display name, entity, policies) and
-  with what outcome (:mod:`scanner.backends.vault_audit_log` parses it).
+  with what outcome (:mod:`secretaudit.backends.vault_audit_log` parses it).
 
 Both read forgivingly: a torn or corrupt line becomes a one-line warning on
 stderr with its line number and is skipped, so one bad line never hides the
@@ -14,7 +14,7 @@ rest of the evidence.  Output is a pytest-like table, or JSON for scripts.
 Nothing printed is ever a secret value: the trail holds none, and of the
 audit log only paths, identities and outcomes are read.
 
-Imported lazily by :class:`scanner.cli.LazyGroup`: ``scan`` never pays for it.
+Imported lazily by :class:`secretaudit.cli.LazyGroup`: ``scan`` never pays for it.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from typing import Any, Sequence
 
 import click
 
-from scanner.errors import ExitCode, UsageError
-from scanner.printable import echo
+from secretaudit.errors import ExitCode, UsageError
+from secretaudit.printable import echo
 
 TRAIL_COLUMNS = ("time", "actor", "host", "command", "secret", "backend", "outcome", "reason")
 VAULT_COLUMNS = ("time", "reader", "entity", "policies", "secret", "outcome", "from")
@@ -47,7 +47,7 @@ def _banner(title: str, char: str = "=") -> str:
 
 
 def _cell(value: Any) -> str:
-    from scanner.trail import one_line
+    from secretaudit.trail import one_line
 
     text = one_line(value)
     return text if len(text) <= MAX_CELL else text[:MAX_CELL - 1] + "…"
@@ -64,7 +64,7 @@ def _warn(path: Path, number: int, problem: str) -> None:
 
 
 def _since(value: str | None) -> datetime | None:
-    from scanner.trail import parse_since
+    from secretaudit.trail import parse_since
 
     if not value:
         return None
@@ -76,8 +76,8 @@ def _since(value: str | None) -> datetime | None:
 
 def _config_hint(config_path: str | None) -> tuple[Path, str]:
     """The trail file and the config that named it (for 'where it looked' messages)."""
-    from scanner.config import load_config
-    from scanner.trail import trail_path
+    from secretaudit.config import load_config
+    from secretaudit.trail import trail_path
 
     config = load_config(config_path)
     return trail_path(config), config.source or ""
@@ -117,7 +117,7 @@ def trail(since: str | None, secrets: tuple[str, ...], fmt: str, vault_log: str 
 
 def _show_trail(config_path: str | None, moment: datetime | None, secrets: tuple[str, ...], fmt: str,
                 since: str | None) -> None:
-    from scanner.trail import TrailError, read_trail, select
+    from secretaudit.trail import TrailError, read_trail, select
 
     path, source = _config_hint(config_path)
     try:
@@ -163,7 +163,7 @@ def _summary(shown: int, total: int, skipped: int, since: str | None, secrets: t
 
 def _show_vault_log(path: Path, moment: datetime | None, secrets: tuple[str, ...], fmt: str,
                     since: str | None) -> None:
-    from scanner.backends.vault_audit_log import iso, read_audit_log, secret_name, select_reads
+    from secretaudit.backends.vault_audit_log import iso, read_audit_log, secret_name, select_reads
 
     try:
         log = read_audit_log(path)

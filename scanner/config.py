@@ -7,7 +7,7 @@ explicitly.  ``${VAR}`` and ``${VAR:-default}`` in string values are taken
 from the environment.  Unknown or mistyped keys are errors that name the
 file, the key and what is allowed; nothing is silently ignored.  Errors never
 quote the offending value (it may be a secret pasted in the wrong place): they
-describe its shape (:func:`scanner.redact.shape`).
+describe its shape (:func:`secretaudit.redact.shape`).
 """
 
 from __future__ import annotations
@@ -19,14 +19,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, NamedTuple, TYPE_CHECKING
 
-from scanner.errors import ConfigError
-from scanner.model import Severity
-from scanner.redact import register_config, shape
+from secretaudit.errors import ConfigError
+from secretaudit.model import Severity
+from secretaudit.redact import register_config, shape
 
 if TYPE_CHECKING:
     import pluggy
 
-    from scanner.registry import CheckRegistry, FormatRegistry
+    from secretaudit.registry import CheckRegistry, FormatRegistry
 
 CONFIG_FILENAMES = ("secretaudit.yaml", ".secretaudit.yaml", "secretaudit.yml")
 DEFAULT_BASELINE = ".secretaudit-baseline.json"
@@ -267,7 +267,7 @@ def read_config_file(path: Path) -> dict[str, Any]:
         return table
     import yaml
 
-    from scanner.safeyaml import YAMLBomb, load
+    from secretaudit.safeyaml import YAMLBomb, load
 
     try:
         data = load(raw)
@@ -374,7 +374,7 @@ def from_openclaw_file(raw: dict[str, Any], source: str) -> dict[str, Any]:
 def validate(raw: dict[str, Any], source: str) -> dict[str, Any]:
     """Check every key against :data:`SETTINGS`; return settings with defaults.
 
-    Every string of ``raw`` is registered with :mod:`scanner.redact` first, so
+    Every string of ``raw`` is registered with :mod:`secretaudit.redact` first, so
     no error about it (here or in a backend's or check's own validation) can
     quote it, and values under credential keys are scrubbed from every message.
     """

@@ -24,13 +24,13 @@ class ExitCode(enum.IntEnum):
 class UsageError(Exception):
     """A user mistake: printed as one line, exit code 4.
 
-    The text goes through :func:`scanner.redact.scrub` here, so a URL with a
+    The text goes through :func:`secretaudit.redact.scrub` here, so a URL with a
     password or a token that slipped into the message never reaches the
     terminal, whoever raised it.
     """
 
     def __init__(self, message: str = "") -> None:
-        from scanner.redact import scrub
+        from secretaudit.redact import scrub
 
         super().__init__(scrub(str(message)))
 
@@ -42,11 +42,11 @@ class ConfigError(UsageError):
     may be a secret pasted in the wrong place.  So whatever ``problem`` says,
     every string of the loaded configuration is replaced by its shape ("a
     28-character string") and key parts that are not plain names are too
-    (:mod:`scanner.redact`).  ``key`` keeps the path as given, for callers.
+    (:mod:`secretaudit.redact`).  ``key`` keeps the path as given, for callers.
     """
 
     def __init__(self, source: str, key: str | None, problem: str) -> None:
-        from scanner.redact import key_path, scrub_config_message
+        from secretaudit.redact import key_path, scrub_config_message
 
         where = f"{source}: key '{key_path(key)}'" if key else source  # the source is a path, not a config value
         super().__init__(f"{where}: {scrub_config_message(problem)}")

@@ -3,7 +3,7 @@
 Inside a git work tree a directory is enumerated with ``git ls-files``
 (tracked plus untracked-not-ignored files), so ``.gitignore`` is honoured the
 way git itself reads it.  Outside git, the tree is walked without following
-symlinks.  Both are :mod:`scanner.listing`'s, which also says, per file, what
+symlinks.  Both are :mod:`secretaudit.listing`'s, which also says, per file, what
 the scan cache needs to trust it unread.  ``--staged`` takes the files staged
 for commit and reads their staged content (the index), which is what a
 commit will contain.
@@ -21,15 +21,15 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Iterator, NamedTuple, TYPE_CHECKING
 
-from scanner.errors import UsageError
-from scanner.hookspec import hookimpl
-from scanner.listing import Listing, git_toplevel, list_directory, stat_signature
-from scanner.model import Target
+from secretaudit.errors import UsageError
+from secretaudit.hookspec import hookimpl
+from secretaudit.listing import Listing, git_toplevel, list_directory, stat_signature
+from secretaudit.model import Target
 
 if TYPE_CHECKING:
-    from scanner.cache import Outcome
-    from scanner.config import Config
-    from scanner.session import Session
+    from secretaudit.cache import Outcome
+    from secretaudit.config import Config
+    from secretaudit.session import Session
 
 
 class FileRef(NamedTuple):
@@ -48,7 +48,7 @@ class FileRef(NamedTuple):
     #: (tracked, unmodified, a regular file): the scan cache's key, so an
     #: unchanged file of a repository is answered without a ``stat``
     digest: str | None = None
-    #: the stat signature the listing saw (see :mod:`scanner.listing`)
+    #: the stat signature the listing saw (see :mod:`secretaudit.listing`)
     signature: str | None = None
 
 
@@ -152,7 +152,7 @@ def secretaudit_collect_items(target: Target, config: "Config") -> Iterator[File
 def secretaudit_run_target(session: "Session", target: Target) -> bool | None:
     if target.kind != "path":
         return None
-    from scanner.parallel import scan_files
+    from secretaudit.parallel import scan_files
 
     config, cache = session.config, session.cache
     scope = display_path(Path(os.path.abspath(target.path)), config.stash["scan_root"])
@@ -168,7 +168,7 @@ def secretaudit_run_target(session: "Session", target: Target) -> bool | None:
             refs = todo = _target_refs(target, config, listing)
             session.collected(target, len(refs))
             if cache is not None:
-                from scanner.filescan import replay_from_cache
+                from secretaudit.filescan import replay_from_cache
 
                 todo = replay_from_cache(refs, config, target.name, cache, scope, session.record,
                                          session.record_unchanged)
@@ -198,7 +198,7 @@ def _own_listing(target: Target, config: "Config", scope: str) -> tuple[Listing 
 
 def _target_refs(target: Target, config: "Config", listing: Listing | None) -> list[FileRef]:
     """Every reference of the target: from our listing when there is one, else from the ``collect_items`` hook."""
-    from scanner.shard import in_shard
+    from secretaudit.shard import in_shard
 
     if listing is not None:
         refs = list(iter_files(target, config.stash["scan_root"], config.settings["exclude"], listing))
@@ -220,7 +220,7 @@ def _answer_unchanged_tree(session: "Session", target: Target, scope: str, outco
     same few files the cache cannot answer (symlinks, files that are not
     UTF-8...), which are scanned again, as every run scans them.
     """
-    from scanner.filescan import replay_outcome
+    from secretaudit.filescan import replay_outcome
 
     cache = session.cache
     assert cache is not None

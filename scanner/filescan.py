@@ -1,14 +1,14 @@
 """Scanning one file: read it, run the file checks, turn detections into findings.
 
 This is the only place a secret value exists outside a check: each
-:class:`~scanner.model.Detection` becomes a *row* (check, rule, line, a salted
+:class:`~secretaudit.model.Detection` becomes a *row* (check, rule, line, a salted
 digest of the secret, label, redacted evidence, inline waiver) in the process
 that found it, and only rows and findings travel on.  Rows depend on the
 file's content alone, which is what makes them cacheable
-(:mod:`scanner.cache`); findings add the path.
+(:mod:`secretaudit.cache`); findings add the path.
 
 Large scans run :func:`scan_batch` in worker processes (see
-:mod:`scanner.parallel`); small ones call it in-process.  Either way the
+:mod:`secretaudit.parallel`); small ones call it in-process.  Either way the
 results are identical and in the same order.
 """
 
@@ -21,16 +21,16 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from scanner.budget import FileTimeout, TooCostly, deadline
-from scanner.files import FileRef
-from scanner.model import (Detection, FileItem, Finding, Location, Status, Waiver, fingerprint, redact,
+from secretaudit.budget import FileTimeout, TooCostly, deadline
+from secretaudit.files import FileRef
+from secretaudit.model import (Detection, FileItem, Finding, Location, Status, Waiver, fingerprint, redact,
                            secret_digest)
-from scanner.reader import Skip, archive_kind, decode, read_bytes
-from scanner.waivers import waiver_for
+from secretaudit.reader import Skip, archive_kind, decode, read_bytes
+from secretaudit.waivers import waiver_for
 
 if TYPE_CHECKING:
-    from scanner.cache import Known, Outcome, ScanCache
-    from scanner.config import Config
+    from secretaudit.cache import Known, Outcome, ScanCache
+    from secretaudit.config import Config
 
 #: [check_id, rule, line, secret digest, label, evidence, waiver or None], plus ``True`` as an
 #: eighth item when the check could not decide (an error result: see ``Detection.error``)
@@ -54,7 +54,7 @@ class FileResult:
     size: int = 0
     cache_entry: tuple[str | None, str, str] | None = None
     cached: bool = False
-    #: what an archive's walk skipped, by member path (:mod:`scanner.archives`)
+    #: what an archive's walk skipped, by member path (:mod:`secretaudit.archives`)
     member_skips: list[Skip] = field(default_factory=list)
 
 
@@ -163,7 +163,7 @@ def replay_from_cache(refs: list[FileRef], config: "Config", target: str, cache:
     rescan of an unchanged tree is mostly this loop.  Runs in the main
     process before any work is handed out, so workers never touch the cache.
     """
-    from scanner.cache import RACY_MARK
+    from secretaudit.cache import RACY_MARK
 
     known_files = cache.snapshot(scope)
     todo: list[FileRef] = []
@@ -221,7 +221,7 @@ def replay_outcome(outcome: "Outcome", known_files: dict[str, "Known"], config: 
 
 def _confirm_racy(ref: FileRef, known: "Known", config: "Config") -> "Known | None":
     """``known`` again if the file still hashes to its digest (its signature un-marked once old enough); else None."""
-    from scanner.cache import content_digest
+    from secretaudit.cache import content_digest
 
     info = _lstat(ref.path)
     if info is None or not stat.S_ISREG(info.st_mode):
@@ -235,7 +235,7 @@ def _confirm_racy(ref: FileRef, known: "Known", config: "Config") -> "Known | No
 
 def _recorded_signature(ref: FileRef, info: os.stat_result) -> str | None:
     """The listing's signature of a file just read, marked racy when it changed too recently to trust."""
-    from scanner.cache import RACY_MARK, RACY_NS
+    from secretaudit.cache import RACY_MARK, RACY_NS
 
     if ref.signature is None:
         return None
@@ -247,7 +247,7 @@ def _from_payload(relpath: str, payload: str, size: int, config: "Config", targe
 
     The rows come from a snapshot that passed its checksum, so they decode.
     """
-    from scanner.cache import decode_payload
+    from secretaudit.cache import decode_payload
 
     if payload == _binary_payload():  # a thousand files in a big tree: no need to decode them
         return FileResult(relpath, skip=Skip(relpath, "binary"), cached=True)
@@ -257,7 +257,7 @@ def _from_payload(relpath: str, payload: str, size: int, config: "Config", targe
 
 @functools.lru_cache(maxsize=1)
 def _binary_payload() -> str:
-    from scanner.cache import encode_payload
+    from secretaudit.cache import encode_payload
 
     return encode_payload(BINARY_ROWS)
 
@@ -274,12 +274,12 @@ def scan_file(ref: FileRef, config: "Config", target: str, caching: bool = False
     if isinstance(data, Skip):
         return FileResult(ref.relpath, skip=data)
     if archive_kind(data) is not None:  # magic bytes only: the few archives pay for zipfile and tarfile
-        from scanner.archives import scan_archive
+        from secretaudit.archives import scan_archive
 
         return scan_archive(ref, data, config, target)  # not cached: its rows have many paths
     digest = signature = None
     if regular:
-        from scanner.cache import content_digest, encode_payload
+        from secretaudit.cache import content_digest, encode_payload
 
         assert info is not None
         digest = content_digest(data)

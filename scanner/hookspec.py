@@ -34,11 +34,11 @@ from typing import TYPE_CHECKING, Iterable
 import pluggy
 
 if TYPE_CHECKING:
-    from scanner.backends import BackendRegistry
-    from scanner.config import Config
-    from scanner.model import Detection, FileItem, Finding, Issue, SecretRecord, Target, Validation
-    from scanner.registry import CheckRegistry, FormatRegistry
-    from scanner.session import Session
+    from secretaudit.backends import BackendRegistry
+    from secretaudit.config import Config
+    from secretaudit.model import Detection, FileItem, Finding, Issue, SecretRecord, Target, Validation
+    from secretaudit.registry import CheckRegistry, FormatRegistry
+    from secretaudit.session import Session
 
 hookspec = pluggy.HookspecMarker("secretaudit")
 hookimpl = pluggy.HookimplMarker("secretaudit")
@@ -77,10 +77,10 @@ def secretaudit_register_backends(registry: "BackendRegistry") -> None:
 
     Called once, the first time a run needs its backends.  Call
     ``registry.add(type_name, factory)`` where ``factory(name, settings,
-    config)`` returns a :class:`scanner.backends.Backend` for one entry of
+    config)`` returns a :class:`secretaudit.backends.Backend` for one entry of
     the config's ``backends`` list (``settings`` is that entry without
     ``type`` and ``name``); the factory raises
-    :class:`scanner.errors.ConfigError` naming the bad key.
+    :class:`secretaudit.errors.ConfigError` naming the bad key.
 
     :param registry: the run's backend registry.
     """
@@ -181,7 +181,7 @@ def secretaudit_scan_file(item: "FileItem", config: "Config") -> "Iterable[Detec
     Called for every readable text file (UTF-8, or UTF-16/32 with a BOM) and
     every such archive member (``item.relpath`` is then ``bundle.zip!app/.env``
     and ``item.name`` the member's own name), in a worker process on large
-    scans.  Return :class:`~scanner.model.Detection` objects; the engine
+    scans.  Return :class:`~secretaudit.model.Detection` objects; the engine
     redacts them, computes fingerprints, and applies inline waivers and the
     baseline, so a check never formats output or handles a waiver.  A check
     must return the same detections with ``config.prefilter`` on or off: the
@@ -211,7 +211,7 @@ def secretaudit_check_record(record: "SecretRecord", config: "Config") -> "Itera
     """Judge one secret's metadata (lifecycle and hygiene checks, SA2xx).
 
     Called for every record every backend lists, in the main process.
-    Return an :class:`~scanner.model.Issue` per failed check; checks that
+    Return an :class:`~secretaudit.model.Issue` per failed check; checks that
     pass return nothing for it.  Dates are judged as of ``config.as_of``
     (``--as-of``), never the wall clock, so audits are reproducible.
 
@@ -251,7 +251,7 @@ def secretaudit_validate_credential(kind: str, credential: "dict[str, str]", con
         ``vault-token``, ``database-password``).
     :param credential: the secret's fields, plaintext, for this call only.
     :param config: the run's configuration (timeouts, API URLs).
-    :returns: a :class:`~scanner.model.Validation`, or None if this plugin
+    :returns: a :class:`~secretaudit.model.Validation`, or None if this plugin
         does not validate ``kind``.
     """
 

@@ -8,7 +8,7 @@ compares with the one it recorded.  The signature is an opaque string: two
 listings of an unchanged file give the same one, and that is all it promises.
 
 Listing is started in the background (:func:`prefetch`) before the CLI
-even loads (:mod:`scanner.launch`), because a cached rescan of an unchanged
+even loads (:mod:`secretaudit.launch`), because a cached rescan of an unchanged
 tree is mostly this listing: in a git work tree, three git commands compare the
 index with the work tree in C; elsewhere GNU ``find`` walks and stats the
 tree in C; both run on the second core while the interpreter loads the
@@ -47,7 +47,7 @@ class Listing:
     signature or blob id), so two listings with the same key hold the same
     entries: a rescan that finds the key it recorded last time can answer
     the whole directory without looking at one entry (see
-    ``scanner.files``).  It is None where it cannot promise that (a merge
+    ``secretaudit.files``).  It is None where it cannot promise that (a merge
     in progress).  ``entries`` are parsed on first use: a rescan that finds
     its key unchanged never needs them.
     """

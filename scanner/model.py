@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from scanner.redact import scrub
+from secretaudit.redact import scrub
 
 
 class Severity(enum.IntEnum):
@@ -186,7 +186,7 @@ class SecretRecord:
     key).  Dates are timezone-aware UTC datetimes or None when unknown.
     ``kind`` is ``github-token``, ``aws-access-key``, ``database-password``,
     ``vault-token`` or ``generic``; backends infer it from metadata or the
-    name (see :func:`scanner.backends.infer_kind`).  ``extra`` holds
+    name (see :func:`secretaudit.backends.infer_kind`).  ``extra`` holds
     backend-specific facts the checks may use (a token's ``policies``,
     ``root``, ``renewable``, ``ttl``; a rotation's ``last_rotation_failed``).
     """

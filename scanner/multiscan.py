@@ -35,8 +35,8 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from scanner import cachedir
-from scanner.atomicfile import replace_quietly
+from secretaudit import cachedir
+from secretaudit.atomicfile import replace_quietly
 
 #: Characters of text a process scans in pure Python before it loads the
 #: accelerator (5 ms to import): what the pure-Python prefilters get through

@@ -34,12 +34,12 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import urlsplit
 
-from scanner import __version__
-from scanner.errors import ExitCode, UsageError
-from scanner.model import Finding, Severity, Status
+from secretaudit import __version__
+from secretaudit.errors import ExitCode, UsageError
+from secretaudit.model import Finding, Severity, Status
 
 if TYPE_CHECKING:
-    from scanner.session import Session
+    from secretaudit.session import Session
 
 DEFAULT_WINDOW_DAYS = 30
 #: Longest ``Retry-After`` honoured; a server asking for more is not retried.
@@ -226,7 +226,7 @@ def post(url: str, payload: dict[str, Any], timeout: float, sleep: Callable[[flo
     Retries once on 429 or 5xx (after ``Retry-After`` when it names at most
     :data:`MAX_RETRY_AFTER` seconds, else :data:`DEFAULT_RETRY_WAIT`).
     """
-    from scanner.deadline import DeadlineExceeded, deadline
+    from secretaudit.deadline import DeadlineExceeded, deadline
 
     body = json.dumps(payload).encode("utf-8")
     where = shown_url(url)

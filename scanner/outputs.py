@@ -1,7 +1,7 @@
 """Where secretaudit may write a file a user asked for: regular files only, checked before the run.
 
 Reports (``--report FORMAT:PATH``) and baselines (``-o FILE``) are written by
-replacing the file at PATH in one step (:mod:`scanner.atomicfile`).  Done
+replacing the file at PATH in one step (:mod:`secretaudit.atomicfile`).  Done
 blindly, as root in a CI job, that turned ``/dev/full`` into a regular file,
 replaced a FIFO (its reader got nothing), replaced a symbolic link, overwrote
 a read-only file and created directories nobody asked for.  So every file
@@ -31,7 +31,7 @@ from __future__ import annotations
 import os
 import stat
 
-from scanner.errors import UsageError
+from secretaudit.errors import UsageError
 
 #: The option that allows creating missing parent directories.
 CREATE_DIRS_OPTION = "--create-dirs"
@@ -59,7 +59,7 @@ def write_output(path: str, text: str, what: str, create_dirs: bool = False, std
     """Check ``path`` again, then replace it with ``text`` atomically; failures raise :class:`OutputPathError`."""
     from pathlib import Path
 
-    from scanner.atomicfile import write_atomically
+    from secretaudit.atomicfile import write_atomically
 
     check_output_path(path, what, create_dirs, stdout_ok)
     try:

@@ -13,11 +13,11 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, TypeVar
 
-from scanner.filescan import FileResult, scan_batch
-from scanner.files import FileRef
+from secretaudit.filescan import FileResult, scan_batch
+from secretaudit.files import FileRef
 
 if TYPE_CHECKING:
-    from scanner.config import Config
+    from secretaudit.config import Config
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -103,7 +103,7 @@ def _run_pool(todo: list[list[T]], on_result: Callable[[R], None], workers: int)
     import multiprocessing
     from multiprocessing.connection import wait
 
-    from scanner import termination
+    from secretaudit import termination
 
     context = multiprocessing.get_context("fork")
     pipes: list[Any] = []
@@ -183,7 +183,7 @@ def _serve(pipe: Any, parent_ends: list[Any]) -> None:
     if the parent dies, every worker then reads end-of-file and exits
     instead of waiting forever.  Ctrl-C and SIGTERM are the parent's to handle.
     """
-    from scanner import termination
+    from secretaudit import termination
 
     termination.ignore_in_worker()
     termination.unhold()

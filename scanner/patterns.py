@@ -29,8 +29,8 @@ import re
 import sys
 from typing import Any, AnyStr
 
-from scanner import cachedir
-from scanner.atomicfile import replace_quietly
+from secretaudit import cachedir
+from secretaudit.atomicfile import replace_quietly
 
 try:
     import _sre

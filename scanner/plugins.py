@@ -14,38 +14,38 @@ from typing import Iterable
 
 import pluggy
 
-from scanner import hookspec
-from scanner.errors import UsageError
-from scanner.registry import CheckRegistry, FormatRegistry
+from secretaudit import hookspec
+from secretaudit.errors import UsageError
+from secretaudit.registry import CheckRegistry, FormatRegistry
 
 #: Built-in plugins, registered under the last part of their module name.
 DEFAULT_PLUGINS: tuple[str, ...] = (
-    "scanner.files",
-    "scanner.terminal",
-    "scanner.reportfiles",
-    "checks.known_formats",
-    "checks.generic",
-    "checks.connection_strings",
-    "checks.credential_files",
-    "checks.agent_configs",
-    "checks.git_history",
-    "scanner.backends",
-    "scanner.backends.inventory",
-    "scanner.backends.vault",
-    "scanner.backends.aws",
-    "checks.lifecycle",
-    "checks.config_hygiene",
-    "checks.validation",
-    "checks.aws_iam",
-    "checks.vault_policy",
-    "checks.github_scopes",
-    "checks.db_grants",
-    "checks.access_audit",
-    "reports.json_report",
-    "reports.html_report",
-    "reports.sarif_report",
-    "reports.junit_report",
-    "reports.markdown_report",
+    "secretaudit.files",
+    "secretaudit.terminal",
+    "secretaudit.reportfiles",
+    "secretaudit.checks.known_formats",
+    "secretaudit.checks.generic",
+    "secretaudit.checks.connection_strings",
+    "secretaudit.checks.credential_files",
+    "secretaudit.checks.agent_configs",
+    "secretaudit.checks.git_history",
+    "secretaudit.backends",
+    "secretaudit.backends.inventory",
+    "secretaudit.backends.vault",
+    "secretaudit.backends.aws",
+    "secretaudit.checks.lifecycle",
+    "secretaudit.checks.config_hygiene",
+    "secretaudit.checks.validation",
+    "secretaudit.checks.aws_iam",
+    "secretaudit.checks.vault_policy",
+    "secretaudit.checks.github_scopes",
+    "secretaudit.checks.db_grants",
+    "secretaudit.checks.access_audit",
+    "secretaudit.reports.json_report",
+    "secretaudit.reports.html_report",
+    "secretaudit.reports.sarif_report",
+    "secretaudit.reports.junit_report",
+    "secretaudit.reports.markdown_report",
 )
 
 ENTRY_POINT_GROUP = "secretaudit"
@@ -54,9 +54,9 @@ ENTRY_POINT_GROUP = "secretaudit"
 #: (backends, lifecycle, scopes).  ``scan`` leaves them out: importing them
 #: and compiling their patterns is a third of a pre-commit hook's start-up.
 AUDIT_ONLY_PLUGINS: frozenset[str] = frozenset({
-    "scanner.backends", "scanner.backends.inventory", "scanner.backends.vault", "scanner.backends.aws",
-    "checks.lifecycle", "checks.config_hygiene", "checks.aws_iam", "checks.vault_policy", "checks.db_grants",
-    "checks.access_audit",
+    "secretaudit.backends", "secretaudit.backends.inventory", "secretaudit.backends.vault", "secretaudit.backends.aws",
+    "secretaudit.checks.lifecycle", "secretaudit.checks.config_hygiene", "secretaudit.checks.aws_iam", "secretaudit.checks.vault_policy", "secretaudit.checks.db_grants",
+    "secretaudit.checks.access_audit",
 })
 
 
@@ -177,7 +177,7 @@ def _load_error(module_name: str, exc: Exception) -> UsageError:
     The name may come from the config's ``plugins`` list, where a pasted
     secret must not be echoed (nor the import error that repeats it).
     """
-    from scanner.redact import is_plain_name, shape
+    from secretaudit.redact import is_plain_name, shape
 
     if module_name and all(is_plain_name(part) for part in module_name.split(".")):
         return UsageError(f"cannot load plugin {module_name!r} ({exc}); check -p / the plugins setting")

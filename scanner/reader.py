@@ -12,7 +12,7 @@ Text is UTF-8 (a BOM is dropped), or UTF-16 / UTF-32 when a byte-order mark
 says so: PowerShell and Windows tools write UTF-16 with a BOM, and its NUL
 bytes would otherwise make it look binary.  Archives (zip, tar, gzip, bzip2,
 xz) are recognised by their magic bytes here, cheaply, and read whole, so
-:mod:`scanner.archives` can look inside them.
+:mod:`secretaudit.archives` can look inside them.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import stat
 import subprocess
 from typing import NamedTuple
 
-from scanner.files import FileRef
-from scanner.model import FileItem
+from secretaudit.files import FileRef
+from secretaudit.model import FileItem
 
 #: How much of the start of a file is searched for NUL bytes to call it binary.
 BINARY_SNIFF_BYTES = 8192
@@ -142,7 +142,7 @@ def decode(path: str, relpath: str, data: bytes) -> FileItem | Skip:
     """Turn bytes into a :class:`FileItem`, or skip binary / undecodable content.
 
     An archive is skipped here as ``archive``: only callers that look inside
-    archives (:mod:`scanner.archives`) can scan it, and they ask first.
+    archives (:mod:`secretaudit.archives`) can scan it, and they ask first.
     """
     if data[:2] in (b"\xff\xfe", b"\xfe\xff") or data[:4] == b"\x00\x00\xfe\xff":
         return _decode_bom(path, relpath, data)

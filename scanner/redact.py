@@ -7,10 +7,10 @@ error quotes the value it rejects (a token pasted where the URL belongs).
 So instead of each message being careful, every message is scrubbed where
 it is built, at the few roots everything passes through:
 
-* :class:`scanner.model.Finding` (all results: terminal, every report
+* :class:`secretaudit.model.Finding` (all results: terminal, every report
   format, baseline, cache, notify) scrubs its message and evidence;
-* :class:`scanner.errors.UsageError` (and so :class:`ConfigError`) and
-  :class:`scanner.backends.BackendError` scrub their text, so ``str(exc)``
+* :class:`secretaudit.errors.UsageError` (and so :class:`ConfigError`) and
+  :class:`secretaudit.backends.BackendError` scrub their text, so ``str(exc)``
   is safe wherever it is printed or wrapped (``status``, ``list``, ``get``,
   ``rotate``, the access trail, notify);
 * ``status --format json`` and report metadata go through :func:`scrub_data`.
@@ -85,7 +85,7 @@ _NAME_MAX = 24
 
 @functools.lru_cache(maxsize=None)
 def _pattern(name: str) -> "re.Pattern[str]":
-    from scanner import patterns
+    from secretaudit import patterns
 
     source = {"userinfo": _USERINFO, "param": _PARAM, "header": _HEADER, "name": _NAME + r"\Z",
               "key_part": r"<a [0-9]+-character name>|[^.\[\]]+", "shaped": r"<a [0-9]+-character name>\Z",

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable, Iterator
 
-from scanner.model import CheckSpec
+from secretaudit.model import CheckSpec
 
 if TYPE_CHECKING:
-    from scanner.session import Session
+    from secretaudit.session import Session
 
 Renderer = Callable[["Session"], str]
 

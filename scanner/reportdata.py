@@ -2,7 +2,7 @@
 
 A JSON report (version 2) holds everything a session does: targets,
 findings, skipped files and counts.  :func:`session_from_reports` rebuilds a
-:class:`~scanner.session.Session` from one or more of them, so every format
+:class:`~secretaudit.session.Session` from one or more of them, so every format
 renders a merged audit exactly as it renders a live one; :func:`compare`
 diffs a session against a previous report by fingerprint.
 """
@@ -15,13 +15,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from scanner.errors import UsageError
-from scanner.model import Finding, Location, Severity, Status, Target, Waiver
-from scanner.reader import Skip
+from secretaudit.errors import UsageError
+from secretaudit.model import Finding, Location, Severity, Status, Target, Waiver
+from secretaudit.reader import Skip
 
 if TYPE_CHECKING:
-    from scanner.config import Config
-    from scanner.session import Session
+    from secretaudit.config import Config
+    from secretaudit.session import Session
 
 SUPPORTED_VERSIONS = ("2",)
 
@@ -57,7 +57,7 @@ def _timestamp(value: str | None) -> float | None:
 
 def session_from_reports(paths: list[str], config: "Config") -> "Session":
     """One session holding every report's results (shards of one audit, say)."""
-    from scanner.session import Session
+    from secretaudit.session import Session
 
     session = Session(config)
     findings: dict[str, Finding] = {}

@@ -2,7 +2,7 @@
 
 Runs first at ``secretaudit_sessionfinish`` (before the terminal summary, so
 the summary can name every file written, and every one that could not be).
-Files are written atomically, only where :mod:`scanner.outputs` allows (a
+Files are written atomically, only where :mod:`secretaudit.outputs` allows (a
 regular file or a new one, never a device, FIFO, link or read-only file);
 PATH ``-`` is stdout.  A report that cannot be written fails the run: a CI job
 that publishes it must not go green without it.
@@ -14,13 +14,13 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from scanner.errors import ExitCode, UsageError
-from scanner.hookspec import hookimpl
+from secretaudit.errors import ExitCode, UsageError
+from secretaudit.hookspec import hookimpl
 
 if TYPE_CHECKING:
-    from scanner.config import Config
-    from scanner.registry import FormatRegistry
-    from scanner.session import Session
+    from secretaudit.config import Config
+    from secretaudit.registry import FormatRegistry
+    from secretaudit.session import Session
 
 #: The PATH that means standard output.
 STDOUT = "-"
@@ -48,7 +48,7 @@ def check_reports(reports: list[tuple[str, str]], fmt: str, create_dirs: bool) -
         to_stdout.insert(0, f"--format {fmt}")
     if len(to_stdout) > 1:
         raise UsageError(f"{' and '.join(to_stdout)} both write to stdout; send all but one to files")
-    from scanner.outputs import check_output_path  # only a run that writes a report loads it
+    from secretaudit.outputs import check_output_path  # only a run that writes a report loads it
 
     seen: dict[str, str] = {}
     for name, path in reports:
@@ -64,7 +64,7 @@ def check_reports(reports: list[tuple[str, str]], fmt: str, create_dirs: bool) -
 
 
 def _write(config: "Config", name: str, path: str, text: str) -> None:
-    from scanner.outputs import write_output
+    from secretaudit.outputs import write_output
 
     if path == STDOUT:
         sys.stdout.write(text)
@@ -78,7 +78,7 @@ def secretaudit_sessionfinish(session: "Session", exitstatus: int) -> None:
     config = session.config
     if not config.stash.get("reports"):
         return
-    from scanner.outputs import OutputPathError
+    from secretaudit.outputs import OutputPathError
 
     written = config.stash.setdefault("reports_written", [])
     failed = config.stash.setdefault("reports_failed", [])

@@ -84,12 +84,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
-from scanner.errors import ExitCode
+from secretaudit.errors import ExitCode
 
 if TYPE_CHECKING:
-    from scanner.backends import Backend
-    from scanner.config import Config
-    from scanner.model import SecretRecord, Validation
+    from secretaudit.backends import Backend
+    from secretaudit.config import Config
+    from secretaudit.model import SecretRecord, Validation
 
 #: Field holding a database password that is stored but not yet current (see the module docstring).
 PENDING_FIELD = "_secretaudit_pending_password"
@@ -113,7 +113,7 @@ class RotationError(Exception):
     USER_SIDE = ("refused", "not-found", "ambiguous", "no-field", "config", "two-keys")
 
     def __init__(self, message: str, reason: str = "failed") -> None:
-        from scanner.redact import scrub
+        from secretaudit.redact import scrub
 
         super().__init__(scrub(" ".join(message.split())))
         self.reason = reason
@@ -162,7 +162,7 @@ class RotationResult:
 
 def password_policy(config: "Config") -> tuple[int, tuple[str, ...]]:
     """``rotation.password: {length, classes}`` checked; defaults 32 characters of all four classes."""
-    from scanner.redact import shape
+    from secretaudit.redact import shape
 
     source = config.source or "config"
     block = (config.settings.get("rotation") or {}).get("password") or {}
@@ -231,7 +231,7 @@ def change_db_password(fields: dict[str, str], current: str, new: str, timeout: 
 
     Raises :class:`RotationError` (the driver's message scrubbed of both passwords).
     """
-    from checks.db_grants import DatabaseError, connect_mysql, connect_postgres, parse_credential, scrub_db_message
+    from secretaudit.checks.db_grants import DatabaseError, connect_mysql, connect_postgres, parse_credential, scrub_db_message
 
     parsed = parse_credential({**fields, password_field(fields) or "password": current})
     if isinstance(parsed, str):
@@ -308,8 +308,8 @@ class Rotation:
 
     def validate(self, kind: str, fields: dict[str, str]) -> "Validation":
         """The ``secretaudit_validate_credential`` hook on ``fields`` (dropped afterwards)."""
-        from checks.validation import credential_fields
-        from scanner.model import Validation
+        from secretaudit.checks.validation import credential_fields
+        from secretaudit.model import Validation
 
         credential = credential_fields(kind, {k: v for k, v in fields.items() if k != PENDING_FIELD})
         if not credential:
@@ -502,7 +502,7 @@ class SecretsManagerLambda(Rotation):
                       "sets, tests and finishes the new version; then validate AWSCURRENT")
             return self.done("dry-run")
         self.step("RotateSecret")
-        from scanner.backends import BackendError
+        from secretaudit.backends import BackendError
 
         try:
             backend.rotate_with_lambda(record, str(description.get("RotationLambdaARN")),  # type: ignore[attr-defined]
@@ -530,7 +530,7 @@ class SecretsManagerLambda(Rotation):
 
 def _finish_validation(rotation: Rotation, fields: dict[str, str]) -> RotationResult:
     kind = rotation.record.kind
-    from checks.validation import VALIDATED_KINDS
+    from secretaudit.checks.validation import VALIDATED_KINDS
 
     if kind not in VALIDATED_KINDS:
         rotation.result.validation = "read back: the new version is current"
@@ -653,14 +653,14 @@ class IamAccessKey(Rotation):
                 "endpoint_url": endpoint or None, "region": region}
 
     def _aws(self, service: str, options: dict[str, Any]) -> Any:
-        from checks.aws_iam import aws_client
+        from secretaudit.checks.aws_iam import aws_client
 
         return aws_client(service, options, self.timeout, attempts=2)
 
     def _call(self, what: str, func: Callable[..., Any], *secrets: str, **kwargs: Any) -> Any:
-        from checks.aws_iam import scrub
+        from secretaudit.checks.aws_iam import scrub
 
-        from scanner.deadline import DeadlineExceeded
+        from secretaudit.deadline import DeadlineExceeded
 
         try:
             return func(**kwargs)
@@ -827,8 +827,8 @@ def rotate_secret(config: "Config", name: str, reason: str, dry_run: bool = Fals
     ``found`` is the backend and record when the caller listed them already
     (``rotate --due``), so the name is not looked up again.
     """
-    from scanner.backends import BackendError
-    from scanner.secrets import SecretClient, SecretError
+    from secretaudit.backends import BackendError
+    from secretaudit.secrets import SecretClient, SecretError
 
     if not reason.strip():
         raise RotationError("--reason is empty; say why (it goes into the access trail)", "config")
@@ -861,7 +861,7 @@ def rotate_secret(config: "Config", name: str, reason: str, dry_run: bool = Fals
         raise
     except BackendError as exc:
         trail("denied" if exc.reason == "denied" else "failed", cause=exc.reason)
-        from scanner.secrets import CAUSES
+        from secretaudit.secrets import CAUSES
 
         raise RotationError(f"{CAUSES.get(exc.reason, 'Backend error')}: {exc}", exc.reason) from None
     trail(result.outcome, old_version=result.old_version, new_version=result.new_version)
@@ -877,7 +877,7 @@ def due_for_rotation(config: "Config") -> tuple[list[tuple["Backend", "SecretRec
     as of ``--as-of``.  A backend that cannot be listed is an error string;
     the others are still looked at.
     """
-    from scanner.backends import BackendError
+    from secretaudit.backends import BackendError
 
     checks = config.checks
     due: list[tuple["Backend", "SecretRecord", str]] = []

@@ -4,14 +4,14 @@ The standard says credentials are read when a task needs them, from the
 secret manager, never from a file.  This module is that read, for the
 ``secretaudit get`` command and for long-running agents that import it::
 
-    from scanner.config import load_config
-    from scanner.secrets import SecretClient
+    from secretaudit.config import load_config
+    from secretaudit.secrets import SecretClient
 
     client = SecretClient(load_config("secretaudit.yaml"))
     token = client.get("github-token").value
 
 Every read (cache hits included) appends one line to the access trail
-(:mod:`scanner.trail`); if the trail cannot be written the read fails,
+(:mod:`secretaudit.trail`); if the trail cannot be written the read fails,
 because an unaudited access must not pass silently.  A secret whose
 ``expiry_date`` has passed is refused, never handed out.
 
@@ -37,12 +37,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from scanner.errors import ExitCode
+from secretaudit.errors import ExitCode
 
 if TYPE_CHECKING:
-    from scanner.backends import Backend
-    from scanner.config import Config
-    from scanner.model import SecretRecord
+    from secretaudit.backends import Backend
+    from secretaudit.config import Config
+    from secretaudit.model import SecretRecord
 
 #: Cache bounds when the config says nothing: short enough that a rotation or
 #: revocation is seen within minutes, small enough to bound what sits in memory.
@@ -85,7 +85,7 @@ class SecretError(Exception):
     USER_MISTAKES = ("not-found", "ambiguous", "no-field", "config")
 
     def __init__(self, message: str, reason: str = "error") -> None:
-        from scanner.redact import scrub
+        from secretaudit.redact import scrub
 
         super().__init__(scrub(f"{CAUSES.get(reason, 'Error')}: {message}"))
         self.reason = reason
@@ -233,7 +233,7 @@ class SecretCache:
 
 
 def backend_error(exc: Exception) -> SecretError:
-    """A :class:`~scanner.backends.BackendError` as the cause users see."""
+    """A :class:`~secretaudit.backends.BackendError` as the cause users see."""
     reason = getattr(exc, "reason", "error")
     return SecretError(str(exc), reason if reason in CAUSES else "error")
 
@@ -254,14 +254,14 @@ class SecretClient:
 
     def __init__(self, config: "Config", backends: "list[Backend] | None" = None,
                  cache: SecretCache | None = None, command: str = "get") -> None:
-        from scanner.backends import make_backends
+        from secretaudit.backends import make_backends
 
         self.config = config
         if backends is None:
             backends = config.stash.get("backends")
             if backends is None:
                 if config.pluginmanager is None:
-                    from scanner.plugins import make_pluginmanager
+                    from secretaudit.plugins import make_pluginmanager
 
                     config.pluginmanager = make_pluginmanager((), list(config.settings.get("plugins") or ()))
                 backends = make_backends(config)
@@ -289,7 +289,7 @@ class SecretClient:
 
     def resolve(self, name: str) -> "tuple[Backend, SecretRecord]":
         """The backend and record of ``name``; raises :class:`SecretError` (not-found, ambiguous, backend)."""
-        from scanner.backends import BackendError
+        from secretaudit.backends import BackendError
 
         if not self.backends:
             raise SecretError(f"no backends configured in {self.config.source or 'the default configuration'}; "
@@ -325,7 +325,7 @@ class SecretClient:
         return None
 
     def _not_found_message(self, name: str, bare: str, backends: "list[Backend]") -> str:
-        from scanner.backends import BackendError
+        from secretaudit.backends import BackendError
 
         names: list[str] = []
         for backend in backends:
@@ -349,7 +349,7 @@ class SecretClient:
         value) says so, so that a read that hands nothing out (no such field,
         several fields) is recorded as the failure it is, never as ``ok``.
         """
-        from scanner.backends import BackendError
+        from secretaudit.backends import BackendError
 
         label, secret = "", name
         try:
@@ -367,7 +367,7 @@ class SecretClient:
                 fields, version = read_current(backend, record)
             except BackendError as exc:
                 raise backend_error(exc) from None
-            # a database password stored mid-rotation (scanner.rotation) is never handed out
+            # a database password stored mid-rotation (secretaudit.rotation) is never handed out
             fields = {k: v for k, v in fields.items() if k != "_secretaudit_pending_password"}
             value = SecretValue(name=secret, backend=label, kind=record.kind, fields=fields, version=version,
                                 expires=record.expires, path=record.path)
@@ -386,7 +386,7 @@ class SecretClient:
                               "Rotate it (secretaudit rotate) or renew it and update its expiry_date", "expired")
 
     def _trail(self, outcome: str, reason: str, backend: str, secret: str, **extra: Any) -> None:
-        from scanner.trail import record, trail_path
+        from secretaudit.trail import record, trail_path
 
         try:
             record(self.config, self.command, secret, backend, outcome, reason, **extra)

@@ -1,6 +1,6 @@
 """One run of secretaudit: collect, scan, apply the baseline, decide the exit code.
 
-The session drives the hooks in the order :mod:`scanner.hookspec` documents
+The session drives the hooks in the order :mod:`secretaudit.hookspec` documents
 and keeps the results.  It knows no check, backend or format by name.
 """
 
@@ -11,16 +11,16 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from scanner.errors import ExitCode
-from scanner.model import Finding, Severity, Status, Target, Waiver
-from scanner.reader import Skip
+from secretaudit.errors import ExitCode
+from secretaudit.model import Finding, Severity, Status, Target, Waiver
+from secretaudit.reader import Skip
 
 if TYPE_CHECKING:
-    from scanner.cache import ScanCache
-    from scanner.config import Config
-    from scanner.filescan import FileResult
-    from scanner.reportdata import Comparison
-    from scanner.waivers import ConfigWaivers
+    from secretaudit.cache import ScanCache
+    from secretaudit.config import Config
+    from secretaudit.filescan import FileResult
+    from secretaudit.reportdata import Comparison
+    from secretaudit.waivers import ConfigWaivers
 
 
 #: Items between two ``secretaudit_progress`` calls.
@@ -79,7 +79,7 @@ class Session:
         self.findings.sort(key=Finding.sort_key)
         self.skipped.sort(key=lambda s: s.relpath)
         if self.config.stash.get("compare"):
-            from scanner.reportdata import compare
+            from secretaudit.reportdata import compare
 
             self.comparison = compare(self, self.config.stash["compare"])
         for finding in self.findings:
@@ -117,7 +117,7 @@ class Session:
     @property
     def config_waivers(self) -> "ConfigWaivers":
         if self._config_waivers is None:
-            from scanner.waivers import ConfigWaivers
+            from secretaudit.waivers import ConfigWaivers
 
             self._config_waivers = ConfigWaivers(self.config.settings["waivers"], self.config.source or "config")
         return self._config_waivers
@@ -131,7 +131,7 @@ class Session:
         if not any(t.kind != "path" or Path(t.path).is_dir() for t in self.targets):
             return None  # explicit files (a pre-commit hook): opening the cache costs more than it saves
 
-        from scanner import cache as cachemod
+        from secretaudit import cache as cachemod
 
         directory = Path(self.config.settings["cache_dir"]) if self.config.settings["cache_dir"] \
             else cachemod.default_cache_dir()
@@ -154,8 +154,8 @@ class Session:
         import importlib.util
         from pathlib import Path
 
-        import checks
-        import scanner
+        import secretaudit.checks as checks
+        import secretaudit
 
         sources: list[str] = []
         for package in (scanner, checks):
@@ -174,7 +174,7 @@ class Session:
     def _save_cache(self) -> None:
         if self.cache is None:
             return
-        from scanner.cache import CacheCorrupt
+        from secretaudit.cache import CacheCorrupt
 
         try:
             self.cache.flush()
@@ -210,7 +210,7 @@ class Session:
                 self.add_finding(finding)
             self.passed += not any(f.status in (Status.FAILED, Status.ERROR) for f in self.findings[before:]) \
                 and not any(s.is_error for s in result.member_skips)
-        self.skipped.extend(result.member_skips)  # an archive's members (scanner.archives)
+        self.skipped.extend(result.member_skips)  # an archive's members (secretaudit.archives)
         self.items_done += 1
         if self.items_done % PROGRESS_EVERY == 0:
             self.config.hook.secretaudit_progress(session=self, done=self.items_done)

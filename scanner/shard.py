@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 
-from scanner.errors import UsageError
+from secretaudit.errors import UsageError
 
 
 def parse_shard(value: str) -> tuple[int, int]:

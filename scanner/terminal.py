@@ -13,15 +13,15 @@ import platform
 import sys
 from typing import TYPE_CHECKING, TextIO
 
-from scanner import __version__
-from scanner.hookspec import hookimpl
-from scanner.model import Finding, Status
-from scanner.printable import visible
+from secretaudit import __version__
+from secretaudit.hookspec import hookimpl
+from secretaudit.model import Finding, Status
+from secretaudit.printable import visible
 
 if TYPE_CHECKING:
-    from scanner.config import Config
-    from scanner.model import Target
-    from scanner.session import Session
+    from secretaudit.config import Config
+    from secretaudit.model import Target
+    from secretaudit.session import Session
 
 _COLORS = {"failed": "red", "error": "red", "passed": "green", "waived": "yellow", "skipped": "yellow"}
 _ORDER = ("failed", "passed", "waived", "error", "skipped")

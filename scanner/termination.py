@@ -51,7 +51,7 @@ def install() -> None:
 
     Costs one system call: ``signal`` is already imported at start-up.
     Only the main thread can install a handler; elsewhere (an embedding
-    program calling :func:`scanner.cli.main` from a thread) this does nothing.
+    program calling :func:`secretaudit.cli.main` from a thread) this does nothing.
     """
     if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
         return

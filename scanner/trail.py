@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 if TYPE_CHECKING:
-    from scanner.config import Config
+    from secretaudit.config import Config
 
 #: Fields of every trail line, in order.
 FIELDS = ("time", "actor", "host", "command", "secret", "backend", "outcome", "reason")
@@ -265,7 +265,7 @@ def select(entries: Iterable[dict[str, Any]], since: datetime | None = None,
 
 
 def one_line(value: Any) -> str:
-    """A field made safe for a one-row table cell: controls shown as escapes (:func:`scanner.printable.visible`)."""
-    from scanner.printable import visible
+    """A field made safe for a one-row table cell: controls shown as escapes (:func:`secretaudit.printable.visible`)."""
+    from secretaudit.printable import visible
 
     return visible(value)

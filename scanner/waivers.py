@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from scanner.model import Finding, Waiver
+    from secretaudit.model import Finding, Waiver
 
 _OWN = re.compile(r"secretaudit:\s*ignore(?:\[([A-Za-z0-9_, ]+)\])?[ \t]*([^\n]*)")
 _PRAGMA = re.compile(r"pragma:\s*allowlist[ -]secret")
@@ -76,11 +76,11 @@ class ConfigWaivers:
     KEYS = {"fingerprint", "check", "path", "secret", "reason", "by", "until"}
 
     def __init__(self, entries: list[dict], source: str) -> None:
-        from scanner.errors import ConfigError
+        from secretaudit.errors import ConfigError
 
         self.entries = []
         for index, entry in enumerate(entries):
-            from scanner.backends import parse_date  # only when there are entries: a scan needs no backends
+            from secretaudit.backends import parse_date  # only when there are entries: a scan needs no backends
 
             where = f"waivers[{index}]"
             unknown = set(entry) - self.KEYS
@@ -102,7 +102,7 @@ class ConfigWaivers:
         """(waiver, None) if an entry waives ``finding``; (None, note) if it expired."""
         import fnmatch
 
-        from scanner.model import Waiver
+        from secretaudit.model import Waiver
 
         for entry, until in self.entries:
             if entry.get("fingerprint") and entry["fingerprint"] != finding.fingerprint:

@@ -36,7 +36,7 @@ def run_cli(*args: str, cwd: Path | str | None = None, env: dict[str, str] | Non
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_CACHE_HOME": _CACHE_HOME,
                 "XDG_STATE_HOME": _STATE_HOME, **(env or {})}
     full_env.pop("NO_COLOR", None)
-    return subprocess.run([*wrapper, sys.executable, "-m", "scanner", *args], cwd=cwd, env=full_env,
+    return subprocess.run([*wrapper, sys.executable, "-m", "secretaudit", *args], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=timeout)
 
 

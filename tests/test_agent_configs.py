@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from checks.agent_configs import parse_json5, plain
-from checks.known_formats import github_checksum
+from secretaudit.checks.agent_configs import parse_json5, plain
+from secretaudit.checks.known_formats import github_checksum
 from conftest import run_cli, run_json
 
 #: No developer setting may change what these tests see.

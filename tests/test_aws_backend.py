@@ -19,10 +19,10 @@ import pytest
 from aws_server import FakeAws, SilentServer, aws_client, closed_port_url, moto, moto_server, plant_bulk  # noqa: F401  (fixtures)
 from conftest import run_cli
 
-from scanner.backends import BackendError, BackendRegistry
-from scanner.backends.aws import AwsSecretsManagerBackend, scrub
-from scanner.config import Config, load_config, validate
-from scanner.errors import ConfigError
+from secretaudit.backends import BackendError, BackendRegistry
+from secretaudit.backends.aws import AwsSecretsManagerBackend, scrub
+from secretaudit.config import Config, load_config, validate
+from secretaudit.errors import ConfigError
 
 LABEL = "aws-secrets-manager:prod"
 
@@ -38,7 +38,7 @@ def make_backend(settings: dict[str, Any], name: str = "prod", timeout: float | 
         top["timeout"] = timeout
     config = Config(settings=validate(top, "test.yaml"), source="test.yaml", raw=raw or top)
     registry = BackendRegistry()
-    from scanner.backends import aws
+    from secretaudit.backends import aws
 
     aws.secretaudit_register_backends(registry)
     backend = registry.create(config.settings["backends"][0], config, 0)
@@ -368,9 +368,9 @@ def test_good_settings() -> None:
 
 
 def test_the_plugin_registers_the_backend_type() -> None:
-    from scanner.plugins import DEFAULT_PLUGINS, make_pluginmanager
+    from secretaudit.plugins import DEFAULT_PLUGINS, make_pluginmanager
 
-    extra = () if "scanner.backends.aws" in DEFAULT_PLUGINS else ("scanner.backends.aws",)
+    extra = () if "secretaudit.backends.aws" in DEFAULT_PLUGINS else ("secretaudit.backends.aws",)
     pm = make_pluginmanager(extra=extra, entry_points=False)
     registry = BackendRegistry()
     pm.hook.secretaudit_register_backends(registry=registry)
@@ -392,7 +392,7 @@ def test_status_against_moto(moto, tmp_path: Path) -> None:
         "    secret_access_key: ${AWS_SECRET_ACCESS_KEY}\n")
     config = load_config(str(config_file))
     registry = BackendRegistry()
-    from scanner.backends import aws
+    from secretaudit.backends import aws
 
     aws.secretaudit_register_backends(registry)
     backend = registry.create(config.settings["backends"][0], config, 0)
@@ -438,9 +438,9 @@ def _cli_has(command: str) -> bool:
 
 
 def _plugin_args() -> tuple[str, ...]:
-    from scanner.plugins import DEFAULT_PLUGINS
+    from secretaudit.plugins import DEFAULT_PLUGINS
 
-    return () if "scanner.backends.aws" in DEFAULT_PLUGINS else ("-p", "scanner.backends.aws")
+    return () if "secretaudit.backends.aws" in DEFAULT_PLUGINS else ("-p", "secretaudit.backends.aws")
 
 
 def _names(data: Any, backend: str) -> set[str]:

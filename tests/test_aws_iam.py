@@ -20,10 +20,10 @@ import pytest
 from aws_server import aws_client, closed_port_url, moto, moto_server  # noqa: F401  (fixtures)
 from conftest import run_cli
 
-from checks import aws_iam
-from scanner.config import Config, validate
-from scanner.errors import ConfigError
-from scanner.model import Severity
+from secretaudit.checks import aws_iam
+from secretaudit.config import Config, validate
+from secretaudit.errors import ConfigError
+from secretaudit.model import Severity
 
 pytestmark = pytest.mark.usefixtures("moto_server")
 
@@ -36,9 +36,9 @@ def _doc(*statements: dict[str, Any]) -> str:
 
 
 def _plugin_args() -> tuple[str, ...]:
-    from scanner.plugins import DEFAULT_PLUGINS
+    from secretaudit.plugins import DEFAULT_PLUGINS
 
-    return () if "checks.aws_iam" in DEFAULT_PLUGINS else ("-p", "checks.aws_iam")
+    return () if "secretaudit.checks.aws_iam" in DEFAULT_PLUGINS else ("-p", "secretaudit.checks.aws_iam")
 
 
 def _env(url: str) -> dict[str, str]:

@@ -123,7 +123,7 @@ def test_concurrent_runs_share_the_cache_safely(tree: Path, tmp_path: Path) -> N
     cache = tmp_path / "cache"
     env = {**os.environ, "XDG_CACHE_HOME": str(cache),
            "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    procs = [subprocess.Popen([sys.executable, "-m", "scanner", "scan", "--no-baseline", "--format", "json", str(tree)],
+    procs = [subprocess.Popen([sys.executable, "-m", "secretaudit", "scan", "--no-baseline", "--format", "json", str(tree)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True) for _ in range(4)]
     outputs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [1] * 4, [o[1] for o in outputs]
@@ -252,7 +252,7 @@ def test_cache_rows_are_written_in_short_transactions_during_the_scan(tmp_path: 
     """Rows reach the database while the scan goes on, each batch in its own transaction."""
     import sqlite3
 
-    from scanner import cache as cache_module
+    from secretaudit import cache as cache_module
 
     monkeypatch.setattr(cache_module, "WRITE_EVERY", 3)
     cache = cache_module.ScanCache(tmp_path / "cache.db", "rules-v1")

@@ -18,12 +18,12 @@ import pytest
 from conftest import run_cli
 from db_servers import DBServer, free_port, mariadb_server, postgres_server  # noqa: F401  (fixtures)
 
-from checks import db_grants
-from scanner.plugins import DEFAULT_PLUGINS
+from secretaudit.checks import db_grants
+from secretaudit.plugins import DEFAULT_PLUGINS
 
 POLICY = ["SELECT", "INSERT", "UPDATE"]
-#: ``-p checks.db_grants`` until the plugin is one of the defaults (loading it twice is an error)
-PLUGIN = () if "checks.db_grants" in DEFAULT_PLUGINS else ("-p", "checks.db_grants")
+#: ``-p secretaudit.checks.db_grants`` until the plugin is one of the defaults (loading it twice is an error)
+PLUGIN = () if "secretaudit.checks.db_grants" in DEFAULT_PLUGINS else ("-p", "secretaudit.checks.db_grants")
 
 
 @pytest.fixture(scope="module")

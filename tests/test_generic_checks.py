@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
-from checks import connection_strings, credential_files, filters, generic
-from checks.controls import HARDCODED_CREDENTIALS
-from scanner.config import Config, validate
-from scanner.errors import ConfigError
-from scanner.model import Detection, FileItem, Severity, lower_keeping_offsets
-from scanner.registry import CheckRegistry
+from secretaudit.checks import connection_strings, credential_files, filters, generic
+from secretaudit.checks.controls import HARDCODED_CREDENTIALS
+from secretaudit.config import Config, validate
+from secretaudit.errors import ConfigError
+from secretaudit.model import Detection, FileItem, Severity, lower_keeping_offsets
+from secretaudit.registry import CheckRegistry
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -147,8 +147,8 @@ def test_a_clean_file_does_not_import_detect_secrets(name: str) -> None:
     code = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from scanner.model import FileItem\n"
-        "from scanner.config import Config, validate\n"
+        "from secretaudit.model import FileItem\n"
+        "from secretaudit.config import Config, validate\n"
         "from checks import generic, connection_strings, credential_files\n"
         f"path = Path({str(CLEAN / name)!r})\n"
         "item = FileItem(str(path), path.name, path.read_text())\n"
@@ -561,7 +561,7 @@ def test_putty_key_reports_the_first_private_line() -> None:
 
 
 def test_encoding_alphabets_are_not_secrets() -> None:
-    from checks import filters
+    from secretaudit.checks import filters
 
     assert filters.is_alphabet("qpzry9x8gf2tvdw0s3jn54khce6mua7l")  # bech32
     assert filters.is_alphabet("123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz")  # base58
@@ -569,7 +569,7 @@ def test_encoding_alphabets_are_not_secrets() -> None:
 
 
 def test_quoted_type_annotations_are_not_secrets() -> None:
-    from checks import filters
+    from secretaudit.checks import filters
 
     assert filters.is_type_annotation("dict[str, str]")
     assert filters.is_type_annotation("str | None")
@@ -585,8 +585,8 @@ def test_detect_secrets_is_used_without_loading_requests() -> None:
     package __init__ (which still runs, and works, when the package itself is asked for)."""
     code = (
         "import sys\n"
-        "from scanner.config import Config, validate\n"
-        "from scanner.model import FileItem\n"
+        "from secretaudit.config import Config, validate\n"
+        "from secretaudit.model import FileItem\n"
         "from checks import generic\n"
         "text = 'if password == \"Zx8vQ2mN5pL0kR7t\":\\n    pass\\nKEY = \"Q7vK2pL9xR4mZ8wT1yB6nC3fJ5hD0sAQ\"\\n'\n"
         "found = generic.secretaudit_scan_file(item=FileItem('a.py', 'a.py', text), config=Config(settings=validate({}, 't')))\n"

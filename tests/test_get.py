@@ -121,9 +121,9 @@ def test_get_refuses_when_the_trail_cannot_be_written(world: dict, tmp_path: Pat
 
 
 def test_secret_client_cache_is_bounded_by_ttl_and_size(world: dict, monkeypatch: pytest.MonkeyPatch) -> None:
-    from scanner.config import load_config
-    from scanner.plugins import make_pluginmanager
-    from scanner.secrets import SecretCache, SecretClient
+    from secretaudit.config import load_config
+    from secretaudit.plugins import make_pluginmanager
+    from secretaudit.secrets import SecretCache, SecretClient
 
     clock = [0.0]
     monkeypatch.setenv("VAULT_TOKEN", world["env"]["VAULT_TOKEN"])

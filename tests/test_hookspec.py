@@ -10,9 +10,9 @@ import inspect
 
 import pytest
 
-from scanner import hookspec
-from scanner.config import Config, validate
-from scanner.plugins import DEFAULT_PLUGINS, make_pluginmanager, registries
+from secretaudit import hookspec
+from secretaudit.config import Config, validate
+from secretaudit.plugins import DEFAULT_PLUGINS, make_pluginmanager, registries
 
 HOOKS = [name for name, _ in inspect.getmembers(hookspec, inspect.isfunction) if name.startswith("secretaudit_")]
 

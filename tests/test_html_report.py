@@ -41,9 +41,9 @@ CDP_TIMEOUT = 30.0
 
 def _plugin_args() -> list[str]:
     """Load the html plugin explicitly until it is a built-in (loading it twice would fail)."""
-    from scanner.plugins import DEFAULT_PLUGINS
+    from secretaudit.plugins import DEFAULT_PLUGINS
 
-    return [] if "reports.html_report" in DEFAULT_PLUGINS else ["-p", "reports.html_report"]
+    return [] if "secretaudit.reports.html_report" in DEFAULT_PLUGINS else ["-p", "secretaudit.reports.html_report"]
 
 
 @pytest.fixture(scope="module")

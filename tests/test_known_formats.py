@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from checks import known_formats as kf
-from checks.controls import HARDCODED_CREDENTIALS
-from scanner.config import Config, validate
-from scanner.model import Detection, FileItem, Severity
-from scanner.registry import CheckRegistry
+from secretaudit.checks import known_formats as kf
+from secretaudit.checks.controls import HARDCODED_CREDENTIALS
+from secretaudit.config import Config, validate
+from secretaudit.model import Detection, FileItem, Severity
+from secretaudit.registry import CheckRegistry
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 CORPUS = FIXTURES / "corpus"
@@ -240,7 +240,7 @@ def test_token_set_and_literal_prefilters_give_the_same_windows(monkeypatch: pyt
 
 def test_a_small_scan_does_not_build_the_one_pass_prefilter() -> None:
     code = (
-        "import sys, checks.known_formats as kf\n"
+        "import sys, secretaudit.checks.known_formats as kf\n"
         "text = open(sys.argv[1], encoding='utf-8').read()\n"
         "hits = kf.find_credentials(text)\n"
         "print(len(hits), kf.prefilter.cache_info().currsize)\n"

@@ -7,12 +7,12 @@ from pathlib import Path
 import click
 import pytest
 
-from scanner.launch import SCAN_VALUE_OPTIONS, directories_to_list
+from secretaudit.launch import SCAN_VALUE_OPTIONS, directories_to_list
 
 
 def test_the_value_options_are_exactly_the_scan_commands() -> None:
     """The launcher skips an option's value; if ``scan`` gains an option that takes one, this says so."""
-    from scanner.cli import cli
+    from secretaudit.cli import cli
 
     scan = cli.get_command(click.Context(cli), "scan")
     assert scan is not None

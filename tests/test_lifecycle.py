@@ -18,16 +18,16 @@ from typing import Any
 
 import pytest
 
-from checks import config_hygiene, lifecycle
+from secretaudit.checks import config_hygiene, lifecycle
 from conftest import ROOT, run_cli
-from scanner.backends import BackendError, BackendRegistry, make_backends
-from scanner.backends.inventory import InventoryBackend
-from scanner.config import Config, load_config, validate
-from scanner.errors import ConfigError
-from scanner.model import SecretRecord, Severity, redact
-from scanner.plugins import DEFAULT_PLUGINS, make_pluginmanager, registries
+from secretaudit.backends import BackendError, BackendRegistry, make_backends
+from secretaudit.backends.inventory import InventoryBackend
+from secretaudit.config import Config, load_config, validate
+from secretaudit.errors import ConfigError
+from secretaudit.model import SecretRecord, Severity, redact
+from secretaudit.plugins import DEFAULT_PLUGINS, make_pluginmanager, registries
 
-MODULES = ("checks.lifecycle", "checks.config_hygiene", "scanner.backends.inventory")
+MODULES = ("secretaudit.checks.lifecycle", "secretaudit.checks.config_hygiene", "secretaudit.backends.inventory")
 #: These modules are default plugins; until scanner/plugins.py lists them, load them explicitly.
 EXTRA = [m for m in MODULES if m not in DEFAULT_PLUGINS]
 PLUGIN_ARGS = [arg for m in EXTRA for arg in ("-p", m)]
@@ -708,8 +708,8 @@ def test_audit_keeps_good_entries_of_a_broken_inventory_and_never_prints_inline_
 def test_unreadable_metadata_is_reported_as_missing() -> None:
     from datetime import datetime, timezone
 
-    from checks.lifecycle import sa207_missing_metadata
-    from scanner.model import SecretRecord
+    from secretaudit.checks.lifecycle import sa207_missing_metadata
+    from secretaudit.model import SecretRecord
 
     record = SecretRecord(backend="vault:prod", name="github", kind="generic", owner="team-a",
                           extra=(("metadata_error", "expiry_date 'soon' is not a date"),))

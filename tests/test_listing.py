@@ -1,4 +1,4 @@
-"""Listing a directory for a scan (scanner.listing), and what the scan cache trusts from it."""
+"""Listing a directory for a scan (secretaudit.listing), and what the scan cache trusts from it."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from conftest import git
-from scanner import listing
-from scanner.cache import RACY_MARK, ScanCache, content_digest, encode_payload
-from scanner.filescan import replay_from_cache
-from scanner.files import FileRef
+from secretaudit import listing
+from secretaudit.cache import RACY_MARK, ScanCache, content_digest, encode_payload
+from secretaudit.filescan import replay_from_cache
+from secretaudit.files import FileRef
 
 NEEDS_GNU_FIND = pytest.mark.skipif(
     shutil.which("find") is None or b"GNU" not in subprocess.run(["find", "--version"], capture_output=True).stdout,
@@ -129,7 +129,7 @@ def _replay(cache: ScanCache, refs: list[FileRef], config) -> tuple[list[FileRef
 
 @pytest.fixture
 def config(tmp_path: Path):
-    from scanner.cli import Runner
+    from secretaudit.cli import Runner
 
     return Runner(None, (), (str(tmp_path),), audit=False).config
 
@@ -142,7 +142,7 @@ def test_a_racy_entry_is_trusted_only_once_its_content_hashes_the_same(tmp_path:
     content: answered from the cache (and the mark dropped once the change
     is old enough).  Other content: scanned again, whatever the stat says.
     """
-    import scanner.cache as cache_module
+    import secretaudit.cache as cache_module
 
     path = tmp_path / "app.py"
     path.write_text("VALUE = 1\n")
@@ -171,7 +171,7 @@ def test_a_racy_entry_is_trusted_only_once_its_content_hashes_the_same(tmp_path:
 
 
 def test_a_file_read_right_after_it_changed_is_recorded_racy(tmp_path: Path, config) -> None:
-    from scanner.filescan import scan_file
+    from secretaudit.filescan import scan_file
 
     path = tmp_path / "fresh.py"
     path.write_text("VALUE = 1\n")

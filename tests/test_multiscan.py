@@ -17,7 +17,7 @@ import sys
 import pytest
 
 from conftest import ROOT, run_cli
-from scanner import multiscan
+from secretaudit import multiscan
 
 hyperscan = pytest.importorskip("hyperscan")
 
@@ -92,7 +92,7 @@ def test_pattern_sets_work_from_several_threads(monkeypatch: pytest.MonkeyPatch)
 def test_only_a_big_scan_loads_the_accelerator(tmp_path, lines: int, loaded: bool) -> None:
     """Importing and compiling costs a pre-commit hook more than its few files; big scans pay it once.
 
-    Observed from outside a real ``python -m scanner`` process, through
+    Observed from outside a real ``python -m secretaudit`` process, through
     Python's own import log (``PYTHONPROFILEIMPORTTIME``, written to stderr as
     each import happens): code run after the CLI in the same process would
     depend on how it exits, and its quick ``os._exit`` way out is taken or
@@ -103,12 +103,12 @@ def test_only_a_big_scan_loads_the_accelerator(tmp_path, lines: int, loaded: boo
     source.write_text("password = 'Tq8vLx2pKz9Q'  # pragma: allowlist secret\n" * lines)
     env = {k: v for k, v in os.environ.items() if k != "SECRETAUDIT_HYPERSCAN"}
     env.update(PYTHONPATH=str(ROOT), PYTHONPROFILEIMPORTTIME="1", XDG_CACHE_HOME=str(tmp_path / "cache"))
-    proc = subprocess.run([sys.executable, "-m", "scanner", "scan", "--no-cache", "--quiet", str(source)],
+    proc = subprocess.run([sys.executable, "-m", "secretaudit", "scan", "--no-cache", "--quiet", str(source)],
                           capture_output=True, text=True, cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr
     imported = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines()
                 if line.startswith("import time:") and "|" in line}
-    assert "scanner.cli" in imported  # the log is there: the absence of hyperscan below means something
+    assert "secretaudit.cli" in imported  # the log is there: the absence of hyperscan below means something
     assert ("hyperscan" in imported) is loaded
     assert run_cli("scan", "--no-cache", str(source)).returncode == 0
 

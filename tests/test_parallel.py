@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from scanner.parallel import BATCH_SIZE, map_batches
+from secretaudit.parallel import BATCH_SIZE, map_batches
 
 
 def _slow_square(batch: list[int]) -> list[int]:
@@ -60,7 +60,7 @@ def test_workers_exit_when_the_parent_is_killed(tmp_path) -> None:
 
     from conftest import ROOT
 
-    script = ("import os, time\nfrom scanner.parallel import map_batches\n"
+    script = ("import os, time\nfrom secretaudit.parallel import map_batches\n"
               "def work(batch):\n    os.write(1, b'%d\\n' % os.getpid())\n    time.sleep(0.3)\n    return batch\n"
               "map_batches(list(range(32 * 200)), work, lambda r: None, 2)\n")
     proc = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True)

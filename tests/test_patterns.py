@@ -1,4 +1,4 @@
-"""Compiled patterns kept across runs (scanner.patterns) behave exactly like re.compile."""
+"""Compiled patterns kept across runs (secretaudit.patterns) behave exactly like re.compile."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from checks.known_formats import RULES
-from scanner import patterns
+from secretaudit.checks.known_formats import RULES
+from secretaudit import patterns
 
 #: Text with the shapes of a few credentials (fake, and built at run time) for the patterns to find.
 SAMPLE = ("aws_access_key_id = AKIA" + "Q" * 16 + "\nghp_" + "a1B2" * 9 + "\nslack = 'xoxb-" + "123-456-abc'\n"

@@ -32,7 +32,7 @@ from junitparser import Error, Failure, JUnitXml, Skipped
 from conftest import CLEAN, CORPUS, ROOT, fake_aws_key_id, load_manifest, run_cli
 
 if TYPE_CHECKING:
-    from scanner.registry import FormatRegistry
+    from secretaudit.registry import FormatRegistry
 
 #: Formats this module checks in detail, with the extension of their default file name.
 OWN_FORMATS = {"json": "json", "sarif": "sarif", "junit": "xml", "markdown": "md"}
@@ -43,7 +43,7 @@ MISSING = "gone.py"
 
 def builtin_registry() -> "FormatRegistry":
     """The formats of the default plugins (no third-party entry points)."""
-    from scanner.plugins import make_pluginmanager, registries
+    from secretaudit.plugins import make_pluginmanager, registries
 
     return registries(make_pluginmanager(entry_points=False))[1]
 
@@ -171,7 +171,7 @@ def test_leak_detector_catches_a_leak(run: Run) -> None:
 
 
 def _json_schema() -> dict[str, Any]:
-    from reports.json_report import schema
+    from secretaudit.reports.json_report import schema
 
     return schema()
 
@@ -187,7 +187,7 @@ def test_json_validates_against_the_shipped_schema(run: Run) -> None:
 def test_schema_is_shipped_in_the_package() -> None:
     from importlib import resources
 
-    assert resources.files("reports").joinpath("schemas/report.schema.json").is_file()
+    assert resources.files("secretaudit.reports").joinpath("schemas/report.schema.json").is_file()
     assert 'reports = ["templates/*", "schemas/*"]' in (ROOT / "pyproject.toml").read_text()
 
 
@@ -319,8 +319,8 @@ def test_sarif_locations_resolve_to_the_scanned_files(run: Run) -> None:
 
 def test_sarif_backend_findings_are_logical_locations(run: Run) -> None:
     """No backend plugin exists yet, so render one backend finding directly and validate it."""
-    from reports.sarif_report import result
-    from scanner.model import Finding, Location, Severity, Status
+    from secretaudit.reports.sarif_report import result
+    from secretaudit.model import Finding, Location, Severity, Status
 
     finding = Finding("SA101", Severity.HIGH, Status.FAILED, Location(backend="vault", name="db/<prod>"),
                       "Static secret", "f" * 32, evidence="…(redacted, 20 chars)", target="vault")
@@ -393,7 +393,7 @@ def test_junit_escapes_hostile_names(run: Run) -> None:
 
 
 def test_junit_replaces_characters_xml_cannot_carry() -> None:
-    from reports.junit_report import xml_text
+    from secretaudit.reports.junit_report import xml_text
 
     text = xml_text("a\x00b\x1bc\udcffd\te")
     ET.fromstring(f"<x>{html.escape(text)}</x>")
@@ -438,14 +438,14 @@ def test_markdown_escapes_hostile_names(run: Run) -> None:
 
 
 def test_markdown_escaping_unit() -> None:
-    from reports.markdown_report import md
+    from secretaudit.reports.markdown_report import md
 
-    # the newline is shown as an escape (scanner.printable.visible), whose backslash markdown then escapes
+    # the newline is shown as an escape (secretaudit.printable.visible), whose backslash markdown then escapes
     assert md("a|b`c<d>&[e](f)\n*g*") == "a\\|b\\`c&lt;d&gt;&amp;\\[e\\](f)\\\\n\\*g\\*"
 
 
 def test_markdown_caps_the_findings_table(run: Run) -> None:
-    from reports.markdown_report import MAX_ROWS
+    from secretaudit.reports.markdown_report import MAX_ROWS
 
     text, failed = run.text("markdown"), run.json()["summary"]["failed"]
     assert failed > MAX_ROWS and f"... and {failed - MAX_ROWS} more failed findings" in text

@@ -278,7 +278,7 @@ def test_iam_two_key_procedure(world: dict, in_vault: bool) -> None:
 
 def _kill_at_random(args: list[str], env: dict[str, str], delay: float) -> int | None:
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_CACHE_HOME": _CACHE_HOME, **env}
-    proc = subprocess.Popen([sys.executable, "-m", "scanner", *args], env=full_env, stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen([sys.executable, "-m", "secretaudit", *args], env=full_env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     time.sleep(delay)
     if proc.poll() is None:

@@ -39,7 +39,7 @@ from db_servers import (DBServer, create_mysql_user, create_postgres_user, maria
 from servers import openbao  # noqa: F401  (fixture)
 from test_rotate import REASON, _kill_at_random, assert_no_values, cli, kv_put, kv_read, trail_lines, world  # noqa: F401
 
-from scanner.rotation import PENDING_FIELD
+from secretaudit.rotation import PENDING_FIELD
 
 # -- helpers ---------------------------------------------------------------------------------------
 
@@ -214,7 +214,7 @@ def _kill_after(world: dict, args: list[str], anchor: str, delay: float) -> int 
         return _kill_at_random(args, world["env"], delay)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_CACHE_HOME": _CACHE_HOME, "XDG_STATE_HOME": _STATE_HOME,
            **world["env"]}
-    proc = subprocess.Popen([sys.executable, "-u", "-m", "scanner", *args], env=env, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-u", "-m", "secretaudit", *args], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True)
     assert proc.stdout is not None
     for line in proc.stdout:

@@ -97,7 +97,7 @@ def test_prefilter_on_and_off_give_byte_identical_json(accelerator: str) -> None
     """The speed work must not change accuracy: the same report, byte for byte, but for the clock.
 
     ``SECRETAUDIT_HYPERSCAN=1`` puts every ASCII file through the accelerated
-    prefilters (:mod:`scanner.multiscan`), ``0`` through the pure-Python ones.
+    prefilters (:mod:`secretaudit.multiscan`), ``0`` through the pure-Python ones.
     """
     if accelerator == "1":
         pytest.importorskip("hyperscan")
@@ -430,7 +430,7 @@ def test_quick_exit_keeps_output_and_plugin_exit_work(tmp_path: Path) -> None:
 
 def test_directory_walk_lists_what_os_walk_lists(tmp_path: Path) -> None:
     """The scandir walk: files sorted per directory, depth first, symlinked directories as entries, no .git."""
-    from scanner.listing import walk
+    from secretaudit.listing import walk
 
     def reference(top: str) -> list[str]:
         listed = []

@@ -20,21 +20,21 @@ from typing import Any
 import hvac
 import pytest
 
-from checks import github_scopes, vault_policy
-from checks.vault_policy import judge_rule, parse_policy
+from secretaudit.checks import github_scopes, vault_policy
+from secretaudit.checks.vault_policy import judge_rule, parse_policy
 from conftest import run_cli
 from github_server import FakeGitHub, free_port_url, github_api  # noqa: F401  (fixture)
-from scanner.backends.vault import VaultBackend
-from scanner.config import Config, validate
-from scanner.model import Status
-from scanner.plugins import DEFAULT_PLUGINS
+from secretaudit.backends.vault import VaultBackend
+from secretaudit.config import Config, validate
+from secretaudit.model import Status
+from secretaudit.plugins import DEFAULT_PLUGINS
 from servers import OpenBao, openbao  # noqa: F401  (fixture)
 
 FOLDER = "ai-agents/openclaw"
 LEAST = f'path "secret/metadata/{FOLDER}/*" {{ capabilities = ["list", "read"] }}\n'
 #: the audit token may read the text of OpenBao's default policy, which every token holds
 READ_DEFAULT = 'path "sys/policy/default" { capabilities = ["read"] }\n'
-PLUGIN_ARGS = [arg for module in ("checks.vault_policy", "checks.github_scopes") if module not in DEFAULT_PLUGINS
+PLUGIN_ARGS = [arg for module in ("secretaudit.checks.vault_policy", "secretaudit.checks.github_scopes") if module not in DEFAULT_PLUGINS
                for arg in ("-p", module)]
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 from conftest import ROOT, run_cli
 
 PLUGIN = '''
-from scanner.hookspec import hookimpl
-from scanner.model import CheckSpec, Detection, Severity
+from secretaudit.hookspec import hookimpl
+from secretaudit.model import CheckSpec, Detection, Severity
 
 @hookimpl
 def secretaudit_register_checks(registry):

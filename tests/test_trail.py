@@ -1,6 +1,6 @@
 """``secretaudit trail``: the access trail read back through the real CLI.
 
-Lines are written with the real writer (``scanner.trail.record`` /
+Lines are written with the real writer (``secretaudit.trail.record`` /
 ``append``), as ``get``, ``rotate`` and ``validate`` write them; several
 processes appending at once must leave every line whole and none lost; a
 torn or corrupt line is one warning with its line number, never a traceback.
@@ -20,8 +20,8 @@ import pytest
 import yaml
 from conftest import ROOT, run_cli
 
-from scanner.config import load_config
-from scanner.trail import FIELDS, append, event, record, trail_path
+from secretaudit.config import load_config
+from secretaudit.trail import FIELDS, append, event, record, trail_path
 
 NOW = datetime.now(timezone.utc)
 
@@ -218,7 +218,7 @@ def test_bad_since_is_a_usage_error(project: dict[str, Any], since: str) -> None
 WRITER = """
 import sys, time
 from pathlib import Path
-from scanner.trail import append, event
+from secretaudit.trail import append, event
 path, worker, count, start = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
 while time.time() < start:
     time.sleep(0.001)

@@ -26,10 +26,10 @@ import pytest
 import requests
 
 from conftest import run_cli
-from scanner.backends import BackendError, BackendRegistry, parse_date
-from scanner.backends.vault import VaultBackend, secretaudit_register_backends
-from scanner.config import Config, validate
-from scanner.errors import ConfigError
+from secretaudit.backends import BackendError, BackendRegistry, parse_date
+from secretaudit.backends.vault import VaultBackend, secretaudit_register_backends
+from secretaudit.config import Config, validate
+from secretaudit.errors import ConfigError
 from servers import OpenBao, openbao, openbao_disposable  # noqa: F401  (fixtures)
 
 #: a run-unique prefix when pointed at a real Vault, so tests never touch real secrets
@@ -487,7 +487,7 @@ def test_server_error_messages_are_scrubbed_of_the_token(stub: tuple[str, Stub])
 
 def test_pagination_is_followed(stub: tuple[str, Stub], monkeypatch: pytest.MonkeyPatch) -> None:
     url, state = stub
-    monkeypatch.setattr("scanner.backends.vault.PAGE_SIZE", 1)
+    monkeypatch.setattr("secretaudit.backends.vault.PAGE_SIZE", 1)
     seen: list[str] = []
     original = state.answer
 
@@ -508,7 +508,7 @@ def test_pagination_is_followed(stub: tuple[str, Stub], monkeypatch: pytest.Monk
 
 def test_a_server_ignoring_pagination_is_listed_once(stub: tuple[str, Stub], monkeypatch: pytest.MonkeyPatch) -> None:
     url, state = stub
-    monkeypatch.setattr("scanner.backends.vault.PAGE_SIZE", 2)
+    monkeypatch.setattr("secretaudit.backends.vault.PAGE_SIZE", 2)
     state.route("LIST", "secret/metadata/app", 200, {"data": {"keys": ["a", "b"]}})  # the full list, every time
     for name in ("a", "b"):
         state.route("GET", f"secret/metadata/app/{name}", 200, {"data": {"created_time": "2026-01-01T00:00:00Z"}})
@@ -601,9 +601,9 @@ def test_registered_through_the_hook() -> None:
 
 
 def _plugin_args() -> list[str]:
-    from scanner.plugins import DEFAULT_PLUGINS
+    from secretaudit.plugins import DEFAULT_PLUGINS
 
-    return [] if "scanner.backends.vault" in DEFAULT_PLUGINS else ["-p", "scanner.backends.vault"]
+    return [] if "secretaudit.backends.vault" in DEFAULT_PLUGINS else ["-p", "secretaudit.backends.vault"]
 
 
 OPENCLAW_YAML = """\

@@ -55,7 +55,7 @@ def shell_env(tmp_path: Path) -> dict[str, str]:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     shim = bin_dir / "secretaudit"
-    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m scanner "$@"\n')
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m secretaudit "$@"\n')
     shim.chmod(0o755)
     return {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(ROOT),
             "XDG_CACHE_HOME": _CACHE_HOME, "XDG_STATE_HOME": str(tmp_path / "state")}
@@ -217,7 +217,7 @@ def test_expiry_monitor_keeps_the_audit_result_when_slack_is_down(world: dict) -
 
 def test_scripts_hold_no_credential() -> None:
     """The rewritten scripts pass our own scan: no literal credential anywhere in examples/ops."""
-    proc = subprocess.run([sys.executable, "-m", "scanner", "scan", "--no-baseline", str(OPS)],
+    proc = subprocess.run([sys.executable, "-m", "secretaudit", "scan", "--no-baseline", str(OPS)],
                           capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT),
                                                                "XDG_CACHE_HOME": _CACHE_HOME})
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -225,7 +225,7 @@ def test_scripts_hold_no_credential() -> None:
 
 def test_the_leaky_original_fails_the_same_scan() -> None:
     """...while the script it replaces does not (the README's before/after)."""
-    proc = subprocess.run([sys.executable, "-m", "scanner", "scan", "--no-baseline",
+    proc = subprocess.run([sys.executable, "-m", "secretaudit", "scan", "--no-baseline",
                            str(ROOT / "examples" / "leaky-app" / "deploy.sh")],
                           capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT),
                                                                "XDG_CACHE_HOME": _CACHE_HOME})

@@ -3,7 +3,7 @@
 A backend type (``vault``, ``aws-secrets-manager``, ``generic``) is a plugin
 registered through ``secretaudit_register_backends``: a factory that builds
 a :class:`Backend` from one entry of the config's ``backends`` list.  A
-backend lists :class:`~scanner.model.SecretRecord` objects (metadata, never
+backend lists :class:`~secretaudit.model.SecretRecord` objects (metadata, never
 values) and reports its own :class:`BackendStatus`.
 
 This module is also the built-in ``backends`` plugin that runs backend
@@ -23,16 +23,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
-from checks.controls import NIST_IA_5
-from scanner.errors import ConfigError
-from scanner.hookspec import hookimpl
-from scanner.model import CheckSpec, Finding, Issue, Location, Severity, SecretRecord, Status, Target, fingerprint
-from scanner.redact import scrub, shown_name
+from secretaudit.checks.controls import NIST_IA_5
+from secretaudit.errors import ConfigError
+from secretaudit.hookspec import hookimpl
+from secretaudit.model import CheckSpec, Finding, Issue, Location, Severity, SecretRecord, Status, Target, fingerprint
+from secretaudit.redact import scrub, shown_name
 
 if TYPE_CHECKING:
-    from scanner.config import Config
-    from scanner.registry import CheckRegistry
-    from scanner.session import Session
+    from secretaudit.config import Config
+    from secretaudit.registry import CheckRegistry
+    from secretaudit.session import Session
 
 BACKEND_ERROR_CHECK = "SA200"
 
@@ -259,7 +259,7 @@ def secretaudit_register_checks(registry: "CheckRegistry") -> None:
 def secretaudit_collect_targets(config: "Config") -> list[Target] | None:
     if not config.stash.get("audit_backends"):
         return None
-    from scanner.shard import in_shard
+    from secretaudit.shard import in_shard
 
     shard = config.stash.get("shard")
     targets = [Target(kind="config", name=config.source, path=config.source)] \

@@ -24,7 +24,7 @@ Without keys or a profile, boto3's default credential chain is used
 honoured by boto3 itself.  Requests are retried in botocore's ``standard``
 mode (exponential backoff with jitter, throttling included); each API call,
 its retries included, must be done within the run's ``timeout``
-(``--timeout``, see :mod:`scanner.deadline`).
+(``--timeout``, see :mod:`secretaudit.deadline`).
 """
 
 from __future__ import annotations
@@ -37,15 +37,15 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
-from scanner.backends import Backend, BackendError, BackendStatus, infer_kind, parse_date
-from scanner.errors import ConfigError
-from scanner.hookspec import hookimpl
-from scanner.model import SecretRecord
-from scanner.redact import register_secret, shape, shown_name
+from secretaudit.backends import Backend, BackendError, BackendStatus, infer_kind, parse_date
+from secretaudit.errors import ConfigError
+from secretaudit.hookspec import hookimpl
+from secretaudit.model import SecretRecord
+from secretaudit.redact import register_secret, shape, shown_name
 
 if TYPE_CHECKING:
-    from scanner.backends import BackendRegistry
-    from scanner.config import Config
+    from secretaudit.backends import BackendRegistry
+    from secretaudit.config import Config
 
 TYPE = "aws-secrets-manager"
 PAGE_SIZE = 100
@@ -295,7 +295,7 @@ class AwsSecretsManagerBackend(Backend):
         except Exception as exc:  # InvalidRegionError, bad endpoint...
             raise BackendError(f"cannot set up the {service} client for {region}: "
                                f"{scrub(str(exc), self._sensitive)}; check region and endpoint_url", "config") from None
-        from scanner.deadline import Breaker, bind_boto_client
+        from secretaudit.deadline import Breaker, bind_boto_client
 
         breaker = self._breakers.setdefault(client.meta.endpoint_url, Breaker())
         bind_boto_client(client, self.timeout, breaker)  # --timeout bounds each call, retries included
@@ -342,7 +342,7 @@ class AwsSecretsManagerBackend(Backend):
         service = "Secrets Manager" if action.startswith("secretsmanager:") else "STS"
         where = f"the {service} endpoint {endpoint or '(default)'} in {region}"
         tries = f" after {attempts} attempts" if attempts > 1 else ""
-        from scanner.deadline import DeadlineExceeded
+        from secretaudit.deadline import DeadlineExceeded
 
         if isinstance(exc, BackendError):
             return exc

@@ -51,14 +51,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
-from scanner.backends import KINDS, Backend, BackendError, BackendStatus, infer_kind, parse_date
-from scanner.errors import ConfigError
-from scanner.hookspec import hookimpl
-from scanner.model import SecretRecord
+from secretaudit.backends import KINDS, Backend, BackendError, BackendStatus, infer_kind, parse_date
+from secretaudit.errors import ConfigError
+from secretaudit.hookspec import hookimpl
+from secretaudit.model import SecretRecord
 
 if TYPE_CHECKING:
-    from scanner.backends import BackendRegistry
-    from scanner.config import Config
+    from secretaudit.backends import BackendRegistry
+    from secretaudit.config import Config
 
 TYPE = "generic"
 SETTINGS = ("file",)
@@ -116,7 +116,7 @@ def _entry_lines(text: str) -> list[int]:
     import yaml
     from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
-    from scanner import safeyaml
+    from secretaudit import safeyaml
 
     try:
         root = safeyaml.compose(text, yaml.SafeLoader)
@@ -225,7 +225,7 @@ class InventoryBackend(Backend):
         else:
             import yaml
 
-            from scanner.safeyaml import YAMLBomb, load
+            from secretaudit.safeyaml import YAMLBomb, load
 
             try:
                 data = load(text, _loader())

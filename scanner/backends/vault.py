@@ -17,7 +17,7 @@ What it lists, metadata only (it never reads a secret value):
 Every HTTP request is counted in :attr:`VaultBackend.api_calls` (retries
 included).  429 and 503 answers are retried with exponential backoff,
 honouring ``Retry-After``; each request, its retries and its body included,
-must be done within ``--timeout`` (:mod:`scanner.deadline`).  Failures
+must be done within ``--timeout`` (:mod:`secretaudit.deadline`).  Failures
 become :class:`BackendError` with one line naming the cause and the fix;
 the token never appears in a message.
 
@@ -37,15 +37,15 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 from urllib.parse import urlsplit
 
-from scanner.backends import Backend, BackendError, BackendStatus, infer_kind, parse_date
-from scanner.errors import ConfigError
-from scanner.hookspec import hookimpl
-from scanner.model import SecretRecord
-from scanner.redact import register_secret, scrub, shape
+from secretaudit.backends import Backend, BackendError, BackendStatus, infer_kind, parse_date
+from secretaudit.errors import ConfigError
+from secretaudit.hookspec import hookimpl
+from secretaudit.model import SecretRecord
+from secretaudit.redact import register_secret, scrub, shape
 
 if TYPE_CHECKING:
-    from scanner.backends import BackendRegistry
-    from scanner.config import Config
+    from secretaudit.backends import BackendRegistry
+    from secretaudit.config import Config
 
 TYPE = "vault"
 
@@ -218,7 +218,7 @@ class _CountingSession:
         import requests
         from requests.adapters import HTTPAdapter
 
-        from scanner.deadline import deadline
+        from secretaudit.deadline import deadline
 
         class Session(requests.Session):
             def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
@@ -285,7 +285,7 @@ class VaultBackend(Backend):
         self.database_mount: str | None = checked["database_mount"]
         self.verify: bool | str = checked["ca_cert"] or checked["tls_verify"]
         self.timeout = float(config.settings.get("timeout") or 30)
-        from scanner.deadline import Breaker
+        from secretaudit.deadline import Breaker
 
         #: set once a request missed the --timeout deadline: later ones fail at once
         self.breaker = Breaker()
@@ -329,7 +329,7 @@ class VaultBackend(Backend):
         import hvac.exceptions as hx
         import requests
 
-        from scanner.deadline import DeadlineExceeded
+        from secretaudit.deadline import DeadlineExceeded
 
         try:
             answer = func(*args, **kwargs)

@@ -85,7 +85,7 @@ def is_value_path(path: str) -> bool:
 
 
 def _time(value: Any) -> datetime | None:
-    from scanner.trail import parse_time
+    from secretaudit.trail import parse_time
 
     return parse_time(value)
 
@@ -126,7 +126,7 @@ def read_audit_log(path: Path) -> AuditLog:
     ``denied``).  Broken lines are collected with their number, never raised.
     Raises :class:`OSError` when the file cannot be read.
     """
-    from scanner.trail import iter_lines
+    from secretaudit.trail import iter_lines
 
     log = AuditLog(path=path)
     pending: dict[str, VaultRead] = {}

@@ -199,7 +199,7 @@ def test_the_secret_cache_given_twice_in_openclaw_yaml_is_exit_4(tmp_path: Path)
 
 def test_openclaw_top_level_keys_match_the_real_openclaw_schema(tmp_path: Path) -> None:
     """Our list of OpenClaw's own keys is the installed OpenClaw's (``openclaw config schema``)."""
-    from scanner.config import OPENCLAW_TOP_LEVEL_KEYS
+    from secretaudit.config import OPENCLAW_TOP_LEVEL_KEYS
 
     base = os.environ.get("SECRETAUDIT_TOOLS") or os.path.join(os.path.expanduser("~"), ".cache", "secretaudit-tools")
     directory = Path(base) / "openclaw" / "node_modules"

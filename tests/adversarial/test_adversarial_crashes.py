@@ -179,7 +179,7 @@ def test_an_access_trail_under_a_file_is_one_line(tmp_path: Path) -> None:
 
 SLOW_PLUGIN = '''
 import os, time
-from scanner.hookspec import hookimpl
+from secretaudit.hookspec import hookimpl
 
 @hookimpl
 def secretaudit_scan_file(item, config):
@@ -227,7 +227,7 @@ def test_sigterm_ends_the_run_like_ctrl_c(tmp_path: Path, workers: int, how: str
         (tree / f"f{index:03d}.py").write_text(f"value = {index}\n")
     env, marks = _slow_scan_env(tmp_path)
     report = tmp_path / "partial.json"
-    proc = subprocess.Popen([sys.executable, "-m", "scanner", "scan", "--no-cache", "-p", "slowcheck",
+    proc = subprocess.Popen([sys.executable, "-m", "secretaudit", "scan", "--no-cache", "-p", "slowcheck",
                              "--workers", str(workers), "--format", "json", "--report", f"json:{report}", str(tree)],
                             env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
@@ -291,7 +291,7 @@ def test_workers_are_capped_at_the_usable_cpus(tmp_path: Path) -> None:
         (tree / f"f{index:04d}.py").write_text(f"value = {index}\n")
     env, marks = _slow_scan_env(tmp_path)
     env["SLOW_SECONDS"] = "0"
-    proc = subprocess.run([sys.executable, "-m", "scanner", "scan", "--no-cache", "-p", "slowcheck",
+    proc = subprocess.run([sys.executable, "-m", "secretaudit", "scan", "--no-cache", "-p", "slowcheck",
                            "--workers", "100000", str(tree)], env=env, capture_output=True, text=True, timeout=300)
     _no_crash(proc)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -386,7 +386,7 @@ def test_output_and_exit_do_not_depend_on_the_interpreters_atexit_callbacks(tmp_
     for pythonpath in (str(ROOT), os.pathsep.join([str(ROOT), str(site)])):
         env = {**os.environ, "PYTHONPATH": pythonpath, "XDG_CACHE_HOME": str(tmp_path / "cache"), "NO_COLOR": "1"}
         env.pop("SECRETAUDIT_HYPERSCAN", None)
-        proc = subprocess.run([sys.executable, "-m", "scanner", "scan", "--no-baseline", "--no-cache", str(tree)],
+        proc = subprocess.run([sys.executable, "-m", "secretaudit", "scan", "--no-baseline", "--no-cache", str(tree)],
                               env=env, capture_output=True, text=True, cwd=tmp_path)
         runs.append((proc.returncode, re.sub(r" in [\d.]+s ", " in Xs ", proc.stdout), proc.stderr))
     assert runs[0] == runs[1]

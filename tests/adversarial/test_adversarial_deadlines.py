@@ -300,7 +300,7 @@ def test_verify_an_aws_key_against_a_broken_sts_is_an_error(tmp_path: Path, rng:
 def test_a_deadline_ends_a_trickling_request(mode: str) -> None:
     import requests
 
-    from scanner.deadline import DeadlineExceeded, deadline
+    from secretaudit.deadline import DeadlineExceeded, deadline
 
     with hostile_server(mode) as slow:
         started = time.monotonic()
@@ -311,7 +311,7 @@ def test_a_deadline_ends_a_trickling_request(mode: str) -> None:
 
 
 def test_a_deadline_leaves_the_socket_and_other_threads_as_they_were() -> None:
-    from scanner.deadline import DeadlineExceeded, deadline
+    from secretaudit.deadline import DeadlineExceeded, deadline
 
     left, right = socket.socketpair()
     with left, right:

@@ -377,10 +377,10 @@ def test_an_archive_is_not_opened_on_the_pre_commit_path_unless_it_is_one(tmp_pa
     (tmp_path / "ok.py").write_text("x = 1\n")
     # an atexit callback: it runs at the end, and it turns off the CLI's os._exit fast path
     probe = ("import atexit, runpy, sys\n"
-             "atexit.register(lambda: print('LOADED', sorted(m for m in ('zipfile', 'tarfile', 'scanner.archives') "
+             "atexit.register(lambda: print('LOADED', sorted(m for m in ('zipfile', 'tarfile', 'secretaudit.archives') "
              "if m in sys.modules)))\n"
              "sys.argv = ['secretaudit', 'scan', '--no-cache', sys.argv[1]]\n"
-             "runpy.run_module('scanner', run_name='__main__')\n")
+             "runpy.run_module('secretaudit', run_name='__main__')\n")
     def loaded(path: Path) -> str:
         proc = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True,
                               env={**os.environ, "PYTHONPATH": str(ROOT), "XDG_CACHE_HOME": str(tmp_path / "c")},
@@ -389,4 +389,4 @@ def test_an_archive_is_not_opened_on_the_pre_commit_path_unless_it_is_one(tmp_pa
 
     assert loaded(tmp_path / "ok.py") == "LOADED []"
     (tmp_path / "b.zip").write_bytes(_zip({"a.txt": b"x\n"}))
-    assert "scanner.archives" in loaded(tmp_path / "b.zip")  # the probe does see a load
+    assert "secretaudit.archives" in loaded(tmp_path / "b.zip")  # the probe does see a load

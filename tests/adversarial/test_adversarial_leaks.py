@@ -210,9 +210,9 @@ def test_library_exception_text_is_scrubbed_at_every_root(rng: random.Random) ->
     """What an HTTP library says about a failed call (URL, query token, auth header) is clean once it is ours."""
     import requests
 
-    from scanner.backends import BackendError
-    from scanner.errors import ConfigError, UsageError
-    from scanner.model import Finding, Location, Severity, Status
+    from secretaudit.backends import BackendError
+    from secretaudit.errors import ConfigError, UsageError
+    from secretaudit.model import Finding, Location, Severity, Status
 
     token, password = random_text(rng, 30), random_text(rng, 20)
     url = closed_port_url().replace("http://", f"http://ops:{password}@") + f"/v1/sys/health?token={token}"

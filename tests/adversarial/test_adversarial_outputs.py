@@ -194,7 +194,7 @@ def test_a_directory_appearing_during_the_run_fails_it(work: Path) -> None:
     """The path is checked again at the end: a long run leaves time for it to change."""
     plugin = work / "plugins" / "mkdir_at_start.py"
     plugin.parent.mkdir()
-    plugin.write_text("import os\nfrom scanner.hookspec import hookimpl\n\n\n@hookimpl\n"
+    plugin.write_text("import os\nfrom secretaudit.hookspec import hookimpl\n\n\n@hookimpl\n"
                       "def secretaudit_sessionstart(session):\n    os.mkdir(os.environ['APPEARS'])\n")
     target = work / "r.json"
     proc = run_cli("scan", "--no-cache", str(work / "ok.py"), "-p", "mkdir_at_start", "--report", f"json:{target}",

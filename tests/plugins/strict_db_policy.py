@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from scanner.hookspec import hookimpl
-from scanner.model import Validation
+from secretaudit.hookspec import hookimpl
+from secretaudit.model import Validation
 
 if TYPE_CHECKING:
-    from scanner.config import Config
+    from secretaudit.config import Config
 
 MIN_LENGTH = 40
 
