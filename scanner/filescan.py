@@ -99,12 +99,8 @@ def detection_rows(item: FileItem, detections: Iterable[Detection], config: "Con
             previous = item.line_text(det.line - 1) if det.line and det.line > 1 else ""
             waivers[waiver_key] = waiver_for(previous, line, det.check_id)
         rows.append([det.check_id, det.rule, det.line, secret_digest(det.secret), det.label,
-<<<<<<< HEAD
                      redact(det.secret, det.visible_prefix), waiver_for(previous, line, det.check_id)]
                     + ([True] if det.error else []))
-=======
-                     redact(det.secret, det.visible_prefix), waivers[waiver_key]])
->>>>>>> i14-stalls
     return rows
 
 

@@ -158,7 +158,7 @@ class Session:
         import secretaudit
 
         sources: list[str] = []
-        for package in (scanner, checks):
+        for package in (secretaudit, checks):
             sources.extend(str(p) for p in Path(package.__file__ or "").parent.glob("*.py"))
         assert self.config.pluginmanager is not None
         for plugin in self.config.pluginmanager.get_plugins():

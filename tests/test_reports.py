@@ -188,7 +188,7 @@ def test_schema_is_shipped_in_the_package() -> None:
     from importlib import resources
 
     assert resources.files("secretaudit.reports").joinpath("schemas/report.schema.json").is_file()
-    assert 'reports = ["templates/*", "schemas/*"]' in (ROOT / "pyproject.toml").read_text()
+    assert '"secretaudit.reports" = ["templates/*", "schemas/*"]' in (ROOT / "pyproject.toml").read_text()
 
 
 def test_every_schema_property_is_documented() -> None:
