@@ -633,8 +633,9 @@ OPENCLAW_ENV_NAMES: frozenset[str] = frozenset({
     "ANTHROPIC_ADMIN_KEY", "ANTHROPIC_ADMIN_API_KEY", "OPENAI_ADMIN_KEY",
 })
 _CREDENTIAL_SUFFIXES = ("_API_KEY", "_TOKEN", "_SECRET", "_PASSWORD", "_PRIVATE_KEY")
-_ENV_LINE = lazy_compile(r"^[ \t]*(?:export[ \t]+)?(?P<key>[A-Za-z_][A-Za-z0-9_]*)[ \t]*=[ \t]*(?P<value>[^\n]*?)[ \t\r]*$",
-                       re.MULTILINE)
+_ENV_LINE = lazy_compile(r"^[ \t]*(?:export[ \t]+)?(?P<key>[A-Za-z_][A-Za-z0-9_]*)[ \t]*=[ \t]*"
+                         r"(?P<value>(?:[^\n]*[^ \t\r\n])?)[ \t\r]*$",
+                         re.MULTILINE)
 
 
 def _env_value(raw: str) -> tuple[str, int]:
@@ -663,11 +664,17 @@ def _env_hits(text: str) -> list[Hit]:
 
 
 def _yaml_root(text: str) -> Any:
-    """The composed YAML node tree (keeps line and column marks), or None if it is not YAML."""
+    """The composed YAML node tree (keeps line and column marks), or None if it is not YAML.
+
+    An alias bomb raises :class:`~secretaudit.safeyaml.YAMLBomb`: the engine
+    skips the file as an error rather than walk it for ever.
+    """
     import yaml
 
+    from secretaudit import safeyaml
+
     try:
-        return yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        return safeyaml.compose(text)
     except yaml.YAMLError:
         return None
 

@@ -120,9 +120,11 @@ def _yaml_line(text: str, path: tuple) -> int | None:
     import yaml
     from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
+    from secretaudit import safeyaml
+
     try:
-        node = yaml.compose(text)
-    except yaml.YAMLError:
+        node = safeyaml.compose(text, yaml.SafeLoader)
+    except (yaml.YAMLError, safeyaml.YAMLBomb):
         return None
     line = None
     for part in path:

@@ -97,11 +97,17 @@ MIN_PASSWORD_LENGTH = 4
 _USERINFO = lazy_compile(r"://(?P<user>[^\s:/?#@'\"`<>]*):(?P<pw>[^\s'\"`<>/?#]*)@(?P<host>[^\s/?#'\"`<>@,;]*)")
 _SCHEME_BEFORE = lazy_compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+._-]*)$")
 _JDBC = lazy_compile(r"jdbc:[^\s'\"`<>]+", re.IGNORECASE)
-_JDBC_PARAM = lazy_compile(r"[?&;](?:password|pwd)=(?P<pw>\{[^}\n]*\}|[^&;\s'\"`<>]*)", re.IGNORECASE)
+#: Longest braced value (``{p;w}``) taken as one: SQL Server, whose drivers brace
+#: values, allows 128 characters.  Bounded, because an unclosed brace is
+#: otherwise searched to the end of the string again from every later
+#: ``password={`` (quadratic on a line made of them).
+MAX_BRACED = 128
+_JDBC_PARAM = lazy_compile(rf"[?&;](?:password|pwd)=(?P<pw>\{{[^}}\n]{{0,{MAX_BRACED}}}\}}|[^&;\s'\"`<>]*)",
+                           re.IGNORECASE)
 _ORACLE_THIN = lazy_compile(r"jdbc:oracle:(?:thin|oci8?):(?P<user>[^/@:\s'\"]+)/(?P<pw>[^@\s'\"]+)@", re.IGNORECASE)
 _KV_PASSWORD = lazy_compile(
     r"(?:^|(?<=[\s;\"'{(,]))(?P<key>password|pwd)\s*=\s*"
-    r"(?P<pw>\{(?:[^}\n]|\}\})*\}|'(?:[^'\\\n]|\\.)*'|[^;\s\"'`\n]*)",
+    rf"(?P<pw>\{{(?:[^}}\n]|\}}\}}){{0,{MAX_BRACED}}}\}}|'(?:[^'\\\n]|\\.)*'|[^;\s\"'`\n]*)",
     re.IGNORECASE,
 )
 #: Keys that make a ``key=value;...`` string a connection string (ODBC / ADO.NET).
@@ -115,10 +121,47 @@ _ODBC_KEYS = lazy_compile(
 #: arguments (``host=h, password='x'``, SA102's business) out.
 _LIBPQ_DSN = lazy_compile(
     r"(?<![\w=])(?:(?:host|hostaddr|dbname|user|port|sslmode|password|connect_timeout|options|"
-    r"application_name|target_session_attrs|service)=(?:'(?:[^'\\\n]|\\.)*'|[^\s'\",;()`]+)"
+    r"application_name|target_session_attrs|service)=(?:'(?:[^'\\\n]|\\.)*'|[^\s'\",;()`]++)"
     r"(?:[ \t]+|(?=[\"'`\n]|$))){2,}",
     re.IGNORECASE,
 )
+
+
+#: Where a libpq pair can start: what :data:`_LIBPQ_DSN` starts with.
+_LIBPQ_KEY = lazy_compile(
+    r"(?<![\w=])(?:host|hostaddr|dbname|user|port|sslmode|password|connect_timeout|options|"
+    r"application_name|target_session_attrs|service)=",
+    re.IGNORECASE,
+)
+_LIBPQ_VALUE_END = lazy_compile(r"[\s'\",;()`]")
+
+
+def _libpq_dsns(line: str) -> list[tuple[int, int]]:
+    """The spans of ``_LIBPQ_DSN.finditer(line)``, in linear time.
+
+    A pair's unquoted value runs to the next blank, quote or ``,;()``: every
+    pair that starts inside one such run (``x&password=x&password=...``)
+    ends where the run ends and is followed by the same text, so once one
+    of them fails to start a DSN they all do.  The regex would try each
+    again from the start, a scan of the run per pair: quadratic on a line
+    made of them.  Pairs with a quoted value (``password='...'``) are
+    always tried.
+    """
+    spans: list[tuple[int, int]] = []
+    done = skip_to = 0
+    for key in _LIBPQ_KEY.finditer(line):
+        start, value_start = key.start(), key.end()
+        quoted = line.startswith("'", value_start)
+        if start < done or (start < skip_to and not quoted):
+            continue
+        match = _LIBPQ_DSN.match(line, start)
+        if match is not None:
+            spans.append(match.span())
+            done = match.end()
+        elif not quoted:
+            value_end = _LIBPQ_VALUE_END.search(line, value_start)
+            skip_to = len(line) if value_end is None else value_end.start()
+    return spans
 
 
 class ConnectionPassword(NamedTuple):
@@ -223,7 +266,7 @@ def _keyvalue_passwords(text: str, low: str) -> Iterator[ConnectionPassword]:
         at = low.find(stem)
         while at != -1:
             start, end = _line_bounds(text, at)
-            at = low.find(stem, at + len(stem))
+            at = low.find(stem, end)  # the whole line is looked at once: not again per occurrence
             if start in seen_lines:
                 continue
             seen_lines.add(start)
@@ -231,11 +274,11 @@ def _keyvalue_passwords(text: str, low: str) -> Iterator[ConnectionPassword]:
             if "=" not in line:
                 continue
             if ";" in line and _ODBC_KEYS.search(line):
-                regions = [(0, "odbc")]
+                regions = [(0, len(line), "odbc")]
             else:
-                regions = [(m.start(), "libpq-dsn") for m in _LIBPQ_DSN.finditer(line)]
-            for region_start, rule in regions:
-                region = line if rule == "odbc" else _LIBPQ_DSN.match(line, region_start).group(0)
+                regions = [(a, b, "libpq-dsn") for a, b in _libpq_dsns(line)]
+            for region_start, region_end, rule in regions:
+                region = line if rule == "odbc" else line[region_start:region_end]
                 for match in _KV_PASSWORD.finditer(region):
                     raw = match.group("pw")
                     password = _unbrace(raw)
@@ -311,7 +354,7 @@ def regions(line: str) -> list[tuple[int, int]]:
         if ";" in line and _ODBC_KEYS.search(line):
             spans.append((0, len(line)))
         else:
-            spans.extend(m.span() for m in _LIBPQ_DSN.finditer(line))
+            spans.extend(_libpq_dsns(line))
     return spans
 
 

@@ -109,8 +109,18 @@ _PUTTY = lazy_compile(r"^PuTTY-User-Key-File-\d+:.*?^Private-Lines:\s*\d+\s*\n(?
                     re.MULTILINE | re.DOTALL)
 
 
+_PUTTY_HEADER = lazy_compile(r"^PuTTY-User-Key-File-\d+:", re.MULTILINE)
+
+
 def _putty_key(text: str) -> Claim | None:
-    match = _PUTTY.search(text)
+    """The key of a PuTTY file: ``_PUTTY.search(text)``, tried at the first header only.
+
+    A later header can only reach the ``Private-Lines`` the first one
+    reaches, so if the first fails they all do; the regex would scan the
+    rest of the file again from each (quadratic on a file of headers).
+    """
+    header = _PUTTY_HEADER.search(text)
+    match = _PUTTY.match(text, header.start()) if header is not None else None
     return Claim(match.start(), match.group("body"), "putty-private-key") if match else None
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from functools import lru_cache
 from typing import Callable
 from secretaudit.checks.lazyre import lazy_compile
 
@@ -51,6 +52,7 @@ __all__ = [
     "false_positive_reason",
     "has_secret_keyword",
     "is_quoted_on",
+    "first_index",
 ]
 
 # -- placeholders ---------------------------------------------------------------------
@@ -270,8 +272,14 @@ _SECRET_KEYWORD = lazy_compile(
 _SECRET_KEYWORD_STEMS = ("pass", "pwd", "secret", "token", "key", "credential", "auth", "bearer")
 
 
+@lru_cache(maxsize=8)
 def has_secret_keyword(line: str) -> bool:
-    """Whether ``line`` names a secret (``password``, ``token``, ``api_key``...)."""
+    """Whether ``line`` names a secret (``password``, ``token``, ``api_key``...).
+
+    Remembered for the last few lines: the checks ask once per candidate
+    value, and a long line holding many of them must not be read again for
+    each (a string's hash is kept in the string, so asking again is cheap).
+    """
     low = line.lower()
     for stem in _SECRET_KEYWORD_STEMS:  # a loop, not any(genexpr): 5x faster, and this runs per candidate
         if stem in low:
@@ -290,8 +298,8 @@ def is_hash(value: str, line: str) -> bool:
     hash only with hash context, since base64 keys of those sizes are common.
     """
     if len(value) in HASH_HEX_LENGTHS and _HEX.fullmatch(value):
-        return bool(_HASH_CONTEXT.search(line)) or not has_secret_keyword(line)
-    if 20 <= len(value) <= 92 and _B64.fullmatch(value) and _HASH_CONTEXT.search(line):
+        return _has_hash_context(line) or not has_secret_keyword(line)
+    if 20 <= len(value) <= 92 and _B64.fullmatch(value) and _has_hash_context(line):
         try:
             raw = base64.b64decode(value.replace("-", "+").replace("_", "/") + "=" * (-len(value) % 4),
                                    validate=True)
@@ -299,6 +307,12 @@ def is_hash(value: str, line: str) -> bool:
             return False
         return len(raw) in HASH_BYTE_LENGTHS
     return False
+
+
+@lru_cache(maxsize=8)
+def _has_hash_context(line: str) -> bool:
+    """Whether ``line`` talks about hashes; remembered like :func:`has_secret_keyword`."""
+    return _HASH_CONTEXT.search(line) is not None
 
 
 def is_git_sha(value: str, line: str) -> bool:
@@ -348,10 +362,25 @@ def is_data_uri(value: str, line: str = "") -> bool:
     if value.startswith("data:"):
         return True
     if line:
-        at = line.find(value)
-        if at > 0 and line.rfind(";base64,", 0, at) != -1 and "data:" in line[:at]:
-            return True
+        base64_at, data_at = _data_uri_marks(line)
+        if base64_at != -1 and data_at != -1:
+            at = first_index(line, value)
+            # ";base64," and "data:" wholly before the value: their first occurrences say
+            if at > 0 and base64_at + len(";base64,") <= at and data_at + len("data:") <= at:
+                return True
     return is_base64_image(value)
+
+
+@lru_cache(maxsize=256)
+def first_index(line: str, value: str) -> int:
+    """``line.find(value)``, remembered: the checks ask it of each value of a line, several times."""
+    return line.find(value)
+
+
+@lru_cache(maxsize=8)
+def _data_uri_marks(line: str) -> tuple[int, int]:
+    """Where ``;base64,`` and ``data:`` first occur on ``line`` (-1: nowhere); remembered per line."""
+    return line.find(";base64,"), line.find("data:")
 
 
 #: Lock files list package checksums and resolved URLs: high-entropy, public.

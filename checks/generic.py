@@ -49,6 +49,7 @@ below, named and tested.
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 import string
@@ -59,6 +60,7 @@ from typing import Any, Iterable, Iterator, NamedTuple, TYPE_CHECKING
 from secretaudit.checks import filters
 from secretaudit.controls import HARDCODED_CREDENTIALS
 from secretaudit import multiscan, patterns
+from secretaudit.budget import TooCostly
 from secretaudit.errors import ConfigError
 from secretaudit.hookspec import hookimpl
 from secretaudit.model import CheckSpec, Detection, FileItem, Severity, lower_keeping_offsets
@@ -156,10 +158,11 @@ def _ds() -> SimpleNamespace:
     from detect_secrets.plugins.high_entropy_strings import Base64HighEntropyString, HexHighEntropyString
     from detect_secrets.util.filetype import determine_file_type
 
+    by_filetype, default = _linear_keyword_tables(keyword)
     return SimpleNamespace(
         keyword=keyword.KeywordDetector(),
-        keyword_regexes=keyword.REGEX_BY_FILETYPE,
-        keyword_default=keyword.QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP,
+        keyword_regexes=by_filetype,
+        keyword_default=default,
         determine_file_type=determine_file_type,
         Base64=Base64HighEntropyString,
         Hex=HexHighEntropyString,
@@ -168,6 +171,37 @@ def _ds() -> SimpleNamespace:
 
 
 @lru_cache(maxsize=8)
+def _linear_keyword_tables(keyword: Any) -> tuple[dict[Any, dict[re.Pattern[str], int]], dict[re.Pattern[str], int]]:
+    """detect-secrets' keyword regex tables, with the same matches in linear time.
+
+    Its regexes start with a denylisted word and ``\\w*``, tried again at
+    every denylisted word inside a run of word characters: on
+    ``pwdpwdpwd... == "x"`` each try scans the rest of the run (and its
+    ``[^\\s]{0,50}?`` fifty more times), which took 15 s for 8 KB.  Every
+    word inside one run is followed by the same rest of the run, so the
+    same regex that starts only at the run's first denylisted word (found
+    once, atomically) and takes the rest of the run without giving it back
+    finds the same values (the test suite compares them).  Regexes built
+    differently (another detect-secrets version) are kept as they are.
+    """
+    words = "|".join(keyword.DENYLIST)
+    original = f"({words})" + r"\w*"
+    linear = r"(?<!\w)(?>\w*?(" + words + r"))\w*+"
+
+    def linearized(pattern: re.Pattern[str]) -> re.Pattern[str]:
+        source = pattern.pattern
+        if keyword.DENYLIST_REGEX != original or keyword.DENYLIST_REGEX_WITH_PREFIX in source \
+                or not source.startswith(original):
+            return pattern
+        return re.compile(linear + source[len(original):], pattern.flags)
+
+    def table(regexes: dict[re.Pattern[str], int]) -> dict[re.Pattern[str], int]:
+        return {linearized(regex): group for regex, group in regexes.items()}
+
+    return ({filetype: table(regexes) for filetype, regexes in keyword.REGEX_BY_FILETYPE.items()},
+            table(keyword.QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP))
+
+
 def _entropy_plugins(limits: Limits) -> tuple[Any, Any]:
     ds = _ds()
     return ds.Base64(limit=limits.base64), ds.Hex(limit=limits.hex)
@@ -287,11 +321,31 @@ _DS_DENYLIST_WORDS = (r"(?:api|auth|service|account|db|database|priv|private|cli
 #: closed by ``;`` after one.  Half of the lines with a denylisted word in
 #: code fail it (``client("secretsmanager")``); the test suite checks the
 #: superset on the fixture corpus against detect-secrets itself.
-_DS_SHAPE = lazy_compile(
-    r"(?:" + _DS_DENYLIST_WORDS + r")\w*(?:[\]'\"]{0,2}|\[[0-9]*\]|.assign)\s*[:=!(]"
-    r"|[!=]{2,3}\s*\w*(?:" + _DS_DENYLIST_WORDS + r")"
-    r"|(?:" + _DS_DENYLIST_WORDS + r")[^\n]*['\"`];"
+_DS_SHAPE_AT = lazy_compile(
+    # A word of \w characters holding a denylisted word, then the syntax.  The word is found from its
+    # first character, once (atomically): every denylisted word inside one \w run is followed by
+    # the same rest of the run, so trying each of them again, as "(?:words)\w*" did, only costs a
+    # scan of the run per occurrence (quadratic on "pwdpwdpwd..."), never changes the answer.
+    r"(?<!\w)(?>\w*?(?:" + _DS_DENYLIST_WORDS + r"))\w*+(?:[\]'\"]{0,2}|\[[0-9]*\]|.assign)\s*[:=!(]"
+    # A comparison before one; the (?![!=]) only spares the positions inside a run of "=" that
+    # cannot match anyway.
+    r"|[!=]{2,3}(?![!=])\s*\w*(?:" + _DS_DENYLIST_WORDS + r")"
 )
+_DS_WORD = lazy_compile(_DS_DENYLIST_WORDS)
+_QUOTE_SEMICOLONS = ("';", '";', "`;")
+
+
+def _ds_shape(low: str) -> bool:
+    """``low`` (a lower-cased line) has a shape some detect-secrets keyword regex could match.
+
+    The third shape, a denylisted word and later a quoted value closed by
+    ``;``, is a search for a word wholly before the last ``";``: the regex
+    ``(?:words)[^\n]*['"`];`` scanned to the end of the line from every word.
+    """
+    if _DS_SHAPE_AT.search(low) is not None:
+        return True
+    last = max(low.rfind(mark) for mark in _QUOTE_SEMICOLONS)
+    return last > 0 and _DS_WORD.search(low, 0, last) is not None
 
 
 _ALNUM_LOWER = frozenset(string.ascii_lowercase + string.digits)
@@ -334,10 +388,15 @@ def _keyword_line_starts(item: FileItem) -> set[int]:
     starts: set[int] = set()
     rfind = text.rfind
     if multiscan.accelerates(text):
+        taken = (0, -1)  # the line last taken: a stem repeated along one line must not rescan it per stem
         for index, end in _STEM_SET.ends(text):
             at = end - _STEM_LENGTHS[index]
+            if taken[0] <= at <= taken[1]:
+                continue
             if index != _KEY_INDEX or _compound_key_at(item.lowered, at):  # the set's answer, confirmed
-                starts.add(rfind("\n", 0, at) + 1)
+                nl = text.find("\n", at)
+                taken = (rfind("\n", 0, at) + 1, len(text) if nl == -1 else nl)
+                starts.add(taken[0])
         return starts
     low = item.lowered
     for stem in KEYWORD_STEMS:
@@ -514,9 +573,13 @@ def _entropy_line_starts(text: str, limits: Limits) -> set[int]:
     starts: set[int] = set()
     rfind, find = text.rfind, text.find
     memo = _entropy_memo(limits)
+    line_start, line_end, line = 0, -1, ""  # the line of the last string judged against its line
+    judged = 0  # strings judged against that line
     for at, value_end in _quoted_spans(text, min_hex, min_b64):
-        start = rfind("\n", 0, at) + 1
-        if start in starts:
+        if not line_start <= at <= line_end:
+            nl = find("\n", value_end)
+            line_start, line_end, line, judged = rfind("\n", 0, at) + 1, len(text) if nl == -1 else nl, "", 0
+        if line_start in starts:
             continue
         value = text[at + 1:value_end]
         verdict = memo.get(value)
@@ -524,10 +587,19 @@ def _entropy_line_starts(text: str, limits: Limits) -> set[int]:
             verdict = memo[value] = (may_pass_entropy(value, limits, min_b64, min_hex)
                                      and not _entropy_value_reject(value))
         if verdict:
-            end = find("\n", value_end)
-            if not _entropy_line_reject(value, text[start:end if end != -1 else len(text)]):
-                starts.add(start)
+            judged += 1
+            if judged > MAX_LINE_JUDGEMENTS:
+                starts.add(line_start)  # a superset is sound: the detailed pass decides
+                continue
+            line = line or text[line_start:line_end]
+            if not _entropy_line_reject(value, line):
+                starts.add(line_start)
     return starts
+
+
+#: Strings of one line the prefilter judges against the line (each costs a
+#: read of the line) before it hands the whole line to the detailed pass.
+MAX_LINE_JUDGEMENTS = 32
 
 
 # -- keyword extraction ----------------------------------------------------------------------------
@@ -552,7 +624,7 @@ _UNQUOTED = r"(?P<uv>[^\s\"'`][^\s\"'`]*)"
 #: skipped.
 _ASSIGNMENT = lazy_compile(
     r"(?<![\w.$@])(?<!::)(?P<key>[A-Za-z_$@][\w.$@-]*)(?:[\"'`]?\]?)[ \t]*"
-    r"(?::[ \t]*[A-Za-z_][\w\[\]., |]*?[ \t]*(?==))?"
+    r"(?::[ \t]*[A-Za-z_][\w\[\]., |]*+[ \t]*(?==))?"
     r"(?P<op>:=|=>|<-|=(?![=~>])|:(?![:=]))[ \t]*"
     r"(?:" + _QUOTED + "|" + _UNQUOTED + ")"
 )
@@ -657,15 +729,49 @@ def _ds_keyword_fallback(line: str, filename: str) -> list[Candidate]:
 # -- filtering ---------------------------------------------------------------------------------------
 
 
-def _segment_before(line: str, column: int) -> str:
-    """The part of ``line`` from the last separator before ``column`` on.
+#: detect-secrets' ``is_likely_id_string`` regex, ``(^(id|myid|userid)|_id)s?[^a-z0-9]``, in its two parts.
+_ID_AT_START = lazy_compile(r"(?:id|myid|userid)s?[^a-z0-9]", re.IGNORECASE)
+_ID_ANYWHERE = lazy_compile(r"_ids?[^a-z0-9]", re.IGNORECASE)
+#: Where one entry of a one-line JSON or query string ends and the next begins.
+_SEGMENT_SEPARATORS = lazy_compile(r"[,{;(&?]")
 
-    detect-secrets' ``is_likely_id_string`` looks for ``_id`` before the
-    secret; on one-line JSON (``{"client_id": "a", "client_secret": "b"}``)
-    that would drop the secret, so it is given only the secret's own entry.
+
+@lru_cache(maxsize=8)
+def _line_marks(line: str) -> tuple[list[int], list[int], list[int]]:
+    """Separator offsets, and the starts and ends of every ``_id`` mark, of one line (remembered per line)."""
+    separators = [match.start() for match in _SEGMENT_SEPARATORS.finditer(line)]
+    starts: list[int] = []
+    ends: list[int] = []
+    search = _ID_ANYWHERE.search
+    found = search(line)
+    while found is not None:
+        starts.append(found.start())
+        ends.append(found.end())
+        found = search(line, found.start() + 1)
+    return separators, starts, ends
+
+
+def _likely_id_before(value: str, line: str) -> bool:
+    """detect-secrets' ``is_likely_id_string`` of ``value``, on the value's own entry of ``line``.
+
+    It looks for ``_id`` before the secret; on one-line JSON
+    (``{"client_id": "a", "client_secret": "b"}``) the whole line would drop
+    the secret, so only the part from the last separator (``,{;(&?``) before
+    the value's first occurrence is judged.  The same answer as calling it
+    on that part, from marks found once per line: each value of a long line
+    used to cost a search of the line up to it (quadratic).
     """
-    cut = max(line.rfind(sep, 0, column) for sep in (",", "{", ";", "(", "&", "?"))
-    return line[cut + 1:]
+    column = filters.first_index(line, value)
+    if column == -1:
+        return False
+    separators, starts, ends = _line_marks(line)
+    before = bisect.bisect_left(separators, column)
+    segment = separators[before - 1] + 1 if before else 0
+    if _ID_AT_START.match(line, segment, column) is not None:
+        return True
+    # The first mark in the segment ends first: marks are 4 or 5 characters long.
+    first = bisect.bisect_left(starts, segment)
+    return first < len(starts) and ends[first] <= column
 
 
 def _our_filters_reject(value: str, line: str, literal: bool) -> bool:
@@ -708,34 +814,31 @@ def _keyword_value_rejected(cand: Candidate, line: str, fallback: bool) -> bool:
     return False
 
 
-def _cheap_entropy_reject(value: str, line: str) -> bool:
-    """The entropy filters that need no detect-secrets: also run by the prefilter.
+def _entropy_value_reject(value: str) -> bool:
+    """The entropy filters that need no detect-secrets and look at the value alone (so it can be memoised).
 
-    Pure functions of the value and its line, applied identically in the
+    With :func:`_entropy_line_reject`, also run by the prefilter: pure
+    functions of the value and its line, applied identically in the
     detailed pass, so skipping a line they reject entirely is sound.
     """
-    return _entropy_value_reject(value) or _entropy_line_reject(value, line)
-
-
-def _entropy_value_reject(value: str) -> bool:
-    """The part of :func:`_cheap_entropy_reject` that looks at the value alone (so it can be memoised)."""
     return (filters.is_identifier_like(value) or filters.is_name_like(value) or filters.is_alphabet(value)
             or _our_value_filters_reject(value, literal=True))
 
 
 def _entropy_line_reject(value: str, line: str) -> bool:
-    """The part of :func:`_cheap_entropy_reject` that needs the line."""
+    """The entropy filters that need no detect-secrets and need the value's line."""
     return filters.is_hex_id(value, line) or _our_line_filters_reject(value, line)
 
 
-def _entropy_value_rejected(value: str, line: str) -> bool:
-    if _cheap_entropy_reject(value, line):
+def _entropy_value_rejected(value: str, line: str, work: "_LineWork") -> bool:
+    if _entropy_value_reject(value):
+        return True
+    work.spend(value)
+    if _entropy_line_reject(value, line):
         return True
     h = _ds().h
-    column = max(line.find(value), 0)
     return (h.is_sequential_string(value) or h.is_potential_uuid(value)
-            or h.is_not_alphanumeric_string(value)
-            or h.is_likely_id_string(value, _segment_before(line, column)))
+            or h.is_not_alphanumeric_string(value) or _likely_id_before(value, line))
 
 
 # -- one line ------------------------------------------------------------------------------------------
@@ -753,27 +856,66 @@ class _FileContext(NamedTuple):
 _SYNTAX_CHARS = frozenset("=:<(;")
 
 
-def _keyword_hits(line: str, ctx: _FileContext) -> Iterator[Candidate]:
+#: Distinct candidate values of one line judged against the line, times the
+#: line's length, before the file is refused: judging a value may read the
+#: line once more (to find where the value first occurs), so this bounds a
+#: line full of candidates to a second or so.  Ordinary lines never come
+#: near it (a 1 MB line may hold 4,096 values, a 100-character one millions).
+MAX_LINE_WORK = 1 << 32
+
+
+class _LineWork:
+    """What judging candidate values of one line may still cost (see :data:`MAX_LINE_WORK`)."""
+
+    __slots__ = ("left", "item", "start", "judged")
+
+    def __init__(self, item: FileItem, start: int, line: str) -> None:
+        self.left = MAX_LINE_WORK // (len(line) + 1)
+        self.item, self.start = item, start
+        self.judged: set[str] = set()
+
+    def spend(self, value: str) -> None:
+        """Count ``value`` (once per line: what a line-level filter learnt of it is remembered)."""
+        if value in self.judged:
+            return
+        self.judged.add(value)
+        self.left -= 1
+        if self.left < 0:
+            raise TooCostly("line too dense", f"line {self.item.line_of(self.start)} holds too many candidate "
+                            "secrets to judge in reasonable time (minified or generated?); split the line "
+                            "or exclude the file")
+
+
+def _keyword_hits(line: str, ctx: _FileContext, work: _LineWork) -> Iterator[Candidate]:
     if _SYNTAX_CHARS.isdisjoint(line):
         return  # e.g. Python's "pass": a stem, but nothing assigned
     candidates, explained = _assignments(line, ctx.code)
     fallback = False
-    if not explained and _FALLBACK_SYNTAX.search(line) and _DS_SHAPE.search(lower_keeping_offsets(line)):
+    if not explained and _FALLBACK_SYNTAX.search(line) and _ds_shape(lower_keeping_offsets(line)):
         candidates = _ds_keyword_fallback(line, ctx.filename)
         fallback = True
+    judged: set[tuple[str, str, bool]] = set()
     for cand in candidates:
+        if (cand.value, cand.key, cand.literal) in judged:
+            continue  # the same verdict again; and once reported, a value is reported once per line
+        judged.add((cand.value, cand.key, cand.literal))
+        work.spend(cand.value)
         if not _keyword_value_rejected(cand, line, fallback):
             yield cand
 
 
-def _entropy_hits(line: str, ctx: _FileContext) -> Iterator[Candidate]:
+def _entropy_hits(line: str, ctx: _FileContext, work: _LineWork) -> Iterator[Candidate]:
     base64_plugin, hex_plugin = _entropy_plugins(ctx.limits)
     for plugin, rule in ((base64_plugin, "high-entropy-base64"), (hex_plugin, "high-entropy-hex")):
+        judged: set[str] = set()
         for value in plugin.analyze_string(line):
+            if value in judged:
+                continue  # the same verdict again; and once reported, a value is reported once per line
+            judged.add(value)
             if plugin.calculate_shannon_entropy(value) <= plugin.entropy_limit:
                 continue
-            if not _entropy_value_rejected(value, line):
-                yield Candidate(max(line.find(value), 0), value, "", True, rule)
+            if not _entropy_value_rejected(value, line, work):
+                yield Candidate(max(filters.first_index(line, value), 0), value, "", True, rule)
 
 
 _LABELS = {
@@ -829,10 +971,11 @@ def scan_text(item: FileItem, limits: Limits, prefilter: bool) -> list[tuple[int
     for start, line in lines:
         seen: set[str] = set()
         hits: list[Candidate] = []
+        work = _LineWork(item, start, line)
         if keyword_starts is None or start in keyword_starts:
-            hits.extend(_keyword_hits(line, ctx))
+            hits.extend(_keyword_hits(line, ctx, work))
         if entropy_starts is None or start in entropy_starts:
-            hits.extend(_entropy_hits(line, ctx))
+            hits.extend(_entropy_hits(line, ctx, work))
         for cand in hits:  # keyword first, then base64, then hex: one finding per value
             if cand.value not in seen:
                 seen.add(cand.value)

@@ -825,14 +825,98 @@ def _literal_probes() -> tuple[tuple[str, LazyPattern | None, tuple[int, ...]], 
                  for token, indexes in sorted(owners.items(), key=lambda kv: (kv[0].literal, kv[0].tail)))
 
 
-def _add_window(windows: dict[int, list[tuple[int, int]]], text: str, at: int, rules: tuple[int, ...]) -> None:
-    """Record the line of the token hit at ``at`` (through the key block) for each rule."""
-    line_start = text.rfind("\n", 0, at) + 1
-    nl = text.find("\n", at)
-    line_end = len(text) if nl == -1 else nl + 1
-    for index in rules:
-        end = _block_end(text, at, line_end) if RULES[index].multiline else line_end
-        windows.setdefault(index, []).append((line_start, end))
+class _Lines:
+    """Line bounds of offsets in one text, for many lookups.
+
+    The last line found is remembered, and after a few lookups elsewhere a
+    sorted index of line starts is built: a token repeated along one long
+    line (``AKIAAKIA...``, a megabyte of it) must not cost a scan of the line
+    per occurrence, which made the prefilter quadratic.
+    """
+
+    __slots__ = ("text", "_last", "_misses", "_starts")
+
+    #: Lookups answered by scanning for newlines before the index is built.
+    MISSES_BEFORE_INDEX = 32
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._last = (0, 0)
+        self._misses = 0
+        self._starts: list[int] | None = None
+
+    def bounds(self, at: int) -> tuple[int, int]:
+        """(start, end) of the line holding offset ``at``; ``end`` is past its newline."""
+        last = self._last
+        if last[0] <= at < last[1]:
+            return last
+        text = self.text
+        if self._starts is None and self._misses < self.MISSES_BEFORE_INDEX:
+            self._misses += 1
+            nl = text.find("\n", at)
+            last = (text.rfind("\n", 0, at) + 1, len(text) if nl == -1 else nl + 1)
+        else:
+            starts = self._starts
+            if starts is None:
+                starts = self._starts = [0]
+                find, append = text.find, starts.append
+                nl = find("\n")
+                while nl != -1:
+                    append(nl + 1)
+                    nl = find("\n", nl + 1)
+            i = bisect.bisect_right(starts, at)
+            last = (starts[i - 1], starts[i] if i < len(starts) else len(text))
+        self._last = last
+        return last
+
+
+class _Windows:
+    """The prefilter's answer being built: per rule index, the line windows to search.
+
+    One window per rule and line: later hits on a line only extend a
+    private key window (through a later ``-----END``), so a line full of
+    tokens costs the detailed pass one search, not one per token.
+    """
+
+    __slots__ = ("text", "lines", "by_rule", "_end_from", "_end_at")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.lines = _Lines(text)
+        self.by_rule: dict[int, list[tuple[int, int]]] = {}
+        self._end_from, self._end_at = len(text) + 1, -1  # the last "-----END" search: from where, found where
+
+    def add(self, at: int, rules: tuple[int, ...]) -> None:
+        """Record the line of the token hit at ``at`` (through the key block) for each rule."""
+        line_start, line_end = self.lines.bounds(at)
+        for index in rules:
+            end = self._block_end(at, line_end) if RULES[index].multiline else line_end
+            spans = self.by_rule.setdefault(index, [])
+            if spans and spans[-1][0] == line_start:
+                if end > spans[-1][1]:
+                    spans[-1] = (line_start, end)
+            else:
+                spans.append((line_start, end))
+
+    def has_line(self, index: int, at: int) -> bool:
+        """Whether rule ``index`` already searches the line of ``at``."""
+        spans = self.by_rule.get(index)
+        return bool(spans) and spans[-1][0] == self.lines.bounds(at)[0]
+
+    def _block_end(self, at: int, line_end: int) -> int:
+        """End of a private key window: through its ``-----END`` line, and the next line.
+
+        The marker search is remembered: hits come in increasing order, and
+        a text of ``-----BEGIN ... KEY-----`` lines without an ``-----END``
+        must not be searched to its end once per line.
+        """
+        text = self.text
+        end = self.lines.bounds(line_end)[1] if line_end < len(text) else len(text)
+        if not (self._end_from <= at and (self._end_at == -1 or self._end_at >= at)):
+            self._end_from, self._end_at = at, text.find("-----END", at)
+        if self._end_at != -1:
+            end = max(end, self.lines.bounds(self._end_at)[1])
+        return end
 
 
 def _hit_rules_by_literal(text: str) -> dict[int, list[tuple[int, int]]]:
@@ -842,15 +926,31 @@ def _hit_rules_by_literal(text: str) -> dict[int, list[tuple[int, int]]]:
     windows as the one-pass prefilter (they are merged and sorted before use,
     so their order does not matter).
     """
-    windows: dict[int, list[tuple[int, int]]] = {}
-    find = text.find
+    windows = _Windows(text)
     for literal, verify, rules in _literal_probes():
-        at = find(literal)
-        while at != -1:
-            if verify is None or verify.match(text, at) is not None:
-                _add_window(windows, text, at, rules)
-            at = find(literal, at + 1)
-    return windows
+        _find_token(windows, literal, verify, rules, 0, len(text))
+    return windows.by_rule
+
+
+def _find_token(windows: _Windows, literal: str, verify: LazyPattern | None, rules: tuple[int, ...],
+                start: int, end: int) -> None:
+    """Every hit of one token in ``text[start:end]`` into ``windows``.
+
+    Once a line is recorded for the token's rules, the rest of that line is
+    skipped (the window would not change), except for private keys, whose
+    window depends on the last token of the line.
+    """
+    text = windows.text
+    find = text.find
+    multiline = any(RULES[index].multiline for index in rules)
+    at = find(literal, start, end)
+    while at != -1:
+        if verify is None or verify.match(text, at) is not None:
+            windows.add(at, rules)
+            if not multiline:
+                at = find(literal, windows.lines.bounds(at)[1], end)
+                continue
+        at = find(literal, at + 1, end)
 
 
 @lru_cache(maxsize=1)
@@ -871,26 +971,36 @@ def _hit_rules_by_set(text: str) -> dict[int, list[tuple[int, int]]] | None:
 
     Each reported end bounds the token's start to a few characters; the
     literal is looked for there and confirmed with the same tail check,
-    so the hits are exactly the literal-by-literal ones.
+    so the hits are exactly the literal-by-literal ones.  A token already
+    recorded on its line is not looked at again (private keys excepted).
     """
     if not multiscan.accelerates(text):
         return None
     token_set, widths = _token_set()
-    windows: dict[int, list[tuple[int, int]]] = {}
+    windows = _Windows(text)
     probes = _literal_probes()
     find = text.find
     confirmed: set[tuple[int, int]] = set()
+    multiline = [any(RULES[rule].multiline for rule in rules) for _literal, _verify, rules in probes]
     for index, end in token_set.ends(text):
         literal, verify, rules = probes[index]
+        if not multiline[index] and all(windows.has_line(rule, end - 1) for rule in rules):
+            continue  # a token never spans lines: this one's line is recorded already
         shortest, longest = widths[index]
         at = find(literal, max(0, end - longest), end - shortest + len(literal))
         while at != -1:
             if (at, index) not in confirmed:
                 confirmed.add((at, index))
                 if verify is None or verify.match(text, at) is not None:
-                    _add_window(windows, text, at, rules)
+                    windows.add(at, rules)
             at = find(literal, at + 1, end - shortest + len(literal))
-    return windows
+    return windows.by_rule
+
+
+#: Prefilter hits on one line after which the rest of the line is searched
+#: token by token (``str.find``) instead of hit by hit: a line made of one
+#: token repeated would otherwise cost a round of probes per occurrence.
+MAX_HITS_PER_LINE = 16
 
 
 def _hit_rules(text: str) -> dict[int, list[tuple[int, int]]]:
@@ -899,9 +1009,11 @@ def _hit_rules(text: str) -> dict[int, list[tuple[int, int]]]:
     With the accelerator (:mod:`secretaudit.multiscan`) every token is found in
     one pass.  Without it, one regex alternation over all tokens: the search
     restarts one character after each hit, so every occurrence of every
-    token is seen, even overlapping ones.  Until this process has scanned
-    :data:`LITERAL_SCAN_BUDGET` characters (and unless the prefilter is built
-    already), tokens are looked for literal by literal instead.
+    token is seen, even overlapping ones; past :data:`MAX_HITS_PER_LINE` hits
+    on a line, the rest of it is searched literal by literal.  Until this
+    process has scanned :data:`LITERAL_SCAN_BUDGET` characters (and unless
+    the prefilter is built already), tokens are looked for literal by
+    literal instead.
     """
     global _literal_bytes
     by_set = _hit_rules_by_set(text)
@@ -910,45 +1022,32 @@ def _hit_rules(text: str) -> dict[int, list[tuple[int, int]]]:
     if _literal_bytes < LITERAL_SCAN_BUDGET and prefilter.cache_info().currsize == 0:
         _literal_bytes += len(text)
         return _hit_rules_by_literal(text)
-    windows: dict[int, list[tuple[int, int]]] = {}
+    windows = _Windows(text)
     pattern, probes = prefilter()
     search = pattern.search
-    size = len(text)
     pos = 0
+    line_hits = 0
     last_line: tuple[int, int] = (-1, -1)
     while True:
         match = search(text, pos)
         if match is None:
-            return windows
+            return windows.by_rule
         at = match.start()
         pos = at + 1
         if last_line[0] <= at < last_line[1]:
-            line_start, line_end = last_line
+            line_hits += 1
+            if line_hits > MAX_HITS_PER_LINE:
+                for literal, verify, rules in _literal_probes():
+                    _find_token(windows, literal, verify, rules, max(0, at - len(literal) + 1), last_line[1])
+                pos = last_line[1]
+                continue
         else:
-            line_start = text.rfind("\n", 0, at) + 1
-            nl = text.find("\n", at)
-            line_end = size if nl == -1 else nl + 1
-            last_line = (line_start, line_end)
+            last_line, line_hits = windows.lines.bounds(at), 1
         for probe in probes[text[at]]:
             start = at - probe.lead_offset
             if start < 0 or probe.verify.match(text, start) is None:
                 continue
-            for index in probe.rules:
-                end = line_end
-                if RULES[index].multiline:
-                    end = _block_end(text, at, line_end)
-                windows.setdefault(index, []).append((line_start, end))
-
-
-def _block_end(text: str, at: int, line_end: int) -> int:
-    """End of a private key window: through its ``-----END`` line, and the next line."""
-    nl = text.find("\n", line_end)
-    end = len(text) if nl == -1 else nl + 1
-    marker = text.find("-----END", at)
-    if marker != -1:
-        nl = text.find("\n", marker)
-        end = max(end, len(text) if nl == -1 else nl + 1)
-    return end
+            windows.add(at, probe.rules)
 
 
 def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -963,8 +1062,74 @@ def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
-def _accept(rule: Rule, text: str, match: re.Match[str]) -> Hit | None:
-    """Apply the context, placeholder and structural checks to one regex match."""
+class _Context:
+    """Whether a context rule's keyword is on a match's line, outside the match.
+
+    The same answers as searching the line before and after each match,
+    without searching a long line again for each of its matches (which was
+    quadratic on a line of many candidates): matches come in increasing
+    order, "a keyword before" stays true once true, "a keyword after" stays
+    true up to the keyword found, and each search resumes where the last
+    one stopped.
+    """
+
+    __slots__ = ("text", "search", "width", "line", "before_end", "before_scanned", "after_at", "after_none")
+
+    def __init__(self, rule: Rule, text: str) -> None:
+        assert rule.context_regex is not None
+        self.text = text
+        self.search = rule.context_regex.search
+        self.width = _max_width(rule.context_regex.pattern, rule.context_regex.flags)
+        self.line = (0, -1)
+
+    def holds(self, start: int, end: int) -> bool:
+        text = self.text
+        line_start, line_end = self.line
+        if not (line_start <= start <= line_end):
+            line_start = text.rfind("\n", 0, start) + 1
+            nl = text.find("\n", end)
+            self.line = line_start, line_end = line_start, len(text) if nl == -1 else nl
+            self.before_end, self.before_scanned = -1, line_start  # a keyword ends at before_end; none before scanned
+            self.after_at, self.after_none = -1, line_end + 1  # a keyword starts at after_at; none from after_none
+        if self._before(start, line_start):
+            return True
+        if end >= self.after_none:
+            return False
+        if end <= self.after_at:
+            return True
+        found = self.search(text, end, line_end)
+        if found is None:
+            self.after_none = end
+            return False
+        self.after_at = found.start()
+        return True
+
+    def _before(self, start: int, line_start: int) -> bool:
+        if 0 <= self.before_end <= start:
+            return True
+        # Nothing lies wholly before before_scanned: a keyword before start ends after it.
+        resume = line_start if self.width is None else max(line_start, self.before_scanned - self.width)
+        found = self.search(self.text, resume, start)
+        if found is None:
+            self.before_scanned = max(self.before_scanned, start)
+            return False
+        self.before_end = found.end()
+        return True
+
+
+@lru_cache(maxsize=None)
+def _max_width(pattern: str, flags: int) -> int | None:
+    """The longest match of a pattern, or None when it is unbounded."""
+    longest = _re_parser.parse(pattern, flags).getwidth()[1]
+    return None if longest >= _re_parser.MAXREPEAT else longest
+
+
+def _accept(rule: Rule, text: str, match: re.Match[str], context: _Context | None = None) -> Hit | None:
+    """Apply the context, placeholder and structural checks to one regex match.
+
+    ``context`` is the rule's :class:`_Context` for ``text``, when matches
+    are checked in increasing order (as :func:`find_credentials` does).
+    """
     groups = rule.regex.groupindex
     if "secret" in groups:
         secret, start, end = match.group("secret"), match.start("secret"), match.end("secret")
@@ -972,11 +1137,9 @@ def _accept(rule: Rule, text: str, match: re.Match[str]) -> Hit | None:
         secret, start, end = match.group(0), match.start(), match.end()
     prefix = match.group("prefix") if "prefix" in groups else rule.prefix
     if rule.context_regex is not None:
-        line_start = text.rfind("\n", 0, start) + 1
-        nl = text.find("\n", end)
-        line_end = len(text) if nl == -1 else nl
-        find = rule.context_regex.search
-        if find(text, line_start, start) is None and find(text, end, line_end) is None:
+        if context is None:
+            context = _Context(rule, text)
+        if not context.holds(start, end):
             return None
     body = secret[len(prefix):] if prefix and secret.startswith(prefix) else secret
     if looks_fake(body, rule.structured):
@@ -1021,15 +1184,17 @@ def find_credentials(text: str, prefilter: bool = True) -> list[Hit]:
             return hits
         for index in sorted(windows):
             rule = RULES[index]
+            context = _Context(rule, text) if rule.context_regex is not None else None
             for start, end in _merged(windows[index]):
                 for match in rule.regex.finditer(text, start, end):
-                    hit = _accept(rule, text, match)
+                    hit = _accept(rule, text, match, context)
                     if hit is not None:
                         hits.append(hit)
     else:
         for rule in RULES:
+            context = _Context(rule, text) if rule.context_regex is not None else None
             for match in rule.regex.finditer(text):
-                hit = _accept(rule, text, match)
+                hit = _accept(rule, text, match, context)
                 if hit is not None:
                     hits.append(hit)
     return _dedupe(hits)

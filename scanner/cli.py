@@ -41,14 +41,23 @@ def _common_options(func: Callable) -> Callable:
         click.option("--no-prefilter", is_flag=True, help="Run every detector on every line (slower; same results)."),
         click.option("--workers", type=int, metavar="N", help="Worker processes (default: one per core)."),
         click.option("--no-cache", is_flag=True, help="Ignore and do not update the scan cache."),
+        click.option("--file-timeout", metavar="SECONDS", expose_value=False, callback=_remember_file_timeout,
+                     help="Skip (as an error) a file whose checks take longer than SECONDS (default 30; 0: no limit)."),
     ]
     for option in reversed(options):
         func = option(func)
     return func
 
 
+<<<<<<< HEAD
 _CREATE_DIRS = click.option("--create-dirs", is_flag=True,
                             help="Create missing parent directories of the files written (default: refuse).")
+=======
+def _remember_file_timeout(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    """Keep ``--file-timeout`` for :class:`Runner` (validated there with the config key)."""
+    if value is not None:
+        ctx.meta["secretaudit.file_timeout"] = value
+>>>>>>> i14-stalls
 
 
 def _output_options(func: Callable) -> Callable:
@@ -84,6 +93,9 @@ class Runner:
 
         start = _start_dir(paths)
         self.config = load_config(config_path, start)
+        context = click.get_current_context(silent=True)
+        if context is not None and "secretaudit.file_timeout" in context.meta:
+            overrides = {**(overrides or {}), "file_timeout": context.meta["secretaudit.file_timeout"]}
         for key, value in (overrides or {}).items():
             if value is None:
                 continue

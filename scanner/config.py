@@ -98,6 +98,19 @@ def parse_timeout(value: Any) -> float:
     return float(value)
 
 
+def _file_timeout(value: Any) -> float:
+    """Seconds, finite and not negative (from YAML a number, from the command line text); 0 is no budget."""
+    if isinstance(value, bool):
+        raise ValueError("expected a number of seconds (0 for no limit)")
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise ValueError("expected a number of seconds (0 for no limit)") from None
+    if not 0 <= seconds < 1e9:  # also refuses nan and inf
+        raise ValueError("expected a number of seconds from 0 (no limit) to 1e9")
+    return seconds
+
+
 def _mapping(value: Any) -> dict:
     if not isinstance(value, dict):
         raise ValueError("expected a mapping")
@@ -125,6 +138,8 @@ SETTINGS: dict[str, Setting] = {
     "baseline": Setting(_str, DEFAULT_BASELINE, "baseline file of accepted findings, relative to the config"),
     "disable": Setting(_str_list, [], "check ids to turn off (e.g. [SA102])"),
     "prefilter": Setting(_bool, True, "skip detailed detectors on lines no cheap prefilter matches"),
+    "file_timeout": Setting(_file_timeout, 30.0, "seconds the checks may spend on one file before it is skipped "
+                                                 "as an error (0 = no limit)"),
     "workers": Setting(_workers, 0, "worker processes for large scans ('auto' = one per core)"),
     "checks": Setting(_mapping, {}, "per-check options, keyed by check id (e.g. SA102: {entropy_limit: 4.5})"),
     "plugins": Setting(_str_list, [], "extra plugin modules to load by import path"),
@@ -252,8 +267,12 @@ def read_config_file(path: Path) -> dict[str, Any]:
         return table
     import yaml
 
+    from secretaudit.safeyaml import YAMLBomb, load
+
     try:
-        data = yaml.safe_load(raw)
+        data = load(raw)
+    except YAMLBomb as exc:
+        raise ConfigError(source, None, str(exc)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
+from secretaudit.budget import FileTimeout, TooCostly, deadline
 from secretaudit.files import FileRef
 from secretaudit.model import (Detection, FileItem, Finding, Location, Status, Waiver, fingerprint, redact,
                            secret_digest)
@@ -84,11 +85,19 @@ def _rank(det: Detection, config: "Config") -> tuple[int, str]:
 
 
 def detection_rows(item: FileItem, detections: Iterable[Detection], config: "Config") -> list[Row]:
-    """Redact and digest one file's detections and find their inline waivers."""
+    """Redact and digest one file's detections and find their inline waivers.
+
+    A line's waiver is read once per check: a long line with many findings
+    must not be copied and searched again for each.
+    """
     rows = []
+    waivers: dict[tuple[int, str], str | None] = {}
     for det in _dedupe(detections, config):
-        line = item.line_text(det.line) if det.line else ""
-        previous = item.line_text(det.line - 1) if det.line and det.line > 1 else ""
+        waiver_key = (det.line, det.check_id)
+        if waiver_key not in waivers:
+            line = item.line_text(det.line) if det.line else ""
+            previous = item.line_text(det.line - 1) if det.line and det.line > 1 else ""
+            waivers[waiver_key] = waiver_for(previous, line, det.check_id)
         rows.append([det.check_id, det.rule, det.line, secret_digest(det.secret), det.label,
                      redact(det.secret, det.visible_prefix), waiver_for(previous, line, det.check_id)]
                     + ([True] if det.error else []))
@@ -279,11 +288,24 @@ def scan_file(ref: FileRef, config: "Config", target: str, caching: bool = False
             # vouches for the file, keys the verdict the way a rescan looks it up
             result.cache_entry = (signature, ref.digest or digest, _binary_payload())
         return result
-    rows = run_checks(item, config)
+    try:
+        with deadline(config.settings.get("file_timeout", 0)):
+            rows = run_checks(item, config)
+    except (FileTimeout, TooCostly) as exc:
+        return FileResult(ref.relpath, skip=_too_costly(ref.relpath, exc, config))
     result = FileResult(ref.relpath, findings_from_rows(rows, ref.relpath, config, target), size=len(data))
     if digest is not None:
         result.cache_entry = (signature, digest, encode_payload(rows))
     return result
+
+
+def _too_costly(relpath: str, exc: "FileTimeout | TooCostly", config: "Config") -> Skip:
+    """The skip of a file whose checks ran out of time or refused its content: an error, the file went unchecked."""
+    if isinstance(exc, TooCostly):
+        return Skip(relpath, exc.reason, f"{relpath}: not checked: {exc}", is_error=True)
+    seconds = config.settings.get("file_timeout", 0)
+    return Skip(relpath, "timed out", f"{relpath}: not checked: its checks took longer than file_timeout "
+                f"({seconds:g}s); raise file_timeout (or --file-timeout), or exclude it", is_error=True)
 
 
 def _lstat(path: str) -> os.stat_result | None:

@@ -17,7 +17,8 @@ import sys
 
 #: ``scan``'s options that take a value (the tests compare it with the click command).
 SCAN_VALUE_OPTIONS = frozenset({
-    "-c", "--config", "-p", "--exclude", "--max-file-size", "--workers", "--shard", "--compare", "--report",
+    "-c", "--config", "-p", "--exclude", "--max-file-size", "--file-timeout", "--workers", "--shard", "--compare",
+    "--report",
     "--format", "--ref", "--baseline", "--fail-on", "--github-api-url",
 })
 

@@ -604,7 +604,7 @@ def test_detect_secrets_is_used_without_loading_requests() -> None:
 
 
 def test_detect_secrets_shape_gate_is_a_superset_of_its_keyword_regexes() -> None:
-    """Every line detect-secrets' KeywordDetector reports on passes ``_DS_SHAPE`` (so skipping
+    """Every line detect-secrets' KeywordDetector reports on passes ``_ds_shape`` (so skipping
     the rest never loses a finding), and the gate does reject ordinary code lines."""
     from detect_secrets.plugins import keyword
     from detect_secrets.util.filetype import determine_file_type
@@ -630,8 +630,8 @@ def test_detect_secrets_shape_gate_is_a_superset_of_its_keyword_regexes() -> Non
                       keyword.C_PLUS_PLUS_REGEX_TO_GROUP, keyword.COMMON_C_DENYLIST_REGEX_TO_GROUP):
             if list(detector.analyze_string(line, denylist_regex_to_group=table)):
                 reported += 1
-                assert generic._DS_SHAPE.search(lower_keeping_offsets(line)), (name, line)
+                assert generic._ds_shape(lower_keeping_offsets(line)), (name, line)
     for code in ('client = self.client("secretsmanager", region)', 'if bool(key_id) != bool(secret):',
                  'raise fail("profile", "set access_key_id/secret_access_key, not both")'):
-        rejected += generic._DS_SHAPE.search(code.lower()) is None
+        rejected += not generic._ds_shape(code.lower())
     assert reported > 50 and rejected == 3

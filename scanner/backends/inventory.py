@@ -116,9 +116,11 @@ def _entry_lines(text: str) -> list[int]:
     import yaml
     from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
+    from secretaudit import safeyaml
+
     try:
-        root = yaml.compose(text)
-    except yaml.YAMLError:
+        root = safeyaml.compose(text, yaml.SafeLoader)
+    except (yaml.YAMLError, safeyaml.YAMLBomb):
         return []
     if not isinstance(root, MappingNode):
         return []
@@ -223,8 +225,12 @@ class InventoryBackend(Backend):
         else:
             import yaml
 
+            from secretaudit.safeyaml import YAMLBomb, load
+
             try:
-                data = yaml.load(text, Loader=_loader())  # noqa: S506 - a SafeLoader subclass
+                data = load(text, _loader())
+            except YAMLBomb as exc:
+                raise BackendError(f"{where}: {exc}", reason="config") from None
             except yaml.YAMLError as exc:
                 mark = getattr(exc, "problem_mark", None)
                 at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
