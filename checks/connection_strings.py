@@ -381,7 +381,7 @@ def secretaudit_scan_file(item: FileItem, config: "Config") -> list[Detection] |
         return None
     from secretaudit.claims import claimed_values
 
-    claimed = claimed_values(item, config)
+    claimed = claimed_values(item, config, CHECK_ID)
     detections = []
     for hit in hits:
         if hit.password in claimed:

@@ -1011,7 +1011,7 @@ def secretaudit_scan_file(item: FileItem, config: "Config") -> list[Detection] |
     regions: dict[int, list[tuple[int, int]]] = {}
     from secretaudit.claims import claimed_values
 
-    claimed = claimed_values(item, config)
+    claimed = claimed_values(item, config, CHECK_ID)
     detections = []
     for start, cand in found:
         if start not in regions:

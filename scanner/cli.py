@@ -49,15 +49,14 @@ def _common_options(func: Callable) -> Callable:
     return func
 
 
-<<<<<<< HEAD
 _CREATE_DIRS = click.option("--create-dirs", is_flag=True,
                             help="Create missing parent directories of the files written (default: refuse).")
-=======
+
+
 def _remember_file_timeout(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
     """Keep ``--file-timeout`` for :class:`Runner` (validated there with the config key)."""
     if value is not None:
         ctx.meta["secretaudit.file_timeout"] = value
->>>>>>> i14-stalls
 
 
 def _output_options(func: Callable) -> Callable:

@@ -99,7 +99,7 @@ def detection_rows(item: FileItem, detections: Iterable[Detection], config: "Con
             previous = item.line_text(det.line - 1) if det.line and det.line > 1 else ""
             waivers[waiver_key] = waiver_for(previous, line, det.check_id)
         rows.append([det.check_id, det.rule, det.line, secret_digest(det.secret), det.label,
-                     redact(det.secret, det.visible_prefix), waiver_for(previous, line, det.check_id)]
+                     redact(det.secret, det.visible_prefix), waivers[waiver_key]]
                     + ([True] if det.error else []))
     return rows
 
