@@ -302,7 +302,7 @@ class _Walk:
                 else:
                     handle = archive.extractfile(info)
                     assert handle is not None  # a regular file
-                    content = self._read_plain(handle, member)
+                    content = self._read_member(handle, member)
                     if content is not None:
                         self.member(member, info.name, content, depth)
 
@@ -316,36 +316,29 @@ class _Walk:
         name = _inner_name(display, kind)
         member = f"{display}!{name}"
         self.count_member(member)
-        content = self._read_plain(stream, member)
+        content = self._read_member(stream, member)
         if content is not None:
             self.member(member, name, content, depth)
 
     # -- members ------------------------------------------------------------------
 
-    def _read_member(self, handle: IO[bytes], member: str, compressed: int) -> bytes | None:
-        """A zip member's bytes, counted as expanded; None (and a skip) when over its size."""
-        chunks, got = [], 0
-        while True:
-            chunk = handle.read(min(_CHUNK, self.limits.member_size + 1 - got))
-            if not chunk:
-                return b"".join(chunks)
-            got += len(chunk)
-            self.expand(len(chunk), member)
-            if self.claims_bomb(got, compressed):  # the entry's sizes lied
-                raise _Stop(self.bomb(member))
-            if got > self.limits.member_size:
-                self.skips.append(self._too_large(member, got))
-                return None
-            chunks.append(chunk)
+    def _read_member(self, handle: IO[bytes], member: str, compressed: int | None = None) -> bytes | None:
+        """A member's bytes; None (and a skip) when over its size.
 
-    def _read_plain(self, handle: Any, member: str) -> bytes | None:
-        """A member's bytes from a tar or a stream (which counts its own expansion); None when too large."""
+        ``compressed``: a zip entry's compressed size, so its expansion is
+        counted here and a lying entry is caught as a bomb; None for a tar
+        member or a stream, which count their own expansion.
+        """
         chunks, got = [], 0
         while True:
             chunk = handle.read(min(_CHUNK, self.limits.member_size + 1 - got))
             if not chunk:
                 return b"".join(chunks)
             got += len(chunk)
+            if compressed is not None:
+                self.expand(len(chunk), member)
+                if self.claims_bomb(got, compressed):  # the entry's sizes lied
+                    raise _Stop(self.bomb(member))
             if got > self.limits.member_size:
                 self.skips.append(self._too_large(member, got))
                 return None
