@@ -643,7 +643,7 @@ def _env_value(raw: str) -> tuple[str, int]:
     if raw[:1] in ("'", '"'):
         end = raw.find(raw[0], 1)
         return (raw[1:end] if end != -1 else raw[1:]), 1
-    return re.split(r"\s+#", raw, maxsplit=1)[0].strip(), 0
+    return re.split(r"(?<!\s)\s+#", raw, maxsplit=1)[0].strip(), 0  # (?<!\s): not again from every blank
 
 
 def _env_hits(text: str) -> list[Hit]:

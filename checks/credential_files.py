@@ -80,7 +80,7 @@ def _unquote(raw: str) -> str:
     if raw[:1] in ("'", '"'):
         end = raw.find(raw[0], 1)
         return raw[1:end] if end != -1 else raw[1:]
-    return re.split(r"\s+[#;]", raw, maxsplit=1)[0].strip()
+    return re.split(r"(?<!\s)\s+[#;]", raw, maxsplit=1)[0].strip()  # (?<!\s): not again from every blank
 
 
 # -- finders: text -> first Claim ---------------------------------------------------------------

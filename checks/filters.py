@@ -108,7 +108,7 @@ SEQUENCES: tuple[str, ...] = (
 
 _WRAPPED = lazy_compile(r"<[^<>]*>|\{[^{}]*\}|\[[^\[\]]*\]|\([^()]*\)")  # <...> {...} [...] (...)
 _WORD_SPLIT = lazy_compile(r"[-_ .:/]+")
-_TRAILING_DIGITS = lazy_compile(r"\d+$")
+_TRAILING_DIGITS = lazy_compile(r"(?<!\d)\d+$")  # (?<!\d): not again from every digit of a run
 _ALNUM_RUNS = lazy_compile(r"[a-z]+|\d+")
 _SEQUENCE_JOINERS = lazy_compile(r"[-_\s]+")
 _GLUED = lazy_compile(r"(?:my|your|the|dev|test|local|default|super|some)[a-z]*?"

@@ -628,6 +628,33 @@ _ASSIGNMENT = lazy_compile(
     r"(?P<op>:=|=>|<-|=(?![=~>])|:(?![:=]))[ \t]*"
     r"(?:" + _QUOTED + "|" + _UNQUOTED + ")"
 )
+#: Where an assignment can start (what :data:`_ASSIGNMENT` starts with), and where a key's run of name characters ends.
+_KEY_START = lazy_compile(r"(?<![\w.$@])(?<!::)[A-Za-z_$@]")
+_KEY_RUN_END = lazy_compile(r"[^\w.$@-]")
+
+
+def _next_assignment(line: str, pos: int) -> re.Match[str] | None:
+    """``_ASSIGNMENT.search(line, pos)``, in linear time.
+
+    A key runs over name characters (dashes included) to the end of the
+    run, and what may follow it (a quote, a blank, an operator) is never a
+    name character, so every key starting inside one run (``a-b-c-d...``)
+    is followed by the same text: once one fails, they all do.  The regex
+    would try each again, a scan of the run per dash: quadratic.
+    """
+    skip_to = pos
+    for start in _KEY_START.finditer(line, pos):
+        at = start.start()
+        if at < skip_to:
+            continue
+        match = _ASSIGNMENT.match(line, at)
+        if match is not None:
+            return match
+        run_end = _KEY_RUN_END.search(line, at)
+        skip_to = len(line) if run_end is None else run_end.start()
+    return None
+
+
 #: XML elements and .NET ``appSettings``: ``<password>v</password>``,
 #: ``<add key="ApiKey" value="v"/>``.
 _XML_ELEMENT = lazy_compile(r"<(?P<key>[\w.:-]+)(?:\s[^<>]*)?>(?P<qv>[^<>\n]+)</(?P=key)>")
@@ -664,7 +691,7 @@ def _assignments(line: str, code: bool) -> tuple[list[Candidate], bool]:
     found: list[Candidate] = []
     explained = False
     pos = 0
-    while (match := _ASSIGNMENT.search(line, pos)) is not None:
+    while (match := _next_assignment(line, pos)) is not None:
         key = match.group("key")
         if not mentions_secret(key):
             pos = match.end("op")  # the value may hold one: url = "https://h/?api_key=..."
@@ -709,7 +736,7 @@ _FALLBACK_SYNTAX = lazy_compile(r"[=!]==?|\w(?:\.assign)?\(\s*\"|[\"'`]\s*;")
 #: (``token: "context"``, ``mode == "warn"``) such a word is a label.
 _PASSWORD_NAME = lazy_compile(r"password|passwd|passphrase|pwd|contrase")
 _LOWER_WORD = lazy_compile(r"[a-z]+")
-_TRAILING_COMMENT = lazy_compile(r"\s+#|\s+//|;\s*$")
+_TRAILING_COMMENT = lazy_compile(r"(?<!\s)\s+#|(?<!\s)\s+//|;\s*$")  # (?<!\s): not again from every blank
 
 
 def _ds_keyword_fallback(line: str, filename: str) -> list[Candidate]:
