@@ -26,7 +26,7 @@ from typing import Callable, Iterator
 
 import pytest
 
-from checks import known_formats as kf
+from secretaudit.checks import known_formats as kf
 from conftest import fake_aws_key_id, run_cli, run_json
 from secretaudit.config import Config, validate
 from secretaudit.filescan import run_checks
