@@ -158,11 +158,9 @@ def _ds() -> SimpleNamespace:
     from detect_secrets.plugins.high_entropy_strings import Base64HighEntropyString, HexHighEntropyString
     from detect_secrets.util.filetype import determine_file_type
 
-    by_filetype, default = _linear_keyword_tables(keyword)
     return SimpleNamespace(
         keyword=keyword.KeywordDetector(),
-        keyword_regexes=by_filetype,
-        keyword_default=default,
+        keyword_module=keyword,
         determine_file_type=determine_file_type,
         Base64=Base64HighEntropyString,
         Hex=HexHighEntropyString,
@@ -170,8 +168,8 @@ def _ds() -> SimpleNamespace:
     )
 
 
-@lru_cache(maxsize=8)
-def _linear_keyword_tables(keyword: Any) -> tuple[dict[Any, dict[re.Pattern[str], int]], dict[re.Pattern[str], int]]:
+@lru_cache(maxsize=1)
+def _keyword_tables() -> tuple[dict[Any, dict[re.Pattern[str], int]], dict[re.Pattern[str], int]]:
     """detect-secrets' keyword regex tables, with the same matches in linear time.
 
     Its regexes start with a denylisted word and ``\\w*``, tried again at
@@ -184,6 +182,7 @@ def _linear_keyword_tables(keyword: Any) -> tuple[dict[Any, dict[re.Pattern[str]
     finds the same values (the test suite compares them).  Regexes built
     differently (another detect-secrets version) are kept as they are.
     """
+    keyword = _ds().keyword_module
     words = "|".join(keyword.DENYLIST)
     original = f"({words})" + r"\w*"
     linear = r"(?<!\w)(?>\w*?(" + words + r"))\w*+"
@@ -193,7 +192,7 @@ def _linear_keyword_tables(keyword: Any) -> tuple[dict[Any, dict[re.Pattern[str]
         if keyword.DENYLIST_REGEX != original or keyword.DENYLIST_REGEX_WITH_PREFIX in source \
                 or not source.startswith(original):
             return pattern
-        return re.compile(linear + source[len(original):], pattern.flags)
+        return patterns.compile(linear + source[len(original):], pattern.flags)
 
     def table(regexes: dict[re.Pattern[str], int]) -> dict[re.Pattern[str], int]:
         return {linearized(regex): group for regex, group in regexes.items()}
@@ -202,6 +201,7 @@ def _linear_keyword_tables(keyword: Any) -> tuple[dict[Any, dict[re.Pattern[str]
             table(keyword.QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP))
 
 
+@lru_cache(maxsize=8)
 def _entropy_plugins(limits: Limits) -> tuple[Any, Any]:
     ds = _ds()
     return ds.Base64(limit=limits.base64), ds.Hex(limit=limits.hex)
@@ -633,6 +633,10 @@ _KEY_START = lazy_compile(r"(?<![\w.$@])(?<!::)[A-Za-z_$@]")
 _KEY_RUN_END = lazy_compile(r"[^\w.$@-]")
 
 
+#: Lines shorter than this are searched by the regex alone (faster, and bounded anyway).
+SHORT_LINE = 256
+
+
 def _next_assignment(line: str, pos: int) -> re.Match[str] | None:
     """``_ASSIGNMENT.search(line, pos)``, in linear time.
 
@@ -642,6 +646,8 @@ def _next_assignment(line: str, pos: int) -> re.Match[str] | None:
     is followed by the same text: once one fails, they all do.  The regex
     would try each again, a scan of the run per dash: quadratic.
     """
+    if len(line) - pos < SHORT_LINE:
+        return _ASSIGNMENT.search(line, pos)  # at worst SHORT_LINE**2 / 2 steps: a constant per line
     skip_to = pos
     for start in _KEY_START.finditer(line, pos):
         at = start.start()
@@ -742,7 +748,8 @@ _TRAILING_COMMENT = lazy_compile(r"(?<!\s)\s+#|(?<!\s)\s+//|;\s*$")  # (?<!\s): 
 def _ds_keyword_fallback(line: str, filename: str) -> list[Candidate]:
     """detect-secrets' KeywordDetector, for syntaxes our extractor does not know."""
     ds = _ds()
-    regexes = ds.keyword_regexes.get(ds.determine_file_type(filename), ds.keyword_default)
+    by_filetype, default = _keyword_tables()
+    regexes = by_filetype.get(ds.determine_file_type(filename), default)
     found = []
     for value in ds.keyword.analyze_string(line, denylist_regex_to_group=regexes):
         # unquoted config values run to the end of the line: drop a trailing comment

@@ -927,8 +927,10 @@ def _hit_rules_by_literal(text: str) -> dict[int, list[tuple[int, int]]]:
     so their order does not matter).
     """
     windows = _Windows(text)
+    find = text.find
     for literal, verify, rules in _literal_probes():
-        _find_token(windows, literal, verify, rules, 0, len(text))
+        if find(literal) != -1:  # most tokens are in no file: no call for them
+            _find_token(windows, literal, verify, rules, 0, len(text))
     return windows.by_rule
 
 
@@ -1079,7 +1081,8 @@ class _Context:
         assert rule.context_regex is not None
         self.text = text
         self.search = rule.context_regex.search
-        self.width = _max_width(rule.context_regex.pattern, rule.context_regex.flags)
+        # Each character of a phrase (a blank: one optional separator) matches one character.
+        self.width = max(map(len, rule.context))
         self.line = (0, -1)
 
     def holds(self, start: int, end: int) -> bool:
@@ -1108,20 +1111,13 @@ class _Context:
         if 0 <= self.before_end <= start:
             return True
         # Nothing lies wholly before before_scanned: a keyword before start ends after it.
-        resume = line_start if self.width is None else max(line_start, self.before_scanned - self.width)
+        resume = max(line_start, self.before_scanned - self.width)
         found = self.search(self.text, resume, start)
         if found is None:
             self.before_scanned = max(self.before_scanned, start)
             return False
         self.before_end = found.end()
         return True
-
-
-@lru_cache(maxsize=None)
-def _max_width(pattern: str, flags: int) -> int | None:
-    """The longest match of a pattern, or None when it is unbounded."""
-    longest = _re_parser.parse(pattern, flags).getwidth()[1]
-    return None if longest >= _re_parser.MAXREPEAT else longest
 
 
 def _accept(rule: Rule, text: str, match: re.Match[str], context: _Context | None = None) -> Hit | None:

@@ -107,7 +107,7 @@ def test_every_known_format_rule_is_linear_on_its_repeated_literal(rule: kf.Rule
 KEYWORD_FORMS = [
     "password=", "password: ", "password = '", 'password="', "token: ", "api_key=", "secret ", "pwd={",
     "password={", "x&password=", "host=a ", "://a:b", "Server=a;Password=x;", "<password>", "'aaaaaaaaaaaaaaaa",
-    "passwordpassword", "pwd", "secret_", "password: int ", "A_TOKEN=x ", "-a", "a-",
+    "passwordpassword", "pwd", "secret_", "password: int ", "A_TOKEN=x ",
 ]
 
 
@@ -122,7 +122,8 @@ def test_keyword_forms_repeated_are_linear(unit: str, tail: str, config: Config)
     ("password = '", "a ", "'"),
     ("password: x", " ", "# y"),  # a comment mark after blanks, looked for from every blank
     ("x = 'Zx8vQ2mN5pL0kR7tW3yB' # secretaudit: ignore[SA102] a", " ", "b"),  # a waiver's reason: a minute for 4 KB
-], ids=["digits", "words", "blanks", "waiver"])
+    ("password = 1; x", "-a", ""),  # every dash of a-a-a... started a key again: 18 s for 32 KB
+], ids=["digits", "words", "blanks", "waiver", "dashed-key"])
 def test_one_long_value_is_linear(head: str, unit: str, tail: str, config: Config) -> None:
     assert_linear(_all_checks(config), unit, "settings.env", tail, head)
 
