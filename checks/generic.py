@@ -634,7 +634,7 @@ _KEY_RUN_END = lazy_compile(r"[^\w.$@-]")
 
 
 #: Lines shorter than this are searched by the regex alone (faster, and bounded anyway).
-SHORT_LINE = 256
+SHORT_LINE = 96
 
 
 def _next_assignment(line: str, pos: int) -> re.Match[str] | None:
@@ -646,8 +646,9 @@ def _next_assignment(line: str, pos: int) -> re.Match[str] | None:
     is followed by the same text: once one fails, they all do.  The regex
     would try each again, a scan of the run per dash: quadratic.
     """
-    if len(line) - pos < SHORT_LINE:
-        return _ASSIGNMENT.search(line, pos)  # at worst SHORT_LINE**2 / 2 steps: a constant per line
+    if len(line) - pos < SHORT_LINE or line.find("-", pos) == -1:
+        # no dash: one start per run, the regex is linear; a short line: at worst SHORT_LINE**2 / 2 steps
+        return _ASSIGNMENT.search(line, pos)
     skip_to = pos
     for start in _KEY_START.finditer(line, pos):
         at = start.start()

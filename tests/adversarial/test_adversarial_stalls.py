@@ -278,10 +278,15 @@ def test_ordinary_aliases_still_work(tmp_path: Path, rng: random.Random) -> None
 # -- the time budget ----------------------------------------------------------------------------------------
 
 
-def _slow_and_fast_files(tmp_path: Path, rng: random.Random) -> str:
-    """A big file no check can finish in 10 ms, and a small one with a key."""
-    words = ["def", "return", "self", "value", "x", "=", "(", ")", ":", "'abc'", "token", "\n"]
-    (tmp_path / "big.py").write_text(" ".join(rng.choice(words) for _ in range(600_000)), encoding="utf-8")
+def _slow_and_fast_files(tmp_path: Path, rng: random.Random, lines: int = 200_000) -> str:
+    """A big file whose every line is a candidate (many seconds of checks), and a small one with a key.
+
+    The budget in these tests is 1 s: the small files' checks (with the
+    imports and pattern compiles the first file of a worker pays) stay far
+    below it even on a loaded machine, the big one far above on a fast one.
+    """
+    (tmp_path / "big.py").write_text("".join(f'    api_token = "Zx8vQ2mN{i:08d}pL0kR7t"\n' for i in range(lines)),
+                                     encoding="utf-8")
     key = fake_aws_key_id(rng)
     (tmp_path / "creds.sh").write_text(f"export AWS_ACCESS_KEY_ID={key}\n", encoding="utf-8")
     return key
@@ -294,8 +299,8 @@ def test_a_file_past_its_time_budget_is_skipped_and_the_scan_goes_on(how: str, t
     tree.mkdir()
     key = _slow_and_fast_files(tree, rng)
     config = tmp_path / "secretaudit.yaml"
-    config.write_text("file_timeout: 0.01\n" if how == "config" else "{}\n", encoding="utf-8")
-    extra = ["--file-timeout", "0.01"] if how == "option" else []
+    config.write_text("file_timeout: 1\n" if how == "config" else "{}\n", encoding="utf-8")
+    extra = ["--file-timeout", "1"] if how == "option" else []
     proc, report = run_json("scan", "--no-baseline", "--no-cache", "--workers", "1", "--config", str(config),
                             *extra, str(tree))
     assert proc.returncode == 1, proc.stderr
@@ -315,7 +320,7 @@ def test_the_time_budget_holds_in_worker_processes(tmp_path: Path, rng: random.R
     _slow_and_fast_files(tree, rng)
     for i in range(80):  # enough files for a pool
         (tree / f"f{i}.txt").write_text("nothing\n", encoding="utf-8")
-    proc, report = run_json("scan", "--no-baseline", "--no-cache", "--workers", "2", "--file-timeout", "0.01",
+    proc, report = run_json("scan", "--no-baseline", "--no-cache", "--workers", "2", "--file-timeout", "1",
                             str(tree))
     assert proc.returncode == 1, proc.stderr
     assert [s["path"] for s in report["skipped"] if s["error"]] == ["big.py"]
@@ -323,7 +328,7 @@ def test_the_time_budget_holds_in_worker_processes(tmp_path: Path, rng: random.R
 
 
 def test_no_time_budget_when_it_is_zero(tmp_path: Path, rng: random.Random) -> None:
-    _slow_and_fast_files(tmp_path, rng)
+    _slow_and_fast_files(tmp_path, rng, lines=2000)
     proc, report = run_json("scan", "--no-baseline", "--no-cache", "--file-timeout", "0", str(tmp_path))
     assert proc.returncode == 1 and not report["skipped"]
 
