@@ -119,7 +119,7 @@ def test_keyword_forms_repeated_are_linear(unit: str, tail: str, config: Config)
 
 @pytest.mark.parametrize("head,unit,tail", [
     ("password=", "1", "x"),  # trailing digits were stripped from every digit of the run
-    ("password = '", "a ", "'"),
+    ("password = '", "a ", "'"),  # secretaudit: ignore[SA102] a repeated-prefix stall input, not a credential
     ("password: x", " ", "# y"),  # a comment mark after blanks, looked for from every blank
     ("x = 'Zx8vQ2mN5pL0kR7tW3yB' # secretaudit: ignore[SA102] a", " ", "b"),  # a waiver's reason: a minute for 4 KB
     ("password = 1; x", "-a", ""),  # every dash of a-a-a... started a key again: 18 s for 32 KB
