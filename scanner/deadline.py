@@ -59,13 +59,23 @@ class DeadlineExceeded(Exception):
     already missed a deadline in this run (see :class:`Breaker`).
     """
 
-    def __init__(self, seconds: float, earlier: bool = False) -> None:
+    def __init__(self, seconds: float, earlier: bool = False, refused: str | None = None) -> None:
         super().__init__(f"no complete answer within {seconds:g} s")
         self.seconds = seconds
         self.earlier = earlier
+        self.refused = refused
 
     def explain(self, where: str) -> str:
-        """One line for users: what did not finish, within what, and what to do about it."""
+        """One line for users: what did not finish, within what, and what to do about it.
+
+        When every attempt inside the deadline failed to connect (the client
+        retried a refused connection until the time ran out), that is the
+        cause worth naming: no server answers there, so waiting longer would
+        not help.
+        """
+        if self.refused is not None:
+            return (f"{where}: cannot connect ({self.refused}) on any attempt within {self.seconds:g} s (--timeout); "
+                    "check that the server runs and that the configured URL (host and port) is right")
         when = " earlier in this run, so it was not asked again" if self.earlier else ""
         return (f"{where} did not answer completely within {self.seconds:g} s (--timeout){when}; raise --timeout "
                 "(or 'timeout' in the config) if the server is just slow, or check the server and the network path")
@@ -86,7 +96,7 @@ class Breaker:
 
     def check(self) -> None:
         if self.missed is not None:
-            raise DeadlineExceeded(self.missed.seconds, earlier=True)
+            raise DeadlineExceeded(self.missed.seconds, earlier=True, refused=self.missed.refused)
 
     def trip(self, exc: DeadlineExceeded) -> None:
         if self.missed is None:
@@ -96,11 +106,16 @@ class Breaker:
 class Deadline:
     """A point in time (monotonic clock) by which one call must be done."""
 
-    __slots__ = ("seconds", "expires")
+    __slots__ = ("seconds", "expires", "refused")
 
     def __init__(self, seconds: float) -> None:
         self.seconds = float(seconds)
         self.expires = time.monotonic() + self.seconds
+        #: why the last connect failed, while no connect has succeeded since (see DeadlineExceeded.explain)
+        self.refused: str | None = None
+
+    def exceeded(self) -> DeadlineExceeded:
+        return DeadlineExceeded(self.seconds, refused=self.refused)
 
     def remaining(self) -> float:
         return self.expires - time.monotonic()
@@ -175,7 +190,7 @@ def check() -> None:
     """Raise :class:`DeadlineExceeded` if this thread's deadline has passed (for waits between requests)."""
     earliest = current()
     if earliest is not None and earliest.expired:
-        raise DeadlineExceeded(earliest.seconds)
+        raise earliest.exceeded()
 
 
 def sleep(seconds: float) -> None:
@@ -197,21 +212,26 @@ def _guard(original: Callable[..., Any]) -> Callable[..., Any]:
             return original(sock, *args, **kwargs)
         remaining = earliest.expires - time.monotonic()
         if remaining <= 0:
-            raise DeadlineExceeded(earliest.seconds)
+            raise earliest.exceeded()
         previous = sock.gettimeout()
         lowered = previous is None or previous > remaining  # 0.0 (non-blocking) never waits: leave it
         if lowered:
             sock.settimeout(remaining)
         try:
-            return original(sock, *args, **kwargs)
+            result = original(sock, *args, **kwargs)
         except TimeoutError:  # socket.timeout: ours (the time left ran out) or the library's own, shorter one
             if lowered or earliest.expired:
-                raise DeadlineExceeded(earliest.seconds) from None
+                raise earliest.exceeded() from None
+            raise
+        except ConnectionRefusedError as exc:
+            earliest.refused = "connection refused"
             raise
         finally:
             if lowered:
                 with contextlib.suppress(OSError):
                     sock.settimeout(previous)
+        earliest.refused = None  # something answered: a later deadline miss is the server's slowness
+        return result
 
     guarded.__name__ = getattr(original, "__name__", "guarded")
     guarded.__doc__ = getattr(original, "__doc__", None)

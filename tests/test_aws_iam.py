@@ -170,7 +170,10 @@ def test_unreachable_iam_is_one_error(tmp_path: Path) -> None:
     proc, report = audit(tmp_path, config, url)
     assert sa3(report) == {("SA303", "*")}
     (error,) = [f for f in report["findings"] if f["check_id"] == "SA303"]
-    assert error["status"] == "error" and "cannot read IAM" in error["message"]
+    # botocore gives up on its own, or its retries of the refused connection run into --timeout first
+    # (the machine's speed decides which): either way the one error names IAM and the failed connection
+    assert error["status"] == "error" and "IAM (iam:" in error["message"]
+    assert "could not connect" in error["message"].lower() or "cannot connect (connection refused)" in error["message"]
 
 
 # -- policy analysis, unit level ----------------------------------------------------------------

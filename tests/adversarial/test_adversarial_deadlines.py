@@ -331,3 +331,34 @@ def test_a_deadline_leaves_the_socket_and_other_threads_as_they_were() -> None:
         right.sendall(b"y")
         reader.join(10)
         assert received == [b"y"]
+
+
+def test_a_deadline_spent_retrying_a_refused_connection_names_the_refusal() -> None:
+    """A client that retries a refused connection until the deadline: the error says no server answers there.
+
+    "did not answer completely, raise --timeout" would send the user the wrong way: the port is closed.
+    """
+    from secretaudit.deadline import DeadlineExceeded, deadline, sleep
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # bound, never listening: connections are refused
+        with pytest.raises(DeadlineExceeded) as caught, deadline(0.5):
+            while True:  # what botocore's and urllib3's retries do
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=5).close()
+                except ConnectionRefusedError:
+                    sleep(0.1)
+    message = caught.value.explain("Vault (list secrets)")
+    assert "cannot connect (connection refused)" in message and "raise --timeout" not in message
+
+
+def test_a_deadline_missed_after_a_connection_succeeded_blames_slowness() -> None:
+    from secretaudit.deadline import DeadlineExceeded, deadline
+
+    with hostile_server("body") as slow:
+        import requests
+
+        with pytest.raises(DeadlineExceeded) as caught, deadline(1):
+            requests.get(slow.url, timeout=30)
+    assert caught.value.refused is None and "raise --timeout" in caught.value.explain("Vault")
