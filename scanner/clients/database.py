@@ -8,7 +8,11 @@ in the same way.  The drivers are imported only when a login happens.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import re
+import secrets
 import socket
 from typing import Any
 
@@ -166,3 +170,54 @@ def parse_credential(credential: dict[str, str]) -> dict[str, Any] | str:
         return "the secret's port is not a number"
     database = get("database", "db", "dbname")
     return {"engine": engine, "host": host, "port": port, "user": user, "password": password, "database": database}
+
+
+# -- changing one's own password (rotation) ------------------------------------------------------
+
+
+def mysql_native_hash(password: str) -> str:
+    """``*HEX(SHA1(SHA1(password)))``: what ``IDENTIFIED BY PASSWORD`` takes (mysql_native_password)."""
+    return "*" + hashlib.sha1(hashlib.sha1(password.encode()).digest()).hexdigest().upper()
+
+
+def scram_verifier(password: str, iterations: int = 4096) -> str:
+    """A PostgreSQL SCRAM-SHA-256 verifier (what psql's ``\\password`` sends), computed client-side."""
+    salt = secrets.token_bytes(16)
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    stored_key = hashlib.sha256(client_key).digest()
+    server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
+    b64 = lambda raw: base64.b64encode(raw).decode()  # noqa: E731
+    return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
+
+
+def set_own_password(parsed: dict[str, Any], current: str, new: str, timeout: float) -> None:
+    """Log in as ``parsed``'s user with ``current`` and set that user's own password to ``new``.
+
+    Only hashes cross the wire where the server accepts them, so its query
+    logs never hold the password: MariaDB's ``SET PASSWORD = <native hash>``
+    (no privilege needed for one's own account; MySQL 8 dropped the hash
+    form, so it gets ``ALTER USER CURRENT_USER()``), PostgreSQL's ``ALTER ROLE
+    CURRENT_USER PASSWORD <SCRAM verifier>``.  Raises :class:`DatabaseError`
+    for a failed login and the driver's own exception for a failed statement.
+    """
+    engine, host, port = parsed["engine"], parsed["host"], parsed["port"]
+    if engine == "mysql":
+        conn = connect_mysql(host, port, parsed["user"], current, timeout, parsed["database"])
+        try:
+            with conn.cursor() as cursor:
+                try:
+                    cursor.execute("SET PASSWORD = %s", (mysql_native_hash(new),))
+                except Exception:
+                    cursor.execute("ALTER USER CURRENT_USER() IDENTIFIED BY %s", (new,))
+        finally:
+            conn.close()
+        return
+    conn = connect_postgres(host, port, parsed["user"], current, timeout, parsed["database"] or "postgres")
+    try:
+        verifier = scram_verifier(new).replace("'", "''")
+        cursor = conn.cursor()
+        cursor.execute(f"ALTER ROLE CURRENT_USER PASSWORD '{verifier}'")
+        conn.commit()
+    finally:
+        conn.close()
