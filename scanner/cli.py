@@ -130,7 +130,7 @@ class Runner:
                   reports: tuple[str, ...] = (), shard: str | None = None, compare_to: str | None = None,
                   create_dirs: bool = False) -> None:
         from secretaudit.reportdata import load_report
-        from secretaudit.reportfiles import check_reports, parse_report_option
+        from secretaudit.reportfiles import STDOUT, check_reports, parse_report_option
         from secretaudit.shard import parse_shard
 
         if shard:
@@ -143,11 +143,14 @@ class Runner:
         assert formats is not None
         if fmt != "text" and fmt not in formats:
             raise UsageError(f"unknown --format {fmt!r} (choose from: text, {', '.join(formats.names())})")
-        self.config.stash["reports"] = [parse_report_option(value, formats) for value in reports]
-        report_on_stdout = check_reports(self.config.stash["reports"], fmt, create_dirs)
+        parsed = [parse_report_option(value, formats) for value in reports]
+        if fmt != "text":
+            parsed.insert(0, (fmt, STDOUT))  # one output path: --format X is --report X:-
+        self.config.stash["reports"] = parsed
+        report_on_stdout = check_reports(parsed, fmt, create_dirs)
         self.config.stash["create_dirs"] = create_dirs
         self.config.stash["argv"] = ["secretaudit", *sys.argv[1:]]
-        out = sys.stderr if fmt != "text" or report_on_stdout else sys.stdout
+        out = sys.stderr if report_on_stdout else sys.stdout
         self.config.stash["terminal"] = {"out": out, "verbosity": verbose - quiet,
                                          "color": False if no_color else None}
         self.config.hook.secretaudit_configure(config=self.config)
@@ -313,8 +316,6 @@ def scan(paths: tuple[str, ...], staged: bool, history: bool, refs: tuple[str, .
             config.stash["baseline_path"] = str(path)
     runner.configure(fmt, verbose, quiet, no_color, reports, shard, compare_to, create_dirs)
     status = session.run()
-    if fmt != "text":
-        sys.stdout.write(config.formats.get(fmt)(session))  # type: ignore[union-attr]
     raise SystemExit(status)
 
 
@@ -422,8 +423,6 @@ def audit(paths: tuple[str, ...], fail_on: str | None, allow_empty: bool, notify
 
         config.stash["argv"] = redact_argv(config.stash.get("argv") or [], notify_url)
     status = session.run()
-    if fmt != "text":
-        sys.stdout.write(config.formats.get(fmt)(session))  # type: ignore[union-attr]
     if notify_url and status != ExitCode.INTERRUPTED:
         from secretaudit.notify import notify
 
@@ -473,8 +472,6 @@ def validate(secrets: tuple[str, ...], all_secrets: bool, shard: str | None, com
     if secrets and not config.stash.get("validated"):
         echo(f"error: no secret matches {', '.join(secrets)}; see 'secretaudit list' for names", err=True)
         raise SystemExit(ExitCode.NOTHING_SCANNED)
-    if fmt != "text":
-        sys.stdout.write(config.formats.get(fmt)(session))  # type: ignore[union-attr]
     raise SystemExit(status)
 
 
@@ -705,8 +702,6 @@ def report_merge(reports_in: tuple[str, ...], compare_to: str | None, reports: t
         session.comparison = compare(session, compare_to)
     session.config.hook.secretaudit_sessionstart(session=session)
     session.config.hook.secretaudit_sessionfinish(session=session, exitstatus=session.exitstatus)
-    if fmt != "text":
-        sys.stdout.write(runner.config.formats.get(fmt)(session))  # type: ignore[union-attr]
     raise SystemExit(session.exitstatus)
 
 

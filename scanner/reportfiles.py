@@ -1,4 +1,8 @@
-"""The built-in ``reportfiles`` plugin: writes ``--report FORMAT[:PATH]`` files.
+"""The built-in ``reportfiles`` plugin: writes ``--report FORMAT[:PATH]`` files, and ``--format``.
+
+There is one output path: ``--format json`` is ``--report json:-`` (the CLI
+adds it to the list), so a report on stdout and a report in a file are
+rendered, checked and counted the same way.
 
 Runs first at ``secretaudit_sessionfinish`` (before the terminal summary, so
 the summary can name every file written, and every one that could not be).
@@ -40,12 +44,12 @@ def check_reports(reports: list[tuple[str, str]], fmt: str, create_dirs: bool) -
 
     Stdout takes one output: ``--format json`` or one ``--report FORMAT:-``.
     Two reports to one file would leave only the last, so that is refused too.
+    ``reports[0]`` is ``--format``'s when ``fmt`` is not ``text``.
     """
     if not reports:
         return False
-    to_stdout = [f"--report {name}:-" for name, path in reports if path == STDOUT]
-    if fmt != "text":
-        to_stdout.insert(0, f"--format {fmt}")
+    to_stdout = [f"--format {name}" if index == 0 and fmt != "text" else f"--report {name}:-"
+                 for index, (name, path) in enumerate(reports) if path == STDOUT]
     if len(to_stdout) > 1:
         raise UsageError(f"{' and '.join(to_stdout)} both write to stdout; send all but one to files")
     from secretaudit.outputs import check_output_path  # only a run that writes a report loads it
@@ -60,7 +64,7 @@ def check_reports(reports: list[tuple[str, str]], fmt: str, create_dirs: bool) -
                              "give each report its own path")
         seen[key] = name
         check_output_path(path, f"--report {name}:{path}", create_dirs, stdout_ok=True)
-    return bool(to_stdout) and fmt == "text"
+    return bool(to_stdout)
 
 
 def _write(config: "Config", name: str, path: str, text: str) -> None:
@@ -82,7 +86,10 @@ def secretaudit_sessionfinish(session: "Session", exitstatus: int) -> None:
 
     written = config.stash.setdefault("reports_written", [])
     failed = config.stash.setdefault("reports_failed", [])
-    for name, path in config.stash.get("reports", []):
+    # stdout last: its report then tells whether every file was written (its exit code)
+    for name, path in sorted(config.stash.get("reports", []), key=lambda report: report[1] == STDOUT):
+        if path == STDOUT and failed and session.exitstatus == ExitCode.OK:
+            session.exitstatus = ExitCode.FINDINGS
         render = config.formats.get(name)  # type: ignore[union-attr]
         try:
             _write(config, name, path, render(session))

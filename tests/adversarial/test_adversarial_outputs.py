@@ -365,3 +365,19 @@ def test_audit_of_a_backend_with_no_secret_exits_5(tmp_path: Path) -> None:
     proc = run_cli("audit", "--config", str(config), cwd=tmp_path, timeout=60)
     assert proc.returncode == 5, proc.stdout + proc.stderr
     assert "nothing was checked" in proc.stdout
+
+
+def test_format_is_a_report_on_stdout_and_tells_of_a_file_report_that_failed(work: Path) -> None:
+    """One output path: ``--format json`` is ``--report json:-``, rendered after the files, so its exit code
+    counts a report file that could not be written."""
+    same = run_cli("scan", "--no-cache", "--no-color", str(work / "ok.py"), "--format", "json", cwd=work, timeout=60)
+    dash = run_cli("scan", "--no-cache", "--no-color", str(work / "ok.py"), "--report", "json:-", cwd=work,
+                   timeout=60)
+    assert same.returncode == dash.returncode == 0
+    strip = lambda text: {k: v for k, v in json.loads(text).items() if k != "run"}  # noqa: E731
+    assert strip(same.stdout) == strip(dash.stdout) and same.stderr.splitlines()[-1:] == dash.stderr.splitlines()[-1:]
+    big = work / "big.json"
+    proc = run_cli("scan", "--no-cache", "--no-color", str(work / "ok.py"), "--format", "json", "--report",
+                   f"json:{big}", cwd=work, timeout=60, wrapper=_file_size_limit(1))
+    assert proc.returncode == 1 and json.loads(proc.stdout)["run"]["exit_code"] == 1, proc.stderr
+    assert "could not write" in proc.stderr and not big.exists()
