@@ -38,15 +38,13 @@ from __future__ import annotations
 import io
 import stat
 import struct
-from typing import IO, TYPE_CHECKING, Any, NamedTuple
+from typing import IO, TYPE_CHECKING, Any, Callable, NamedTuple
 
-from secretaudit.model import FileItem
-from secretaudit.reader import Skip, archive_kind, decode
+from secretaudit.model import FileItem, Skip
+from secretaudit.reader import archive_kind, decode
 
 if TYPE_CHECKING:
-    from secretaudit.config import Config
-    from secretaudit.filescan import FileResult
-    from secretaudit.files import FileRef
+    from secretaudit.model import FileRef
 
 #: Archives opened inside archives, the file itself being level 1.
 MAX_DEPTH = 3
@@ -192,11 +190,10 @@ class _Expanding:
 class _Walk:
     """The walk of one file's archive tree: what it found, what it skipped, what it spent."""
 
-    def __init__(self, ref: "FileRef", limits: Limits, config: "Config", target: str) -> None:
+    def __init__(self, ref: "FileRef", limits: Limits, judge: "Callable[[MemberItem], list[Any]]") -> None:
         self.ref = ref
         self.limits = limits
-        self.config = config
-        self.target = target
+        self.judge = judge
         self.members = 0
         self.expanded = 0
         self.findings: list[Any] = []
@@ -364,15 +361,12 @@ class _Walk:
         if isinstance(item, Skip):
             self.skips.append(item)
             return
-        from secretaudit.filescan import findings_from_rows, run_checks
-
         member_item = MemberItem(path=item.path, relpath=display, text=item.text)
         member_item.member_name = name.rstrip("/").rsplit("/", 1)[-1]
         try:
-            rows = run_checks(member_item, self.config)
+            self.findings.extend(self.judge(member_item))
         except Exception as exc:
             raise _CheckFailed() from exc
-        self.findings.extend(findings_from_rows(rows, display, self.config, self.target))
 
 
 def _clean(name: str) -> str:
@@ -422,11 +416,15 @@ def _zip_entry_count(data: bytes) -> int | None:
     return None
 
 
-def scan_archive(ref: "FileRef", data: bytes, config: "Config", target: str) -> "FileResult":
-    """Scan every member of the archive file ``ref`` (its bytes are ``data``), within :class:`Limits`."""
-    from secretaudit.filescan import FileResult
+def scan_archive(ref: "FileRef", data: bytes, max_file_size: int,
+                 judge: "Callable[[MemberItem], list[Any]]") -> tuple[list[Any], list[Skip]]:
+    """Judge every member of the archive file ``ref`` (its bytes are ``data``), within :class:`Limits`.
 
-    walk = _Walk(ref, Limits.for_max_file_size(config.settings["max_file_size"]), config, target)
+    ``judge`` runs the file checks on one member and returns its findings
+    (the caller's: this module only opens archives); the result is every
+    member's findings and every skip, in the order of the walk.
+    """
+    walk = _Walk(ref, Limits.for_max_file_size(max_file_size), judge)
     try:
         walk.container(ref.relpath, data, 1)
     except _Stop as stop:
@@ -434,4 +432,4 @@ def scan_archive(ref: "FileRef", data: bytes, config: "Config", target: str) -> 
     except _CheckFailed as failed:
         assert failed.__cause__ is not None
         raise failed.__cause__
-    return FileResult(ref.relpath, walk.findings, size=len(data), member_skips=walk.skips)
+    return walk.findings, walk.skips

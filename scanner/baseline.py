@@ -121,7 +121,7 @@ def import_detect_secrets(ds_baseline: Path, config: "Config", root: Path) -> li
     """
     from secretaudit.filescan import findings_for
     from secretaudit.reader import read_file
-    from secretaudit.files import FileRef
+    from secretaudit.model import FileRef
     from secretaudit.model import FileItem
 
     accepted: list[Finding] = []

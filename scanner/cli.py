@@ -87,7 +87,7 @@ class Runner:
     def __init__(self, config_path: str | None, plugins: tuple[str, ...], paths: tuple[str, ...] = (),
                  overrides: dict[str, Any] | None = None, audit: bool = True) -> None:
         from secretaudit.config import load_config, validate
-        from secretaudit.files import git_toplevel
+        from secretaudit.listing import git_toplevel
         from secretaudit.plugins import make_pluginmanager, parse_plugin_options, registries
 
         start = _start_dir(paths)
@@ -299,7 +299,7 @@ def scan(paths: tuple[str, ...], staged: bool, history: bool, refs: tuple[str, .
             config.stash["github_api_url"] = github_api_url.rstrip("/")
     if history:
         root = config.stash["scan_root"]
-        from secretaudit.files import git_toplevel
+        from secretaudit.listing import git_toplevel
 
         if git_toplevel(Path(root)) is None:
             raise UsageError(f"--history needs a git repository; {paths[0]} is not inside one")
@@ -693,11 +693,12 @@ def report_merge(reports_in: tuple[str, ...], compare_to: str | None, reports: t
     Example:
       secretaudit report merge shard-*.json --report html:audit.html --report json:audit.json
     """
-    from secretaudit.reportdata import compare, session_from_reports
+    from secretaudit.reportdata import compare
+    from secretaudit.session import Session
 
     runner = Runner(None, ())
     runner.configure(fmt, 0, quiet, no_color, reports, create_dirs=create_dirs)
-    session = session_from_reports(list(reports_in), runner.config)
+    session = Session.from_reports(list(reports_in), runner.config)
     if compare_to:
         session.comparison = compare(session, compare_to)
     session.config.hook.secretaudit_sessionstart(session=session)

@@ -223,7 +223,7 @@ def _guard(original: Callable[..., Any]) -> Callable[..., Any]:
             if lowered or earliest.expired:
                 raise earliest.exceeded() from None
             raise
-        except ConnectionRefusedError as exc:
+        except ConnectionRefusedError:
             earliest.refused = "connection refused"
             raise
         finally:

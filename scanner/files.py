@@ -19,37 +19,17 @@ import subprocess
 from contextlib import contextmanager
 from operator import itemgetter
 from pathlib import Path
-from typing import Iterator, NamedTuple, TYPE_CHECKING
+from typing import Iterator, TYPE_CHECKING
 
 from secretaudit.errors import UsageError
 from secretaudit.hookspec import hookimpl
-from secretaudit.listing import Listing, git_toplevel, list_directory, stat_signature
-from secretaudit.model import Target
+from secretaudit.listing import Listing, list_directory, stat_signature
+from secretaudit.model import FileRef, Target
 
 if TYPE_CHECKING:
     from secretaudit.cache import Outcome
     from secretaudit.config import Config
     from secretaudit.session import Session
-
-
-class FileRef(NamedTuple):
-    """A file to read: where it is, how to show it, optionally a git blob.
-
-    ``blob`` is set for staged files: the content is the staged object, not
-    the work-tree file.  ``missing`` explains why a named file could not be
-    found, so the engine reports it instead of dropping it silently.
-    """
-
-    path: str
-    relpath: str
-    blob: str | None = None
-    missing: str | None = None
-    #: the git blob id of the work-tree content, when git vouches for it
-    #: (tracked, unmodified, a regular file): the scan cache's key, so an
-    #: unchanged file of a repository is answered without a ``stat``
-    digest: str | None = None
-    #: the stat signature the listing saw (see :mod:`secretaudit.listing`)
-    signature: str | None = None
 
 
 def display_path(path: Path, root: Path) -> str:

@@ -22,10 +22,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from secretaudit.budget import FileTimeout, TooCostly, deadline
-from secretaudit.files import FileRef
-from secretaudit.model import (Detection, FileItem, Finding, Location, Status, Waiver, fingerprint, redact,
-                           secret_digest)
-from secretaudit.reader import Skip, archive_kind, decode, read_bytes
+from secretaudit.model import (Detection, FileItem, FileRef, Finding, Location, Skip, Status, Waiver, fingerprint,
+                               redact, secret_digest)
+from secretaudit.reader import archive_kind, decode, read_bytes
 from secretaudit.waivers import waiver_for
 
 if TYPE_CHECKING:
@@ -272,7 +271,11 @@ def scan_file(ref: FileRef, config: "Config", target: str, caching: bool = False
     if archive_kind(data) is not None:  # magic bytes only: the few archives pay for zipfile and tarfile
         from secretaudit.archives import scan_archive
 
-        return scan_archive(ref, data, config, target)  # not cached: its rows have many paths
+        def judge(member: FileItem) -> list[Finding]:
+            return findings_from_rows(run_checks(member, config), member.relpath, config, target)
+
+        findings, skips = scan_archive(ref, data, config.settings["max_file_size"], judge)
+        return FileResult(ref.relpath, findings, size=len(data), member_skips=skips)  # not cached: many paths
     digest = signature = None
     if regular:
         from secretaudit.cache import content_digest, encode_payload

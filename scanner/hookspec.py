@@ -34,10 +34,11 @@ from typing import TYPE_CHECKING, Iterable
 import pluggy
 
 if TYPE_CHECKING:
-    from secretaudit.backends import BackendRegistry
+    from secretaudit.backends import Backend, BackendRegistry
     from secretaudit.config import Config
     from secretaudit.model import Detection, FileItem, Finding, Issue, SecretRecord, Target, Validation
     from secretaudit.registry import CheckRegistry, FormatRegistry
+    from secretaudit.rotation import Rotation
     from secretaudit.session import Session
 
 hookspec = pluggy.HookspecMarker("secretaudit")
@@ -253,6 +254,24 @@ def secretaudit_validate_credential(kind: str, credential: "dict[str, str]", con
     :param config: the run's configuration (timeouts, API URLs).
     :returns: a :class:`~secretaudit.model.Validation`, or None if this plugin
         does not validate ``kind``.
+    """
+
+
+@hookspec(firstresult=True)
+def secretaudit_rotation_for(backend: "Backend", record: "SecretRecord") -> "type[Rotation] | None":
+    """The :class:`~secretaudit.rotation.Rotation` subclass that rotates ``record`` in ``backend``.
+
+    Called by ``rotate`` once the record's kind is rotatable.  Each backend
+    that can write values has one implementation (``secretaudit.rotation.rotate_vault``,
+    ``secretaudit.rotation.rotate_aws``) that answers for its own backend class and
+    returns None for the others, so neither the rotation engine nor the
+    backends import each other.  Stops at the first non-None result; None
+    from every plugin means the backend holds no values secretaudit can write.
+
+    :param backend: the backend the secret was found in.
+    :param record: the secret's metadata (its ``kind`` is rotatable).
+    :returns: the class to instantiate, or None if this plugin does not rotate
+        secrets of ``backend``.
     """
 
 

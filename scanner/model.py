@@ -16,7 +16,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from secretaudit.redact import scrub
 
@@ -109,6 +109,41 @@ def lower_keeping_offsets(text: str) -> str:
     lowered text sees what a case-insensitive pattern sees.
     """
     return text.replace("\u0130", "i").lower() if "\u0130" in text else text.lower()
+
+
+class FileRef(NamedTuple):
+    """A file to read: where it is, how to show it, optionally a git blob.
+
+    ``blob`` is set for staged files: the content is the staged object, not
+    the work-tree file.  ``missing`` explains why a named file could not be
+    found, so the engine reports it instead of dropping it silently.
+    """
+
+    path: str
+    relpath: str
+    blob: str | None = None
+    missing: str | None = None
+    #: the git blob id of the work-tree content, when git vouches for it
+    #: (tracked, unmodified, a regular file): the scan cache's key, so an
+    #: unchanged file of a repository is answered without a ``stat``
+    digest: str | None = None
+    #: the stat signature the listing saw (see :mod:`secretaudit.listing`)
+    signature: str | None = None
+
+
+class Skip(NamedTuple):
+    """Why a file was not scanned.
+
+    ``reason`` is a short category for counting (``binary``, ``too large``,
+    ``not UTF-8``, ``symlink``, ``unreadable``...); ``message`` is the one-line
+    explanation shown to the user, or empty for quiet skips; ``is_error`` marks
+    a file that should have been scanned and could not be.
+    """
+
+    relpath: str
+    reason: str
+    message: str = ""
+    is_error: bool = False
 
 
 @dataclass

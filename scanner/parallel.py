@@ -14,7 +14,7 @@ import os
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, TypeVar
 
 from secretaudit.filescan import FileResult, scan_batch
-from secretaudit.files import FileRef
+from secretaudit.model import FileRef
 
 if TYPE_CHECKING:
     from secretaudit.config import Config

@@ -33,6 +33,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "secretaudit.backends.inventory",
     "secretaudit.backends.vault",
     "secretaudit.backends.aws",
+    "secretaudit.rotation.rotate_vault",
+    "secretaudit.rotation.rotate_aws",
     "secretaudit.checks.lifecycle",
     "secretaudit.checks.config_hygiene",
     "secretaudit.checks.validation",
@@ -55,6 +57,7 @@ ENTRY_POINT_GROUP = "secretaudit"
 #: and compiling their patterns is a third of a pre-commit hook's start-up.
 AUDIT_ONLY_PLUGINS: frozenset[str] = frozenset({
     "secretaudit.backends", "secretaudit.backends.inventory", "secretaudit.backends.vault", "secretaudit.backends.aws",
+    "secretaudit.rotation.rotate_vault", "secretaudit.rotation.rotate_aws",
     "secretaudit.checks.lifecycle", "secretaudit.checks.config_hygiene", "secretaudit.checks.aws_iam", "secretaudit.checks.vault_policy", "secretaudit.checks.db_grants",
     "secretaudit.checks.access_audit",
 })

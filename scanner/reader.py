@@ -21,10 +21,7 @@ import errno
 import os
 import stat
 import subprocess
-from typing import NamedTuple
-
-from secretaudit.files import FileRef
-from secretaudit.model import FileItem
+from secretaudit.model import FileItem, FileRef, Skip
 
 #: How much of the start of a file is searched for NUL bytes to call it binary.
 BINARY_SNIFF_BYTES = 8192
@@ -67,21 +64,6 @@ _UNOPENED = {b"7z\xbc\xaf": "7z", b"Rar!": "RAR"}
 def _read_whole(head: bytes) -> bool:
     """Whether a head holding NUL bytes is still text or an archive, to be read whole."""
     return head.startswith(_BOM_STARTS) or archive_kind(head) is not None
-
-
-class Skip(NamedTuple):
-    """Why a file was not scanned.
-
-    ``reason`` is a short category for counting (``binary``, ``too large``,
-    ``not UTF-8``, ``symlink``, ``unreadable``...); ``message`` is the one-line
-    explanation shown to the user, or empty for quiet skips; ``is_error`` marks
-    a file that should have been scanned and could not be.
-    """
-
-    relpath: str
-    reason: str
-    message: str = ""
-    is_error: bool = False
 
 
 def _mb(size: int) -> str:

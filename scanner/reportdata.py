@@ -16,11 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from secretaudit.errors import UsageError
-from secretaudit.model import Finding, Location, Severity, Status, Target, Waiver
-from secretaudit.reader import Skip
+from secretaudit.model import Finding, Location, Severity, Skip, Status, Target, Waiver
 
 if TYPE_CHECKING:
-    from secretaudit.config import Config
     from secretaudit.session import Session
 
 SUPPORTED_VERSIONS = ("2",)
@@ -55,11 +53,28 @@ def _timestamp(value: str | None) -> float | None:
     return datetime.fromisoformat(value).timestamp() if value else None
 
 
-def session_from_reports(paths: list[str], config: "Config") -> "Session":
-    """One session holding every report's results (shards of one audit, say)."""
-    from secretaudit.session import Session
+@dataclass
+class MergedReports:
+    """The results of one or more JSON reports taken together (shards of one audit, say)."""
 
-    session = Session(config)
+    targets: list[Target] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    skipped: list[Skip] = field(default_factory=list)
+    interrupted: bool = False
+    passed: int = 0
+    files_scanned: int = 0
+    files_from_cache: int = 0
+    started: float | None = None
+    finished: float | None = None
+
+
+def merge_reports(paths: list[str]) -> MergedReports:
+    """Read every report and merge its results; a finding in two reports counts once.
+
+    (:meth:`secretaudit.session.Session.from_reports` turns the result into
+    a session, so every format renders a merged audit as it renders a live one.)
+    """
+    merged = MergedReports()
     findings: dict[str, Finding] = {}
     targets: dict[tuple[str, str], Target] = {}
     skipped: dict[tuple[str, str], Skip] = {}
@@ -77,22 +92,21 @@ def session_from_reports(paths: list[str], config: "Config") -> "Session":
                                                                bool(skip.get("error")))
             summary = report["summary"]
             # a shard stopped half-way must not merge into a pass
-            session.interrupted |= bool(report["run"].get("interrupted")) or report["run"].get("exit_code") == 2
-            session.passed += summary["passed"]
-            session.files_scanned += summary["files_scanned"]
-            session.files_from_cache += summary.get("files_from_cache", 0)
+            merged.interrupted |= bool(report["run"].get("interrupted")) or report["run"].get("exit_code") == 2
+            merged.passed += summary["passed"]
+            merged.files_scanned += summary["files_scanned"]
+            merged.files_from_cache += summary.get("files_from_cache", 0)
             starts.append(_timestamp(report["run"].get("started")))
             ends.append(_timestamp(report["run"].get("finished")))
         except (KeyError, TypeError, ValueError) as exc:
             raise UsageError(f"report {path} is missing or has a malformed field ({exc}); "
                              "regenerate it with --report json") from None
-    session.targets = list(targets.values())
-    session.findings = sorted(findings.values(), key=Finding.sort_key)
-    session.skipped = sorted(skipped.values(), key=lambda s: s.relpath)
-    session.started = min((s for s in starts if s is not None), default=session.started)
-    session.finished = max((e for e in ends if e is not None), default=None)
-    session.exitstatus = session.decide_exit()
-    return session
+    merged.targets = list(targets.values())
+    merged.findings = sorted(findings.values(), key=Finding.sort_key)
+    merged.skipped = sorted(skipped.values(), key=lambda s: s.relpath)
+    merged.started = min((s for s in starts if s is not None), default=None)
+    merged.finished = max((e for e in ends if e is not None), default=None)
+    return merged
 
 
 @dataclass

@@ -12,8 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from secretaudit.errors import ExitCode
-from secretaudit.model import Finding, Severity, Status, Target, Waiver
-from secretaudit.reader import Skip
+from secretaudit.model import Finding, Severity, Skip, Status, Target, Waiver
 
 if TYPE_CHECKING:
     from secretaudit.cache import ScanCache
@@ -249,6 +248,22 @@ class Session:
         """Failed findings at or above the ``fail_on`` severity."""
         threshold = Severity.parse(self.config.settings["fail_on"])
         return [f for f in self.findings if f.status is Status.FAILED and f.severity >= threshold]
+
+    @classmethod
+    def from_reports(cls, paths: list[str], config: "Config") -> "Session":
+        """A finished session holding every report's results (``report merge``)."""
+        from secretaudit.reportdata import merge_reports
+
+        merged = merge_reports(paths)
+        session = cls(config)
+        session.targets, session.findings, session.skipped = merged.targets, merged.findings, merged.skipped
+        session.interrupted = merged.interrupted
+        session.passed, session.files_scanned = merged.passed, merged.files_scanned
+        session.files_from_cache = merged.files_from_cache
+        session.started = merged.started if merged.started is not None else session.started
+        session.finished = merged.finished
+        session.exitstatus = session.decide_exit()
+        return session
 
     def decide_exit(self) -> int:
         if self.interrupted:

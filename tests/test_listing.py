@@ -13,7 +13,7 @@ from conftest import git
 from secretaudit import listing
 from secretaudit.cache import RACY_MARK, ScanCache, content_digest, encode_payload
 from secretaudit.filescan import replay_from_cache
-from secretaudit.files import FileRef
+from secretaudit.model import FileRef
 
 NEEDS_GNU_FIND = pytest.mark.skipif(
     shutil.which("find") is None or b"GNU" not in subprocess.run(["find", "--version"], capture_output=True).stdout,

@@ -32,7 +32,6 @@ from secretaudit.redact import scrub, shown_name
 if TYPE_CHECKING:
     from secretaudit.config import Config
     from secretaudit.registry import CheckRegistry
-    from secretaudit.rotation import Rotation
     from secretaudit.session import Session
 
 BACKEND_ERROR_CHECK = "SA200"
@@ -114,15 +113,6 @@ class Backend(abc.ABC):
         """
         raise BackendError(f"{self.label} holds metadata only; its secrets cannot be fetched for validation",
                            "config")
-
-    def rotation_for(self, record: SecretRecord) -> "type[Rotation] | None":
-        """The :class:`~secretaudit.rotation.Rotation` that rotates ``record`` here, or None (nothing to write).
-
-        Each backend that can write values keeps its rotations next to it
-        (``backends/vault_rotation.py``, ``backends/aws_rotation.py``) and
-        imports them only when a rotation is asked for.
-        """
-        return None
 
 
 BackendFactory = Callable[[str, dict[str, Any], "Config"], Backend]

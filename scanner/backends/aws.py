@@ -45,7 +45,6 @@ from secretaudit.model import SecretRecord
 from secretaudit.redact import register_secret, shape, shown_name
 
 if TYPE_CHECKING:
-    from secretaudit.rotation import Rotation
     from secretaudit.backends import BackendRegistry
     from secretaudit.config import Config
 
@@ -362,11 +361,6 @@ class AwsSecretsManagerBackend(Backend):
                             f"({type(exc).__name__}: {scrub(str(exc), self._sensitive)})", "error")
 
     # -- records
-
-    def rotation_for(self, record: SecretRecord) -> "type[Rotation]":
-        from secretaudit.backends.aws_rotation import rotation_for
-
-        return rotation_for(self, record)
 
     def records(self) -> Iterator[SecretRecord]:
         try:

@@ -45,7 +45,6 @@ from secretaudit.model import SecretRecord
 from secretaudit.redact import register_secret, scrub, shape
 
 if TYPE_CHECKING:
-    from secretaudit.rotation import Rotation
     from secretaudit.backends import BackendRegistry
     from secretaudit.config import Config
 
@@ -594,11 +593,6 @@ class VaultBackend(Backend):
             next_rotation=last + timedelta(seconds=period) if last and period else None, extra=tuple(extra))
 
     # -- the interface --------------------------------------------------------------------------
-
-    def rotation_for(self, record: SecretRecord) -> "type[Rotation]":
-        from secretaudit.backends.vault_rotation import rotation_for
-
-        return rotation_for(self, record)
 
     def records(self) -> Iterator[SecretRecord]:
         try:

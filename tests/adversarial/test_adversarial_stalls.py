@@ -64,9 +64,10 @@ def _all_checks(config: Config) -> Callable[[str, str], object]:
 
 
 def _seconds(scan: Callable[[str, str], object], text: str, name: str) -> float:
-    started = time.perf_counter()
+    """CPU seconds of this process: other processes on a loaded machine do not count, as wall time would."""
+    started = time.process_time()
     scan(text, name)
-    return time.perf_counter() - started
+    return time.process_time() - started
 
 
 def assert_linear(scan: Callable[[str, str], object], unit: str, name: str = "a.txt", tail: str = "",
@@ -74,6 +75,8 @@ def assert_linear(scan: Callable[[str, str], object], unit: str, name: str = "a.
     """``unit`` repeated (along one line, unless it holds newlines) is scanned in time linear in its length."""
     small = min(_seconds(scan, head + unit * (SMALL // len(unit)) + tail, name) for _ in range(2))
     big = _seconds(scan, head + unit * (BIG // len(unit)) + tail, name)
+    if big >= MAX_RATIO * small + 0.5:  # one slow run (a cache flushed by a neighbour) is not super-linearity
+        big = min(big, _seconds(scan, head + unit * (BIG // len(unit)) + tail, name))
     assert big < MAX_SECONDS, f"{unit!r} x {BIG // len(unit)}: {big:.1f}s"
     assert big < MAX_RATIO * small + 0.5, f"{unit!r}: {big:.2f}s for 1 MiB, {small:.3f}s for 64 KiB"
 

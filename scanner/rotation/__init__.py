@@ -2,8 +2,10 @@
 
 This module is the generic half: the rotation base class, passwords, the
 choice, the access-trail lines.  Each backend that can write values keeps
-its protocols next to it (``backends/vault_rotation.py``,
-``backends/aws_rotation.py``) and names them in ``Backend.rotation_for``;
+its protocols in a module of this package (``rotation/rotate_vault.py``,
+``rotation/rotate_aws.py``), a plugin answering the ``secretaudit_rotation_for``
+hook, so backends know nothing of rotation and this module nothing of any
+backend;
 logging in to a database to change its password is
 :mod:`secretaudit.clients.database`'s.  Every protocol
 follows AWS's four rotation steps, createSecret (make and durably store the
@@ -320,7 +322,7 @@ def choose(config: "Config", backend: "Backend", record: "SecretRecord", dry_run
         raise RotationError(f"{name} has kind {record.kind!r}, which secretaudit cannot rotate safely; set its kind "
                             f"metadata to one of {', '.join(ROTATABLE)}, or rotate it at its provider and store the "
                             "new value as a new version", "refused")
-    rotation = backend.rotation_for(record)
+    rotation = config.hook.secretaudit_rotation_for(backend=backend, record=record)
     if rotation is None:
         raise RotationError(f"{name} lives in a {backend.type} backend, which holds no values secretaudit can "
                             "write; rotate it where it is stored", "refused")

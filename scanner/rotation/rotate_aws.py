@@ -1,7 +1,7 @@
 """Rotating secrets held in AWS Secrets Manager, and IAM access keys wherever they are stored.
 
 The protocols are described in :mod:`secretaudit.rotation`, which picks
-these classes through :meth:`AwsSecretsManagerBackend.rotation_for`.
+these classes through the ``secretaudit_rotation_for`` hook.
 """
 
 from __future__ import annotations
@@ -12,12 +12,14 @@ import uuid
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
+from secretaudit.hookspec import hookimpl
 from secretaudit.rotation import (Rotation, RotationError, RotationResult, _same, change_db_password,
                                   generate_password, password_policy)
 
 if TYPE_CHECKING:
-    from secretaudit.backends.aws import AwsSecretsManagerBackend
+    from secretaudit.backends import Backend
     from secretaudit.model import SecretRecord
+
 
 def _stages(description: dict[str, Any]) -> tuple[str | None, str | None]:
     """(AWSCURRENT version, a version labelled AWSPENDING but not AWSCURRENT)."""
@@ -325,8 +327,13 @@ class IamAccessKey(Rotation):
 
 
 
-def rotation_for(backend: "AwsSecretsManagerBackend", record: "SecretRecord") -> type[Rotation]:
-    """The rotation for a Secrets Manager secret of a rotatable kind: its Lambda's when it has one."""
+@hookimpl
+def secretaudit_rotation_for(backend: "Backend", record: "SecretRecord") -> "type[Rotation] | None":
+    """The rotation for a Secrets Manager secret: the IAM two-key procedure, its Lambda's, or a staged version."""
+    from secretaudit.backends.aws import AwsSecretsManagerBackend
+
+    if not isinstance(backend, AwsSecretsManagerBackend):
+        return None
     if record.kind == "aws-access-key":
         return IamAccessKey
     if str(backend.describe(record).get("RotationLambdaARN") or ""):

@@ -1,21 +1,23 @@
 """Rotating secrets held in Vault: KV v2 versions and database static roles.
 
 The protocols are described in :mod:`secretaudit.rotation`, which picks
-these classes through :meth:`VaultBackend.rotation_for`.  IAM access keys
+these classes through the ``secretaudit_rotation_for`` hook.  IAM access keys
 stored in Vault KV rotate through the AWS two-key procedure
-(:class:`secretaudit.backends.aws_rotation.IamAccessKey`).
+(:class:`secretaudit.rotation.rotate_aws.IamAccessKey`).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from secretaudit.hookspec import hookimpl
 from secretaudit.rotation import (PENDING_FIELD, Rotation, RotationError, RotationResult, _same, change_db_password,
                                   generate_password, password_field, password_policy)
 
 if TYPE_CHECKING:
-    from secretaudit.backends.vault import VaultBackend
+    from secretaudit.backends import Backend
     from secretaudit.model import SecretRecord
+
 
 class VaultKvPassword(Rotation):
     """A Vault KV v2 secret of kind generic or database-password: a new version with a generated password."""
@@ -156,12 +158,17 @@ class VaultStaticRole(Rotation):
 
 
 
-def rotation_for(backend: "VaultBackend", record: "SecretRecord") -> type[Rotation]:
-    """The rotation for a Vault secret of a rotatable kind."""
+@hookimpl
+def secretaudit_rotation_for(backend: "Backend", record: "SecretRecord") -> "type[Rotation] | None":
+    """The rotation for a Vault secret: a static role's endpoint, the IAM two-key procedure, or a KV version."""
+    from secretaudit.backends.vault import VaultBackend
+
+    if not isinstance(backend, VaultBackend):
+        return None
     if backend.is_static_role(record):
         return VaultStaticRole
     if record.kind == "aws-access-key":
-        from secretaudit.backends.aws_rotation import IamAccessKey
+        from secretaudit.rotation.rotate_aws import IamAccessKey
 
         return IamAccessKey
     return VaultKvPassword
