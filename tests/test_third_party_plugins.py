@@ -9,21 +9,14 @@ from pathlib import Path
 
 from conftest import ROOT, run_cli
 
-PLUGIN = '''
-from secretaudit.hookspec import hookimpl
-from secretaudit.model import CheckSpec, Detection, Severity
+def _readme_plugin() -> str:
+    """The plugin module exactly as the README's "Plugins" section shows it: the documented example must work."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index("```python\n# acme_secretaudit.py\n") + len("```python\n")
+    return readme[start:readme.index("```", start)]
 
-@hookimpl
-def secretaudit_register_checks(registry):
-    registry.add(CheckSpec(id="ACME1", title="ACME internal token", severity=Severity.HIGH,
-                           description="ACME's internal service tokens.", remediation="Revoke it in ACME IAM.",
-                           controls=("PCI DSS v4 8.6.2",)))
 
-@hookimpl
-def secretaudit_scan_file(item, config):
-    return [Detection("ACME1", item.line_of(item.text.index("acme_tok_")), item.text.split("acme_tok_")[1][:20],
-                      "ACME token", visible_prefix="")] if "acme_tok_" in item.text else None
-'''
+PLUGIN = _readme_plugin()
 
 
 def _install_plugin(site: Path) -> dict[str, str]:
