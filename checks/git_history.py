@@ -26,8 +26,7 @@ from typing import Iterator, NamedTuple, TYPE_CHECKING
 
 from secretaudit.controls import HARDCODED_CREDENTIALS
 from secretaudit.hookspec import hookimpl
-from secretaudit.model import (CheckSpec, Finding, Location, Severity, Status, Target, Waiver, fingerprint,
-                               make_finding)
+from secretaudit.model import CheckSpec, Finding, Location, Severity, Status, Target, Waiver, make_finding
 from secretaudit.targets import TargetFamily
 
 if TYPE_CHECKING:
@@ -221,10 +220,10 @@ def history_findings(rows_by_blob: dict[str, tuple[BlobRef, "list[Row]"]], intro
     Every edit of a file makes a new blob, so a key committed once and left
     in place through four later edits sits in five blobs; a finding per blob
     said five times that the key leaked, four of them blaming whoever edited
-    a neighbouring line.  The findings are keyed by their fingerprint (check,
-    rule, path and the salted digest of the secret: never the secret), and
-    the one kept is from the oldest blob, so the commit, author and line are
-    where the secret first appeared in that file.
+    a neighbouring line.  The findings are keyed by what their fingerprint is
+    made of (check, rule, path and the salted digest of the secret: never the
+    secret), and the one kept is from the oldest blob, so the commit, author
+    and line are where the secret first appeared in that file.
 
     Per file, not per secret across files: each path holding it is a place
     to clean up (``git filter-repo`` is told paths), as a working-tree scan
@@ -235,13 +234,13 @@ def history_findings(rows_by_blob: dict[str, tuple[BlobRef, "list[Row]"]], intro
     assert config.checks is not None
     spec = config.checks.get(CHECK_ID)
     order = {sha: rank for rank, sha in enumerate(intro)}  # git log --reverse: oldest first
-    kept: dict[str, tuple[int, BlobRef, "Row"]] = {}
-    waivers: dict[str, tuple[int, str]] = {}
+    kept: dict[tuple[str, str, str, str], tuple[int, BlobRef, "Row"]] = {}
+    waivers: dict[tuple[str, str, str, str], tuple[int, str]] = {}
     for sha, (blob, rows) in rows_by_blob.items():
         rank = order.get(sha, len(order))  # introducing commit not found: after every found one
         for row in rows:
             check_id, rule, _line, digest, _label, _evidence, waiver, *_ = row
-            key = fingerprint(CHECK_ID, blob.path, digest, f"{check_id}:{rule}")
+            key = (blob.path, check_id, rule, digest)
             if key not in kept or rank < kept[key][0]:
                 kept[key] = (rank, blob, row)
             if waiver and (key not in waivers or rank > waivers[key][0]):
