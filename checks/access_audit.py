@@ -46,14 +46,15 @@ from secretaudit.controls import NIST_AC_6, SOC2_CC6_1
 from secretaudit.errors import ConfigError
 from secretaudit.hookspec import hookimpl
 from secretaudit.clients.vault_audit_log import VaultRead, iso, read_audit_log
-from secretaudit.model import CheckSpec, Finding, Location, SecretRecord, Severity, Status, Target, fingerprint
+from secretaudit.model import CheckSpec, SecretRecord, Severity, Status, Target
 from secretaudit.redact import shown_name
+from secretaudit.targets import TargetError, TargetFamily, TargetRun, Verdict
 
 if TYPE_CHECKING:
     from secretaudit.backends import Backend
     from secretaudit.config import Config
     from secretaudit.registry import CheckRegistry
-    from secretaudit.session import Session
+    from secretaudit.targets import FamilyRegistry
 
 KIND = "access-log"
 SA510 = "SA510"
@@ -178,91 +179,126 @@ def _record_key(record: SecretRecord) -> str | None:
 
 
 @dataclass
-class AccessAudit:
-    """SA510 findings of one vault backend's audit log."""
+class SecretReads:
+    """One secret of the log, with the reads outside its owner's policy (by reader) or its unmapped owner.
 
-    backend: "Backend"
-    log_path: Path
-    config: "Config"
-    target: str
-    findings: list[Finding] = field(default_factory=list)
-    judged: int = 0
-    failed_items: int = 0
-    warnings: list[str] = field(default_factory=list)
+    A log in which no owned secret was read is judged as one unit without
+    reads: it was read and passes, so an audit of it is not "nothing checked".
+    """
 
-    def _add(self, status: Status, name: str, rule: str, message: str) -> None:
-        scrub = getattr(self.backend, "_scrub", lambda text: text)
-        self.findings.append(Finding(
-            check_id=SA510, severity=SPEC.severity, status=status,
-            location=Location(backend=self.backend.label, name=name), message=scrub(message),
-            fingerprint=fingerprint(SA510, f"{self.backend.label}:{name}", "", rule),
-            remediation=SPEC.remediation, target=self.target))
+    name: str = ""
+    record: SecretRecord | None = None
+    rule: OwnerRule | None = None
+    violations: list[tuple[str, list[VaultRead]]] = field(default_factory=list)
+    unmapped: tuple[str, int] | None = None
 
-    def _error(self, message: str) -> "AccessAudit":
-        self._add(Status.ERROR, "access-log", "unreadable", message)
-        return self
 
-    def records(self) -> list[SecretRecord]:
-        """The backend's records: those the backend target already listed, else list them now."""
-        listed = [r for r in self.config.stash.get("records") or () if r.backend == self.backend.label]
-        return listed or list(self.backend.records())
+class AccessLogs(TargetFamily[SecretReads]):
+    """SA510: one target per vault backend with an ``access_logs`` entry; its units are the secrets read."""
 
-    def run(self) -> "AccessAudit":
+    kind = KIND
+    mode = "audit"
+    specs = (SPEC,)
+    noun = "secrets"
+
+    def targets(self, config: "Config") -> list[Target]:
+        if not config.is_enabled(SA510):
+            return []
+        logs: dict[str, Path] = config.stash.get("access_logs") or parse_access_logs(config)
+        return [Target(kind=KIND, name=f"{backend.label}:access-log", path=str(index))
+                for index, backend in enumerate(config.stash.get("backends") or ())
+                if backend.type == "vault" and backend.name in logs]
+
+    def units(self, run: TargetRun) -> list[SecretReads]:
         from secretaudit.backends import BackendError
 
-        where = f"access_logs.{self.backend.name} in {self.config.source or 'the config'}"
+        config = run.config
+        backend = config.stash["backends"][int(run.target.path)]
+        logs: dict[str, Path] = config.stash.get("access_logs") or parse_access_logs(config)
+        log_path = logs[backend.name]
+        scrub = getattr(backend, "_scrub", lambda text: text)
+
+        def unreadable(message: str) -> TargetError:
+            return TargetError(Verdict(SA510, backend.label, "access-log", scrub(message), Status.ERROR,
+                                       "unreadable"))
+
+        where = f"access_logs.{backend.name} in {config.source or 'the config'}"
         try:
-            log = read_audit_log(self.log_path)
+            log = read_audit_log(log_path)
         except FileNotFoundError:
-            return self._error(f"audit log {self.log_path} does not exist; point {where} at the file audit "
-                               "device's file_path (bao audit list -detailed shows it)")
+            raise unreadable(f"audit log {log_path} does not exist; point {where} at the file audit device's "
+                             "file_path (bao audit list -detailed shows it)") from None
         except IsADirectoryError:
-            return self._error(f"audit log {self.log_path} is a directory; point {where} at the log file itself")
+            raise unreadable(f"audit log {log_path} is a directory; point {where} at the log file itself") from None
         except OSError as exc:
-            return self._error(f"cannot read audit log {self.log_path} ({exc.strerror or exc}); give secretaudit "
-                               f"read access to it or fix {where}")
+            raise unreadable(f"cannot read audit log {log_path} ({exc.strerror or exc}); give secretaudit read "
+                             f"access to it or fix {where}") from None
         for number, problem in log.bad_lines:
-            self.warnings.append(f"{self.log_path}:{number}: {problem}, skipped")
+            run.warnings.append(f"{log_path}:{number}: {problem}, skipped")
         try:
-            records = self.records()
+            records = _records(backend, config)
         except BackendError as exc:
-            return self._error(f"could not list secrets to learn their owners: {exc}")
-        by_path = {key: record for record in records if (key := _record_key(record))}
-        owners = parse_owners(self.config.settings.get("policy"), self.config.source or "config")
-        everyone = owners.get(EVERY_OWNER, OwnerRule())
-        violations: dict[tuple[str, str], list[VaultRead]] = defaultdict(list)
-        unmapped: dict[str, tuple[str, int]] = {}
-        read_secrets: set[str] = set()
-        for read in log.reads:
-            record = by_path.get(read.path)
-            if record is None or read.outcome != "ok" or not record.owner:
-                continue
-            read_secrets.add(record.name)
-            rule = owners.get(record.owner)
-            if rule is None:
-                owner, count = unmapped.get(record.name, (record.owner, 0))
-                unmapped[record.name] = (owner, count + 1)
-                continue
-            if rule.allows(read) or everyone.allows(read):
-                continue
-            violations[(record.name, read.reader_key)].append(read)
-        failed_secrets = {name for name, _ in violations} | set(unmapped)
-        self.judged = len(read_secrets)
-        self.failed_items = len(failed_secrets)
-        for (name, reader_key), reads in sorted(violations.items()):
-            record = next(r for r in records if r.name == name)
-            rule = owners[record.owner or ""]
+            raise unreadable(f"could not list secrets to learn their owners: {exc}") from None
+        return _secrets_read(log.reads, records, parse_owners(config.settings.get("policy"), config.source or "config"))
+
+    def judge(self, run: TargetRun, unit: SecretReads) -> list[Verdict]:
+        backend = run.config.stash["backends"][int(run.target.path)]
+        scrub = getattr(backend, "_scrub", lambda text: text)
+        label, name = backend.label, unit.name
+        verdicts = []
+        for reader_key, reads in unit.violations:
+            assert unit.record is not None and unit.rule is not None
             times = ", ".join(iso(r.time) for r in reads[-SHOWN_TIMES:])
             more = f" (and {len(reads) - SHOWN_TIMES} earlier)" if len(reads) > SHOWN_TIMES else ""
             count = "once" if len(reads) == 1 else f"{len(reads)} times"
-            self._add(Status.FAILED, name, f"reader\x1f{reader_key}",
-                      f"{self.backend.label}: '{name}' (owner {record.owner}) was read {count} by {reads[-1].reader}, "
-                      f"outside the owner's policy ({rule.describe()}); at {times}{more}")
-        for name, (owner, count) in sorted(unmapped.items()):
-            self._add(Status.ERROR, name, "unmapped-owner",
-                      f"{self.backend.label}: '{name}' was read {count} time(s) but its owner {owner!r} has no entry "
-                      f"in policy.owners; add policy.owners.{owner}.policies to judge who may read it")
-        return self
+            verdicts.append(Verdict(SA510, label, name, scrub(
+                f"{label}: '{name}' (owner {unit.record.owner}) was read {count} by {reads[-1].reader}, outside the "
+                f"owner's policy ({unit.rule.describe()}); at {times}{more}"), rule=f"reader\x1f{reader_key}"))
+        if unit.unmapped is not None:
+            owner, count = unit.unmapped
+            verdicts.append(Verdict(SA510, label, name, scrub(
+                f"{label}: '{name}' was read {count} time(s) but its owner {owner!r} has no entry in policy.owners; "
+                f"add policy.owners.{owner}.policies to judge who may read it"), Status.ERROR, "unmapped-owner"))
+        return verdicts
+
+
+def _records(backend: "Backend", config: "Config") -> list[SecretRecord]:
+    """The backend's records: those the backend target already listed, else list them now."""
+    listed = [r for r in config.stash.get("records") or () if r.backend == backend.label]
+    return listed or list(backend.records())
+
+
+def _secrets_read(reads: list[VaultRead], records: list[SecretRecord],
+                  owners: dict[str, OwnerRule]) -> list[SecretReads]:
+    """Every owned secret the log shows read, with what is wrong with its reads (the log alone if none)."""
+    by_path = {key: record for record in records if (key := _record_key(record))}
+    everyone = owners.get(EVERY_OWNER, OwnerRule())
+    violations: dict[tuple[str, str], list[VaultRead]] = defaultdict(list)
+    unmapped: dict[str, tuple[str, int]] = {}
+    read_secrets: set[str] = set()
+    for read in reads:
+        record = by_path.get(read.path)
+        if record is None or read.outcome != "ok" or not record.owner:
+            continue
+        read_secrets.add(record.name)
+        rule = owners.get(record.owner)
+        if rule is None:
+            owner, count = unmapped.get(record.name, (record.owner, 0))
+            unmapped[record.name] = (owner, count + 1)
+            continue
+        if rule.allows(read) or everyone.allows(read):
+            continue
+        violations[(record.name, read.reader_key)].append(read)
+    if not read_secrets:
+        return [SecretReads()]
+    by_name: dict[str, SecretRecord] = {}
+    for record in records:
+        by_name.setdefault(record.name, record)
+    by_secret: dict[str, list[tuple[str, list[VaultRead]]]] = defaultdict(list)
+    for (name, reader_key), found in sorted(violations.items(), key=lambda item: item[0]):
+        by_secret[name].append((reader_key, found))
+    return [SecretReads(name, by_name[name], owners.get(by_name[name].owner or ""), by_secret.get(name, []),
+                        unmapped.get(name)) for name in sorted(read_secrets)]
 
 
 # -- hooks ----------------------------------------------------------------------------------------
@@ -281,33 +317,5 @@ def secretaudit_configure(config: "Config") -> None:
 
 
 @hookimpl
-def secretaudit_collect_targets(config: "Config") -> list[Target] | None:
-    if not config.stash.get("audit_backends") or not config.is_enabled(SA510):
-        return None
-    from secretaudit.shard import in_shard
-
-    logs: dict[str, Path] = config.stash.get("access_logs") or parse_access_logs(config)
-    shard = config.stash.get("shard")
-    targets = []
-    for index, backend in enumerate(config.stash.get("backends") or ()):
-        name = f"{backend.label}:access-log"
-        if backend.type == "vault" and backend.name in logs and in_shard(name, shard):
-            targets.append(Target(kind=KIND, name=name, path=str(index)))
-    return targets or None
-
-
-@hookimpl
-def secretaudit_run_target(session: "Session", target: Target) -> bool | None:
-    if target.kind != KIND:
-        return None
-    config = session.config
-    backend = config.stash["backends"][int(target.path)]
-    logs: dict[str, Path] = config.stash.get("access_logs") or parse_access_logs(config)
-    result = AccessAudit(backend, logs[backend.name], config, target.name).run()
-    session.warnings.extend(result.warnings)
-    for index in range(max(result.judged, 1)):
-        session.count_scanned(0, failed=index < result.failed_items)
-    for finding in result.findings:
-        session.add_finding(finding)
-    session.collected(target, result.judged)
-    return True
+def secretaudit_register_families(registry: "FamilyRegistry") -> None:
+    registry.add(AccessLogs())

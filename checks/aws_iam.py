@@ -54,13 +54,14 @@ from secretaudit.controls import CIS_AWS_1_12, CIS_AWS_1_13, CIS_AWS_1_14, CIS_A
 from secretaudit.clients.aws import BAD_CREDENTIAL_CODES, DENIED_CODES, THROTTLE_CODES, aws_client, public_url, scrub
 from secretaudit.errors import ConfigError
 from secretaudit.hookspec import hookimpl
-from secretaudit.model import CheckSpec, Finding, Location, Severity, Status, Target, Validation, fingerprint
+from secretaudit.model import CheckSpec, Severity, Status, Target, Validation
 from secretaudit.redact import shape
+from secretaudit.targets import TargetError, TargetFamily, TargetRun, Verdict
 
 if TYPE_CHECKING:
     from secretaudit.config import Config
     from secretaudit.registry import CheckRegistry
-    from secretaudit.session import Session
+    from secretaudit.targets import FamilyRegistry
 
 KIND = "aws-iam"
 STASH = "aws_iam"
@@ -422,14 +423,8 @@ def target_name(options: dict[str, Any]) -> str:
 
 
 @hookimpl
-def secretaudit_collect_targets(config: "Config") -> list[Target] | None:
-    options = config.stash.get(STASH)
-    if not config.stash.get("audit_backends") or not options:
-        return None
-    from secretaudit.shard import in_shard
-
-    name = target_name(options)
-    return [Target(kind=KIND, name=name)] if in_shard(name, config.stash.get("shard")) else []
+def secretaudit_register_families(registry: "FamilyRegistry") -> None:
+    registry.add(IamPrincipals())
 
 
 # -- talking to IAM ----------------------------------------------------------------------------
@@ -609,66 +604,62 @@ def key_issues(keys: list[dict[str, Any]], options: dict[str, Any],
     return issues
 
 
-@hookimpl
-def secretaudit_run_target(session: "Session", target: Target) -> bool | None:
-    if target.kind != KIND:
-        return None
-    config = session.config
-    options = config.stash[STASH]
-    timeout = float(config.settings.get("timeout") or 30)
-    principals = [Principal("role", n) for n in options["roles"]] + [Principal("user", n) for n in options["users"]]
+@dataclass
+class PrincipalUnit:
+    """One configured role or user, with the IAM reader of its target."""
 
-    def finding(spec: CheckSpec, principal: str, message: str, rule: str, status: Status = Status.FAILED,
-                severity: Severity | None = None) -> None:
-        if not config.is_enabled(spec.id) or config.checks is None or spec.id not in config.checks:
-            return
-        session.add_finding(Finding(
-            check_id=spec.id, severity=severity or spec.severity, status=status,
-            location=Location(backend=KIND, name=principal), message=message,
-            fingerprint=fingerprint(spec.id, f"{KIND}:{principal}", "", rule), remediation=spec.remediation,
-            target=target.name))
+    auditor: IamAuditor
+    principal: Principal
 
-    try:
-        auditor = IamAuditor(options, timeout)
-    except Exception as exc:  # ProfileNotFound, bad region...
-        error = _classify(exc, "iam client setup", "IAM", (options.get("secret_access_key"),
-                                                           options.get("session_token")))
-        finding(SA303, "*", str(error), "setup", Status.ERROR)
-        session.count_scanned(0, failed=True)
-        session.collected(target, 0)
-        return True
 
-    audited = 0
-    for principal in principals:
-        failed = False
+class IamPrincipals(TargetFamily[PrincipalUnit]):
+    """SA301-SA303: one target per ``scopes.aws`` block, whose units are its roles and users."""
+
+    kind = KIND
+    mode = "audit"
+    specs = (SA301, SA302, SA303)
+    noun = "principals"
+
+    def targets(self, config: "Config") -> list[Target]:
+        options = config.stash.get(STASH)
+        return [Target(kind=KIND, name=target_name(options))] if options else []
+
+    def units(self, run: TargetRun) -> list[PrincipalUnit]:
+        options = run.config.stash[STASH]
         try:
-            verdicts = auditor.statements(principal)
-            for verdict in verdicts:
+            auditor = IamAuditor(options, float(run.config.settings.get("timeout") or 30))
+        except Exception as exc:  # ProfileNotFound, bad region...
+            error = _classify(exc, "iam client setup", "IAM", (options.get("secret_access_key"),
+                                                               options.get("session_token")))
+            raise TargetError(Verdict(SA303.id, KIND, "*", str(error), Status.ERROR, "setup")) from None
+        return [PrincipalUnit(auditor, Principal(kind, name)) for kind, key in (("role", "roles"), ("user", "users"))
+                for name in options[key]]
+
+    def judge(self, run: TargetRun, unit: PrincipalUnit) -> list[Verdict]:
+        auditor, principal = unit.auditor, unit.principal
+        label = principal.label
+        verdicts = []
+        try:
+            statements = auditor.statements(principal)
+            for verdict in statements:
                 if verdict.problems:
-                    failed = True
-                    finding(SA301, principal.label, verdict.message(principal.label),
-                            f"{verdict.policy}#{verdict.statement}", severity=verdict.severity)
-            for combo, where in escalation_combos(verdicts):
-                failed = True
-                finding(SA301, principal.label, f"{principal.label}: privilege escalation: the policies together "
-                                                f"allow {' + '.join(where)}", "escalation:" + "+".join(combo),
-                        severity=Severity.HIGH)
+                    verdicts.append(Verdict(SA301.id, KIND, label, verdict.message(label),
+                                            rule=f"{verdict.policy}#{verdict.statement}", severity=verdict.severity))
+            for combo, where in escalation_combos(statements):
+                verdicts.append(Verdict(SA301.id, KIND, label, f"{label}: privilege escalation: the policies "
+                                                               f"together allow {' + '.join(where)}",
+                                        rule="escalation:" + "+".join(combo), severity=Severity.HIGH))
             if principal.kind == "user":
-                for rule, message, severity in key_issues(auditor.keys(principal), options, config.as_of):
-                    failed = True
-                    finding(SA302, principal.label, f"{principal.label}: {message}", rule, severity=severity)
-        except AuditError as exc:
-            failed = True
+                for rule, message, severity in key_issues(auditor.keys(principal), run.config.stash[STASH],
+                                                          run.config.as_of):
+                    verdicts.append(Verdict(SA302.id, KIND, label, f"{label}: {message}", rule=rule,
+                                            severity=severity))
+        except AuditError as exc:  # what was judged before the failure stands
             if exc.fatal:
-                finding(SA303, "*", str(exc) + (f" ({audited} principals audited before the failure; results are "
-                                                 f"partial)" if audited else ""), "endpoint", Status.ERROR)
-                session.count_scanned(0, failed=True)
-                break
-            finding(SA303, principal.label, str(exc), "read", Status.ERROR)
-        audited += 1
-        session.count_scanned(0, failed=failed)
-    session.collected(target, len(principals))
-    return True
+                raise TargetError(*verdicts, Verdict(SA303.id, KIND, "*", str(exc), Status.ERROR, "endpoint"),
+                                  fatal=True) from None
+            verdicts.append(Verdict(SA303.id, KIND, label, str(exc), Status.ERROR, "read"))
+        return verdicts
 
 
 # -- validation ------------------------------------------------------------------------------

@@ -46,17 +46,18 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from secretaudit.clients.database import (DEFAULT_PORTS, ENGINES, DatabaseError, connect_mysql, connect_postgres,
-                                          hostport, parse_credential, scrub_db_message)
+                                          hostport, mysql_error, parse_credential, postgres_error, scrub_db_message)
 from secretaudit.controls import NIST_AC_6, SOC2_CC6_1
 from secretaudit.errors import ConfigError
 from secretaudit.hookspec import hookimpl
-from secretaudit.model import CheckSpec, Finding, Location, Severity, Status, Target, Validation, fingerprint
+from secretaudit.model import CheckSpec, Severity, Status, Target, Validation
 from secretaudit.redact import shown_name
+from secretaudit.targets import TargetFamily, TargetRun, Verdict
 
 if TYPE_CHECKING:
     from secretaudit.config import Config
     from secretaudit.registry import CheckRegistry
-    from secretaudit.session import Session
+    from secretaudit.targets import FamilyRegistry
 
 KIND = "database-grants"
 SA306 = "SA306"
@@ -299,7 +300,7 @@ def mysql_grants(entry: DatabaseEntry) -> list[Grant]:
                 except DatabaseError:
                     raise
                 except Exception as exc:  # noqa: BLE001
-                    error = _mysql_error(exc, entry.host, entry.port, entry.user, entry.password)
+                    error = mysql_error(exc, entry.host, entry.port, entry.user, entry.password)
                     who = f"'{name}'@'{host}'" if host else f"{name!r}"
                     raise DatabaseError(f"could not read the grants of {who}: {error}") from None
                 found, roles = parse_mysql_grants(lines)
@@ -357,7 +358,7 @@ def postgres_grants(entry: DatabaseEntry) -> list[Grant]:
     except DatabaseError:
         raise
     except Exception as exc:  # noqa: BLE001
-        raise _pg_error(exc, entry.host, entry.port, entry.user, entry.password) from None
+        raise postgres_error(exc, entry.host, entry.port, entry.user, entry.password) from None
     finally:
         try:
             conn.close()
@@ -396,18 +397,15 @@ def excess(grants: list[Grant], allowed: frozenset[str]) -> list[Grant]:
     return sorted(result, key=lambda g: (g.object, g.privilege))
 
 
-def audit_entry(entry: DatabaseEntry, config: "Config", target: str) -> list[Finding]:
-    """SA306 findings for one configured database account (an error finding if it cannot be read)."""
-    location = Location(backend=entry.label, name=entry.account)
-    identity = f"{entry.label}:{entry.account}"
+def audit_entry(entry: DatabaseEntry, config: "Config") -> list[Verdict]:
+    """SA306 verdicts for one configured database account (an error if it cannot be read)."""
     try:
         grants = read_grants(entry)
     except DatabaseError as exc:
-        return [Finding(check_id=SA306, severity=SPEC.severity, status=Status.ERROR, location=location,
-                        message=scrub_db_message(str(exc), entry.password), fingerprint=fingerprint(SA306, identity),
-                        remediation=SPEC.remediation, target=target)]
+        return [Verdict(SA306, entry.label, entry.account, scrub_db_message(str(exc), entry.password),
+                        status=Status.ERROR)]
     allowed = allowed_privileges(config, entry)
-    findings = []
+    verdicts = []
     for grant in excess(grants, allowed):
         via = f" (through role {grant.via})" if grant.via else ""
         if grant.object == ROLE_ATTRIBUTE:
@@ -416,12 +414,31 @@ def audit_entry(entry: DatabaseEntry, config: "Config", target: str) -> list[Fin
             what, evidence = f"holds {grant.privilege} on {grant.object}", f"{grant.privilege} ON {grant.object}"
         message = (f"{entry.engine} account {entry.account!r} {what}{via}, beyond the policy "
                    f"({', '.join(sorted(allowed)) or 'nothing'})")
-        severity = Severity.CRITICAL if grant.privilege in CRITICAL else SPEC.severity
-        findings.append(Finding(
-            check_id=SA306, severity=severity, status=Status.FAILED, location=location, message=message,
-            fingerprint=fingerprint(SA306, identity, "", f"{grant.privilege} ON {grant.object}"),
-            evidence=evidence, remediation=SPEC.remediation, target=target))
-    return findings
+        verdicts.append(Verdict(SA306, entry.label, entry.account, message, rule=f"{grant.privilege} ON {grant.object}",
+                                severity=Severity.CRITICAL if grant.privilege in CRITICAL else None,
+                                evidence=evidence))
+    return verdicts
+
+
+class DatabaseGrants(TargetFamily[DatabaseEntry]):
+    """SA306: one target per ``scopes.databases`` entry, whose one unit is the account."""
+
+    kind = KIND
+    mode = "audit"
+    specs = (SPEC,)
+    noun = "accounts"
+
+    def targets(self, config: "Config") -> list[Target]:
+        entries = parse_entries(config)
+        config.stash["database_entries"] = entries
+        return [Target(kind=KIND, name=entry.label, path=str(i)) for i, entry in enumerate(entries)]
+
+    def units(self, run: TargetRun) -> list[DatabaseEntry]:
+        return [run.config.stash["database_entries"][int(run.target.path)]]
+
+    def judge(self, run: TargetRun, unit: DatabaseEntry) -> list[Verdict]:
+        # a disabled SA306 connects to nothing
+        return audit_entry(unit, run.config) if run.config.is_enabled(SA306) else []
 
 
 # -- hooks --------------------------------------------------------------------------------
@@ -433,31 +450,8 @@ def secretaudit_register_checks(registry: "CheckRegistry") -> None:
 
 
 @hookimpl
-def secretaudit_collect_targets(config: "Config") -> list[Target] | None:
-    if not config.stash.get("audit_backends"):
-        return None
-    from secretaudit.shard import in_shard
-
-    entries = parse_entries(config)
-    config.stash["database_entries"] = entries
-    shard = config.stash.get("shard")
-    targets = [Target(kind=KIND, name=entry.label, path=str(i)) for i, entry in enumerate(entries)
-               if in_shard(entry.label, shard)]
-    return targets or None
-
-
-@hookimpl
-def secretaudit_run_target(session: "Session", target: Target) -> bool | None:
-    if target.kind != KIND:
-        return None
-    config = session.config
-    entry: DatabaseEntry = config.stash["database_entries"][int(target.path)]
-    findings = audit_entry(entry, config, target.name) if config.is_enabled(SA306) else []
-    session.count_scanned(0, failed=any(f.status is Status.FAILED for f in findings))
-    for finding in findings:
-        session.add_finding(finding)
-    session.collected(target, 1)
-    return True
+def secretaudit_register_families(registry: "FamilyRegistry") -> None:
+    registry.add(DatabaseGrants())
 
 
 @hookimpl

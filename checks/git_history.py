@@ -26,13 +26,15 @@ from typing import Iterator, NamedTuple, TYPE_CHECKING
 
 from secretaudit.controls import HARDCODED_CREDENTIALS
 from secretaudit.hookspec import hookimpl
-from secretaudit.model import CheckSpec, Finding, Location, Severity, Status, Target, Waiver, fingerprint
+from secretaudit.model import CheckSpec, Finding, Location, Severity, Status, Target, Waiver, make_finding
+from secretaudit.targets import TargetFamily
 
 if TYPE_CHECKING:
     from secretaudit.config import Config
     from secretaudit.filescan import Row
     from secretaudit.registry import CheckRegistry
     from secretaudit.session import Session
+    from secretaudit.targets import FamilyRegistry
 
 CHECK_ID = "SA105"
 
@@ -99,6 +101,20 @@ class BlobReader:
         self.proc = subprocess.Popen(_git(repo, "cat-file", "--batch"), stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE)
 
+    def close(self) -> None:
+        """End the process: git exits at the end of its input; it is waited for, so no zombie is left."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass  # it is gone already
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stdout.close()
+
     def read(self, sha: str) -> bytes:
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.proc.stdin.write(sha.encode() + b"\n")
@@ -112,15 +128,35 @@ class BlobReader:
         return data
 
 
-_readers: dict[tuple[int, str], BlobReader] = {}
+class BlobReaders:
+    """The run's blob readers: one per process and repository, started on first use.
+
+    Per run (kept in ``config.stash``), not per module: a reader is a child
+    process with two pipes, and every run must end its own.  Workers are
+    forked with a copy of this object: each starts readers of its own (a
+    reader is keyed by process id) and closes them when it finishes
+    (:meth:`close` as the pool's ``finish``); the run closes the main
+    process's at its end.
+    """
+
+    def __init__(self) -> None:
+        self._readers: dict[tuple[int, str], BlobReader] = {}
+
+    def get(self, repo: str) -> BlobReader:
+        key = (os.getpid(), repo)
+        if key not in self._readers:
+            self._readers[key] = BlobReader(repo)
+        return self._readers[key]
+
+    def close(self) -> None:
+        """End this process's readers; those a fork inherited belong to the process that started them."""
+        pid = os.getpid()
+        for key in [k for k in self._readers if k[0] == pid]:
+            self._readers.pop(key).close()
 
 
-def _reader(repo: str) -> BlobReader:
-    """This process's reader (workers are forked; each needs its own pipe)."""
-    key = (os.getpid(), repo)
-    if key not in _readers:
-        _readers[key] = BlobReader(repo)
-    return _readers[key]
+#: ``config.stash`` key of the run's :class:`BlobReaders`.
+READERS = "git_blob_readers"
 
 
 def scan_blobs(batch: list[BlobRef], repo: str, config: "Config") -> list[tuple[BlobRef, "list[Row] | None"]]:
@@ -128,7 +164,10 @@ def scan_blobs(batch: list[BlobRef], repo: str, config: "Config") -> list[tuple[
     from secretaudit.filescan import run_checks
     from secretaudit.reader import decode
 
-    reader = _reader(repo)
+    readers = config.stash.get(READERS)
+    if readers is None:
+        readers = config.stash[READERS] = BlobReaders()
+    reader = readers.get(repo)
     out = []
     for blob in batch:
         item = decode(blob.path, blob.path, reader.read(blob.sha))
@@ -181,10 +220,10 @@ def history_findings(rows_by_blob: dict[str, tuple[BlobRef, "list[Row]"]], intro
     Every edit of a file makes a new blob, so a key committed once and left
     in place through four later edits sits in five blobs; a finding per blob
     said five times that the key leaked, four of them blaming whoever edited
-    a neighbouring line.  The findings are keyed by their fingerprint (check,
-    rule, path and the salted digest of the secret: never the secret), and
-    the one kept is from the oldest blob, so the commit, author and line are
-    where the secret first appeared in that file.
+    a neighbouring line.  The findings are keyed by what their fingerprint is
+    made of (check, rule, path and the salted digest of the secret: never the
+    secret), and the one kept is from the oldest blob, so the commit, author
+    and line are where the secret first appeared in that file.
 
     Per file, not per secret across files: each path holding it is a place
     to clean up (``git filter-repo`` is told paths), as a working-tree scan
@@ -195,13 +234,13 @@ def history_findings(rows_by_blob: dict[str, tuple[BlobRef, "list[Row]"]], intro
     assert config.checks is not None
     spec = config.checks.get(CHECK_ID)
     order = {sha: rank for rank, sha in enumerate(intro)}  # git log --reverse: oldest first
-    kept: dict[str, tuple[int, BlobRef, "Row"]] = {}
-    waivers: dict[str, tuple[int, str]] = {}
+    kept: dict[tuple[str, str, str, str], tuple[int, BlobRef, "Row"]] = {}
+    waivers: dict[tuple[str, str, str, str], tuple[int, str]] = {}
     for sha, (blob, rows) in rows_by_blob.items():
         rank = order.get(sha, len(order))  # introducing commit not found: after every found one
         for row in rows:
             check_id, rule, _line, digest, _label, _evidence, waiver, *_ = row
-            key = fingerprint(CHECK_ID, blob.path, digest, f"{check_id}:{rule}")
+            key = (blob.path, check_id, rule, digest)
             if key not in kept or rank < kept[key][0]:
                 kept[key] = (rank, blob, row)
             if waiver and (key not in waivers or rank > waivers[key][0]):
@@ -214,37 +253,49 @@ def history_findings(rows_by_blob: dict[str, tuple[BlobRef, "list[Row]"]], intro
         origin = (f"added in {introduced.commit[:12]} by {introduced.author} on {introduced.date[:10]}"
                   if introduced else "introducing commit not found")
         state = "still present at HEAD" if still else "removed from HEAD but still in history"
-        yield Finding(
-            check_id=CHECK_ID, severity=spec.severity,
-            status=Status.WAIVED if waiver else Status.FAILED,
-            location=Location(path=blob.path, line=line or None,
-                              commit=introduced.commit if introduced else None),
-            message=f"{label} ({check_id}) in git history, {origin}; {state}",
-            fingerprint=key, evidence=evidence, remediation=spec.remediation, target=target,
-            waiver=Waiver(waiver) if waiver else None)
+        yield make_finding(
+            spec, Location(path=blob.path, line=line or None, commit=introduced.commit if introduced else None),
+            f"{label} ({check_id}) in git history, {origin}; {state}",
+            status=Status.WAIVED if waiver else Status.FAILED, digest=digest, rule=f"{check_id}:{rule}",
+            evidence=evidence, target=target, waiver=Waiver(waiver) if waiver else None)
 
 
-# -- hooks ----------------------------------------------------------------------
+# -- the family ---------------------------------------------------------------
 
 
-@hookimpl
-def secretaudit_register_checks(registry: "CheckRegistry") -> None:
-    registry.add(SPEC)
+class GitHistory(TargetFamily[BlobRef]):
+    """SA105 (``scan --history``): one target, the repository's history, whose units are its blobs.
+
+    Its blobs are judged in bulk rather than one by one through the engine's
+    loop: they are scanned in worker processes with the file checks, cached
+    by blob id, and a secret is reported once per file from the oldest blob
+    holding it, which needs every blob's rows first.  So this family runs its
+    target itself (:meth:`run`); the engine still gates it by command and
+    collects it, and each blob is sharded on its own (``--shard``).
+    """
+
+    kind = "history"
+    mode = "history"
+    specs = (SPEC,)
+    noun = "blobs"
+
+    def targets(self, config: "Config") -> list[Target]:
+        history = config.stash["history"]
+        return [Target(kind="history", name=f"git history ({' '.join(history['refs'])})", path=history["repo"],
+                       scope=" ".join(history["refs"]))]
+
+    def shard_key(self, target: Target) -> None:
+        return None  # each blob is placed in a shard, not the history as a whole
+
+    def run(self, session: "Session", target: Target) -> None:
+        readers = session.config.stash[READERS] = BlobReaders()
+        try:
+            _scan_history(session, target, readers)
+        finally:
+            readers.close()
 
 
-@hookimpl
-def secretaudit_collect_targets(config: "Config") -> list[Target] | None:
-    history = config.stash.get("history")
-    if not history:
-        return None
-    return [Target(kind="history", name=f"git history ({' '.join(history['refs'])})", path=history["repo"],
-                   scope=" ".join(history["refs"]))]
-
-
-@hookimpl
-def secretaudit_run_target(session: "Session", target: Target) -> bool | None:
-    if target.kind != "history":
-        return None
+def _scan_history(session: "Session", target: Target, readers: BlobReaders) -> None:
     from secretaudit.filescan import BINARY_ROWS
     from secretaudit.parallel import map_batches, worker_count
     from secretaudit.shard import in_shard
@@ -284,8 +335,20 @@ def secretaudit_run_target(session: "Session", target: Target) -> bool | None:
         else:
             take(blob, cached, payload_needed=False)
     map_batches(todo, lambda batch: scan_blobs(batch, repo, config), lambda r: take(r[0], r[1], True),
-                worker_count(config, len(todo), session.warnings))
+                worker_count(config, len(todo), session.warnings), finish=readers.close)
     intro = introducing_commits(repo, refs, set(rows_by_blob))
     for finding in history_findings(rows_by_blob, intro, at_head, config, target.name):
         session.add_finding(finding)
-    return True
+
+
+# -- hooks ----------------------------------------------------------------------
+
+
+@hookimpl
+def secretaudit_register_checks(registry: "CheckRegistry") -> None:
+    registry.add(SPEC)
+
+
+@hookimpl
+def secretaudit_register_families(registry: "FamilyRegistry") -> None:
+    registry.add(GitHistory())

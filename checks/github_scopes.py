@@ -50,13 +50,14 @@ from typing import Any, NamedTuple, TYPE_CHECKING
 
 from secretaudit.controls import NIST_AC_6, NIST_IA_5, SOC2_CC6_1
 from secretaudit.hookspec import hookimpl
-from secretaudit.model import (CheckSpec, Finding, Location, Severity, Status, Target, Validation, fingerprint,
-                           secret_digest)
+from secretaudit.model import CheckSpec, Finding, Severity, Status, Target, Validation, fingerprint, secret_digest
+from secretaudit.targets import TargetError, TargetFamily, TargetRun, Verdict, to_findings
 
 if TYPE_CHECKING:
     from secretaudit.config import Config
+    from secretaudit.model import SecretRecord
     from secretaudit.registry import CheckRegistry
-    from secretaudit.session import Session
+    from secretaudit.targets import FamilyRegistry
 
 KIND = "github-token"
 #: Targets of GitHub tokens kept in a backend (``scopes.github.from_backends: true``).
@@ -299,15 +300,15 @@ def configured_tokens(config: "Config") -> list[dict[str, str]]:
 
 
 def check_token(name: str, token: str, config: "Config", target: str = "") -> list[Finding]:
-    """SA305 findings of one token (empty when it complies)."""
-    target = target or f"github:{name}"
-    location = Location(backend="github", name=name)
+    """SA305 findings of one token (empty when it complies), outside a session."""
+    return to_findings(config, target or f"github:{name}", token_verdicts(name, token, config), (SPEC,))
 
-    def finding(status: Status, key: str, message: str, evidence: str = "") -> Finding:
-        return Finding(check_id=SA305, severity=SPEC.severity, status=status, location=location,
-                       message=_scrub(f"GitHub token '{name}': {message}", token),
-                       fingerprint=fingerprint(SA305, f"github:{name}", "", key), evidence=evidence,
-                       remediation=SPEC.remediation, target=target)
+
+def token_verdicts(name: str, token: str, config: "Config") -> list[Verdict]:
+    """SA305 verdicts on one token (none when it complies or SA305 is disabled: then GitHub is not asked)."""
+    def finding(status: Status, key: str, message: str, evidence: str = "") -> Verdict:
+        return Verdict(SA305, "github", name, _scrub(f"GitHub token '{name}': {message}", token), status, key,
+                       evidence=evidence)
 
     if not config.is_enabled(SA305):
         return []
@@ -320,7 +321,7 @@ def check_token(name: str, token: str, config: "Config", target: str = "") -> li
     if answer.status != 200:
         return [finding(Status.ERROR, "error", f"could not check: {answer.cause}")]
     who = f" (login {answer.login})" if answer.login else ""
-    findings: list[Finding] = []
+    findings: list[Verdict] = []
     fine_grained = token.startswith("github_pat_") or answer.scopes is None
     if not fine_grained:
         scopes = [s.strip() for s in (answer.scopes or "").split(",") if s.strip()]
@@ -429,73 +430,79 @@ def secretaudit_register_checks(registry: "CheckRegistry") -> None:
     registry.add(SPEC)
 
 
-@hookimpl
-def secretaudit_collect_targets(config: "Config") -> list[Target] | None:
-    if not config.stash.get("audit_backends"):
-        return None
-    from secretaudit.shard import in_shard
+class GithubTokens(TargetFamily[dict]):
+    """SA305 on the tokens of ``scopes.github.tokens``: one target per token."""
 
-    shard = config.stash.get("shard")
-    targets = [Target(kind=KIND, name=f"github:{entry['name']}", path=str(index))
-               for index, entry in enumerate(configured_tokens(config)) if in_shard(f"github:{entry['name']}", shard)]
-    block = (config.settings.get("scopes") or {}).get("github") or {}
-    if isinstance(block, dict) and block.get("from_backends"):
-        # Reading a token's scopes needs the token: opt-in, since it fetches values during the audit.
-        targets += [Target(kind=BACKEND_KIND, name=f"github tokens in {backend.label}", path=str(index))
-                    for index, backend in enumerate(config.stash.get("backends") or ())
-                    if in_shard(f"github-backend:{backend.label}", shard)]
-    return targets or None
+    kind = KIND
+    mode = "audit"
+    specs = (SPEC,)
+    noun = "tokens"
+
+    def targets(self, config: "Config") -> list[Target]:
+        return [Target(kind=KIND, name=f"github:{entry['name']}", path=str(index))
+                for index, entry in enumerate(configured_tokens(config))]
+
+    def units(self, run: TargetRun) -> list[dict[str, str]]:
+        return [configured_tokens(run.config)[int(run.target.path)]]
+
+    def judge(self, run: TargetRun, unit: dict[str, str]) -> list[Verdict]:
+        return token_verdicts(unit["name"], unit["token"], run.config)
 
 
-def _backend_tokens(session: "Session", target: Target) -> None:
-    """SA305 for every github-token secret of one backend: fetch, check, drop."""
-    from secretaudit.credentials import credential_fields
-    from secretaudit.backends import BackendError, backend_error
+#: How a backend's token target is named (the rest is the backend's label).
+BACKEND_TARGET = "github tokens in "
 
-    config = session.config
-    backend = config.stash["backends"][int(target.path)]
-    checked = 0
-    try:
-        records = [r for r in backend.records() if r.kind == KIND]
-    except BackendError as exc:
-        session.add_finding(backend_error(backend.label, f"could not list GitHub tokens: {exc}", target.name, 0, config))
-        records = []
-    for record in records:
-        name = f"{record.backend}:{record.name}"
+
+class GithubBackendTokens(TargetFamily["SecretRecord"]):
+    """SA305 on every github-token secret of a backend (``scopes.github.from_backends``): fetch, check, drop."""
+
+    kind = BACKEND_KIND
+    mode = "audit"
+    specs = (SPEC,)
+    noun = "tokens"
+
+    def targets(self, config: "Config") -> list[Target]:
+        block = (config.settings.get("scopes") or {}).get("github") or {}
+        if not isinstance(block, dict) or not block.get("from_backends"):
+            return []  # reading a token's scopes needs the token: opt-in, since it fetches values during the audit
+        return [Target(kind=BACKEND_KIND, name=f"{BACKEND_TARGET}{backend.label}", path=str(index))
+                for index, backend in enumerate(config.stash.get("backends") or ())]
+
+    def shard_key(self, target: Target) -> str:
+        return f"github-backend:{target.name.removeprefix(BACKEND_TARGET)}"
+
+    def units(self, run: TargetRun) -> list["SecretRecord"]:
+        from secretaudit.backends import BACKEND_ERROR_CHECK, BackendError
+
+        backend = run.config.stash["backends"][int(run.target.path)]
         try:
-            token = credential_fields(KIND, backend.fetch(record)).get("token", "")
+            return [r for r in backend.records() if r.kind == KIND]
         except BackendError as exc:
-            session.add_finding(Finding(
-                check_id=SPEC.id, severity=SPEC.severity, status=Status.ERROR,
-                location=Location(backend=record.backend, name=record.name),
-                message=f"could not read the token to check its scopes: {exc}",
-                fingerprint=fingerprint(SPEC.id, name), remediation=SPEC.remediation, target=target.name))
-            continue
-        findings = check_token(record.name, token, config, target.name) if token else []
+            raise TargetError(Verdict(BACKEND_ERROR_CHECK, backend.label, "*", f"could not list GitHub tokens: {exc}",
+                                      Status.ERROR, identity=backend.label)) from None
+
+    def judge(self, run: TargetRun, unit: "SecretRecord") -> list[Verdict]:
+        from secretaudit.backends import BackendError
+        from secretaudit.credentials import credential_fields
+
+        backend = run.config.stash["backends"][int(run.target.path)]
+        try:
+            token = credential_fields(KIND, backend.fetch(unit)).get("token", "")
+        except BackendError as exc:
+            return [Verdict(SA305, unit.backend, unit.name, f"could not read the token to check its scopes: {exc}",
+                            Status.ERROR)]
+        verdicts = token_verdicts(unit.name, token, run.config) if token else []
         del token
-        findings = [replace(f, location=Location(backend=record.backend, name=record.name),
-                            fingerprint=fingerprint(SPEC.id, name, "", f.fingerprint)) for f in findings]
-        checked += 1
-        session.count_scanned(0, failed=bool(findings))
-        for finding in findings:
-            session.add_finding(finding)
-    session.collected(target, checked)
+        # located at the secret; the rule keeps the fingerprint a token checked from the config would have,
+        # wrapped, as baselines accepted it
+        return [replace(v, backend=unit.backend, rule=fingerprint(SA305, f"github:{unit.name}", "", v.rule))
+                for v in verdicts]
 
 
 @hookimpl
-def secretaudit_run_target(session: "Session", target: Target) -> bool | None:
-    if target.kind == BACKEND_KIND:
-        _backend_tokens(session, target)
-        return True
-    if target.kind != KIND:
-        return None
-    entry = configured_tokens(session.config)[int(target.path)]
-    findings = check_token(entry["name"], entry["token"], session.config, target.name)
-    session.count_scanned(0, failed=bool(findings))
-    for finding in findings:
-        session.add_finding(finding)
-    session.collected(target, 1)
-    return True
+def secretaudit_register_families(registry: "FamilyRegistry") -> None:
+    registry.add(GithubTokens())
+    registry.add(GithubBackendTokens())
 
 
 @hookimpl

@@ -20,14 +20,15 @@ from typing import TYPE_CHECKING
 
 from secretaudit.controls import NIST_IA_5
 from secretaudit.hookspec import hookimpl
-from secretaudit.model import CheckSpec, Finding, Location, SecretRecord, Severity, Status, Target, Validation, fingerprint
+from secretaudit.model import CheckSpec, SecretRecord, Severity, Status, Target, Validation
+from secretaudit.targets import TargetError, TargetFamily, TargetRun, Verdict
 
 if TYPE_CHECKING:
     from secretaudit.backends import Backend
     from secretaudit.model import Detection, FileItem
     from secretaudit.config import Config
     from secretaudit.registry import CheckRegistry
-    from secretaudit.session import Session
+    from secretaudit.targets import FamilyRegistry
 
 _COMMON = {"tags": ("validation",), "controls": (NIST_IA_5,), "applies_to": ("validate",)}
 
@@ -52,45 +53,37 @@ SPECS = (
                           "correct the policy if the identity changed on purpose.", **_COMMON),
 )
 
-def _finding(check_id: str, status: Status, record: SecretRecord, message: str, config: "Config",
-             target: str) -> Finding:
-    assert config.checks is not None
-    spec = config.checks.get(check_id)
-    return Finding(check_id=check_id, severity=spec.severity, status=status,
-                   location=Location(backend=record.backend, name=record.name), message=message,
-                   fingerprint=fingerprint(check_id, f"{record.backend}:{record.name}"),
-                   remediation=spec.remediation, target=target)
+def _finding(check_id: str, status: Status, record: SecretRecord, message: str) -> Verdict:
+    return Verdict(check_id, record.backend, record.name, message, status)
 
 
-def validate_record(backend: "Backend", record: SecretRecord, config: "Config", target: str) -> list[Finding]:
-    """Fetch, validate and forget one secret; the findings (empty when it works as expected)."""
+def validate_record(backend: "Backend", record: SecretRecord, config: "Config") -> list[Verdict]:
+    """Fetch, validate and forget one secret; the verdicts (none when it works as expected)."""
     from secretaudit.backends import BackendError
     from secretaudit.credentials import credential_fields  # here: `scan` loads this plugin, never this path
 
     try:
         fields = backend.fetch(record)
     except BackendError as exc:
-        return [_finding("SA402", Status.ERROR, record, f"could not validate: {exc}", config, target)]
+        return [_finding("SA402", Status.ERROR, record, f"could not validate: {exc}")]
     credential = credential_fields(record.kind, fields)
     del fields
     if not credential:
         return [_finding("SA402", Status.ERROR, record, f"could not validate: no {record.kind} fields in the "
                          "secret (expected e.g. token, personal_access_token, access_key_id/secret_access_key, "
-                         "mysql_host/mysql_user/mysql_password)", config, target)]
+                         "mysql_host/mysql_user/mysql_password)")]
     result: Validation | None = config.hook.secretaudit_validate_credential(
         kind=record.kind, credential=credential, config=config)
     del credential
     if result is None:
-        return [_finding("SA402", Status.ERROR, record, f"could not validate: no validator for kind {record.kind}",
-                         config, target)]
+        return [_finding("SA402", Status.ERROR, record, f"could not validate: no validator for kind {record.kind}")]
     if result.status == "invalid":
-        return [_finding("SA401", Status.FAILED, record, result.message or "the service rejected it", config, target)]
+        return [_finding("SA401", Status.FAILED, record, result.message or "the service rejected it")]
     if result.status != "valid":
-        return [_finding("SA402", Status.ERROR, record, result.message or "could not validate", config, target)]
+        return [_finding("SA402", Status.ERROR, record, result.message or "could not validate")]
     expected = (config.settings["policy"].get("scopes") or {}).get("aws_role")
     if record.kind == "aws-access-key" and expected and not _same_identity(result.identity, expected):
-        return [_finding("SA403", Status.FAILED, record, f"authenticates as {result.identity}, expected {expected}",
-                         config, target)]
+        return [_finding("SA403", Status.FAILED, record, f"authenticates as {result.identity}, expected {expected}")]
     return []
 
 
@@ -154,18 +147,17 @@ def secretaudit_derive_detections(item: "FileItem", detections: list["Detection"
 _OUTCOMES = {"SA401": "rejected", "SA402": "error", "SA403": "wrong-identity"}
 
 
-def _record_trail(record: SecretRecord, findings: list[Finding], config: "Config", target: str) -> list[Finding]:
+def _record_trail(record: SecretRecord, verdicts: list[Verdict], config: "Config") -> list[Verdict]:
     """One access-trail line per validated secret (its value was read); an unwritable trail is an error result."""
     from secretaudit.trail import record as trail_record, trail_path
 
-    outcome = next((_OUTCOMES[f.check_id] for f in findings if f.check_id in _OUTCOMES), "ok")
+    outcome = next((_OUTCOMES[v.check_id] for v in verdicts if v.check_id in _OUTCOMES), "ok")
     try:
         trail_record(config, "validate", record.name, record.backend, outcome, "",
-                     **({"check": findings[0].check_id} if findings else {}))
+                     **({"check": verdicts[0].check_id} if verdicts else {}))
     except OSError as exc:
         return [_finding("SA402", Status.ERROR, record, f"the access trail {trail_path(config)} cannot be written "
-                         f"({exc.strerror or exc}): this read went unaudited; fix the file or audit_log", config,
-                         target)]
+                         f"({exc.strerror or exc}): this read went unaudited; fix the file or audit_log")]
     return []
 
 
@@ -184,36 +176,41 @@ def secretaudit_register_checks(registry: "CheckRegistry") -> None:
         registry.add(spec)
 
 
-@hookimpl
-def secretaudit_collect_targets(config: "Config") -> list[Target] | None:
-    if "validate" not in config.stash:
-        return None
-    return [Target(kind="validate", name=f"validate {backend.label}", path=str(index))
-            for index, backend in enumerate(config.stash["backends"])]
+class Validations(TargetFamily[SecretRecord]):
+    """SA401-SA403 (``secretaudit validate``): one target per backend, whose units are the secrets chosen."""
+
+    kind = "validate"
+    mode = "validate"
+    specs = SPECS
+    noun = "secrets"
+
+    def targets(self, config: "Config") -> list[Target]:
+        return [Target(kind="validate", name=f"validate {backend.label}", path=str(index))
+                for index, backend in enumerate(config.stash["backends"])]
+
+    def shard_key(self, target: Target) -> None:
+        return None  # validate has never split by --shard: every shard validates every secret asked for
+
+    def units(self, run: TargetRun) -> list[SecretRecord]:
+        from secretaudit.backends import BACKEND_ERROR_CHECK, BackendError
+
+        config = run.config
+        backend = config.stash["backends"][int(run.target.path)]
+        wanted: list[str] = config.stash["validate"]
+        try:
+            records = [r for r in backend.records() if _selected(r, wanted)]
+        except BackendError as exc:
+            raise TargetError(Verdict(BACKEND_ERROR_CHECK, backend.label, "*", f"could not validate: {exc}",
+                                      Status.ERROR, identity=backend.label)) from None
+        config.stash.setdefault("validated", []).extend(f"{r.backend}:{r.name}" for r in records)
+        return records
+
+    def judge(self, run: TargetRun, unit: SecretRecord) -> list[Verdict]:
+        backend = run.config.stash["backends"][int(run.target.path)]
+        verdicts = validate_record(backend, unit, run.config)
+        return verdicts + _record_trail(unit, verdicts, run.config)
 
 
 @hookimpl
-def secretaudit_run_target(session: "Session", target: Target) -> bool | None:
-    if target.kind != "validate":
-        return None
-    from secretaudit.backends import BackendError, backend_error
-
-    config = session.config
-    backend = config.stash["backends"][int(target.path)]
-    wanted: list[str] = config.stash["validate"]
-    count = 0
-    try:
-        records = [r for r in backend.records() if _selected(r, wanted)]
-    except BackendError as exc:
-        session.add_finding(backend_error(backend.label, f"could not validate: {exc}", target.name, 0, config))
-        records = []
-    for record in records:
-        findings = validate_record(backend, record, config, target.name)
-        findings += _record_trail(record, findings, config, target.name)
-        count += 1
-        session.count_scanned(0, failed=bool(findings))  # an error is not a pass either
-        for finding in findings:
-            session.add_finding(finding)
-    config.stash.setdefault("validated", []).extend(f"{r.backend}:{r.name}" for r in records)
-    session.collected(target, count)
-    return True
+def secretaudit_register_families(registry: "FamilyRegistry") -> None:
+    registry.add(Validations())

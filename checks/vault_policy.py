@@ -26,16 +26,18 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Protocol
 
 from secretaudit.controls import NIST_AC_6, SOC2_CC6_1
 from secretaudit.hookspec import hookimpl
-from secretaudit.model import CheckSpec, Finding, Location, Severity, Status, Target, fingerprint
+from secretaudit.model import CheckSpec, Severity, Status, Target
+from secretaudit.targets import TargetError, TargetFamily, TargetResult, TargetRun, Verdict, run_alone
 
 if TYPE_CHECKING:
     from secretaudit.config import Config
     from secretaudit.registry import CheckRegistry
-    from secretaudit.session import Session
+    from secretaudit.targets import FamilyRegistry
 
 KIND = "vault-policy"
 SA304 = "SA304"
@@ -278,131 +280,138 @@ class VaultBackend(Protocol):
     def scrub(self, text: str) -> str: ...
 
 
-class PolicyAudit:
-    """SA304 and SA509 findings of one vault backend, and how many policies were examined."""
+@dataclass
+class VaultUnit:
+    """One policy of the backend's token, or (``policy`` None) the server's audit devices."""
 
-    def __init__(self, backend: "VaultBackend", config: "Config", target: str) -> None:
-        self.backend = backend
-        self.config = config
-        self.target = target
-        self.findings: list[Finding] = []
-        self.examined = 0
-        self.failed_items = 0
+    backend: "VaultBackend"
+    policy: str | None = None
 
-    def _add(self, check_id: str, status: Status, name: str, key: str, message: str,
-             severity: Severity | None = None, evidence: str = "") -> None:
-        if not self.config.is_enabled(check_id):
-            return
-        spec = SPECS[check_id]
-        label = self.backend.label
-        self.findings.append(Finding(
-            check_id=check_id, severity=severity or spec.severity, status=status,
-            location=Location(backend=label, name=name), message=self.backend.scrub(f"{label}: {message}"),
-            fingerprint=fingerprint(check_id, f"{label}:{name}", "", key), evidence=evidence,
-            remediation=spec.remediation, target=self.target))
 
-    def run(self) -> "PolicyAudit":
+def _verdict(backend: "VaultBackend", check_id: str, status: Status, name: str, key: str, message: str,
+             severity: Severity | None = None, evidence: str = "") -> Verdict:
+    return Verdict(check_id, backend.label, name, backend.scrub(f"{backend.label}: {message}"), status, key,
+                   severity, evidence)
+
+
+class VaultPolicies(TargetFamily[VaultUnit]):
+    """SA304 and SA509: one target per vault backend; its units are the token's policies and the audit devices."""
+
+    kind = KIND
+    mode = "audit"
+    specs = tuple(SPECS.values())
+    noun = "policies"
+
+    def targets(self, config: "Config") -> list[Target]:
+        return [Target(kind=KIND, name=f"{backend.label}:policies", path=str(index))
+                for index, backend in enumerate(config.stash.get("backends") or ()) if backend.type == "vault"]
+
+    def units(self, run: TargetRun) -> list[VaultUnit]:
+        return self.units_of(run.config.stash["backends"][int(run.target.path)])
+
+    def units_of(self, backend: "VaultBackend") -> list[VaultUnit]:
+        """The policies the token holds (token and identity policies), then the audit devices."""
         from secretaudit.backends import BackendError
 
         try:
-            data = self.backend.lookup_self()
+            data = backend.lookup_self()
         except BackendError as exc:
             message = f"could not check: {exc}"
-            self._add(SA304, Status.ERROR, "policies", "lookup-self", message)
-            self._add(SA509, Status.ERROR, "sys/audit", "audit", message)
-            return self
+            raise TargetError(_verdict(backend, SA304, Status.ERROR, "policies", "lookup-self", message),
+                              _verdict(backend, SA509, Status.ERROR, "sys/audit", "audit", message)) from None
         policies = sorted({str(p) for p in (data.get("policies") or ())} |
                           {str(p) for p in (data.get("identity_policies") or ())})
-        for name in policies:
-            self.examined += 1
-            before = len(self.findings)
+        return [*(VaultUnit(backend, name) for name in policies), VaultUnit(backend)]
+
+    def judge(self, run: TargetRun, unit: VaultUnit) -> list[Verdict]:
+        from secretaudit.backends import BackendError
+
+        backend, name = unit.backend, unit.policy
+        if name is None:
             try:
-                self._policy(name)
+                return _audit_devices(backend)
             except BackendError as exc:
-                self._add(SA304, Status.ERROR, f"policy:{name}", "read", f"could not read policy '{name}': {exc}")
-            if len(self.findings) > before:
-                self.failed_items += 1
+                return [_verdict(backend, SA509, Status.ERROR, "sys/audit", "audit", f"could not check: {exc}")]
         try:
-            self._audit_devices()
+            return _policy(backend, name)
         except BackendError as exc:
-            self._add(SA509, Status.ERROR, "sys/audit", "audit", f"could not check: {exc}")
-        return self
-
-    def _read_text(self, name: str) -> str | None:
-        from secretaudit.clients.vault import Denied, NotFound
-
-        denied = False
-        try:
-            answer = self.backend.read(f"sys/policy/{name}")
-            rules = answer.get("rules") or (answer.get("data") or {}).get("rules")
-            if isinstance(rules, str):
-                return rules
-        except Denied:
-            denied = True
-        except NotFound:
-            pass
-        try:
-            answer = self.backend.read(f"sys/policies/acl/{name}")
-            text = (answer.get("data") or {}).get("policy") or answer.get("policy")
-            if isinstance(text, str):
-                return text
-        except Denied:
-            denied = True
-        except NotFound:
-            pass
-        if denied:
-            self._add(SA304, Status.ERROR, f"policy:{name}", "read",
-                      f"could not check policy '{name}': permission denied; the token needs the 'read' "
-                      f"capability on sys/policy/{name} (or sys/policies/acl/{name})")
-        else:
-            self._add(SA304, Status.ERROR, f"policy:{name}", "read",
-                      f"could not check policy '{name}': neither sys/policy/{name} nor sys/policies/acl/{name} "
-                      "exists (an identity policy that was deleted?)")
-        return None
-
-    def _policy(self, name: str) -> None:
-        if name == "root":
-            self._add(SA304, Status.FAILED, "policy:root", "root",
-                      "token holds the 'root' policy: every capability on every path, including sudo",
-                      severity=Severity.CRITICAL)
-            return
-        text = self._read_text(name)
-        if text is None:
-            return
-        mount, folder = self.backend.mount, self.backend.folder
-        for pattern, capabilities in parse_policy(text):
-            for rule, problem in judge_rule(pattern, capabilities, mount, folder):
-                self._add(SA304, Status.FAILED, f"policy:{name}", f"{rule}\x1f{pattern}",
-                          f"policy '{name}': {problem}", evidence=f'path "{pattern}"')
-
-    def _audit_devices(self) -> None:
-        from secretaudit.clients.vault import Denied, NotFound
-
-        try:
-            answer = self.backend.read("sys/audit")
-        except Denied:
-            self._add(SA509, Status.ERROR, "sys/audit", "audit",
-                      "could not check: permission denied on GET sys/audit; the token needs the 'read' and "
-                      "'sudo' capabilities on sys/audit")
-            self.failed_items += 1
-            return
-        except NotFound:
-            self._add(SA509, Status.ERROR, "sys/audit", "audit",
-                      "could not check: sys/audit not found on this server")
-            self.failed_items += 1
-            return
-        devices = answer.get("data") if isinstance(answer.get("data"), dict) else \
-            {k: v for k, v in answer.items() if isinstance(v, dict) and "type" in v}
-        self.examined += 1
-        if not devices:
-            self._add(SA509, Status.FAILED, "sys/audit", "audit",
-                      f"no audit device is enabled on {self.backend.url}: requests leave no audit trail")
-            self.failed_items += 1
+            return [_verdict(backend, SA304, Status.ERROR, f"policy:{name}", "read",
+                             f"could not read policy '{name}': {exc}")]
 
 
-def audit_backend(backend: "VaultBackend", config: "Config", target: str = "") -> PolicyAudit:
-    """Run SA304 and SA509 on one vault backend (the entry point tests use)."""
-    return PolicyAudit(backend, config, target or f"{backend.label}:policies").run()
+def _read_text(backend: "VaultBackend", name: str) -> str | Verdict:
+    """The policy's rules, or the error verdict saying why they could not be read."""
+    from secretaudit.clients.vault import Denied, NotFound
+
+    denied = False
+    try:
+        answer = backend.read(f"sys/policy/{name}")
+        rules = answer.get("rules") or (answer.get("data") or {}).get("rules")
+        if isinstance(rules, str):
+            return rules
+    except Denied:
+        denied = True
+    except NotFound:
+        pass
+    try:
+        answer = backend.read(f"sys/policies/acl/{name}")
+        text = (answer.get("data") or {}).get("policy") or answer.get("policy")
+        if isinstance(text, str):
+            return text
+    except Denied:
+        denied = True
+    except NotFound:
+        pass
+    if denied:
+        return _verdict(backend, SA304, Status.ERROR, f"policy:{name}", "read",
+                        f"could not check policy '{name}': permission denied; the token needs the 'read' "
+                        f"capability on sys/policy/{name} (or sys/policies/acl/{name})")
+    return _verdict(backend, SA304, Status.ERROR, f"policy:{name}", "read",
+                    f"could not check policy '{name}': neither sys/policy/{name} nor sys/policies/acl/{name} "
+                    "exists (an identity policy that was deleted?)")
+
+
+def _policy(backend: "VaultBackend", name: str) -> list[Verdict]:
+    if name == "root":
+        return [_verdict(backend, SA304, Status.FAILED, "policy:root", "root",
+                         "token holds the 'root' policy: every capability on every path, including sudo",
+                         severity=Severity.CRITICAL)]
+    text = _read_text(backend, name)
+    if isinstance(text, Verdict):
+        return [text]
+    return [_verdict(backend, SA304, Status.FAILED, f"policy:{name}", f"{rule}\x1f{pattern}",
+                     f"policy '{name}': {problem}", evidence=f'path "{pattern}"')
+            for pattern, capabilities in parse_policy(text)
+            for rule, problem in judge_rule(pattern, capabilities, backend.mount, backend.folder)]
+
+
+def _audit_devices(backend: "VaultBackend") -> list[Verdict]:
+    from secretaudit.clients.vault import Denied, NotFound
+
+    try:
+        answer = backend.read("sys/audit")
+    except Denied:
+        return [_verdict(backend, SA509, Status.ERROR, "sys/audit", "audit",
+                         "could not check: permission denied on GET sys/audit; the token needs the 'read' and "
+                         "'sudo' capabilities on sys/audit")]
+    except NotFound:
+        return [_verdict(backend, SA509, Status.ERROR, "sys/audit", "audit",
+                         "could not check: sys/audit not found on this server")]
+    devices = answer.get("data") if isinstance(answer.get("data"), dict) else \
+        {k: v for k, v in answer.items() if isinstance(v, dict) and "type" in v}
+    if not devices:
+        return [_verdict(backend, SA509, Status.FAILED, "sys/audit", "audit",
+                         f"no audit device is enabled on {backend.url}: requests leave no audit trail")]
+    return []
+
+
+FAMILY = VaultPolicies()
+
+
+def audit_backend(backend: "VaultBackend", config: "Config", target: str = "") -> TargetResult:
+    """Run SA304 and SA509 on one vault backend, outside a session (the entry point tests use)."""
+    run = TargetRun(config, Target(kind=KIND, name=target or f"{backend.label}:policies"))
+    return run_alone(FAMILY, run, lambda: FAMILY.units_of(backend))
 
 
 # -- hooks ----------------------------------------------------------------------------------
@@ -415,29 +424,5 @@ def secretaudit_register_checks(registry: "CheckRegistry") -> None:
 
 
 @hookimpl
-def secretaudit_collect_targets(config: "Config") -> list[Target] | None:
-    if not config.stash.get("audit_backends"):
-        return None
-    from secretaudit.shard import in_shard
-
-    shard = config.stash.get("shard")
-    targets = []
-    for index, backend in enumerate(config.stash.get("backends") or ()):
-        name = f"{backend.label}:policies"
-        if backend.type == "vault" and in_shard(name, shard):
-            targets.append(Target(kind=KIND, name=name, path=str(index)))
-    return targets or None
-
-
-@hookimpl
-def secretaudit_run_target(session: "Session", target: Target) -> bool | None:
-    if target.kind != KIND:
-        return None
-    backend = session.config.stash["backends"][int(target.path)]
-    result = audit_backend(backend, session.config, target.name)
-    for index in range(max(result.examined, 1)):
-        session.count_scanned(0, failed=index < result.failed_items)
-    for finding in result.findings:
-        session.add_finding(finding)
-    session.collected(target, result.examined)
-    return True
+def secretaudit_register_families(registry: "FamilyRegistry") -> None:
+    registry.add(FAMILY)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from secretaudit.budget import FileTimeout, TooCostly, deadline
-from secretaudit.model import (Detection, FileItem, FileRef, Finding, Location, Skip, Status, Waiver, fingerprint,
+from secretaudit.model import (Detection, FileItem, FileRef, Finding, Location, Skip, Status, Waiver, make_finding,
                                redact, secret_digest)
 from secretaudit.reader import archive_kind, decode, read_bytes
 from secretaudit.waivers import waiver_for
@@ -110,19 +110,10 @@ def findings_from_rows(rows: list[Row], relpath: str, config: "Config", target: 
     for check_id, rule, line, digest, label, evidence, waiver, *error in rows:
         if check_id not in config.checks:
             continue
-        spec = config.checks.get(check_id)
-        findings.append(Finding(
-            check_id=check_id,
-            severity=spec.severity,
-            status=Status.WAIVED if waiver else Status.ERROR if error else Status.FAILED,
-            location=Location(path=relpath, line=line or None),
-            message=label,
-            fingerprint=fingerprint(check_id, relpath, digest, rule),
-            evidence=evidence,
-            remediation=spec.remediation,
-            target=target,
-            waiver=Waiver(waiver) if waiver else None,
-        ))
+        findings.append(make_finding(
+            config.checks.get(check_id), Location(path=relpath, line=line or None), label,
+            status=Status.WAIVED if waiver else Status.ERROR if error else Status.FAILED, rule=rule, digest=digest,
+            evidence=evidence, target=target, waiver=Waiver(waiver) if waiver else None))
     return findings
 
 

@@ -14,10 +14,12 @@ The protocol of one run (``secretaudit scan``), in order:
    fill the catalogue of checks and output formats.
 3. :func:`secretaudit_configure` lets every plugin read the configuration.
 4. :func:`secretaudit_collect_targets` turns the command line and config into
-   targets; :func:`secretaudit_sessionstart` announces them.
+   targets (the engine asks the families of :func:`secretaudit_register_families`
+   for theirs); :func:`secretaudit_sessionstart` announces them.
 5. For each target, :func:`secretaudit_run_target` scans it; for paths,
-   :func:`secretaudit_collect_items` lists its items and
-   :func:`secretaudit_collection_finish` reports how many.
+   :func:`secretaudit_collect_items` lists its items, for a family's target
+   the engine judges its units; :func:`secretaudit_collection_finish` reports
+   how many.
 6. :func:`secretaudit_scan_file` runs every file check on every file item
    (in worker processes on large scans) and returns raw detections; the engine
    redacts them, fingerprints them and applies inline waivers;
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
     from secretaudit.registry import CheckRegistry, FormatRegistry
     from secretaudit.rotation import Rotation
     from secretaudit.session import Session
+    from secretaudit.targets import FamilyRegistry
 
 hookspec = pluggy.HookspecMarker("secretaudit")
 hookimpl = pluggy.HookimplMarker("secretaudit")
@@ -84,6 +87,22 @@ def secretaudit_register_backends(registry: "BackendRegistry") -> None:
     :class:`secretaudit.errors.ConfigError` naming the bad key.
 
     :param registry: the run's backend registry.
+    """
+
+
+@hookspec
+def secretaudit_register_families(registry: "FamilyRegistry") -> None:
+    """Add check families that judge targets other than files (IAM principals, tokens, databases...).
+
+    Called once per run, when targets are first collected.  Call
+    ``registry.add(family)`` with a :class:`secretaudit.targets.TargetFamily`
+    per target kind: it lists its targets and their units and judges one
+    unit; the engine gates it by command and enabled checks, shards, counts,
+    builds the findings and turns errors into error results, the same way
+    for every family.  Families register in hook order, which is the order
+    their targets run in.
+
+    :param registry: the run's family registry.
     """
 
 
@@ -162,9 +181,12 @@ def secretaudit_run_target(session: "Session", target: "Target") -> bool | None:
     The built-in ``files`` plugin runs path targets: it calls
     :func:`secretaudit_collect_items`, then scans the files (from the cache,
     in-process or in worker processes) and hands each result to
-    ``session.record(result)``.  A plugin adding a new kind of target (git
-    history, a secret backend) implements this hook for its kind and reports
-    through ``session.record`` or ``session.add_finding``.
+    ``session.record(result)``.  A check family judging another kind of
+    target (IAM principals, tokens, git history) registers a
+    :class:`secretaudit.targets.TargetFamily` instead (see
+    :func:`secretaudit_register_families`), and the engine's runner runs it;
+    a plugin that must drive a kind itself implements this hook for its kind
+    and reports through ``session.record`` or ``session.add_finding``.
 
     Stops at the first non-None result.
 

@@ -393,6 +393,24 @@ def fingerprint(check_id: str, location_identity: str, digest: str = "", rule: s
     return hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
+def make_finding(spec: CheckSpec, location: Location, message: str, *, status: Status = Status.FAILED,
+                 rule: str = "", digest: str = "", identity: str | None = None, severity: Severity | None = None,
+                 evidence: str = "", target: str = "", waiver: Waiver | None = None) -> Finding:
+    """The one way a result becomes a :class:`Finding`: severity, remediation and fingerprint from ``spec``.
+
+    Every producer (file scans, backends, the target runner, git history)
+    comes through here, so a finding's identity is computed in one place and
+    cannot drift between check families (baselines and waivers depend on it).
+    The fingerprint's location identity is ``identity`` when given, else the
+    location's path (files: never the line), else ``BACKEND:NAME``.
+    """
+    if identity is None:
+        identity = location.path if location.path is not None else f"{location.backend}:{location.name}"
+    return Finding(check_id=spec.id, severity=spec.severity if severity is None else severity, status=status,
+                   location=location, message=message, fingerprint=fingerprint(spec.id, identity, digest, rule),
+                   evidence=evidence, remediation=spec.remediation, target=target, waiver=waiver)
+
+
 def redact(secret: str, visible_prefix: str = "") -> str:
     """Evidence for a secret: its non-secret prefix and its length, never more.
 

@@ -26,8 +26,9 @@ R = TypeVar("R")
 MIN_ITEMS_FOR_POOL = 64
 BATCH_SIZE = 32
 
-#: The batch function of the pool being run; set just before the fork.
+#: The batch function of the pool being run, and what a worker does when it is done; set just before the fork.
 _worker_work: Callable[[list], list] | None = None
+_worker_finish: Callable[[], None] | None = None
 
 
 def usable_cpus() -> int:
@@ -70,19 +71,24 @@ def batches(items: Sequence[T], size: int = BATCH_SIZE) -> Iterator[list[T]]:
 
 
 def map_batches(items: Sequence[T], work: Callable[[list[T]], list[R]], on_result: Callable[[R], None],
-                workers: int) -> None:
-    """Run ``work`` over batches of ``items``, in ``workers`` processes, results in order."""
+                workers: int, finish: Callable[[], None] | None = None) -> None:
+    """Run ``work`` over batches of ``items``, in ``workers`` processes, results in order.
+
+    ``finish`` runs in each worker after its last batch, to end what ``work``
+    started there (git history's blob readers); in this process the caller
+    ends its own.
+    """
     if workers <= 1:
         for batch in batches(items):
             for result in work(batch):
                 on_result(result)
         return
-    global _worker_work
-    _worker_work = work
+    global _worker_work, _worker_finish
+    _worker_work, _worker_finish = work, finish
     try:
         _run_pool(list(batches(items)), on_result, workers)
     finally:
-        _worker_work = None
+        _worker_work = _worker_finish = None
 
 
 #: Batches handed to each worker ahead of its results, so it never waits for the parent.
@@ -189,8 +195,16 @@ def _serve(pipe: Any, parent_ends: list[Any]) -> None:
     termination.unhold()
     for end in parent_ends:
         end.close()
-    work = _worker_work
+    work, finish = _worker_work, _worker_finish
     assert work is not None
+    try:
+        _serve_batches(pipe, work)
+    finally:
+        if finish is not None:
+            finish()
+
+
+def _serve_batches(pipe: Any, work: Callable[[list], list]) -> None:
     while True:
         try:
             task = pipe.recv()

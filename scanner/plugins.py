@@ -30,6 +30,9 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "secretaudit.checks.agent_configs",
     "secretaudit.checks.git_history",
     "secretaudit.backends",
+    # after backends: pluggy calls the last registered first, and the families' targets
+    # (IAM, Vault policies, tokens...) run before the backends' own
+    "secretaudit.targets",
     "secretaudit.backends.inventory",
     "secretaudit.backends.vault",
     "secretaudit.backends.aws",

@@ -184,6 +184,24 @@ def test_history_removed_secret_is_marked_removed(repo: Path, rng) -> None:
     assert "removed from HEAD but still in history" in finding["message"]
 
 
+def test_blob_readers_are_per_run_and_end_their_git_processes(repo: Path) -> None:
+    """A run's ``git cat-file --batch`` readers are closed and waited for, not left to the interpreter's exit."""
+    from secretaudit.checks.git_history import BlobReaders, list_blobs
+
+    (repo / "a.txt").write_text("hello\n")
+    _commit(repo, "Alice", "one")
+    readers = BlobReaders()
+    reader = readers.get(str(repo))
+    assert readers.get(str(repo)) is reader
+    (blob,) = list_blobs(str(repo), ["--all"])
+    assert reader.read(blob.sha) == b"hello\n"
+    readers.close()
+    assert reader.proc.returncode == 0  # git ended at the end of its input, and was reaped
+    again = readers.get(str(repo))
+    assert again is not reader and again.read(blob.sha) == b"hello\n"
+    readers.close()
+
+
 def test_history_outside_git_is_a_usage_error(tmp_path: Path) -> None:
     proc = run_cli("scan", "--history", str(tmp_path))
     assert proc.returncode == 4 and "needs a git repository" in proc.stderr

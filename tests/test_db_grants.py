@@ -199,6 +199,18 @@ def test_wrong_audit_password_is_an_error_without_the_password(tmp_path: Path, p
     _assert_no_secret([proc.stdout, proc.stderr], [wrong])
 
 
+def test_an_account_without_the_right_to_read_grants_is_one_error(tmp_path: Path, mariadb_server: DBServer,
+                                                                    mariadb_world: dict[str, str]) -> None:
+    """SHOW GRANTS FOR another account needs SELECT on the mysql schema: refused, that is an SA306 error, not a crash."""
+    databases = [{"name": "maria", "engine": "mariadb", "host": mariadb_server.host, "port": mariadb_server.port,
+                  "user": "sa_least", "password": "${LEAST_PW}", "account": "sa_broad"}]
+    proc, report = _audit(tmp_path, databases, {"LEAST_PW": mariadb_world["sa_least"]})
+    assert proc.returncode == 1, proc.stderr
+    (error,) = _findings(report)
+    assert error["status"] == "error" and "could not read the grants of 'sa_broad'" in error["message"], error
+    _assert_no_secret([proc.stdout, proc.stderr], [mariadb_world["sa_least"]])
+
+
 def test_bad_config_entry_names_the_key(tmp_path: Path) -> None:
     config = _write_config(tmp_path, [{"name": "x", "engine": "oracle", "host": "h", "user": "u"}])
     (tmp_path / "e").mkdir()

@@ -82,3 +82,19 @@ def test_workers_exit_when_the_parent_is_killed(tmp_path) -> None:
     while any(map(running, workers)) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(map(running, workers))
+
+
+def test_finish_runs_in_each_worker_after_its_last_batch(tmp_path) -> None:
+    """What a worker started for its batches (git history's blob readers) is ended by the worker itself."""
+    def work(batch: list[int]) -> list[int]:
+        (tmp_path / f"worked-{os.getpid()}").touch()
+        return batch
+
+    def finish() -> None:
+        (tmp_path / f"finished-{os.getpid()}").touch()
+
+    map_batches(list(range(BATCH_SIZE * 8)), work, lambda _r: None, 2, finish=finish)
+    worked = {p.name.split("-")[1] for p in tmp_path.glob("worked-*")}
+    finished = {p.name.split("-")[1] for p in tmp_path.glob("finished-*")}
+    assert len(worked) == 2 and finished == worked and str(os.getpid()) not in worked
+    assert not multiprocessing.active_children()

@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 from secretaudit.controls import NIST_IA_5
 from secretaudit.errors import ConfigError
 from secretaudit.hookspec import hookimpl
-from secretaudit.model import CheckSpec, Finding, Issue, Location, Severity, SecretRecord, Status, Target, fingerprint
+from secretaudit.model import (CheckSpec, Finding, Issue, Location, Severity, SecretRecord, Status, Target,
+                               make_finding)
 from secretaudit.redact import scrub, shown_name
 
 if TYPE_CHECKING:
@@ -225,13 +226,10 @@ def issue_findings(results: "Iterable[Iterable[Issue] | None]", config: "Config"
         for issue in issues or ():
             if not config.is_enabled(issue.check_id) or issue.check_id not in config.checks:
                 continue
-            spec = config.checks.get(issue.check_id)
             where, rule = identity(issue)
-            findings.append(Finding(
-                check_id=issue.check_id, severity=issue.severity or spec.severity, status=Status.FAILED,
-                location=location(issue), message=issue.message,
-                fingerprint=fingerprint(issue.check_id, where, "", rule), evidence=issue.evidence,
-                remediation=spec.remediation, target=target))
+            findings.append(make_finding(config.checks.get(issue.check_id), location(issue), issue.message,
+                                         identity=where, rule=rule, severity=issue.severity,
+                                         evidence=issue.evidence, target=target))
     return findings
 
 
@@ -244,10 +242,8 @@ def record_findings(record: SecretRecord, config: "Config", target: str) -> list
 
 def backend_error(backend: str, message: str, target: str, audited: int, config: "Config") -> Finding:
     note = f" ({audited} secrets audited before the failure; results are partial)" if audited else ""
-    return Finding(check_id=BACKEND_ERROR_CHECK, severity=SPEC.severity, status=Status.ERROR,
-                   location=Location(backend=backend, name="*"), message=message + note,
-                   fingerprint=fingerprint(BACKEND_ERROR_CHECK, backend), remediation=SPEC.remediation,
-                   target=target)
+    return make_finding(SPEC, Location(backend=backend, name="*"), message + note, status=Status.ERROR,
+                        identity=backend, target=target)
 
 
 @hookimpl

@@ -50,7 +50,7 @@ def scrub_db_message(text: str, *secrets: str) -> str:
     return " ".join(text.split())[:300]
 
 
-def _mysql_error(exc: BaseException, entry_host: str, port: int, user: str, password: str) -> DatabaseError:
+def mysql_error(exc: BaseException, entry_host: str, port: int, user: str, password: str) -> DatabaseError:
     where = f"mysql at {hostport(entry_host, port)}"
     code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
     text = str(exc.args[1]) if len(exc.args) > 1 else type(exc).__name__
@@ -73,7 +73,7 @@ def _cause(text: str) -> str:
     return text
 
 
-def _pg_error(exc: BaseException, host: str, port: int, user: str, password: str) -> DatabaseError:
+def postgres_error(exc: BaseException, host: str, port: int, user: str, password: str) -> DatabaseError:
     where = f"postgres at {hostport(host, port)}"
     info = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else None
     if info is not None:
@@ -113,7 +113,7 @@ def connect_mysql(host: str, port: int, user: str, password: str, timeout: float
     except DeadlineExceeded as exc:
         error = DatabaseError(f"could not log in: {exc.explain(f'mysql at {hostport(host, port)}')}", "unreachable")
     except Exception as exc:  # noqa: BLE001 - every driver failure becomes a scrubbed DatabaseError
-        error = _mysql_error(exc, host, port, user, password)
+        error = mysql_error(exc, host, port, user, password)
     raise error
 
 
@@ -132,7 +132,7 @@ def connect_postgres(host: str, port: int, user: str, password: str, timeout: fl
         error = DatabaseError(f"could not log in: {exc.explain(f'postgres at {hostport(host, port)}')}",
                               "unreachable")
     except Exception as exc:  # noqa: BLE001
-        error = _pg_error(exc, host, port, user, password)
+        error = postgres_error(exc, host, port, user, password)
     raise error
 
 
