@@ -48,6 +48,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "secretaudit.reports.sarif_report",
     "secretaudit.reports.junit_report",
     "secretaudit.reports.markdown_report",
+    "secretaudit.reports.github_report",
 )
 
 ENTRY_POINT_GROUP = "secretaudit"
