@@ -1,11 +1,10 @@
 """The ``github`` format: findings as GitHub Actions workflow commands, read back as the runner reads them.
 
 Each test runs the real CLI on a tree made at test time (fake credentials
-generated here) and parses stdout with :func:`parse`, a transcription of the
-Actions runner's own parser (``ActionCommand.TryParseV2``: a line starting
-``::``, the command up to the next ``::``, properties split on ``,`` and
-``=``, then unescaped).  A file name chosen to forge properties or a second
-command must come back as the file name it is, on one annotation line.
+generated here) and parses stdout with :func:`workflow_commands.parse`, a
+transcription of the Actions runner's own parser.  A file name chosen to
+forge properties or a second command must come back as the file name it
+is, on one annotation line.
 """
 
 from __future__ import annotations
@@ -13,51 +12,11 @@ from __future__ import annotations
 import random
 import string
 from pathlib import Path
-from typing import NamedTuple
 
 import pytest
 
 from conftest import run_cli
-
-
-class Command(NamedTuple):
-    name: str
-    properties: dict[str, str]
-    data: str
-
-
-def _unescape_data(text: str) -> str:
-    return text.replace("%0D", "\r").replace("%0A", "\n").replace("%25", "%")
-
-
-def _unescape_property(text: str) -> str:
-    return (text.replace("%0D", "\r").replace("%0A", "\n").replace("%3A", ":").replace("%2C", ",")
-            .replace("%25", "%"))
-
-
-def parse(line: str) -> Command | None:
-    """A workflow command as the runner parses it, or None for a line the runner would just print."""
-    stripped = line.strip()
-    if not stripped.startswith("::"):
-        return None
-    end = stripped.find("::", 2)
-    if end < 0:
-        return None
-    info, data = stripped[2:end], stripped[end + 2:]
-    name, _, props = info.partition(" ")
-    properties = {}
-    for pair in filter(None, props.split(",")):
-        key, sep, value = pair.partition("=")
-        assert sep, f"property without '=': {pair!r}"
-        properties[key] = _unescape_property(value)
-    return Command(name, properties, _unescape_data(data))
-
-
-def commands(stdout: str) -> list[Command]:
-    lines = stdout.splitlines()
-    parsed = [parse(line) for line in lines]
-    assert all(parsed), f"lines that are not workflow commands: {[l for l, p in zip(lines, parsed) if not p]}"
-    return parsed  # type: ignore[return-value]
+from workflow_commands import Command, commands, parse
 
 
 def _value(rng: random.Random, length: int = 28) -> str:

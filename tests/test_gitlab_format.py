@@ -22,7 +22,7 @@ import jsonschema
 import pytest
 import yaml
 
-from conftest import FIXTURES, ROOT, fake_aws_key_id, git, run_cli
+from conftest import FIXTURES, ROOT, cli_shim, fake_aws_key_id, git, run_cli
 
 SCHEMA = FIXTURES / "gitlab" / "secret-detection-report-format.json"
 TEMPLATE = ROOT / "ci" / "gitlab" / "secretaudit.gitlab-ci.yml"
@@ -127,7 +127,8 @@ def test_audit_report_validates_with_backend_findings(tmp_path: Path) -> None:
     assert "SA201" in checks and "SA101" in checks  # an expired inventory secret, a key in leaky-app
 
 
-def test_the_gitlab_ci_template_publishes_the_report_its_script_writes(repo: Path, rng: random.Random) -> None:
+def test_the_gitlab_ci_template_publishes_the_report_its_script_writes(repo: Path, rng: random.Random,
+                                                                       tmp_path: Path) -> None:
     template = yaml.safe_load(TEMPLATE.read_text())
     job = template["secretaudit"]
     report = job["artifacts"]["reports"]["secret_detection"]
@@ -135,7 +136,8 @@ def test_the_gitlab_ci_template_publishes_the_report_its_script_writes(repo: Pat
     assert report in job["artifacts"]["paths"]
     (repo / "app.py").write_text(f'KEY = "{fake_aws_key_id(rng)}"\n')
     env = {**os.environ, **{k: str(v) for k, v in job["variables"].items()},
-           "CI_COMMIT_SHA": "cd" * 20, "SECRETAUDIT_ARGS": "--no-cache"}
+           "CI_COMMIT_SHA": "cd" * 20, "SECRETAUDIT_ARGS": "--no-cache",
+           "PATH": f"{cli_shim(tmp_path / 'bin').parent}{os.pathsep}{os.environ['PATH']}"}
     for line in job["script"]:  # as the runner does: each line in a shell, in the project directory
         proc = subprocess.run(["bash", "-c", line], cwd=repo, env=env, capture_output=True, text=True, timeout=120)
         assert proc.returncode == 1, proc.stdout + proc.stderr  # the finding fails the job
