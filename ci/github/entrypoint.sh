@@ -64,7 +64,6 @@ args+=(${extra[@]+"${extra[@]}"})  # (this form: bash 3.2, the macOS one, calls 
 [[ $command == audit || ${#paths[@]} -gt 0 ]] || paths=(.)
 args+=(${paths[@]+"${paths[@]}"})
 
-echo "secretaudit ${args[*]}" >&2
 "$secretaudit" "${args[@]}"
 code=$?
 
