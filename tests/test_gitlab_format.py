@@ -149,6 +149,6 @@ def test_the_gitlab_ci_template_publishes_the_report_its_script_writes(repo: Pat
 
 
 @pytest.mark.parametrize("fmt", ["gitlab", "github"])
-def test_the_ci_formats_are_listed_in_the_cli_help(fmt: str) -> None:
+def test_an_unknown_format_error_offers_the_ci_formats(fmt: str) -> None:
     proc = run_cli("scan", "--format", "nope", ".")
     assert proc.returncode == 4 and fmt in proc.stderr
