@@ -51,6 +51,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "secretaudit.reports.sarif_report",
     "secretaudit.reports.junit_report",
     "secretaudit.reports.markdown_report",
+    "secretaudit.reports.github_report",
+    "secretaudit.reports.gitlab_report",
 )
 
 ENTRY_POINT_GROUP = "secretaudit"

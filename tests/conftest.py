@@ -87,3 +87,17 @@ def load_manifest() -> list[dict[str, Any]]:
     for manifest in sorted((FIXTURES / "expected").glob("*.json")):
         entries.extend(json.loads(manifest.read_text()))
     return entries
+
+
+def cli_shim(directory: Path) -> Path:
+    """A ``secretaudit`` program in ``directory`` that runs the code under test with this interpreter.
+
+    For scripts that call ``secretaudit`` by name (the GitHub Action's entry
+    script, the GitLab CI template): they then test this checkout whatever
+    is or is not installed on PATH.  Returns the program's path.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    program = directory / "secretaudit"
+    program.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m secretaudit "$@"\n')
+    program.chmod(0o755)
+    return program

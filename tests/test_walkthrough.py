@@ -26,7 +26,7 @@ from typing import Any, Iterator
 import hvac
 import pytest
 from aws_server import aws_client, moto, moto_server  # noqa: F401  (fixtures)
-from conftest import _CACHE_HOME, ROOT
+from conftest import _CACHE_HOME, ROOT, cli_shim
 from github_server import github_api  # noqa: F401  (fixture)
 from servers import openbao  # noqa: F401  (fixture)
 from test_scan_verify import github_token
@@ -52,11 +52,7 @@ def trail(path: Path) -> list[dict[str, Any]]:
 @pytest.fixture
 def shell_env(tmp_path: Path) -> dict[str, str]:
     """PATH with a ``secretaudit`` that runs this checkout, as the README's install would provide."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    shim = bin_dir / "secretaudit"
-    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m secretaudit "$@"\n')
-    shim.chmod(0o755)
+    bin_dir = cli_shim(tmp_path / "bin").parent
     return {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(ROOT),
             "XDG_CACHE_HOME": _CACHE_HOME, "XDG_STATE_HOME": str(tmp_path / "state")}
 

@@ -38,7 +38,7 @@ from servers import OpenBao, openbao  # noqa: F401  (fixture)
 PIECE = 8
 AS_OF = "2026-12-01"
 FOLDER = "leaks"
-REPORTS = ("json", "html", "sarif", "junit", "markdown")
+REPORTS = ("json", "html", "sarif", "junit", "markdown", "github", "gitlab")
 
 
 def random_text(rng: random.Random, length: int) -> str:
