@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from conftest import run_json
 from secretaudit.checks import connection_strings, credential_files, filters, generic
 from secretaudit.controls import HARDCODED_CREDENTIALS
 from secretaudit.config import Config, validate
@@ -635,3 +636,17 @@ def test_detect_secrets_shape_gate_is_a_superset_of_its_keyword_regexes() -> Non
                  'raise fail("profile", "set access_key_id/secret_access_key, not both")'):
         rejected += not generic._ds_shape(code.lower())
     assert reported > 50 and rejected == 3
+
+
+@pytest.mark.parametrize("name, text", [
+    ("deploy.sh", 'export DEPLOY_TOKEN="$(vault kv get -field=token kv/deploy)"  # secretaudit: ignore[SA101] read at run time\n'),
+    (".env", "# secretaudit: ignore[SA102] the key below is a test fixture\nLOG_LEVEL=debug\n"),
+    (".gitlab-ci.yml", 'variables:\n  SECRETAUDIT_ARGS: "--fail-on high"\n  SECRETAUDIT_PACKAGE: "secretaudit==0.1.0"\n'),
+    ("entrypoint.sh", "python=${SECRETAUDIT_PYTHON:-python3}\nsecretaudit: ignore[SA101] a waiver as a YAML-looking line\n"),
+])
+def test_waiver_comments_and_our_own_variables_are_not_secrets(tmp_path: Path, name: str, text: str) -> None:
+    """The documented waiver comment (``# secretaudit: ignore[...] reason``) and secretaudit's own settings
+    (``SECRETAUDIT_ARGS``) used to be read as a secret assigned to ``secretaudit``."""
+    (tmp_path / name).write_text(text)
+    proc, report = run_json("scan", "--no-cache", str(tmp_path / name), cwd=tmp_path)
+    assert report["findings"] == [] and proc.returncode == 0, report["findings"]

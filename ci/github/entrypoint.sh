@@ -20,7 +20,7 @@ set -uo pipefail
 set -f  # paths and args are split on whitespace, never glob-expanded
 
 secretaudit=${SECRETAUDIT:-secretaudit}
-python=${SECRETAUDIT_PYTHON:-python3}  # secretaudit: ignore[SA102] a program name; SA102 reads SECRETAUDIT_* as a secret name
+python=${SECRETAUDIT_PYTHON:-python3}
 command=${INPUT_COMMAND:-scan}
 sarif=${INPUT_SARIF:-secretaudit.sarif}
 
