@@ -49,7 +49,7 @@ are validated once in :func:`secretaudit_configure`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -69,6 +69,7 @@ from secretaudit.controls import (
 )
 from secretaudit.backends import KINDS
 from secretaudit.errors import ConfigError
+from secretaudit.forecast import Schedule
 from secretaudit.hookspec import hookimpl
 from secretaudit.model import CheckSpec, Issue, SecretRecord, Severity
 from secretaudit.redact import shape
@@ -241,11 +242,31 @@ def _n(count: int, word: str = "day") -> str:
     return f"{count} {word}" + ("" if count == 1 else "s")
 
 
-def sa201_expired(record: SecretRecord, as_of: datetime, policy: Policy) -> Issue | None:
+def expiry(record: SecretRecord, as_of: datetime) -> tuple[datetime, int, bool] | None:
+    """The expiry moment, whole days left (negative once past, as SA201 counts them) and whether it is past."""
     expires = _utc(record.expires)
-    if expires is None or expires > as_of:
+    if expires is None:
         return None
-    ago = (as_of - expires).days
+    if expires <= as_of:
+        return expires, -(as_of - expires).days, True
+    return expires, (expires - as_of).days, False
+
+
+def rotation(record: SecretRecord, as_of: datetime, policy: Policy) -> tuple[datetime, bool, int, int] | None:
+    """What SA203 judges: the last rotation (else the creation), whether it was a rotation, its age in whole
+    days and the policy's period for the kind; None when neither date is known."""
+    rotated, created = _utc(record.last_rotated), _utc(record.created)
+    moment = rotated or created
+    if moment is None:
+        return None
+    return moment, rotated is not None, (as_of - moment).days, policy.rotation_limit(record.kind)
+
+
+def sa201_expired(record: SecretRecord, as_of: datetime, policy: Policy) -> Issue | None:
+    known = expiry(record, as_of)
+    if known is None or not known[2]:
+        return None
+    expires, ago = known[0], -known[1]
     when = "today" if ago == 0 else f"{_n(ago)} before {_date(as_of)}"
     return Issue("SA201", f"{record.kind} expired on {_date(expires)} ({when})")
 
@@ -264,12 +285,10 @@ def sa202_expiring(record: SecretRecord, as_of: datetime, policy: Policy) -> Iss
 
 
 def sa203_rotation_overdue(record: SecretRecord, as_of: datetime, policy: Policy) -> Issue | None:
-    rotated, created = _utc(record.last_rotated), _utc(record.created)
-    moment = rotated or created
-    if moment is None:
+    known = rotation(record, as_of, policy)
+    if known is None:
         return None
-    age = (as_of - moment).days
-    limit = policy.rotation_limit(record.kind)
+    moment, rotated, age, limit = known
     if age <= limit:
         return None
     what = f"last rotated {_date(moment)}" if rotated else f"never rotated since its creation on {_date(moment)}"
@@ -357,6 +376,24 @@ def judge(record: SecretRecord, as_of: datetime, policy: Policy) -> list[Issue]:
     return [issue for rule in RULES if (issue := rule(record, as_of, policy)) is not None]
 
 
+def schedule(record: SecretRecord, as_of: datetime, policy: Policy) -> Schedule:
+    """The record's expiry and policy rotation date, counted as SA201-SA203 count them (the reports' forecast).
+
+    Rotation falls due the policy's period after the last rotation (or the
+    creation): 0 days left passes SA203, -1 fails it.
+    """
+    as_of = _utc(as_of)  # type: ignore[assignment]
+    expires, rotated = expiry(record, as_of), rotation(record, as_of, policy)
+    answer = Schedule(rotation_days=policy.rotation_limit(record.kind))
+    if expires is not None:
+        answer = replace(answer, expires=expires[0], days_to_expiry=expires[1], expired=expires[2])
+    if rotated is not None:
+        moment, _, age, limit = rotated
+        answer = replace(answer, rotation_due=moment + timedelta(days=limit), days_to_rotation=limit - age,
+                         rotation_overdue=age > limit)
+    return answer
+
+
 # -- hooks ----------------------------------------------------------------------------------
 
 
@@ -375,3 +412,8 @@ def secretaudit_configure(config: "Config") -> None:
 @hookimpl
 def secretaudit_check_record(record: SecretRecord, config: "Config") -> list[Issue]:
     return judge(record, config.as_of, get_policy(config))
+
+
+@hookimpl
+def secretaudit_record_schedule(record: SecretRecord, config: "Config") -> Schedule:
+    return schedule(record, config.as_of, get_policy(config))

@@ -31,3 +31,13 @@ CIS_AWS_1_13 = "CIS AWS Foundations 1.13"  # only one active access key per IAM 
 CIS_AWS_1_16 = "CIS AWS Foundations 1.16"  # no IAM policies granting full "*:*" administrative privileges
 PCI_7_2_1 = "PCI DSS v4 7.2.1"        # access assigned by least privilege, per job function
 PCI_7_2_2 = "PCI DSS v4 7.2.2"        # privileges limited to what the job needs
+
+#: The frameworks the controls above belong to, as their names begin (reports show a pass rate per framework).
+FRAMEWORKS = ("PCI DSS v4", "NIST 800-53", "SOC 2", "ISO 27001:2022", "CIS AWS Foundations")
+
+
+def framework(control: str) -> str:
+    """The framework a control belongs to: a known prefix, else the name without its last word
+    (a third-party check's ``"HIPAA 164.312(d)"`` -> ``"HIPAA"``)."""
+    known = next((name for name in FRAMEWORKS if control.startswith(name + " ")), None)
+    return known or control.rsplit(" ", 1)[0]

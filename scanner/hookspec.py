@@ -38,6 +38,7 @@ import pluggy
 if TYPE_CHECKING:
     from secretaudit.backends import Backend, BackendRegistry
     from secretaudit.config import Config
+    from secretaudit.forecast import Schedule
     from secretaudit.model import Detection, FileItem, Finding, Issue, SecretRecord, Target, Validation
     from secretaudit.registry import CheckRegistry, FormatRegistry
     from secretaudit.rotation import Rotation
@@ -241,6 +242,20 @@ def secretaudit_check_record(record: "SecretRecord", config: "Config") -> "Itera
     :param record: the secret's metadata (never its value).
     :param config: the run's configuration (``policy`` thresholds, ``as_of``).
     :returns: issues, or ``None`` for none.
+    """
+
+
+@hookspec(firstresult=True)
+def secretaudit_record_schedule(record: "SecretRecord", config: "Config") -> "Schedule | None":
+    """When one secret expires and falls due for rotation under the run's policy (the reports' forecast).
+
+    Called by reports, once per record, after the run.  The lifecycle checks
+    answer it, since the policy's rotation periods are theirs; with no answer
+    the secret's dates show as unknown.
+
+    :param record: the secret's metadata (never its value).
+    :param config: the run's configuration (``policy``, ``as_of``).
+    :returns: a :class:`~secretaudit.forecast.Schedule`, or ``None``.
     """
 
 

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from secretaudit.errors import UsageError
+from secretaudit.forecast import ForecastEntry
+from secretaudit.forecast import sort_key as forecast_order
 from secretaudit.model import Finding, Location, Severity, Skip, Status, Target, Waiver
 
 if TYPE_CHECKING:
@@ -66,6 +68,11 @@ class MergedReports:
     files_from_cache: int = 0
     started: float | None = None
     finished: float | None = None
+    #: ``summary.audited`` counts, summed
+    scanned_by_kind: dict[str, int] = field(default_factory=dict)
+    #: the date the shards judged as of (their ``run.as_of``), and their forecast
+    as_of: datetime | None = None
+    forecast: list[ForecastEntry] = field(default_factory=list)
 
 
 def merge_reports(paths: list[str]) -> MergedReports:
@@ -78,6 +85,7 @@ def merge_reports(paths: list[str]) -> MergedReports:
     findings: dict[str, Finding] = {}
     targets: dict[tuple[str, str], Target] = {}
     skipped: dict[tuple[str, str], Skip] = {}
+    forecast: dict[str, ForecastEntry] = {}
     starts, ends = [], []
     for path in paths:
         try:
@@ -96,6 +104,12 @@ def merge_reports(paths: list[str]) -> MergedReports:
             merged.passed += summary["passed"]
             merged.files_scanned += summary["files_scanned"]
             merged.files_from_cache += summary.get("files_from_cache", 0)
+            for kind, audited in summary.get("audited", {}).items():
+                merged.scanned_by_kind[kind] = merged.scanned_by_kind.get(kind, 0) + audited["count"]
+            for item in report.get("forecast", []):
+                forecast.setdefault(item["secret"], ForecastEntry.from_dict(item))
+            if merged.as_of is None and report["run"].get("as_of"):
+                merged.as_of = datetime.fromisoformat(report["run"]["as_of"])
             starts.append(_timestamp(report["run"].get("started")))
             ends.append(_timestamp(report["run"].get("finished")))
         except (KeyError, TypeError, ValueError) as exc:
@@ -104,6 +118,7 @@ def merge_reports(paths: list[str]) -> MergedReports:
     merged.targets = list(targets.values())
     merged.findings = sorted(findings.values(), key=Finding.sort_key)
     merged.skipped = sorted(skipped.values(), key=lambda s: s.relpath)
+    merged.forecast = sorted(forecast.values(), key=forecast_order)
     merged.started = min((s for s in starts if s is not None), default=None)
     merged.finished = max((e for e in ends if e is not None), default=None)
     return merged
