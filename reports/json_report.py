@@ -6,11 +6,15 @@ report the tests produce is validated against it.  ``version`` changes on
 any incompatible change, so scripts can refuse a report they do not know::
 
     {"version": "2", "run": {...}, "summary": {...}, "checks": [...],
-     "results": [...], "findings": [...], "controls": [...], "skipped": [...]}
+     "results": [...], "findings": [...], "controls": [...], "frameworks": [...],
+     "skipped": [...], "forecast": [...]}
 
 ``results`` holds every result, passed ones included (a check that found
 nothing on a target is evidence too); ``findings`` keeps only the failed,
 waived and error findings, as version 1 did, for scripts that want just those.
+``forecast`` holds, for every secret a backend listed, the days left until it
+expires and until its rotation is due (:mod:`secretaudit.forecast`), counted
+from ``run.as_of``; ``summary.audited`` counts what was examined by kind.
 Nothing here carries a secret: findings hold redacted evidence and a
 fingerprint only (see :mod:`secretaudit.model`).
 """
@@ -22,7 +26,9 @@ from collections import Counter
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from secretaudit.reports.results import control_outcomes, enabled_checks, outcomes, run_metadata
+from secretaudit.forecast import forecast
+from secretaudit.reports.results import (audited, control_outcomes, enabled_checks, framework_outcomes, outcomes,
+                                         owner_of, owners, run_metadata)
 from secretaudit.hookspec import hookimpl
 from secretaudit.model import Status
 
@@ -43,8 +49,8 @@ def schema() -> dict[str, Any]:
     return json.loads(resources.files("secretaudit.reports").joinpath(SCHEMA_RESOURCE).read_text(encoding="utf-8"))
 
 
-def finding_dict(finding: "Finding") -> dict[str, Any]:
-    """One failed, waived or error finding; the shape version 1 had, unchanged."""
+def finding_dict(finding: "Finding", owner: str | None = None) -> dict[str, Any]:
+    """One failed, waived or error finding; the shape version 1 had, plus the secret's ``owner`` when known."""
     data: dict[str, Any] = {
         "check_id": finding.check_id,
         "status": finding.status.value,
@@ -59,6 +65,8 @@ def finding_dict(finding: "Finding") -> dict[str, Any]:
     if finding.waiver is not None:
         waiver = finding.waiver
         data["waiver"] = {"reason": waiver.reason, "source": waiver.source, "by": waiver.by, "until": waiver.until}
+    if owner:
+        data["owner"] = owner
     return data
 
 
@@ -89,6 +97,7 @@ def summary_dict(session: "Session") -> dict[str, Any]:
         "files_scanned": session.files_scanned,
         "files_from_cache": session.files_from_cache,
         "exit_code": int(session.exitstatus),
+        "audited": {a.kind: {"count": a.count, "noun": a.noun} for a in audited(session)},
     }
 
 
@@ -99,6 +108,7 @@ def results(session: "Session") -> list[dict[str, Any]]:
     target not in the run) are appended, so nothing is ever dropped.
     """
     specs = {spec.id: spec for spec in catalogue(session)}
+    known = owners(session)
     items: list[dict[str, Any]] = []
     covered: set[int] = set()
     for outcome in outcomes(session):
@@ -109,24 +119,28 @@ def results(session: "Session") -> list[dict[str, Any]]:
                           "message": f"{spec.title if spec else outcome.check_id}: nothing found"})
         for finding in outcome.findings:
             covered.add(id(finding))
-            items.append(finding_dict(finding))
-    items.extend(finding_dict(f) for f in session.findings if id(f) not in covered)
+            items.append(finding_dict(finding, owner_of(finding, known)))
+    items.extend(finding_dict(f, owner_of(f, known)) for f in session.findings if id(f) not in covered)
     return items
 
 
 def report_dict(session: "Session") -> dict[str, Any]:
     """The whole report as plain data (also what merge and compare read back)."""
+    known = owners(session)
     return {
         "version": REPORT_VERSION,
         "run": run_metadata(session),
         "summary": summary_dict(session),
         "checks": [check_dict(spec) for spec in catalogue(session)],
         "results": results(session),
-        "findings": [finding_dict(f) for f in session.findings],
+        "findings": [finding_dict(f, owner_of(f, known)) for f in session.findings],
         "controls": [{"control": c.control, "status": c.status.value, "check_ids": list(c.check_ids),
                       "breaking": [f.fingerprint for f in c.breaking]} for c in control_outcomes(session)],
+        "frameworks": [{"framework": f.framework, "controls": len(f.controls), "passed": f.passed,
+                        "percent": f.percent} for f in framework_outcomes(session)],
         "skipped": [{"path": s.relpath, "reason": s.reason, **({"message": s.message} if s.message else {}),
                      "error": s.is_error} for s in session.skipped],
+        "forecast": [entry.as_dict() for entry in forecast(session)],
         **({"comparison": comparison_dict(session.comparison)} if session.comparison is not None else {}),
     }
 

@@ -27,7 +27,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from secretaudit.reports.json_report import catalogue
-from secretaudit.reports.results import Outcome, outcomes, run_metadata
+from secretaudit.reports.results import Audited, Outcome, audited, outcomes, run_metadata
 from secretaudit.hookspec import hookimpl
 from secretaudit.model import Status
 
@@ -93,13 +93,16 @@ def _counts(node: ET.Element, cases: list[ET.Element], time: str = "0") -> None:
     node.set("time", time)
 
 
-def _suite(root: ET.Element, name: str, meta: dict[str, Any]) -> ET.Element:
-    """A ``<testsuite>`` with the run's identity as properties, so a dashboard can tell runs apart."""
+def _suite(root: ET.Element, name: str, meta: dict[str, Any], examined: list[Audited]) -> ET.Element:
+    """A ``<testsuite>`` with the run's identity (and the date it judged as of, and what it audited) as
+    properties, so a dashboard can tell runs apart."""
     suite = _element(root, "testsuite", name=name, timestamp=meta["started"] or "")
     properties = _element(suite, "properties")
     _element(properties, "property", name="secretaudit.version", value=meta["tool"]["version"])
-    for key in ("config_file", "config_sha256"):
+    for key in ("as_of", "config_file", "config_sha256"):
         _element(properties, "property", name=f"secretaudit.{key}", value=str(meta[key] or ""))
+    for item in examined:
+        _element(properties, "property", name=f"secretaudit.audited.{item.kind}", value=str(item))
     return suite
 
 
@@ -108,6 +111,7 @@ def junit_tree(session: "Session") -> ET.Element:
     import xml.etree.ElementTree as ET
 
     meta = run_metadata(session)
+    examined = audited(session)
     specs = {spec.id: spec for spec in catalogue(session)}
     root = ET.Element("testsuites", {"name": "secretaudit"})
     by_target: dict[str, list[Outcome]] = {t.name: [] for t in session.targets}
@@ -115,7 +119,7 @@ def junit_tree(session: "Session") -> ET.Element:
         by_target.setdefault(outcome.target, []).append(outcome)
     all_cases: list[ET.Element] = []
     for target, items in by_target.items():
-        suite, cases = _suite(root, target, meta), []
+        suite, cases = _suite(root, target, meta, examined), []
         for outcome in items:
             spec = specs.get(outcome.check_id)
             case = _element(suite, "testcase", classname=target, time="0",
@@ -125,7 +129,7 @@ def junit_tree(session: "Session") -> ET.Element:
         _counts(suite, cases)
         all_cases.extend(cases)
     if session.errors:
-        suite, cases = _suite(root, "unreadable files", meta), []
+        suite, cases = _suite(root, "unreadable files", meta, examined), []
         for skip in session.errors:
             case = _element(suite, "testcase", classname="secretaudit.collection", name=skip.relpath, time="0")
             detail = skip.message or skip.reason

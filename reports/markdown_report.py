@@ -19,8 +19,9 @@ import re
 from collections import Counter
 from typing import TYPE_CHECKING
 
+from secretaudit.forecast import GROUPS, forecast
 from secretaudit.reports.json_report import catalogue
-from secretaudit.reports.results import outcomes, run_metadata
+from secretaudit.reports.results import as_of_text, audited, audited_text, outcomes, owner_of, owners, run_metadata
 from secretaudit.hookspec import hookimpl
 from secretaudit.model import Severity, Status
 from secretaudit.printable import visible
@@ -49,9 +50,20 @@ def _table(header: list[str], rows: list[list[str]], align: str = "---") -> list
             *(f"| {' | '.join(row)} |" for row in rows)]
 
 
-def _finding_row(finding: "Finding") -> list[str]:
-    return [md(finding.location), md(finding.check_id), md(finding.severity.label), md(finding.message),
-            md(finding.evidence)]
+def _finding_row(finding: "Finding", owner: str | None) -> list[str]:
+    where = md(finding.location) + (f" (owner {md(owner)})" if owner else "")
+    return [where, md(finding.check_id), md(finding.severity.label), md(finding.message), md(finding.evidence)]
+
+
+def _forecast(session: "Session") -> list[str]:
+    """Secrets per forecast group, expiry and rotation: what falls due next, for an audit of backends."""
+    entries = forecast(session)
+    if not entries:
+        return []
+    rows = [[label, *(str(sum(getattr(e, f"{event}_group") == key for e in entries)) for key in GROUPS)]
+            for event, label in (("expiry", "expiry"), ("rotation", "rotation due"))]
+    return ["", f"#### Expiry and rotation forecast ({len(entries)} secrets)", "",
+            *_table(["secrets", *(label.lower() for label in GROUPS.values())], rows)]
 
 
 def render(session: "Session") -> str:
@@ -63,16 +75,19 @@ def render(session: "Session") -> str:
     waived = [f for f in session.findings if f.status is Status.WAIVED]
     verdict = VERDICTS.get(meta["exit_code"], f"EXIT {meta['exit_code']}")
     targets = ", ".join(md(t["name"]) for t in meta["targets"]) or "none"
-    out = [f"### secretaudit: {verdict}", "",
+    known = owners(session)
+    out = [f"### secretaudit: {verdict}", "", f"As of **{md(as_of_text(session))}**.", "",
            f"**{verdict}**: {counts['failed']} failed, {counts['waived']} waived, {counts['error']} errors "
-           f"in {session.files_scanned} files scanned (exit code {meta['exit_code']}).", "",
+           f"in {md(audited_text(session))} (exit code {meta['exit_code']}).", "",
            f"Targets: {targets}. secretaudit {md(meta['tool']['version'])}, {md(meta['started'])}, "
            f"config sha256 {meta['config_sha256'][:12]}.", ""]
     passed_outcomes = [o for o in verdicts if o.status is Status.PASSED]
+    only_files = {t.kind for t in session.targets} <= {"path"}
     out += _table(["result", "count"], [
         ["failed findings", str(counts["failed"])], ["waived findings", str(counts["waived"])],
-        ["errors", str(counts["error"])], ["files passed", str(counts["passed"])],
-        ["files skipped", str(counts["skipped"])], ["files scanned", str(session.files_scanned)],
+        ["errors", str(counts["error"])], ["files passed" if only_files else "items passed", str(counts["passed"])],
+        ["files skipped", str(counts["skipped"])],
+        *([f"{md(a.noun)} audited", str(a.count)] for a in audited(session)),
         ["checks x targets passed", f"{len(passed_outcomes)} of {len(verdicts)}"]])
     by_severity = Counter(f.severity for f in failed)
     if by_severity:
@@ -81,9 +96,10 @@ def render(session: "Session") -> str:
     if failed:
         out += ["", f"#### Failed findings ({len(failed)})", ""]
         out += _table(["location", "check", "severity", "message", "evidence"],
-                      [_finding_row(f) for f in failed[:MAX_ROWS]])
+                      [_finding_row(f, owner_of(f, known)) for f in failed[:MAX_ROWS]])
         if len(failed) > MAX_ROWS:
             out += ["", f"... and {len(failed) - MAX_ROWS} more failed findings: see the full report."]
+    out += _forecast(session)
     out += ["", f"Waived findings: {len(waived)}."]
     if waived:
         rows = [[md(f.location), md(f.check_id), md(f.waiver.reason if f.waiver else ""),

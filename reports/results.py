@@ -8,7 +8,11 @@ it.  Both are derived here, so every format tells the same story:
   that check on that target failed, waived if all were waived, else passed;
 - :func:`control_outcomes`: for each control the checks evidence, whether it
   passes and which findings break it;
-- :func:`run_metadata`: tool version, times, command, config hash, targets.
+- :func:`framework_outcomes`: the share of each framework's controls that pass;
+- :func:`audited`: what the run examined, counted by what it is (files,
+  secrets, policies...), never all called "files";
+- :func:`run_metadata`: tool version, times, the date judged as of, command,
+  config hash, targets.
 """
 
 from __future__ import annotations
@@ -21,8 +25,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from secretaudit import __version__
+from secretaudit.controls import framework
+from secretaudit.forecast import forecast
 from secretaudit.model import Finding, Status
 from secretaudit.redact import scrub
+from secretaudit.targets import singular, unit_noun
 
 if TYPE_CHECKING:
     from secretaudit.session import Session
@@ -46,6 +53,35 @@ class ControlOutcome:
     check_ids: list[str]
     status: Status
     breaking: list[Finding] = field(default_factory=list)
+
+
+@dataclass
+class FrameworkOutcome:
+    """A compliance framework (PCI DSS, NIST 800-53...): how many of its evidenced controls pass."""
+
+    framework: str
+    controls: list[ControlOutcome]
+
+    @property
+    def passed(self) -> int:
+        return sum(c.status is Status.PASSED for c in self.controls)
+
+    @property
+    def percent(self) -> int:
+        """Whole percent passing, rounded down: 99.6% is not "100%"."""
+        return 100 * self.passed // len(self.controls) if self.controls else 0
+
+
+@dataclass(frozen=True)
+class Audited:
+    """How many units of one target kind the run examined, and what they are called."""
+
+    kind: str
+    noun: str
+    count: int
+
+    def __str__(self) -> str:
+        return f"{self.count} {singular(self.noun) if self.count == 1 else self.noun}"
 
 
 def enabled_checks(session: "Session") -> list[str]:
@@ -98,6 +134,52 @@ def control_outcomes(session: "Session") -> list[ControlOutcome]:
     return result
 
 
+def framework_outcomes(session: "Session") -> list[FrameworkOutcome]:
+    """The controls of :func:`control_outcomes` grouped by framework, in name order."""
+    grouped: dict[str, list[ControlOutcome]] = defaultdict(list)
+    for outcome in control_outcomes(session):
+        grouped[framework(outcome.control)].append(outcome)
+    return [FrameworkOutcome(name, grouped[name]) for name in sorted(grouped)]
+
+
+def audited(session: "Session") -> list[Audited]:
+    """Units examined per target kind, in the targets' order; a kind whose targets examined nothing shows 0."""
+    kinds = list(dict.fromkeys([t.kind for t in session.targets] + list(session.scanned_by_kind)))
+    return [Audited(kind, unit_noun(session.config, kind), session.scanned_by_kind.get(kind, 0)) for kind in kinds]
+
+
+def audited_text(session: "Session") -> str:
+    """``4 files, 1 config file and 16 secrets``."""
+    parts = [str(a) for a in audited(session)] or ["nothing"]
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def as_of(session: "Session") -> str:
+    """The moment the run judged dates as of (``--as-of``, else the run's start), ISO 8601 UTC to the second."""
+    moment = session.config.as_of
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=_dt.timezone.utc)
+    return moment.astimezone(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def as_of_text(session: "Session") -> str:
+    """The as-of moment for people: ``2026-12-01``, with the time only when it is not midnight UTC."""
+    moment = _dt.datetime.fromisoformat(as_of(session))
+    if moment.time() == _dt.time(0, 0):
+        return moment.date().isoformat()
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def owners(session: "Session") -> dict[tuple[str, str], str]:
+    """Each backend secret's owner, by (backend, name), as its backend recorded it (no owner: absent)."""
+    return {(e.backend, e.name): e.owner for e in forecast(session) if e.owner}
+
+
+def owner_of(finding: Finding, known: dict[tuple[str, str], str]) -> str | None:
+    """The owner of the secret a lifecycle finding is about; None for a file finding or an unowned secret."""
+    loc = finding.location
+    return known.get((loc.backend, loc.name)) if loc.backend and loc.name else None
+
+
 def _iso(timestamp: float | None) -> str | None:
     if timestamp is None:
         return None
@@ -115,6 +197,7 @@ def run_metadata(session: "Session") -> dict[str, Any]:
         "tool": {"name": "secretaudit", "version": __version__},
         "started": _iso(session.started),
         "finished": _iso(session.finished),
+        "as_of": as_of(session),
         "duration_seconds": round(session.duration, 3),
         "command": [scrub(arg) for arg in session.config.stash.get("argv", [])],
         "config_file": session.config.source,

@@ -411,7 +411,9 @@ def test_markdown_counts_and_sections(run: Run) -> None:
     assert text.startswith("### secretaudit: FAILED\n")
     assert f"| failed findings | {summary['failed']} |" in text
     assert f"| waived findings | {summary['waived']} |" in text and summary["waived"] == 1
-    assert f"| files scanned | {summary['files_scanned']} |" in text
+    assert summary["audited"] == {"path": {"count": summary["files_scanned"], "noun": "files"}}
+    assert f"| files audited | {summary['files_scanned']} |" in text and "| files passed |" in text
+    assert re.search(r"^As of \*\*\d{4}-\d\d-\d\d", text, re.M)
     assert f"| errors | {summary['error']} |" in text and summary["error"] == 1
     assert f"| files skipped | {summary['skipped']} |" in text and summary["skipped"] == 1
     for severity, count in summary["by_severity"].items():
