@@ -21,7 +21,10 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from secretaudit.reports.results import control_outcomes, outcomes, run_metadata
+from secretaudit.forecast import GROUPS, forecast
+from secretaudit.reports import forecast_chart
+from secretaudit.reports.results import (as_of_text, audited, control_outcomes, framework_outcomes, outcomes,
+                                         owner_of, owners, run_metadata)
 from secretaudit.hookspec import hookimpl
 from secretaudit.model import Finding, Severity, Status
 
@@ -54,7 +57,8 @@ def _check_view(spec: "CheckSpec | None", check_id: str) -> dict[str, Any]:
             "remediation": spec.remediation, "controls": list(spec.controls), "references": list(spec.references)}
 
 
-def _rows(session: "Session", checks: dict[str, dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[int, str]]:
+def _rows(session: "Session", checks: dict[str, dict[str, Any]],
+          known_owners: dict[tuple[str, str], str]) -> tuple[list[dict[str, Any]], dict[int, str]]:
     """Every finding plus one row per passed check×target; and finding -> row id.
 
     Row ids are positional (``r12``), not fingerprints: two occurrences of a
@@ -65,7 +69,7 @@ def _rows(session: "Session", checks: dict[str, dict[str, Any]]) -> tuple[list[d
     for finding in session.findings:
         row_id = f"r{len(rows) + 1}"
         row_of[id(finding)] = row_id
-        rows.append(_finding_row(row_id, finding, checks))
+        rows.append(_finding_row(row_id, finding, checks, owner_of(finding, known_owners)))
     for outcome in outcomes(session):
         if outcome.status is Status.PASSED:
             check = checks.get(outcome.check_id) or _check_view(None, outcome.check_id)
@@ -73,15 +77,16 @@ def _rows(session: "Session", checks: dict[str, dict[str, Any]]) -> tuple[list[d
                 "id": f"r{len(rows) + 1}", "status": "passed", "severity": check["severity"],
                 "severity_rank": Severity.parse(check["severity"]).value, "check": outcome.check_id,
                 "check_title": check["title"], "target": outcome.target, "location": outcome.target,
-                "path": outcome.target, "line": 0, "message": f"No findings: {check['title']}", "evidence": "",
+                "path": outcome.target, "line": 0, "message": f"No findings: {check['title']}", "evidence": "", "secret": None,
                 "remediation": "", "fingerprint": "", "waiver": None, "controls": check["controls"],
-                "references": check["references"],
+                "references": check["references"], "owner": None,
             })
     rows.sort(key=lambda r: (STATUS_RANK[Status(r["status"])], -r["severity_rank"], r["path"], r["line"], r["check"]))
     return rows, row_of
 
 
-def _finding_row(row_id: str, finding: Finding, checks: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _finding_row(row_id: str, finding: Finding, checks: dict[str, dict[str, Any]],
+                 owner: str | None) -> dict[str, Any]:
     check = checks.get(finding.check_id) or _check_view(None, finding.check_id)
     loc = finding.location
     waiver = finding.waiver
@@ -90,10 +95,36 @@ def _finding_row(row_id: str, finding: Finding, checks: dict[str, dict[str, Any]
         "severity_rank": finding.severity.value, "check": finding.check_id, "check_title": check["title"],
         "target": finding.target, "location": str(loc), "path": loc.path or f"{loc.backend}:{loc.name}",
         "line": loc.line or 0, "message": finding.message, "evidence": finding.evidence,
+        "secret": (loc.backend, loc.name) if loc.backend and loc.name else None,
         "remediation": finding.remediation or check["remediation"], "fingerprint": finding.fingerprint,
         "waiver": None if waiver is None else {"reason": waiver.reason, "by": waiver.by, "until": waiver.until,
                                               "source": waiver.source},
-        "controls": check["controls"], "references": check["references"],
+        "controls": check["controls"], "references": check["references"], "owner": owner,
+    }
+
+
+def _by_owner(rows: list[dict[str, Any]], session: "Session") -> list[dict[str, Any]]:
+    """Lifecycle findings (those about a backend secret) grouped by the secret's owner; unowned last.
+
+    A table rather than a script: it works with JavaScript off and prints.
+    """
+    secrets = {(e.backend, e.name) for e in forecast(session)}
+    lifecycle = [r for r in rows if r["status"] != "passed" and r["secret"] in secrets]
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in lifecycle:
+        groups.setdefault(row["owner"] or "", []).append(row)
+    return [{"owner": owner, "rows": groups[owner], "failed": sum(r["status"] == "failed" for r in groups[owner])}
+            for owner in sorted(groups, key=lambda o: (o == "", o))]
+
+
+def _forecast_view(session: "Session") -> dict[str, Any]:
+    entries = forecast(session)
+    return {
+        "entries": [{**e.as_dict(), "expiry_label": GROUPS[e.expiry_group],
+                     "rotation_label": GROUPS[e.rotation_group]} for e in entries],
+        "counts": forecast_chart.counts(entries),
+        "timeline": forecast_chart.timeline(entries, session.config.as_of),
+        "shown": bool(entries) or any(t.kind == "backend" for t in session.targets),
     }
 
 
@@ -101,7 +132,8 @@ def context(session: "Session") -> dict[str, Any]:
     """Everything the template shows, as plain data (no logic left in the template)."""
     config = session.config
     checks = {spec.id: _check_view(spec, spec.id) for spec in (config.checks or [])}
-    rows, row_of = _rows(session, checks)
+    known_owners = owners(session)
+    rows, row_of = _rows(session, checks, known_owners)
     meta = run_metadata(session)
     counts = session.counts()
     failed = [f for f in session.findings if f.status is Status.FAILED]
@@ -121,6 +153,13 @@ def context(session: "Session") -> dict[str, Any]:
         "counts": {k: counts[k] for k in ("failed", "passed", "waived", "error", "skipped")},
         "severities": [(s.label, by_severity[s.label]) for s in sorted(Severity, reverse=True)],
         "files_scanned": session.files_scanned,
+        "as_of": as_of_text(session),
+        "audited": [{"kind": a.kind, "count": a.count, "text": str(a)} for a in audited(session)],
+        "passed_label": "Passed files" if {t.kind for t in session.targets} <= {"path"} else "Passed items",
+        "forecast": _forecast_view(session),
+        "by_owner": _by_owner(rows, session),
+        "frameworks": [{"name": f.framework, "passed": f.passed, "total": len(f.controls), "percent": f.percent}
+                       for f in framework_outcomes(session)],
         "targets": [{
             "kind": t.kind, "name": t.name,
             "failed": sum(f.target == t.name for f in failed),
@@ -139,6 +178,7 @@ def context(session: "Session") -> dict[str, Any]:
             "status": [s.value for s in STATUS_RANK if any(r["status"] == s.value for r in rows)],
             "check": sorted({r["check"] for r in rows}),
             "target": list(dict.fromkeys(r["target"] for r in rows)),
+            "owner": sorted({r["owner"] for r in rows if r["owner"]}),
         },
         "waived": [r for r in rows if r["status"] == "waived"],
         "skipped": [{"path": s.relpath, "reason": s.reason, "message": s.message, "error": s.is_error}

@@ -4,7 +4,10 @@
   "use strict";
   var table = document.getElementById("findings");
   if (!table) { return; }
-  var FILTERS = ["severity", "status", "check", "target"];
+  /* "owner" is there only when some result has an owner (an audit of backend secrets). */
+  var FILTERS = ["severity", "status", "check", "target", "owner"].filter(function (name) {
+    return document.getElementById("filter-" + name);
+  });
   var STATUS_ORDER = { failed: 0, error: 1, waived: 2, passed: 3, skipped: 4 };
   var rows = Array.prototype.slice.call(table.querySelectorAll("tbody.result"));
   var empty = document.getElementById("no-results");
