@@ -356,6 +356,34 @@ def test_browser_expands_a_row(browser_page: Page) -> None:
     assert detail and "Remediation" in detail and "Evidence (redacted)" in detail
 
 
+def test_browser_print_keeps_remediation_and_repeats_headers(browser_page: Page) -> None:
+    """Printed, every table repeats its header on each page, no result row is cut in two, and each
+    failed or waived finding shows its remediation without a click (passed rows stay one line)."""
+    page = browser_page
+    _reset(page)
+    page.send("Emulation.setEmulatedMedia", {"media": "print"})
+    try:
+        heads = page.js("[...document.querySelectorAll('thead')].map(t => getComputedStyle(t).display)")
+        assert len(heads) >= 4 and set(heads) == {"table-header-group"}
+        assert page.js("getComputedStyle(document.querySelector('#findings tbody.result')).breakInside") == "avoid"
+        details = page.js("""[...document.querySelectorAll('#findings tbody.result')].map(b => {
+            const d = b.querySelector('.detail-row');
+            const shown = [...d.querySelectorAll('dt')].filter(x => x.getClientRects().length).map(x => x.textContent);
+            const remedy = d.querySelector('dd.remediation');
+            return {status: b.dataset.status, row: d.getClientRects().length > 0, shown: shown,
+                    remedy: remedy ? remedy.getClientRects().length > 0 && remedy.textContent.trim() !== '' : null};
+        })""")
+        findings = [d for d in details if d["status"] != "passed"]
+        assert len(findings) > 100 and all(d["row"] and d["remedy"] for d in findings)
+        assert {tuple(d["shown"]) for d in findings} == {("Remediation",), ("Waiver", "Remediation")}
+        assert not [d for d in details if d["status"] == "passed" and d["row"]]
+    finally:
+        page.send("Emulation.setEmulatedMedia", {"media": ""})
+    # on screen again, a row nobody expanded is one line
+    assert page.js("getComputedStyle(document.querySelector("
+                   "'#findings .summary-row[aria-expanded=false] + .detail-row')).display") == "none"
+
+
 def test_browser_screenshot_and_pdf(browser_page: Page) -> None:
     page = browser_page
     _reset(page)

@@ -106,6 +106,10 @@ def test_units_are_judged_counted_and_a_fatal_error_ends_the_target(tmp_path: Pa
     # judged: the config file, app.py and four things (ok, bad, flaky, dead); passed: those two and ok;
     # things:B judged nothing
     assert (report["summary"]["files_scanned"], report["summary"]["passed"]) == (2 + 4, 2 + 1)
+    # counted by what they are, in the family's own noun
+    assert report["summary"]["audited"] == {"config": {"count": 1, "noun": "config files"},
+                                            "path": {"count": 1, "noun": "files"},
+                                            "acme-things": {"count": 4, "noun": "things"}}
 
 
 def test_a_disabled_check_reports_nothing_and_fails_no_unit(tmp_path: Path) -> None:
