@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 from secretaudit.forecast import GROUPS, forecast
 from secretaudit.reports import forecast_chart
-from secretaudit.reports.results import (as_of_text, audited, control_outcomes, framework_outcomes, outcomes,
-                                         owner_of, owners, run_metadata)
+from secretaudit.reports.results import (as_of_text, control_outcomes, framework_outcomes, outcomes, owner_of,
+                                         owners, run_metadata)
+from secretaudit.units import audited
 from secretaudit.hookspec import hookimpl
 from secretaudit.model import Finding, Severity, Status
 

@@ -27,7 +27,8 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from secretaudit.reports.json_report import catalogue
-from secretaudit.reports.results import Audited, Outcome, audited, outcomes, run_metadata
+from secretaudit.reports.results import Outcome, outcomes, run_metadata
+from secretaudit.units import Audited, audited
 from secretaudit.hookspec import hookimpl
 from secretaudit.model import Status
 

@@ -9,8 +9,6 @@ it.  Both are derived here, so every format tells the same story:
 - :func:`control_outcomes`: for each control the checks evidence, whether it
   passes and which findings break it;
 - :func:`framework_outcomes`: the share of each framework's controls that pass;
-- :func:`audited`: what the run examined, counted by what it is (files,
-  secrets, policies...), never all called "files";
 - :func:`run_metadata`: tool version, times, the date judged as of, command,
   config hash, targets.
 """
@@ -29,7 +27,6 @@ from secretaudit.controls import framework
 from secretaudit.forecast import forecast
 from secretaudit.model import Finding, Status
 from secretaudit.redact import scrub
-from secretaudit.targets import singular, unit_noun
 
 if TYPE_CHECKING:
     from secretaudit.session import Session
@@ -70,18 +67,6 @@ class FrameworkOutcome:
     def percent(self) -> int:
         """Whole percent passing, rounded down: 99.6% is not "100%"."""
         return 100 * self.passed // len(self.controls) if self.controls else 0
-
-
-@dataclass(frozen=True)
-class Audited:
-    """How many units of one target kind the run examined, and what they are called."""
-
-    kind: str
-    noun: str
-    count: int
-
-    def __str__(self) -> str:
-        return f"{self.count} {singular(self.noun) if self.count == 1 else self.noun}"
 
 
 def enabled_checks(session: "Session") -> list[str]:
@@ -140,18 +125,6 @@ def framework_outcomes(session: "Session") -> list[FrameworkOutcome]:
     for outcome in control_outcomes(session):
         grouped[framework(outcome.control)].append(outcome)
     return [FrameworkOutcome(name, grouped[name]) for name in sorted(grouped)]
-
-
-def audited(session: "Session") -> list[Audited]:
-    """Units examined per target kind, in the targets' order; a kind whose targets examined nothing shows 0."""
-    kinds = list(dict.fromkeys([t.kind for t in session.targets] + list(session.scanned_by_kind)))
-    return [Audited(kind, unit_noun(session.config, kind), session.scanned_by_kind.get(kind, 0)) for kind in kinds]
-
-
-def audited_text(session: "Session") -> str:
-    """``4 files, 1 config file and 16 secrets``."""
-    parts = [str(a) for a in audited(session)] or ["nothing"]
-    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def as_of(session: "Session") -> str:

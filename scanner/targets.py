@@ -154,32 +154,6 @@ class FamilyRegistry:
         return iter(list(self._families.values()))
 
 
-#: What the units of the kinds run outside the family runner are called (files: :mod:`secretaudit.files`;
-#: the config file and backend secrets: :mod:`secretaudit.backends`).
-BUILTIN_NOUNS = {"path": "files", "config": "config files", "backend": "secrets"}
-
-
-def unit_noun(config: "Config", kind: str) -> str:
-    """What one target kind's units are called, plural ("files", "secrets", "policies"...).
-
-    Reports count what was audited by what it is, not all as "files": the
-    family's own ``noun`` for a family's kind, the built-in name otherwise,
-    "items" for a kind no loaded plugin names (a report merged without the
-    plugin that wrote it).
-    """
-    if kind in BUILTIN_NOUNS:
-        return BUILTIN_NOUNS[kind]
-    family = families(config).get(kind)
-    return family.noun if family is not None else "items"
-
-
-def singular(noun: str) -> str:
-    """``policies`` -> ``policy``, ``config files`` -> ``config file``: for a count of one."""
-    if noun.endswith("ies"):
-        return noun[:-3] + "y"
-    return noun[:-1] if noun.endswith("s") else noun
-
-
 def families(config: "Config") -> FamilyRegistry:
     """The run's family registry, filled by ``secretaudit_register_families`` the first time it is asked."""
     registry = config.stash.get("target_families")
