@@ -320,3 +320,31 @@ def test_dom_framework_pass_rates_sit_next_to_the_controls(dom: _Dom, audit: dic
     (controls,) = dom.find(id="controls")
     assert any(p.get("class") == "compliance-layout" for p in frameworks["parents"])
     assert any(p.get("class") == "compliance-layout" for p in controls["parents"])
+
+
+def test_hostile_secret_names_and_owners_stay_text(tmp_path: Path) -> None:
+    """Names and owners come from backends: in the forecast, the SVG and the owner groups they are text."""
+    name, owner = "</text><script>alert(2)</script>", "<img src=x onerror=alert(1)>"
+    (tmp_path / "inventory.yaml").write_text(
+        "secrets:\n"
+        f"  - {{name: {json.dumps(name)}, kind: github-token, owner: {json.dumps(owner)},"
+        " created: 2026-11-01, expiry_date: 2026-12-10}\n"
+        "  - {name: md-owner, kind: github-token, owner: 'a|b`*_[x](http://evil)', created: 2026-11-01,"
+        " expiry_date: 2026-11-10}\n")
+    (tmp_path / "secretaudit.yaml").write_text("backends:\n  - {type: generic, name: inv, file: inventory.yaml}\n")
+    page, markdown = tmp_path / "report.html", tmp_path / "report.md"
+    proc = run_cli("audit", "--config", "secretaudit.yaml", "--as-of", "2026-12-01", "--report", f"html:{page}",
+                   "--report", f"markdown:{markdown}", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    rendered = _Dom()
+    rendered.feed(_chromium("--dump-dom", page.as_uri(), tmp=tmp_path).stdout.decode("utf-8"))
+    assert len(rendered.find("script")) == 1 and not rendered.find("img")
+    secret = f"generic:inv:{name}"
+    assert [e["attrs"]["data-secret"] for e in rendered.within("forecast-timeline", tag="g")] == \
+        ["generic:inv:md-owner", secret]
+    (row,) = rendered.within("forecast-table", data_secret=secret)
+    assert name in row["text"] and owner in row["text"]
+    assert rendered.within("owner-groups", data_owner_group=owner)
+    text = markdown.read_text(encoding="utf-8")
+    assert "<script>" not in text and "<img" not in text and not re.search(r"(?<!\\)\]\(", text)  # no live link
+    assert "(owner a\\|b\\`\\*\\_\\[x\\](http://evil))" in text
