@@ -108,7 +108,7 @@ def test_prefilter_on_and_off_give_byte_identical_json(accelerator: str) -> None
     assert on.returncode == off.returncode == 1
     report_on, report_off = json.loads(on.stdout), json.loads(off.stdout)
     for report in (report_on, report_off):
-        for key in ("started", "finished", "duration_seconds", "command", "config_sha256"):
+        for key in ("started", "finished", "as_of", "duration_seconds", "command", "config_sha256"):
             report["run"].pop(key)
     assert report_on["findings"] and json.dumps(report_on) == json.dumps(report_off)
 
