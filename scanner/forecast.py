@@ -85,8 +85,19 @@ class ForecastEntry:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ForecastEntry":
-        return cls(**{name: data.get(name, "unknown" if name.endswith("_group") else None)
-                      for name in cls.__dataclass_fields__})
+        """An entry read back from a JSON report; ValueError names the first field of the wrong type."""
+        values = {name: data.get(name, "unknown" if name.endswith("_group") else None)
+                  for name in cls.__dataclass_fields__}
+        for name, value in values.items():
+            if name.endswith("_group"):
+                ok = value in GROUPS
+            elif name.startswith("days_to") or name == "rotation_days":
+                ok = value is None or (isinstance(value, int) and not isinstance(value, bool))
+            else:
+                ok = isinstance(value, str) or (value is None and name not in ("backend", "name", "kind"))
+            if not ok:
+                raise ValueError(f"forecast entry field {name!r} has an unexpected value")
+        return cls(**values)
 
 
 def _day(moment: datetime | None) -> str | None:

@@ -112,7 +112,7 @@ def merge_reports(paths: list[str]) -> MergedReports:
                 merged.as_of = datetime.fromisoformat(report["run"]["as_of"])
             starts.append(_timestamp(report["run"].get("started")))
             ends.append(_timestamp(report["run"].get("finished")))
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise UsageError(f"report {path} is missing or has a malformed field ({exc}); "
                              "regenerate it with --report json") from None
     merged.targets = list(targets.values())

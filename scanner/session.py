@@ -259,6 +259,7 @@ class Session:
     @classmethod
     def from_reports(cls, paths: list[str], config: "Config") -> "Session":
         """A finished session holding every report's results (``report merge``)."""
+        from secretaudit.forecast import STASH as FORECAST
         from secretaudit.reportdata import merge_reports
 
         merged = merge_reports(paths)
@@ -270,7 +271,7 @@ class Session:
         session.scanned_by_kind = merged.scanned_by_kind
         if merged.as_of is not None:  # the shards' date, which their forecast counts from
             config.as_of = merged.as_of
-        config.stash["forecast"] = merged.forecast
+        config.stash[FORECAST] = merged.forecast
         session.started = merged.started if merged.started is not None else session.started
         session.finished = merged.finished
         session.exitstatus = session.decide_exit()

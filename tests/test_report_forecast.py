@@ -348,3 +348,15 @@ def test_hostile_secret_names_and_owners_stay_text(tmp_path: Path) -> None:
     text = markdown.read_text(encoding="utf-8")
     assert "<script>" not in text and "<img" not in text and not re.search(r"(?<!\\)\]\(", text)  # no live link
     assert "(owner a\\|b\\`\\*\\_\\[x\\](http://evil))" in text
+
+
+@pytest.mark.parametrize("field,value", [("days_to_expiry", "soon"), ("expiry_group", "<b>"), ("name", None)])
+def test_merge_rejects_a_malformed_forecast_entry(audit: dict[str, Any], tmp_path: Path, field: str,
+                                                  value: Any) -> None:
+    report = json.loads(audit["texts"]["json"])
+    report["forecast"][0][field] = value
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps(report), encoding="utf-8")
+    proc = run_cli("report", "merge", str(broken), "--report", f"html:{tmp_path / 'merged.html'}")
+    assert proc.returncode == 4 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().count("\n") == 0 and f"forecast entry field '{field}'" in proc.stderr
