@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 from urllib.parse import urlsplit
 
@@ -44,6 +43,7 @@ from secretaudit.controls import (
     PCI_4_2_1,
 )
 from secretaudit.config import interpolate
+from secretaudit.declared import line_of
 from secretaudit.errors import ConfigError
 from secretaudit.hookspec import hookimpl
 from secretaudit.model import CheckSpec, Issue, Severity, redact
@@ -115,60 +115,9 @@ def _walk(node: Any, path: tuple = ()) -> Iterator[tuple[tuple, Any]]:
         yield path, node
 
 
-def _yaml_line(text: str, path: tuple) -> int | None:
-    """1-based line of the key at ``path`` (or of its deepest existing parent)."""
-    import yaml
-    from yaml.nodes import MappingNode, ScalarNode, SequenceNode
-
-    from secretaudit import safeyaml
-
-    try:
-        node = safeyaml.compose(text, yaml.SafeLoader)
-    except (yaml.YAMLError, safeyaml.YAMLBomb):
-        return None
-    line = None
-    for part in path:
-        if isinstance(node, MappingNode):
-            for key_node, value_node in node.value:
-                if isinstance(key_node, ScalarNode) and key_node.value == str(part):
-                    line, node = key_node.start_mark.line + 1, value_node
-                    break
-            else:
-                return line
-        elif isinstance(node, SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            return line
-    return line
-
-
-def _text_line(text: str, path: tuple) -> int | None:
-    """Fallback (TOML): the first line assigning the last key of ``path``."""
-    keys = [p for p in path if isinstance(p, str)]
-    if not keys:
-        return None
-    pattern = re.compile(rf"(^|[\s{{,]){re.escape(keys[-1])}[\"']?\s*[=:]")
-    for number, line in enumerate(text.splitlines(), 1):
-        if pattern.search(line):
-            return number
-    return None
-
-
 def locate(config: "Config", path: tuple) -> int | None:
-    """Line of ``path`` in the config file; the text is read once per run."""
-    if not config.source:
-        return None
-    cache = config.stash.setdefault("config_hygiene_text", {})
-    if "text" not in cache:
-        try:
-            cache["text"] = Path(config.source).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            cache["text"] = ""
-    text = cache["text"]
-    if config.source.endswith(".toml"):
-        return _text_line(text, path)
-    return _yaml_line(text, path) or _text_line(text, path)
+    """Line of ``path`` in the config file (the engine parses it once per run)."""
+    return line_of(config, path)
 
 
 def _resolve(value: str, config: "Config", key: str) -> str | None:
@@ -375,7 +324,6 @@ def secretaudit_register_checks(registry: "CheckRegistry") -> None:
 @hookimpl
 def secretaudit_configure(config: "Config") -> None:
     config.stash.pop("max_cache_ttl_seconds", None)
-    config.stash.pop("config_hygiene_text", None)
     max_cache_ttl(config)
 
 

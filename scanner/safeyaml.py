@@ -137,3 +137,34 @@ def _children(node: Any, yaml: Any) -> list[Any]:
     if isinstance(node, yaml.MappingNode):
         return [part for pair in node.value for part in pair]
     return []
+
+
+def key_lines(text: str, loader: type | None = None) -> dict[tuple[str | int, ...], int]:
+    """The 1-based line of every key path of a YAML document: ``("backends", 0, "url") -> 12``.
+
+    A mapping key's path ends in its text (``"url"``), a sequence item's in its
+    index (``0``, the line the item starts on).  Built in one walk, so a
+    caller that locates many keys (every finding of an audit points at the
+    config entry or inventory line that declares it) composes the document
+    once.  Measured like :func:`compose` first (raises ``yaml.YAMLError`` or
+    :class:`YAMLBomb`); a path reached twice through an alias keeps its first line.
+    """
+    import yaml
+
+    lines: dict[tuple[str | int, ...], int] = {}
+    root = compose(text, loader)
+    stack: list[tuple[tuple[str | int, ...], Any]] = [((), root)] if root is not None else []
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            children = [((*path, key.value), key.start_mark.line + 1, value)
+                        for key, value in node.value if isinstance(key, yaml.ScalarNode)]
+        elif isinstance(node, yaml.SequenceNode):
+            children = [((*path, index), item.start_mark.line + 1, item) for index, item in enumerate(node.value)]
+        else:
+            continue
+        for child_path, line, child in children:
+            if child_path not in lines:
+                lines[child_path] = line
+                stack.append((child_path, child))
+    return lines
