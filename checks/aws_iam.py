@@ -622,7 +622,7 @@ class IamPrincipals(TargetFamily[PrincipalUnit]):
 
     def targets(self, config: "Config") -> list[Target]:
         options = config.stash.get(STASH)
-        return [Target(kind=KIND, name=target_name(options))] if options else []
+        return [Target(kind=KIND, name=target_name(options), declared=("scopes", "aws"))] if options else []
 
     def units(self, run: TargetRun) -> list[PrincipalUnit]:
         options = run.config.stash[STASH]

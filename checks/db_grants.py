@@ -431,7 +431,8 @@ class DatabaseGrants(TargetFamily[DatabaseEntry]):
     def targets(self, config: "Config") -> list[Target]:
         entries = parse_entries(config)
         config.stash["database_entries"] = entries
-        return [Target(kind=KIND, name=entry.label, path=str(i)) for i, entry in enumerate(entries)]
+        return [Target(kind=KIND, name=entry.label, path=str(i), declared=("scopes", "databases", i))
+                for i, entry in enumerate(entries)]
 
     def units(self, run: TargetRun) -> list[DatabaseEntry]:
         return [run.config.stash["database_entries"][int(run.target.path)]]

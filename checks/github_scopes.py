@@ -439,7 +439,8 @@ class GithubTokens(TargetFamily[dict]):
     noun = "tokens"
 
     def targets(self, config: "Config") -> list[Target]:
-        return [Target(kind=KIND, name=f"github:{entry['name']}", path=str(index))
+        return [Target(kind=KIND, name=f"github:{entry['name']}", path=str(index),
+                       declared=("scopes", "github", "tokens", index))
                 for index, entry in enumerate(configured_tokens(config))]
 
     def units(self, run: TargetRun) -> list[dict[str, str]]:

@@ -40,10 +40,12 @@ _CACHE = "declared_key_lines"
 
 def relative(config: "Config", path: str | os.PathLike[str]) -> str:
     """``path`` as reports show file paths: POSIX, relative to the scan root when under it, else absolute."""
-    from secretaudit.files import display_path
-
-    root = Path(config.stash.get("scan_root") or config.rootdir)
-    return display_path(Path(os.path.realpath(path)), Path(os.path.realpath(root)))
+    # (secretaudit.files.display_path's rule; not imported: files -> scanning -> waivers -> backends -> here)
+    full = Path(os.path.realpath(path))
+    try:
+        return full.relative_to(os.path.realpath(config.stash.get("scan_root") or config.rootdir)).as_posix()
+    except ValueError:
+        return full.as_posix()
 
 
 def _text_line(text: str, path: KeyPath) -> int | None:

@@ -98,6 +98,9 @@ class Target:
     name: str
     path: str = ""
     scope: str = "all"  # "all" files, "given" files, "staged"
+    #: the config key that declares a target which is not a file (``("scopes", "databases", 1)``):
+    #: the engine points its findings there (:mod:`secretaudit.declared`) when no backend entry does
+    declared: tuple[str | int, ...] = ()
 
 
 def lower_keeping_offsets(text: str) -> str:
@@ -290,13 +293,23 @@ class Validation:
 
 @dataclass(frozen=True)
 class Location:
-    """Where a finding is: a file and line, or a backend and secret name."""
+    """Where a finding is: a file and line, or a backend and secret name.
+
+    A finding that is not in a file also says where its subject is declared
+    (``declared_in``, ``declared_line``): the inventory line of the secret,
+    the config entry of the backend or of the key.  That is where a reviewer
+    edits, and what code scanning needs (it rejects a SARIF result without a
+    file and line).  It is not part of the finding's identity: the
+    fingerprint and ``str()`` stay ``BACKEND:NAME``.
+    """
 
     path: str | None = None
     line: int | None = None
     backend: str | None = None
     name: str | None = None
     commit: str | None = None  # for findings in git history: the commit that introduced it
+    declared_in: str | None = None  # relative to the scan root, as ``path`` is
+    declared_line: int | None = None
 
     def __str__(self) -> str:
         if self.path is not None:
@@ -306,7 +319,8 @@ class Location:
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in (("path", self.path), ("line", self.line), ("commit", self.commit),
-                                  ("backend", self.backend), ("name", self.name)) if v is not None}
+                                  ("backend", self.backend), ("name", self.name), ("declared_in", self.declared_in),
+                                  ("declared_line", self.declared_line)) if v is not None}
 
 
 @dataclass(frozen=True)

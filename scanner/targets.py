@@ -38,6 +38,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Generic, Iterable, Iterator, TypeVar
 
+from secretaudit.declared import Declaration, declaration
 from secretaudit.hookspec import hookimpl
 from secretaudit.model import CheckSpec, Finding, Location, Severity, Status, Target, make_finding
 
@@ -168,16 +169,33 @@ def families(config: "Config") -> FamilyRegistry:
 
 
 def to_findings(config: "Config", target: str, verdicts: Iterable[Verdict],
-                specs: Iterable[CheckSpec] = ()) -> list[Finding]:
-    """Findings of ``verdicts`` whose check is enabled and known (in ``specs`` or the run's catalogue)."""
+                specs: Iterable[CheckSpec] = (), declared: tuple[str | int, ...] = ()) -> list[Finding]:
+    """Findings of ``verdicts`` whose check is enabled and known (in ``specs`` or the run's catalogue).
+
+    Each is located where its subject is declared: a verdict on a configured
+    backend (or one of its secrets) where that backend says, any other at
+    ``declared``, the target's config key (the config file's first line
+    when there is none): so no audit finding lacks a file and line.
+    """
     own = {spec.id: spec for spec in specs}
     catalogue = config.checks
+    backends = {backend.label: backend for backend in config.stash.get("backends") or ()}
+    fallback: list[Declaration | None] = []  # computed once, when first needed
     findings = []
     for v in verdicts:
         spec = own.get(v.check_id) or (catalogue.get(v.check_id) if catalogue is not None and v.check_id in catalogue
                                        else None)
         if spec is not None and config.is_enabled(v.check_id):
-            findings.append(make_finding(spec, Location(backend=v.backend, name=v.name), v.message, status=v.status,
+            backend = backends.get(v.backend)
+            if backend is not None:
+                where = backend.declared(None if v.name == "*" else v.name)
+            else:
+                if not fallback:
+                    fallback.append(declaration(config, declared))
+                where = fallback[0]
+            path, line = where if where is not None else (None, None)
+            location = Location(backend=v.backend, name=v.name, declared_in=path, declared_line=line)
+            findings.append(make_finding(spec, location, v.message, status=v.status,
                                          rule=v.rule, identity=v.identity, severity=v.severity,
                                          evidence=v.evidence, target=target))
     return findings
@@ -205,22 +223,22 @@ def run_units(family: TargetFamily[U], run: TargetRun, take: Take,
     ``units`` replaces ``family.units(run)`` for a caller that has the units
     already (a test auditing one backend object).
     """
-    config, name, specs = run.config, run.target.name, family.specs
+    config, name, specs, declared = run.config, run.target.name, family.specs, run.target.declared
     try:
         listed = list(units() if units is not None else family.units(run))
     except TargetError as error:
-        take(to_findings(config, name, error.verdicts, specs), False)
+        take(to_findings(config, name, error.verdicts, specs, declared), False)
         return 0
     judged = 0
     for unit in listed:
         try:
             verdicts = list(family.judge(run, unit))
         except TargetError as error:
-            take(to_findings(config, name, _partial(error, judged, family.noun), specs), True)
+            take(to_findings(config, name, _partial(error, judged, family.noun), specs, declared), True)
             if error.fatal:
                 break
         else:
-            take(to_findings(config, name, verdicts, specs), True)
+            take(to_findings(config, name, verdicts, specs, declared), True)
         judged += 1
     return len(listed)
 

@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from secretaudit.controls import NIST_IA_5
+from secretaudit.declared import backend_key, declaration, relative
 from secretaudit.errors import ConfigError
 from secretaudit.hookspec import hookimpl
 from secretaudit.model import (CheckSpec, Finding, Issue, Location, Severity, SecretRecord, Status, Target,
@@ -32,6 +33,7 @@ from secretaudit.redact import scrub, shown_name
 
 if TYPE_CHECKING:
     from secretaudit.config import Config
+    from secretaudit.declared import Declaration
     from secretaudit.registry import CheckRegistry
     from secretaudit.session import Session
 
@@ -91,11 +93,21 @@ class Backend(abc.ABC):
         self.config = config
         #: API requests made so far (the benchmark reports calls per secret)
         self.api_calls = 0
+        #: the config key that declares this backend (``("backends", 0)``), set by the registry
+        self.key: tuple[str | int, ...] = ()
 
     @property
     def label(self) -> str:
         """How findings name this backend: ``TYPE:NAME``."""
         return f"{self.type}:{self.name}"
+
+    def declared(self, name: str | None = None) -> "Declaration | None":
+        """Where the secret ``name`` (None: the backend itself) is declared: file and line, for its findings.
+
+        Here the backend's entry in the config file; a backend whose secrets
+        are listed in a file of their own (the inventory) names their lines.
+        """
+        return declaration(self.config, self.key)
 
     @abc.abstractmethod
     def records(self) -> Iterator[SecretRecord]:
@@ -141,7 +153,9 @@ class BackendRegistry:
                               f"unknown backend type {shown_name(type_name)} (allowed: {', '.join(self.names())})")
         name = str(entry.get("name") or type_name)
         settings = {k: v for k, v in entry.items() if k not in ("type", "name")}
-        return self._factories[type_name](name, settings, config)
+        backend = self._factories[type_name](name, settings, config)
+        backend.key = backend_key(config, index)
+        return backend
 
 
 # -- kinds --------------------------------------------------------------------------------
@@ -233,16 +247,24 @@ def issue_findings(results: "Iterable[Iterable[Issue] | None]", config: "Config"
     return findings
 
 
-def record_findings(record: SecretRecord, config: "Config", target: str) -> list[Finding]:
+def backend_location(backend: str, name: str, declared: "Declaration | None") -> Location:
+    """A finding's location on a backend secret (``*``: the backend), with where it is declared."""
+    path, line = declared if declared is not None else (None, None)
+    return Location(backend=backend, name=name, declared_in=path, declared_line=line)
+
+
+def record_findings(record: SecretRecord, config: "Config", target: str,
+                    declared: "Declaration | None" = None) -> list[Finding]:
     """Run every record check on one record; findings, failures only."""
+    location = backend_location(record.backend, record.name, declared)
     return issue_findings(config.hook.secretaudit_check_record(record=record, config=config), config, target,
-                          lambda issue: Location(backend=record.backend, name=record.name),
-                          lambda issue: (f"{record.backend}:{record.name}", ""))
+                          lambda issue: location, lambda issue: (f"{record.backend}:{record.name}", ""))
 
 
-def backend_error(backend: str, message: str, target: str, audited: int, config: "Config") -> Finding:
+def backend_error(backend: str, message: str, target: str, audited: int, config: "Config",
+                  declared: "Declaration | None" = None) -> Finding:
     note = f" ({audited} secrets audited before the failure; results are partial)" if audited else ""
-    return make_finding(SPEC, Location(backend=backend, name="*"), message + note, status=Status.ERROR,
+    return make_finding(SPEC, backend_location(backend, "*", declared), message + note, status=Status.ERROR,
                         identity=backend, target=target)
 
 
@@ -268,8 +290,9 @@ def config_findings(config: "Config", target: str) -> list[Finding]:
     """SA5xx findings on the config file itself."""
     source = config.source
     assert source is not None
+    path = relative(config, source)  # relative to the repository, as file findings are
     return issue_findings(config.hook.secretaudit_check_config(config=config), config, target,
-                          lambda issue: Location(path=source, line=issue.line),
+                          lambda issue: Location(path=path, line=issue.line),
                           lambda issue: (source, issue.key))
 
 
@@ -291,12 +314,13 @@ def secretaudit_run_target(session: "Session", target: Target) -> bool | None:
     try:
         for record in backend.records():
             records.append(record)
-            findings = record_findings(record, config, target.name)
+            findings = record_findings(record, config, target.name, backend.declared(record.name))
             session.count_scanned(0, failed=any(f.status is Status.FAILED for f in findings))
             for finding in findings:
                 session.add_finding(finding)
     except BackendError as exc:
-        session.add_finding(backend_error(backend.label, str(exc), target.name, len(records), config))
+        session.add_finding(backend_error(backend.label, str(exc), target.name, len(records), config,
+                                          backend.declared()))
     config.stash.setdefault("backend_stats", {})[backend.label] = {
         "records": len(records), "api_calls": backend.api_calls, "seconds": time.monotonic() - started}
     config.stash.setdefault("records", []).extend(records)

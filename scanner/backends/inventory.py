@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from secretaudit.backends import KINDS, Backend, BackendError, BackendStatus, infer_kind, parse_date
+from secretaudit.declared import relative
 from secretaudit.errors import ConfigError
 from secretaudit.hookspec import hookimpl
 from secretaudit.model import SecretRecord
@@ -59,6 +60,7 @@ from secretaudit.model import SecretRecord
 if TYPE_CHECKING:
     from secretaudit.backends import BackendRegistry
     from secretaudit.config import Config
+    from secretaudit.declared import Declaration
 
 TYPE = "generic"
 SETTINGS = ("file",)
@@ -201,6 +203,8 @@ class InventoryBackend(Backend):
         base = Path(config.source).resolve().parent if config.source else Path.cwd()
         self.file = file
         self.path = (base / os.path.expanduser(file.strip())).resolve()
+        #: each listed secret's line in the file, by name (filled when the file is read)
+        self.lines: dict[str, int] = {}
 
     def _read(self) -> str:
         self.api_calls += 1
@@ -265,8 +269,16 @@ class InventoryBackend(Backend):
                 result.problems.append(f"secrets[{index}]{line}{label}:{key} {exc.problem}")
                 continue
             seen[record.name] = index
+            if index < len(lines):
+                self.lines[record.name] = lines[index]
             result.records.append(record)
         return result
+
+    def declared(self, name: str | None = None) -> "Declaration | None":
+        """A secret is declared by its entry in the inventory file; the backend, by its config entry."""
+        if name is not None and name in self.lines:
+            return relative(self.config, self.path), self.lines[name]
+        return super().declared(name)
 
     def records(self) -> Iterator[SecretRecord]:
         inventory = self.inventory()
