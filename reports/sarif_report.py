@@ -1,14 +1,26 @@
 """The ``sarif`` format: SARIF 2.1.0, what GitHub code scanning and most SAST dashboards read.
 
-One run; the check catalogue becomes ``tool.driver.rules``; failed and waived
-findings become results (waived ones carry a ``suppressions`` entry, so code
-scanning shows them as dismissed rather than open).  Each result carries our
-fingerprint as ``partialFingerprints["secretaudit/v1"]``: it does not depend on
-the line, so GitHub keeps one alert per secret across runs even when code
-moves.  File findings are physical locations relative to ``SRCROOT`` (the scan
-root); backend findings, which have no file, are logical locations.  Files
-that could not be scanned and run warnings become tool execution
-notifications, because they say something about the run, not about the code.
+One run; the check catalogue becomes ``tool.driver.rules``, each with a
+``helpUri`` into the README's "Checks" table (``<repository>#sa101``);
+failed and waived findings become results (waived ones carry a
+``suppressions`` entry, so code scanning shows them as dismissed rather
+than open).  Each result carries our fingerprint as
+``partialFingerprints["secretaudit/v1"]``: it does not depend on the line,
+so GitHub keeps one alert per secret across runs even when code moves.
+
+Every result has a physical location, because GitHub rejects the whole
+upload when one lacks it: a file finding is its file and line; a finding on
+a backend secret, a config setting or an audited principal is the file and
+line that declare it (the inventory entry, the config's backend or key
+entry: :attr:`secretaudit.model.Location.declared_in`), and keeps its
+logical location (``backend:name``) too.  Paths are relative to
+``%SRCROOT%``, the scan root (the repository).  ``automationDetails.id``
+(``secretaudit/audit/<config>/``) keeps the uploads of different commands
+and configs from replacing each other's alerts; ``run.properties.as_of`` is
+the date the run judged as of.  Files that could not be scanned and run
+warnings become tool execution notifications, because they say something
+about the run, not about the code.  GitHub's upload limits (results and
+tags) are kept: see :data:`MAX_RESULTS`.
 """
 
 from __future__ import annotations
@@ -21,7 +33,7 @@ from urllib.parse import quote
 
 from secretaudit.reports.json_report import catalogue
 from secretaudit.reports.results import run_metadata
-from secretaudit import __version__
+from secretaudit import __url__, __version__
 from secretaudit.hookspec import hookimpl
 from secretaudit.model import Severity, Status
 
@@ -32,6 +44,12 @@ if TYPE_CHECKING:
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 FINGERPRINT_KEY = "secretaudit/v1"
+#: The base id of every artifact URI: GitHub resolves ``%SRCROOT%``-relative paths from the checkout.
+SRCROOT = "%SRCROOT%"
+#: GitHub code scanning rejects a run with more results, or a rule with more tags
+#: (docs.github.com: "SARIF support for code scanning", upload limits).
+MAX_RESULTS = 25_000
+MAX_TAGS = 20
 
 #: SARIF has three result levels; low and info are worth a note, not a warning.
 LEVELS = {Severity.CRITICAL: "error", Severity.HIGH: "error", Severity.MEDIUM: "warning",
@@ -51,6 +69,11 @@ def _unique(items: list[str]) -> list[str]:
     return list(dict.fromkeys(items))
 
 
+def help_uri(check_id: str) -> str:
+    """The README's entry for a check: ``<repository>#sa101`` (rule ids such as ``SA101/github-pat`` too)."""
+    return f"{__url__}#{check_id.split('/', 1)[0].lower()}"
+
+
 def rule(spec: "CheckSpec") -> dict[str, Any]:
     """A catalogue entry as a SARIF reportingDescriptor; controls double as tags for filtering."""
     references = "".join(f"\n- {ref}" for ref in spec.references)
@@ -59,37 +82,45 @@ def rule(spec: "CheckSpec") -> dict[str, Any]:
         "name": _rule_name(spec.title),
         "shortDescription": {"text": spec.title},
         "fullDescription": {"text": spec.description},
+        "helpUri": help_uri(spec.id),
         "help": {"text": spec.remediation + (f"\nReferences:{references}" if references else ""),
                  "markdown": f"**Remediation.** {spec.remediation}"
                              + (f"\n\n**References**{references}" if references else "")},
         "defaultConfiguration": {"level": LEVELS[spec.severity]},
-        "properties": {"tags": _unique(["security", "secrets", *spec.tags, *spec.controls]),
+        # "security" first: GitHub keeps the first 10 tags and files "security" alerts apart
+        "properties": {"tags": _unique(["security", "secrets", *spec.tags, *spec.controls])[:MAX_TAGS],
                        "controls": list(spec.controls), "severity": spec.severity.label,
                        "security-severity": SECURITY_SEVERITY[spec.severity]},
     }
 
 
 def artifact_uri(path: str) -> tuple[str, str | None]:
-    """(URI, base id) of a file path: relative paths hang off SRCROOT, absolute ones are file: URIs.
+    """(URI, base id) of a file path: relative paths hang off %SRCROOT%, absolute ones are file: URIs.
 
     Percent-encoded, so a file name with spaces, ``<``, ``%`` or ``#`` is still a valid URI.
     """
     if path.startswith("/"):
         return "file://" + quote(path, safe="/"), None
-    return quote(path, safe="/"), "SRCROOT"
+    return quote(path, safe="/"), SRCROOT
+
+
+def physical(path: str, line: int | None) -> dict[str, Any]:
+    """A physical location; a finding on a whole file (no line) points at line 1, as GitHub requires a region."""
+    uri, base = artifact_uri(path)
+    return {"artifactLocation": {"uri": uri, **({"uriBaseId": base} if base else {})},
+            "region": {"startLine": line or 1}}
 
 
 def location(loc: "Location") -> dict[str, Any]:
-    """A physical location for files, a logical one (``backend:name``) for backend secrets."""
+    """A file finding's file and line; a backend finding's declaration and its logical ``backend:name``."""
     if loc.path is None:
-        return {"logicalLocations": [{"name": loc.name or "", "fullyQualifiedName": f"{loc.backend}:{loc.name}",
-                                      "kind": "resource"}]}
-    uri, base = artifact_uri(loc.path)
-    artifact: dict[str, Any] = {"uri": uri, **({"uriBaseId": base} if base else {})}
-    physical: dict[str, Any] = {"artifactLocation": artifact}
-    if loc.line:
-        physical["region"] = {"startLine": loc.line}
-    result: dict[str, Any] = {"physicalLocation": physical}
+        result: dict[str, Any] = {}
+        if loc.declared_in:
+            result["physicalLocation"] = physical(loc.declared_in, loc.declared_line)
+        result["logicalLocations"] = [{"name": loc.name or "", "fullyQualifiedName": f"{loc.backend}:{loc.name}",
+                                       "kind": "resource"}]
+        return result
+    result = {"physicalLocation": physical(loc.path, loc.line)}
     if loc.commit:
         result["properties"] = {"commit": loc.commit}
     return result
@@ -122,8 +153,8 @@ def result(finding: "Finding", rule_index: dict[str, int]) -> dict[str, Any]:
     return item
 
 
-def notifications(session: "Session") -> list[dict[str, Any]]:
-    """Files not scanned, error findings and run warnings: facts about the run, not the code."""
+def notifications(session: "Session", results: int = 0) -> list[dict[str, Any]]:
+    """Files not scanned, results left out, error findings and run warnings: facts about the run, not the code."""
     items: list[dict[str, Any]] = []
     for skip in session.skipped:
         uri, base = artifact_uri(skip.relpath)
@@ -134,6 +165,11 @@ def notifications(session: "Session") -> list[dict[str, Any]]:
             "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri, **({"uriBaseId": base} if base else {})}}}],
             "properties": {"reason": skip.reason},
         })
+    if results > MAX_RESULTS:  # ``results``: how many the run had to report
+        items.append({"level": "warning", "descriptor": {"id": "results-capped"},
+                      "message": {"text": f"{results - MAX_RESULTS:,} of {results:,} results left out: GitHub "
+                                          f"code scanning takes at most {MAX_RESULTS:,} per run; the most severe are "
+                                          f"kept, the JSON report (--report json) has every finding"}})
     for finding in session.findings:
         if finding.status is Status.ERROR:
             items.append({"level": "error", "message": {"text": f"{finding.check_id}: {finding.message}"},
@@ -148,6 +184,31 @@ def _utc(timestamp: str) -> str:
     return timestamp.replace("+00:00", "Z")
 
 
+def reported(findings: list["Finding"]) -> list["Finding"]:
+    """At most :data:`MAX_RESULTS` of ``findings``, in their order: failed before waived, most severe first."""
+    if len(findings) <= MAX_RESULTS:
+        return findings
+    kept = set(map(id, sorted(findings, key=lambda f: (f.status is not Status.FAILED, -f.severity))[:MAX_RESULTS]))
+    return [f for f in findings if id(f) in kept]
+
+
+def automation_id(session: "Session", command: list[str]) -> str:
+    """``secretaudit/<command>/`` (``secretaudit/audit/<config>/`` for a run configured by a file).
+
+    GitHub code scanning replaces the alerts of an earlier upload with the
+    same id, so two configs audited in one repository must not share one;
+    the trailing ``/`` makes the whole id the category (no run id).
+    """
+    from secretaudit.declared import relative
+
+    words = [word for word in command[1:3] if not word.startswith("-")]
+    verb = "merge" if words[:2] == ["report", "merge"] else (words[0] if words else "run")
+    config = session.config
+    if verb == "scan" or not config.source:
+        return f"secretaudit/{verb}/"
+    return f"secretaudit/{verb}/{relative(config, config.source)}/"
+
+
 def sarif_log(session: "Session") -> dict[str, Any]:
     """The SARIF log as plain data."""
     import shlex  # here, not at import: every plugin loads on every run, and cwd can shadow stdlib names
@@ -157,13 +218,15 @@ def sarif_log(session: "Session") -> dict[str, Any]:
     specs = catalogue(session)
     rule_index = {spec.id: i for i, spec in enumerate(specs)}
     root = Path(config.stash.get("scan_root", config.rootdir)).resolve()
+    candidates = [f for f in session.findings if f.status in (Status.FAILED, Status.WAIVED)]
+    findings = reported(candidates)
     invocation: dict[str, Any] = {
         "executionSuccessful": not session.interrupted and not session.errors,
         "exitCode": meta["exit_code"],
         "arguments": meta["command"],
         "commandLine": shlex.join(meta["command"]),
         "startTimeUtc": _utc(meta["started"]),
-        "toolExecutionNotifications": notifications(session),
+        "toolExecutionNotifications": notifications(session, len(candidates)),
         "properties": {"config_file": meta["config_file"], "config_sha256": meta["config_sha256"],
                        "targets": meta["targets"]},
     }
@@ -171,12 +234,14 @@ def sarif_log(session: "Session") -> dict[str, Any]:
         invocation["endTimeUtc"] = _utc(meta["finished"])
     run = {
         "tool": {"driver": {"name": "secretaudit", "version": __version__, "semanticVersion": __version__,
-                            "rules": [rule(spec) for spec in specs]}},
-        "originalUriBaseIds": {"SRCROOT": {"uri": root.as_uri().rstrip("/") + "/",
-                                           "description": {"text": "The scan root: result paths are relative to it."}}},
+                            "informationUri": __url__, "rules": [rule(spec) for spec in specs]}},
+        "automationDetails": {"id": automation_id(session, meta["command"])},
+        "originalUriBaseIds": {SRCROOT: {"uri": root.as_uri().rstrip("/") + "/",
+                                         "description": {"text": "The scan root: result paths are relative to it."}}},
         "invocations": [invocation],
-        "results": [result(f, rule_index) for f in session.findings if f.status in (Status.FAILED, Status.WAIVED)],
+        "results": [result(f, rule_index) for f in findings],
         "columnKind": "unicodeCodePoints",
+        "properties": {"as_of": meta["as_of"]},
     }
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
 

