@@ -193,18 +193,20 @@ def reported(findings: list["Finding"]) -> list["Finding"]:
 
 
 def automation_id(session: "Session", command: list[str]) -> str:
-    """``secretaudit/<command>/`` (``secretaudit/audit/<config>/`` for a run configured by a file).
+    """``secretaudit/<command>/``, and ``secretaudit/audit/<config>/`` for an audit or validation.
 
     GitHub code scanning replaces the alerts of an earlier upload with the
     same id, so two configs audited in one repository must not share one;
-    the trailing ``/`` makes the whole id the category (no run id).
+    the trailing ``/`` makes the whole id the category (no run id).  A scan
+    is one per repository whatever config it found; ``report merge`` does
+    not know the config its shards ran with (``secretaudit/merge/``).
     """
     from secretaudit.declared import relative
 
     words = [word for word in command[1:3] if not word.startswith("-")]
     verb = "merge" if words[:2] == ["report", "merge"] else (words[0] if words else "run")
     config = session.config
-    if verb == "scan" or not config.source:
+    if verb in ("scan", "merge") or not config.source:
         return f"secretaudit/{verb}/"
     return f"secretaudit/{verb}/{relative(config, config.source)}/"
 
