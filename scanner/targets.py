@@ -38,12 +38,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Generic, Iterable, Iterator, TypeVar
 
-from secretaudit.declared import Declaration, declaration
 from secretaudit.hookspec import hookimpl
 from secretaudit.model import CheckSpec, Finding, Location, Severity, Status, Target, make_finding
 
 if TYPE_CHECKING:
     from secretaudit.config import Config
+    from secretaudit.declared import Declaration
     from secretaudit.session import Session
 
 U = TypeVar("U")
@@ -177,6 +177,8 @@ def to_findings(config: "Config", target: str, verdicts: Iterable[Verdict],
     ``declared``, the target's config key (the config file's first line
     when there is none): so no audit finding lacks a file and line.
     """
+    from secretaudit.declared import declaration  # audits only: a scan's history family never needs it
+
     own = {spec.id: spec for spec in specs}
     catalogue = config.checks
     backends = {backend.label: backend for backend in config.stash.get("backends") or ()}
