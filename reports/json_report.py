@@ -82,7 +82,8 @@ def summary_dict(session: "Session") -> dict[str, Any]:
     by_severity = Counter(f.severity.label for f in session.findings if f.status is Status.FAILED)
     verdicts = Counter(o.status.value for o in outcomes(session))
     return {
-        "failed": counts["failed"], "passed": counts["passed"], "waived": counts["waived"],
+        "failed": counts["failed"], "warnings": len(session.warned()), "passed": counts["passed"],
+        "waived": counts["waived"],
         "error": counts["error"], "skipped": counts["skipped"],
         "by_severity": dict(sorted(by_severity.items())),
         "outcomes": {status: verdicts[status] for status in ("failed", "passed", "waived", "error")},
