@@ -187,6 +187,10 @@ class TerminalReporter:
         if session.comparison is not None and self.verbosity >= -1:
             comparison = session.comparison
             self.line(comparison.summary())
+            for change in comparison.worse if self.verbosity >= 0 else ():
+                after = change.after
+                self.line(f"{after.location} {change.before.check_id} -> {after.check_id} [{after.severity.label}] "
+                          f"{after.message}", "WORSE", "red", bold=True)
             for finding in comparison.fixed if self.verbosity >= 0 else ():
                 self.line(f"{finding.location} {finding.check_id} {finding.message}", "FIXED", "green")
         if session.interrupted:
