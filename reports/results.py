@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from secretaudit import __version__
 from secretaudit.model import Finding, Status
 from secretaudit.redact import scrub
+from secretaudit.shownpaths import shown_argv, shown_path
 
 if TYPE_CHECKING:
     from secretaudit.session import Session
@@ -116,8 +117,8 @@ def run_metadata(session: "Session") -> dict[str, Any]:
         "started": _iso(session.started),
         "finished": _iso(session.finished),
         "duration_seconds": round(session.duration, 3),
-        "command": [scrub(arg) for arg in session.config.stash.get("argv", [])],
-        "config_file": session.config.source,
+        "command": [scrub(arg) for arg in shown_argv(session.config.stash.get("argv", []), session.config)],
+        "config_file": shown_path(session.config.source, session.config) if session.config.source else None,
         "config_sha256": config_hash(session),
         "targets": [{"kind": t.kind, "name": t.name} for t in session.targets],
         "exit_code": int(session.exitstatus),

@@ -158,7 +158,9 @@ def build_summary(session: "Session") -> dict[str, Any]:
     errors = [f for f in session.findings if f.status is Status.ERROR]
     days = window_days(session)
     soon = expiring(session, days)
-    source = config.source or "default configuration"
+    from secretaudit.shownpaths import shown_path
+
+    source = shown_path(config.source, config) if config.source else "default configuration"
     facts = {
         "verdict": verdict, "exit_code": int(session.exitstatus), "counts": count_fields,
         "config": source, "as_of": config.as_of.date().isoformat(),

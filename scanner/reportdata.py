@@ -175,8 +175,10 @@ def compare(session: "Session", previous_path: str) -> Comparison:
             gone[subject(finding)].remove(old)
             worse.append(Change(old, finding))
     paired = {id(f) for change in worse for f in (change.before, change.after)}
+    from secretaudit.shownpaths import shown_path
+
     return Comparison(
-        previous=str(previous_path),
+        previous=shown_path(str(previous_path), session.config),  # reports hold no machine paths
         new=[f for fp, f in now.items() if fp not in before and id(f) not in paired],
         fixed=sorted((f for fp, f in before.items() if fp not in now and id(f) not in paired), key=Finding.sort_key),
         unchanged=[f for fp, f in now.items() if fp in before],

@@ -12,6 +12,7 @@ redacted evidence either, may reach the payload; the webhook URL's path
 from __future__ import annotations
 
 import json
+import os
 import re
 import random
 import threading
@@ -158,7 +159,7 @@ def test_window_follows_policy_and_compare_limits_to_new_failures(project: dict[
         proc = _audit(project, "--compare", str(previous), "--notify", rec.url)
     assert proc.returncode == 1
     facts = _facts(rec)
-    assert facts["compared_to"] == str(previous)
+    assert facts["compared_to"].endswith("previous.json") and not os.path.isabs(facts["compared_to"])
     assert [(f["check_id"], f["where"]) for f in facts["new_failures"]] == [
         ("SA204", "generic:inventory:new-problem")]
     assert facts["expiry_window_days"] == 12

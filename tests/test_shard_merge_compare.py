@@ -62,7 +62,7 @@ def test_compare_shows_new_fixed_and_unchanged(tmp_path: Path, rng) -> None:
     assert [by_fp[fp] for fp in comparison["new"]] == ["c.py"]
     assert [by_fp[fp] for fp in comparison["unchanged"]] == ["a.py"]
     assert [f["location"]["path"] for f in comparison["fixed"]] == ["b.py"]
-    assert f"since {previous}: 1 new, 1 fixed, 1 unchanged" in proc.stderr
+    assert "since ../previous.json: 1 new, 1 fixed, 1 unchanged" in proc.stderr  # relative to the scan root, app
     assert 'data-changes="1/1/1"' in html.read_text()
     assert not any(k in proc.stdout + proc.stderr + html.read_text() for k in keys)
 
