@@ -200,3 +200,16 @@ def test_scan_banner_lists_only_the_checks_a_scan_runs(tmp_path: Path, repo: Pat
     git(repo, "commit", "-qm", "ok")
     history = _banner_checks(run_cli("scan", "--history", "--no-cache", ".", cwd=repo))
     assert "SA105" in history and "SA101" not in history
+
+
+def test_the_advised_baseline_update_accepts_the_findings_quietly(tmp_path: Path, keys: list[str]) -> None:
+    """``secretaudit baseline update``, as the advice names it, writes the baseline and prints no report."""
+    (tmp_path / "deploy.sh").write_text(f"export AWS_ACCESS_KEY_ID={keys[0]}\n")
+    assert "secretaudit baseline update" in run_cli("scan", "--no-cache", ".", cwd=tmp_path).stdout
+
+    update = run_cli("baseline", "update", "--no-cache", cwd=tmp_path)
+
+    assert update.returncode == 0 and update.stdout == "", update.stdout[:300]
+    assert "1 accepted findings" in update.stderr
+    after = run_cli("scan", "--no-cache", ".", cwd=tmp_path)
+    assert after.returncode == 0 and "1 finding waived" in after.stdout, after.stdout
