@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -152,11 +151,9 @@ def sarif_log(session: "Session") -> dict[str, Any]:
     """The SARIF log as plain data."""
     import shlex  # here, not at import: every plugin loads on every run, and cwd can shadow stdlib names
 
-    config = session.config
     meta = run_metadata(session)
     specs = catalogue(session)
     rule_index = {spec.id: i for i, spec in enumerate(specs)}
-    root = Path(config.stash.get("scan_root", config.rootdir)).resolve()
     invocation: dict[str, Any] = {
         "executionSuccessful": not session.interrupted and not session.errors,
         "exitCode": meta["exit_code"],
@@ -172,8 +169,9 @@ def sarif_log(session: "Session") -> dict[str, Any]:
     run = {
         "tool": {"driver": {"name": "secretaudit", "version": __version__, "semanticVersion": __version__,
                             "rules": [rule(spec) for spec in specs]}},
-        "originalUriBaseIds": {"SRCROOT": {"uri": root.as_uri().rstrip("/") + "/",
-                                           "description": {"text": "The scan root: result paths are relative to it."}}},
+        # no "uri": the scan root's absolute path is the build machine's, not the reader's (SARIF 3.14.14)
+        "originalUriBaseIds": {"SRCROOT": {"description": {"text": "The scan root (the repository): result paths "
+                                                                   "are relative to it."}}},
         "invocations": [invocation],
         "results": [result(f, rule_index) for f in session.findings if f.status in (Status.FAILED, Status.WAIVED)],
         "columnKind": "unicodeCodePoints",

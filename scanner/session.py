@@ -256,6 +256,11 @@ class Session:
         threshold = Severity.parse(self.config.settings["fail_on"])
         return [f for f in self.findings if f.status is Status.FAILED and f.severity >= threshold]
 
+    def warned(self) -> list[Finding]:
+        """Failed findings below the ``fail_on`` severity: shown as warnings, they never fail the run."""
+        threshold = Severity.parse(self.config.settings["fail_on"])
+        return [f for f in self.findings if f.status is Status.FAILED and f.severity < threshold]
+
     @classmethod
     def from_reports(cls, paths: list[str], config: "Config") -> "Session":
         """A finished session holding every report's results (``report merge``)."""
