@@ -107,7 +107,7 @@ class RuleSet:
     reuses the prefilter instead of building it again.
     """
 
-    __slots__ = ("rules", "by_slug", "path_rules", "_prefilter", "_probes", "_token_set")
+    __slots__ = ("rules", "by_slug", "path_rules", "whole_text", "anywhere", "_prefilter", "_probes", "_token_set")
 
     def __init__(self, rules: tuple[Rule, ...]) -> None:
         self.rules = rules
@@ -115,7 +115,12 @@ class RuleSet:
         if len(self.by_slug) != len(rules):
             raise ValueError("duplicate rule id in a rule set")
         #: indexes of the rules with an allowlist of paths (most have none)
-        self.path_rules = tuple(i for i, rule in enumerate(rules) if rule.allow_paths)
+        self.path_rules = tuple(i for i, rule in enumerate(rules) if rule.allow_paths or (
+            rule.extra is not None and rule.extra.path is not None))
+        #: rules run over the whole file: gitleaks rules that span lines, or without keywords (``anywhere``)
+        self.anywhere = frozenset(i for i, rule in enumerate(rules) if rule.extra is not None and rule.extra.anywhere)
+        self.whole_text = tuple(i for i, rule in enumerate(rules)
+                                if rule.extra is not None and (rule.extra.whole_text or rule.extra.anywhere))
         self._prefilter: tuple[re.Pattern[str], dict[str, tuple[_Probe, ...]]] | None = None
         self._probes: tuple[tuple[str, LazyPattern | None, tuple[int, ...]], ...] | None = None
         self._token_set: tuple[PatternSet, tuple[tuple[int, int], ...]] | None = None
@@ -160,7 +165,9 @@ class RuleSet:
         """Indexes of the rules whose allowlist skips the file at ``path``."""
         if not path or not self.path_rules:
             return frozenset()
-        return frozenset(i for i in self.path_rules if any(p.search(path) for p in self.rules[i].allow_paths))
+        return frozenset(i for i in self.path_rules if any(p.search(path) for p in self.rules[i].allow_paths)
+                         or self.rules[i].extra is not None and self.rules[i].extra.path is not None
+                         and not self.rules[i].extra.path.search(path))
 
 
 @lru_cache(maxsize=1)
@@ -641,14 +648,19 @@ class _Context:
         return True
 
 
-def _accept(rule: Rule, text: str, match: re.Match[str], context: _Context | None = None) -> Hit | None:
+def _accept(rule: Rule, text: str, match: re.Match[str], context: _Context | None = None,
+            path: str = "") -> Hit | None:
     """Apply the context, placeholder and structural checks to one regex match.
 
     ``context`` is the rule's :class:`_Context` for ``text``, when matches
     are checked in increasing order (as :func:`find_credentials` does).
+    ``path`` is the file's, for gitleaks allowlists (``rule.extra``).
     """
     groups = rule.regex.groupindex
-    if "secret" in groups:
+    span = rule.extra.span(match) if rule.extra is not None else None
+    if span is not None:
+        secret, (start, end) = text[span[0]:span[1]], span
+    elif "secret" in groups:
         secret, start, end = match.group("secret"), match.start("secret"), match.end("secret")
     else:
         secret, start, end = match.group(0), match.start(), match.end()
@@ -666,6 +678,8 @@ def _accept(rule: Rule, text: str, match: re.Match[str], context: _Context | Non
     if rule.validate is not None and not rule.validate(secret, prefix):
         return None
     if secret in rule.allow_values or any(allowed.search(secret) for allowed in rule.allow_regexes):
+        return None
+    if rule.extra is not None and rule.extra.allowed(text, match, secret, path):
         return None
     return rule, secret, start, end, prefix
 
@@ -706,6 +720,9 @@ def find_credentials(text: str, prefilter: bool = True, rules: RuleSet | None = 
     hits: list[Hit] = []
     if prefilter:
         windows = _hit_rules(text, rules)
+        for index in rules.whole_text:  # rules from a gitleaks config that span lines or have no keywords
+            if index in windows or index in rules.anywhere:
+                windows[index] = [(0, len(text))]
         if not windows:
             return hits
         for index in sorted(windows):
@@ -715,7 +732,7 @@ def find_credentials(text: str, prefilter: bool = True, rules: RuleSet | None = 
             context = _Context(rule, text) if rule.context_regex is not None else None
             for start, end in _merged(windows[index]):
                 for match in rule.regex.finditer(text, start, end):
-                    hit = _accept(rule, text, match, context)
+                    hit = _accept(rule, text, match, context, path)
                     if hit is not None:
                         hits.append(hit)
     else:
@@ -724,7 +741,7 @@ def find_credentials(text: str, prefilter: bool = True, rules: RuleSet | None = 
                 continue
             context = _Context(rule, text) if rule.context_regex is not None else None
             for match in rule.regex.finditer(text):
-                hit = _accept(rule, text, match, context)
+                hit = _accept(rule, text, match, context, path)
                 if hit is not None:
                     hits.append(hit)
     return _dedupe(hits)
@@ -743,10 +760,26 @@ _STASH = "SA101.rules"
 
 
 def active_rules(config: "Config") -> RuleSet:
-    """The rule set of this run (kept in the config's stash: one lookup per file)."""
+    """The rule set of this run (kept in the config's stash: one lookup per file).
+
+    The built-in rules as shipped, unless the config's ``rules:`` or a
+    gitleaks config changes them (:mod:`secretaudit.checks.custom_rules`).
+    """
     found = config.stash.get(_STASH)
     if found is None:
-        found = config.stash[_STASH] = builtin_set()
+        from secretaudit.checks import custom_rules
+
+        if custom_rules.uses_defaults(config):
+            found = builtin_set()
+        else:
+            rules, commits, notes, digest = custom_rules.configured_rules(config, _finds)
+            found = ruleset(rules)
+            # for the engine: history findings from allowlisted commits are waived, and the scan cache
+            # is keyed by what the gitleaks config says (the rules: setting already is)
+            config.stash.setdefault("waivers.extra", []).extend(commits)
+            config.stash["rules.digest"] = digest
+            config.stash["rules.notes"] = notes
+        config.stash[_STASH] = found
     return found
 
 
@@ -757,6 +790,18 @@ def active_rules(config: "Config") -> RuleSet:
 def secretaudit_register_checks(registry: "CheckRegistry") -> None:
     """Put SA101 in the catalogue (``secretaudit checks``, reports, ``--fail-on``)."""
     registry.add(SPEC)
+
+
+def _finds(rule: Rule, line: str) -> bool:
+    """Whether ``rule`` alone finds a credential in ``line`` (a custom rule's sample)."""
+    return any(hit[0].slug == rule.slug for hit in find_credentials(line, rules=ruleset((rule,))))
+
+
+@hookimpl
+def secretaudit_configure(config: "Config") -> None:
+    """Read the run's rules now: a bad custom rule or gitleaks config is exit 4 before anything is scanned."""
+    if config.is_enabled(CHECK_ID):
+        active_rules(config)
 
 
 @hookimpl

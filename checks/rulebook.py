@@ -115,6 +115,9 @@ class Rule(NamedTuple):
     source: str = ""  # the rule file's name (``github.toml``), or where a custom rule came from
     validator: str = ""
     samples: tuple[int, int] = (0, 0)  # how many positive and negative samples the rule carries
+    #: rules from a gitleaks config, or under its allowlists: their secret group, allowlists, path, reach
+    #: (a :class:`secretaudit.checks.gitleaks_config.RuleExtras`); None for the others
+    extra: Any = None
 
 
 # --- validation -----------------------------------------------------------------------
@@ -359,16 +362,20 @@ def compile_rule(data: Mapping[str, Any], source: str = "<config>", require_samp
     """One rule table (the rule-file schema) as a validated :class:`Rule`.
 
     For rules that do not ship with secretaudit (config, ``.gitleaks.toml``):
-    besides :func:`normalize`'s checks, the pattern must match in linear time
-    (:func:`linear_time_problem`); a problem is a :class:`RuleError` naming
-    ``source`` and the rule.
+    besides :func:`normalize`'s checks, the pattern must match in linear
+    time (:func:`secretaudit.checks.regex_safety.fit`, which also bounds its
+    unbounded repeats: the bounded pattern is what is compiled); a problem
+    is a :class:`RuleError` naming ``source`` and the rule.
     """
-    rule = build(normalize(data, source, require_samples))
+    spec = normalize(data, source, require_samples)
     if check_linear:
-        problem = linear_time_problem(rule)
-        if problem:
-            raise RuleError(f"{_where(source, rule.slug)}: {problem}")
-    return rule
+        from secretaudit.checks.regex_safety import UnsafeRegex, fit
+
+        try:
+            spec["regex"] = fit(spec["regex"], re.ASCII).pattern
+        except UnsafeRegex as exc:
+            raise RuleError(f"{_where(source, spec['id'])}: {exc}") from None
+    return build(spec)
 
 
 # --- linear time ------------------------------------------------------------------------

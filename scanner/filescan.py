@@ -123,6 +123,7 @@ def findings_from_rows(rows: list[Row], relpath: str, config: "Config", target: 
             remediation=spec.remediation,
             target=target,
             waiver=Waiver(waiver) if waiver else None,
+            rule=rule,
         ))
     return findings
 

@@ -315,6 +315,7 @@ class Finding:
     remediation: str = ""
     target: str = ""
     waiver: Waiver | None = None
+    rule: str = ""  # the rule of the check that found it, when it has rules (SA101: ``github-pat``)
 
     def __post_init__(self) -> None:
         # the one place every result passes: no URL password, token parameter or registered
