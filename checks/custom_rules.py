@@ -127,7 +127,7 @@ def _with_allowlists(rule: Rule, allowlists: list[Any]) -> Rule:
 
 def configured_rules(config: "Config", finds: "Callable[[Rule, str], bool]"
                      ) -> tuple[tuple[Rule, ...], list[Any], list[str], str]:
-    """(rules, commit allowlists, notes, digest) of this run, from ``rules:`` and the gitleaks config.
+    """(rules, engine allowlists, notes, digest) of this run, from ``rules:`` and the gitleaks config.
 
     ``finds(rule, line)`` tells whether SA101 with only ``rule`` finds something in ``line`` (for samples).
 
@@ -174,7 +174,7 @@ def configured_rules(config: "Config", finds: "Callable[[Rule, str], bool]"
         if gitleaks is not None:
             rule = _with_allowlists(rule, gitleaks.allowlists)
         chosen.append(rule)
-    commits = gitleaks.commit_allowlists() if gitleaks else []
+    commits = gitleaks.engine_allowlists() if gitleaks else []
     notes = list(gitleaks.notes) if gitleaks else []
     material = json.dumps([gitleaks.digest if gitleaks else "", gitleaks.source if gitleaks else ""])
     return tuple(chosen), commits, notes, hashlib.sha256(material.encode()).hexdigest()

@@ -161,26 +161,44 @@ class GitleaksConfig:
     notes: list[str] = field(default_factory=list)
     digest: str = ""  # of every file read: part of the scan cache key
 
-    def commit_allowlists(self) -> list["CommitAllowlist"]:
-        """The allowlists naming commits, per rule or global, for the engine's waiver step."""
-        found = [CommitAllowlist(a.commits, a.rules) for a in self.allowlists if a.commits]
+    def engine_allowlists(self) -> list["EngineAllowlist"]:
+        """What the engine's waiver step applies to every check's findings, not only SA101's.
+
+        Allowlists naming commits (history findings), per rule or global;
+        and global allowlists of paths only, which gitleaks applies to
+        everything it reports (its own default skips ``gitleaks.toml``,
+        whose sample keys other checks would otherwise report).
+        """
+        found = [EngineAllowlist(commits=a.commits, rules=a.rules) for a in self.allowlists if a.commits]
         for spec, extras in self.rules:
-            found += [CommitAllowlist(a.commits, frozenset([spec["id"]])) for a in extras.allowlists if a.commits]
+            found += [EngineAllowlist(commits=a.commits, rules=frozenset([spec["id"]]))
+                      for a in extras.allowlists if a.commits]
+        paths = [p for a in self.allowlists if a.paths and a.rules is None
+                 and (a.condition == "OR" or not (a.regexes or a.stopwords)) for p in a.paths]
+        if paths:
+            found.append(EngineAllowlist(paths=tuple(paths)))
         return found
 
 
 @dataclass(frozen=True)
-class CommitAllowlist:
-    """Findings from these commits (history scans) are waived: gitleaks' allowlist ``commits``."""
+class EngineAllowlist:
+    """Findings from these commits (history scans), or in these paths, are waived (see
+    :meth:`GitleaksConfig.engine_allowlists`); an object of the engine's ``waivers.extra`` kind."""
 
-    commits: tuple[str, ...]
+    commits: tuple[str, ...] = ()
     rules: frozenset[str] | None = None
+    paths: tuple[re.Pattern[str], ...] = ()
 
     def match(self, finding: Any, as_of: Any = None) -> Any:
         from secretaudit.model import Waiver
 
-        commit = getattr(finding.location, "commit", None)
-        if not commit or (self.rules is not None and getattr(finding, "rule", "") not in self.rules):
+        location = finding.location
+        if self.paths:
+            if location.path and any(p.search(location.path) for p in self.paths):
+                return Waiver("gitleaks allowlist (path)", source="gitleaks"), None
+            return None, None
+        commit = location.commit
+        if not commit or (self.rules is not None and finding.rule not in self.rules):
             return None, None
         if any(commit.startswith(c) or c.startswith(commit) for c in self.commits if len(c) >= 7):
             return Waiver("gitleaks allowlist (commit)", source="gitleaks"), None
