@@ -703,9 +703,8 @@ class Fitted:
     lead: tuple[str, int] | None = None
 
 
-#: The lowest bounds :func:`fit` gives an unbounded repeat when it adapts a rule: of a class described by
-#: exclusion (``.*`` between two parts of a rule), and of any other class (a secret's own characters).
-FLOOR_WIDE = 16
+#: The lowest bound :func:`fit` gives an unbounded repeat when it adapts a rule (``.*`` between ``curl``
+#: and ``-u``, a secret's own characters): shorter would miss what the rule is for.
 FLOOR = 64
 #: For rules written for gitleaks: the estimate (steps per character) above which a rule is refused even
 #: after adapting its bounds.  The estimate is pessimistic for long multi-line rules (gitleaks' curl and
@@ -758,11 +757,12 @@ def fit(pattern: str, flags: int = 0, adapt: bool = False, strip_lead: bool = Fa
 
     Unbounded repeats get :func:`default_bound`.  With ``adapt`` (rules
     written for gitleaks, whose RE2 engine is linear whatever the
-    pattern), the estimate may reach :data:`CEILING` instead of
-    :data:`BUDGET`: the unbounded repeats of a chain that costs more get
-    lower bounds, halving down to :data:`FLOOR` (:data:`FLOOR_WIDE`), until
-    it fits; a pattern that does not fit even then, or whose problem no
-    bound solves (nested unbounded repetition, a backreference), is refused.  With ``strip_lead``, leading lazy prefixes are taken off
+    pattern), the unbounded repeats of a chain that costs more than
+    :data:`BUDGET` get lower bounds, halving down to :data:`FLOOR`, until
+    it fits; at the floor, the estimate (pessimistic for long multi-line
+    rules) may reach :data:`CEILING`.  A pattern over even that, or whose
+    problem no bound solves (nested unbounded repetition, a backreference),
+    is refused.  With ``strip_lead``, leading lazy prefixes are taken off
     (:func:`_lead_prefix`).  The message names no rule: the caller does.
     """
     try:
@@ -776,7 +776,7 @@ def fit(pattern: str, flags: int = 0, adapt: bool = False, strip_lead: bool = Fa
     for _round in range(40):
         analyzer = _Analyzer(tree, flags, bounds)
         found = analyzer.run()
-        if not found or adapt and not analyzer.problems and analyzer.cost <= CEILING:
+        if not found:
             break
         fixable = {message for message, _piece in analyzer.adaptable}
         if not adapt or any(p not in fixable for p in analyzer.problems):  # no bound fixes them
@@ -788,13 +788,15 @@ def fit(pattern: str, flags: int = 0, adapt: bool = False, strip_lead: bool = Fa
         for piece in culprits:
             op, (low, _high, inner) = piece.items[0]
             current = bounds.get(id(inner), default_bound(inner))
-            lower = max(low, FLOOR_WIDE if _wide(inner) else FLOOR, current // 2)
+            lower = max(low, FLOOR, current // 2)
             if lower < current:
                 bounds[id(inner)] = lower
                 lowered[id(inner)] = piece.text
                 progress = True
-        if not progress:
-            raise UnsafeRegex(found[0])
+        if not progress:  # every bound at its floor: the estimate may exceed the budget, up to CEILING
+            if analyzer.cost > CEILING or any(piece.work > CEILING for _message, piece in analyzer.adaptable):
+                raise UnsafeRegex(found[0])
+            break
     else:  # pragma: no cover - every round halves a bound or stops
         raise UnsafeRegex(found[0])
     inline = tree.state.flags & ~flags & ~re.UNICODE
