@@ -155,8 +155,8 @@ def configured_rules(config: "Config", finds: "Callable[[Rule, str], bool]"
         if not isinstance(rule_id, str) or rule_id not in rules and rule_id not in known:
             from secretaudit.redact import shown_name
 
-            raise _fail(source, "rules.disable", f"unknown rule id {shown_name(rule_id)} ('secretaudit rules' "
-                                                 "lists them)")
+            raise _fail(source, "rules.disable", f"unknown rule id {shown_name(rule_id)} (the built-in ids are in "
+                                                 "checks/rules/*.toml)")
     severities = raw.get("severity", {})
     for rule_id, level in severities.items():
         if rule_id not in rules and rule_id not in known:
