@@ -221,7 +221,7 @@ def history_findings(rows_by_blob: dict[str, tuple[BlobRef, "list[Row]"]], intro
                               commit=introduced.commit if introduced else None),
             message=f"{label} ({check_id}) in git history, {origin}; {state}",
             fingerprint=key, evidence=evidence, remediation=spec.remediation, target=target,
-            waiver=Waiver(waiver) if waiver else None)
+            waiver=Waiver(waiver) if waiver else None, rule=rule)
 
 
 # -- hooks ----------------------------------------------------------------------

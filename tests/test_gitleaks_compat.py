@@ -292,6 +292,13 @@ def test_gitleaks_rule_ids_and_history_commits(tree: Path) -> None:
     (tree / ".gitleaks.toml").write_text(GITLEAKS_RULE + f"[allowlist]\ncommits = [\"{commit}\"]\n")
     proc, report = run_json("scan", "--history", ".", cwd=tree)
     assert [f for f in report["findings"] if f["status"] == "failed" and f["location"].get("commit")] == []
+    # a fingerprint with the commit waives the history finding (and only it)
+    (tree / ".gitleaks.toml").write_text(GITLEAKS_RULE)
+    (tree / ".gitleaksignore").write_text(f"{commit}:app/.env:acme-live-token:2\n")
+    proc, report = run_json("scan", "--history", ".", cwd=tree)
+    history = [f for f in report["findings"] if f["location"].get("commit")]
+    assert history and {f["status"] for f in history} == {"waived"}, proc.stdout
+    assert {f["waiver"]["reason"] for f in history} == {".gitleaksignore"}
 
 
 def test_the_gitleaks_default_config_translates_and_scans(repo: Path) -> None:
