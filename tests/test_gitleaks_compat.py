@@ -304,8 +304,8 @@ def test_gitleaks_rule_ids_and_history_commits(tree: Path) -> None:
 def test_the_gitleaks_default_config_translates_and_scans(repo: Path) -> None:
     """gitleaks' own default config, as a repository's .gitleaks.toml: read without error, its rules run."""
     (repo / ".gitleaks.toml").write_text(GITLEAKS_DEFAULT.read_text())
-    token = "glpat-" + "".join(secrets.choice(ALNUM) for _ in range(20))
-    (repo / "ci.yml").write_text(f"variables:\n  GITLAB_TOKEN: {token}\n")
+    gitlab = "glpat-" + "".join(secrets.choice(ALNUM) for _ in range(20))
+    (repo / "ci.yml").write_text(f"variables:\n  GITLAB_TOKEN: {gitlab}\n")
     proc, report = run_json("scan", ".", cwd=repo)
     assert proc.returncode == 1, proc.stderr
     assert [f["location"] for f in sa101(report)] == [{"path": "ci.yml", "line": 2}]
