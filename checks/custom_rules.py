@@ -90,7 +90,7 @@ def _custom(entries: list[Any], source: str, finds: "Callable[[Rule, str], bool]
 def _gitleaks(config: "Config", explicit: Any) -> "tuple[Any, list[Rule]]":
     """The gitleaks config of this scan, and its rules compiled."""
     from secretaudit.checks.gitleaks_config import GitleaksConfigError, load
-    from secretaudit.checks.rulebook import build, normalize
+    from secretaudit.checks.rulebook import build
     from secretaudit.errors import UsageError
 
     root = Path(config.stash.get("scan_root", config.rootdir))
@@ -102,13 +102,7 @@ def _gitleaks(config: "Config", explicit: Any) -> "tuple[Any, list[Rule]]":
         raise UsageError(str(exc)) from None
     if gitleaks is None:
         return None, []
-    rules = []
-    for spec, extras in gitleaks.rules:
-        try:
-            rule = build(normalize({**spec, "samples": {}}, gitleaks.source, require_samples=False))
-        except RuleError as exc:
-            raise UsageError(str(exc)) from None
-        rules.append(rule._replace(extra=extras, source=gitleaks.source))
+    rules = [build({**spec, "source": gitleaks.source})._replace(extra=extras) for spec, extras in gitleaks.rules]
     return gitleaks, rules
 
 

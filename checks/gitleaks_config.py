@@ -43,7 +43,14 @@ from pathlib import Path
 from typing import Any
 
 from secretaudit.checks.gitleaks_regex import RegexTranslationError, translate
+from secretaudit.checks.lazyre import lazy_compile
 from secretaudit.checks.regex_safety import UnsafeRegex, fit
+
+
+def _compile(pattern: str) -> re.Pattern[str]:
+    from secretaudit import patterns
+
+    return patterns.compile(pattern, re.ASCII)
 
 #: gitleaks reads an extended config at most this deep.
 MAX_EXTEND_DEPTH = 2
@@ -152,7 +159,7 @@ class GitleaksConfig:
     """A ``.gitleaks.toml`` (with its bases) as secretaudit reads it."""
 
     source: str
-    #: (canonical rule table for :func:`secretaudit.checks.rulebook.normalize`, extras), in file order
+    #: (canonical rule table, as :func:`secretaudit.checks.rulebook.normalize` returns, and extras), in file order
     rules: list[tuple[dict[str, Any], RuleExtras]] = field(default_factory=list)
     allowlists: list[Allowlist] = field(default_factory=list)  # global ones
     disabled: set[str] = field(default_factory=set)  # slugs
@@ -249,7 +256,9 @@ def load(scan_root: Path, explicit: str | bool | None = None,
         return None
     name, text = found
     base_dir = Path(name).parent if name != "GITLEAKS_CONFIG_TOML" else Path.cwd()
-    return parse(text, name, base_dir)
+    config = parse(text, name, base_dir)
+    _cache().save()
+    return config
 
 
 def parse(text: str, source: str, base_dir: Path, depth: int = 0) -> GitleaksConfig:
@@ -329,12 +338,98 @@ def _tables(data: dict[str, Any], old: str, new: str, fail: Any) -> list[dict[st
     return tables
 
 
+class _FitCache:
+    """What :func:`fit` and :func:`_spans_lines` said about each regex, kept between runs.
+
+    Checking a regex costs milliseconds; a config holding gitleaks' whole
+    default set (222 rules, 250 allowlist patterns) would add most of a
+    second to every pre-commit run.  Results are plain data in a marshal
+    file of the cache directory, keyed by the regex, the options and the
+    source of the modules that decide them (a change of the check starts
+    afresh); refusals are not kept, so they are always explained anew.
+    """
+
+    #: Entries kept at most (every regex of every config seen; gitleaks' default has about 500).
+    LIMIT = 20_000
+
+    def __init__(self) -> None:
+        self.entries: dict[str, Any] = {}
+        self.dirty = False
+        self.path: str | None = None
+        try:
+            from secretaudit import cachedir
+            from secretaudit.checks import gitleaks_regex, regex_safety
+
+            version = hashlib.sha256(b"1")
+            for module in (regex_safety, gitleaks_regex):
+                version.update(Path(module.__file__ or "").read_bytes())
+            self.path = os.path.join(cachedir.cache_dir(), f"gitleaks-fit-{version.hexdigest()[:16]}.marshal")
+            with open(self.path, "rb") as handle:
+                import marshal
+
+                stored = marshal.load(handle)
+            if isinstance(stored, dict) and len(stored) < self.LIMIT:  # past the limit: start afresh
+                self.entries = stored
+        except (OSError, EOFError, ValueError, TypeError):
+            pass  # no cache yet, or a damaged one: computed afresh and rewritten
+
+    def fit(self, pattern: str, adapt: bool, strip_lead: bool = False) -> tuple[str, list, Any]:
+        key = f"{int(adapt)}{int(strip_lead)}:{pattern}"
+        found = self.entries.get(key)
+        if not (isinstance(found, tuple) and len(found) == 3):
+            fitted = fit(pattern, re.ASCII, adapt=adapt, strip_lead=strip_lead)
+            found = self.entries[key] = (fitted.pattern, [list(p) for p in fitted.lowered],
+                                         list(fitted.lead) if fitted.lead else None)
+            self.dirty = True
+        return found
+
+    def translate(self, go_regex: str) -> tuple[str, int]:
+        """(Python regex, number of groups) of an RE2 regex."""
+        key = f"re2:{go_regex}"
+        found = self.entries.get(key)
+        if not (isinstance(found, tuple) and len(found) == 2):
+            python = translate(go_regex)
+            found = self.entries[key] = (python, _compile(python).groups)
+            self.dirty = True
+        return found
+
+    def spans_lines(self, pattern: str) -> bool:
+        key = f"spans:{pattern}"
+        if not isinstance(self.entries.get(key), bool):
+            self.entries[key] = _spans_lines(pattern)
+            self.dirty = True
+        return self.entries[key]
+
+    def save(self) -> None:
+        if not (self.dirty and self.path):
+            return
+        import marshal
+
+        from secretaudit.atomicfile import replace_quietly
+
+        try:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            replace_quietly(self.path, marshal.dumps(self.entries))
+        except (OSError, ValueError):
+            pass
+
+
+_fits: _FitCache | None = None
+
+
+def _cache() -> _FitCache:
+    global _fits
+    if _fits is None:
+        _fits = _FitCache()
+    return _fits
+
+
 def _pattern(go_regex: Any, where: str, fail: Any) -> re.Pattern[str]:
     """A regex of an allowlist or a rule path, translated, fitted and compiled."""
     if not isinstance(go_regex, str) or not go_regex:
         raise fail(where, "expected a non-empty regex string")
     try:
-        return re.compile(fit(translate(go_regex), re.ASCII, adapt=True).pattern, re.ASCII)
+        return lazy_compile(_cache().fit(_cache().translate(go_regex)[0], adapt=True)[0], re.ASCII)
     except (RegexTranslationError, UnsafeRegex) as exc:
         raise fail(where, f"{exc}") from None
 
@@ -408,14 +503,13 @@ def _rule(raw: Any, fail: Any, notes: list[str]) -> tuple[dict[str, Any], RuleEx
     if not isinstance(raw["regex"], str) or not raw["regex"]:
         raise fail(where, "regex must be a non-empty string")
     try:
-        python = translate(raw["regex"])
+        python, groups = _cache().translate(raw["regex"])
         group = raw.get("secretGroup", 0)
         if isinstance(group, bool) or not isinstance(group, int) or group < 0:
             raise fail(f"{where} secretGroup", "expected a group number")
-        groups = re.compile(python, re.ASCII).groups
         if group > groups:
             raise fail(f"{where} secretGroup", f"the regex has {groups} group(s), not {group}")
-        fitted = fit(python, re.ASCII, adapt=True, strip_lead=groups > 0)
+        fitted_pattern, lowered, fitted_lead = _cache().fit(python, adapt=True, strip_lead=groups > 0)
     except RegexTranslationError as exc:
         raise fail(where, f"regex cannot be used: {exc}") from None
     except UnsafeRegex as exc:
@@ -426,15 +520,17 @@ def _rule(raw: Any, fail: Any, notes: list[str]) -> tuple[dict[str, Any], RuleEx
     keywords = _strings(raw.get("keywords", []), f"{where} keywords", fail)
     tokens = list(dict.fromkeys(form for k in keywords if k for form in (k, k.lower(), k.upper(), k.title())))
     allowlists = tuple(_allowlist(a, f"{where} allowlist", fail) for a in _tables(raw, "allowlist", "allowlists", fail))
-    compiled = re.compile(fitted.pattern, re.ASCII)
-    lead = (re.compile(fitted.lead[0], re.ASCII), fitted.lead[1]) if fitted.lead else None
-    extras = RuleExtras(group=group, allowlists=allowlists, path=path, whole_text=_spans_lines(compiled.pattern),
+    lead = (lazy_compile(fitted_lead[0], re.ASCII), fitted_lead[1]) if fitted_lead else None
+    extras = RuleExtras(group=group, allowlists=allowlists, path=path, whole_text=_cache().spans_lines(fitted_pattern),
                         lead=lead, anywhere=not tokens)
-    spec = {"id": rule_id, "title": _title(raw_id, raw.get("description")), "regex": fitted.pattern,
-            "tokens": tokens or [_ANYWHERE], "entropy": float(entropy)}
-    if fitted.lowered:
+    spec = {"id": rule_id, "title": _title(raw_id, raw.get("description")), "severity": "critical",
+            "regex": fitted_pattern, "prefix": "", "tokens": [[t, ""] for t in tokens or [_ANYWHERE]],
+            "keywords": [], "entropy": float(entropy), "validator": "", "multiline": False, "structured": False,
+            "priority": 2, "allow": {"values": [], "regexes": [], "paths": []}, "source": "",
+            "samples": {"positive": [], "negative": []}}  # the canonical form of rulebook.normalize
+    if lowered:
         notes.append(f"gitleaks rule {raw_id!r}: unbounded repeats bounded for Python's backtracking engine ("
-                     + ", ".join(f"{piece} at most {bound}" for piece, bound in fitted.lowered[:3]) + ")")
+                     + ", ".join(f"{piece} at most {bound}" for piece, bound in lowered[:3]) + ")")
     return spec, extras
 
 
