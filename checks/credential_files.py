@@ -13,7 +13,9 @@ A file is reported once, on the line of its first real credential (the
 credentials) with that credential as the secret; files whose credentials are
 all empty, placeholders or references (``NPM_TOKEN=${NPM_TOKEN}``,
 ``.env.example``) pass.  SA102 and SA103 do not report that one value again
-in that file (see :func:`claimed_secret`).
+in that file (see :func:`claimed_secret`); SA101, which names the value's
+format, is reported next to SA104 (the spec is ``reported_alongside``): the
+value and the committed file are two facts with two fixes.
 
 Speed: the decision starts from the file *name*.  :func:`kind_for` does one
 dict lookup on the name, one on the extension and two ``startswith`` tests;
@@ -54,6 +56,9 @@ SPEC = CheckSpec(
     tags=("secrets", "credential-file"),
     controls=HARDCODED_CREDENTIALS,
     claims_over=("SA102", "SA103"),
+    # the file being committed is the fact reported, not the value: SA101 naming the token inside a
+    # .env must not fold this finding into its own (and leave SA104 passed on a credential file)
+    reported_alongside=True,
 )
 
 

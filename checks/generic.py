@@ -1037,6 +1037,29 @@ def secretaudit_configure(config: "Config") -> None:
         _limits(config)
 
 
+def _private_key_blocks(text: str) -> tuple[tuple[int, int], ...]:
+    """Offsets of every PEM private key block (unquoted, or one string literal per line).
+
+    Its body lines are one credential, which SA101 reports once at the BEGIN
+    line, not a high-entropy string each.  Two ``str.find`` calls per block,
+    each resuming where the last stopped: linear in the text.
+    """
+    blocks = []
+    at = text.find("-----BEGIN ")
+    while at != -1:
+        header_end = text.find("-----", at + 11)
+        if header_end == -1 or header_end - at > 60:
+            at = text.find("-----BEGIN ", at + 11)
+            continue
+        end = text.find("-----END ", header_end + 5)
+        if end == -1:
+            break
+        if "PRIVATE KEY" in text[at:header_end]:
+            blocks.append((at, end))
+        at = text.find("-----BEGIN ", end + 9)
+    return tuple(blocks)
+
+
 @hookimpl
 def secretaudit_scan_file(item: FileItem, config: "Config") -> list[Detection] | None:
     """Report generic secrets in ``item`` (see the module docstring)."""
@@ -1053,8 +1076,11 @@ def secretaudit_scan_file(item: FileItem, config: "Config") -> list[Detection] |
     from secretaudit.claims import claimed_values
 
     claimed = claimed_values(item, config, CHECK_ID)
+    key_blocks = _private_key_blocks(item.text) if "PRIVATE KEY" in item.text else ()
     detections = []
     for start, cand in found:
+        if any(lo <= start < hi for lo, hi in key_blocks):
+            continue  # a line of a private key block: SA101 reports the key once, at its BEGIN line
         if start not in regions:
             regions[start] = connection_strings.regions(item.line_text(item.line_of(start)))
         if any(lo <= cand.column < hi for lo, hi in regions[start]):

@@ -257,7 +257,7 @@ def history_findings(rows_by_blob: dict[str, tuple[BlobRef, "list[Row]"]], intro
             spec, Location(path=blob.path, line=line or None, commit=introduced.commit if introduced else None),
             f"{label} ({check_id}) in git history, {origin}; {state}",
             status=Status.WAIVED if waiver else Status.FAILED, digest=digest, rule=f"{check_id}:{rule}",
-            evidence=evidence, target=target, waiver=Waiver(waiver) if waiver else None)
+            shown_rule=rule, evidence=evidence, target=target, waiver=Waiver(waiver) if waiver else None)
 
 
 # -- the family ---------------------------------------------------------------

@@ -91,7 +91,8 @@ def summary_dict(session: "Session") -> dict[str, Any]:
     by_severity = Counter(f.severity.label for f in session.findings if f.status is Status.FAILED)
     verdicts = Counter(o.status.value for o in outcomes(session))
     return {
-        "failed": counts["failed"], "passed": counts["passed"], "waived": counts["waived"],
+        "failed": counts["failed"], "warnings": len(session.warned()), "passed": counts["passed"],
+        "waived": counts["waived"],
         "error": counts["error"], "skipped": counts["skipped"],
         "by_severity": dict(sorted(by_severity.items())),
         "outcomes": {status: verdicts[status] for status in ("failed", "passed", "waived", "error")},
@@ -147,11 +148,12 @@ def report_dict(session: "Session") -> dict[str, Any]:
 
 
 def comparison_dict(comparison: Any) -> dict[str, Any]:
-    """``--compare``: failing findings new, fixed and unchanged since a previous report."""
+    """``--compare``: failing findings new, worse, fixed and unchanged since a previous report."""
     return {"previous": comparison.previous,
             "new": [f.fingerprint for f in comparison.new],
             "fixed": [finding_dict(f) for f in comparison.fixed],
-            "unchanged": [f.fingerprint for f in comparison.unchanged]}
+            "unchanged": [f.fingerprint for f in comparison.unchanged],
+            "worse": [{"before": finding_dict(c.before), "after": c.after.fingerprint} for c in comparison.worse]}
 
 
 #: One list element on one line, by the C encoder (``indent`` would force the pure-Python one).

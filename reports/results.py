@@ -27,6 +27,7 @@ from secretaudit.controls import framework
 from secretaudit.forecast import forecast
 from secretaudit.model import Finding, Status
 from secretaudit.redact import scrub
+from secretaudit.shownpaths import shown_argv, shown_path
 
 if TYPE_CHECKING:
     from secretaudit.session import Session
@@ -172,8 +173,8 @@ def run_metadata(session: "Session") -> dict[str, Any]:
         "finished": _iso(session.finished),
         "as_of": as_of(session),
         "duration_seconds": round(session.duration, 3),
-        "command": [scrub(arg) for arg in session.config.stash.get("argv", [])],
-        "config_file": session.config.source,
+        "command": [scrub(arg) for arg in shown_argv(session.config.stash.get("argv", []), session.config)],
+        "config_file": shown_path(session.config.source, session.config) if session.config.source else None,
         "config_sha256": config_hash(session),
         "targets": [{"kind": t.kind, "name": t.name} for t in session.targets],
         "exit_code": int(session.exitstatus),

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -192,7 +191,7 @@ def reported(findings: list["Finding"]) -> list["Finding"]:
     return [f for f in findings if id(f) in kept]
 
 
-def automation_id(session: "Session", command: list[str]) -> str:
+def automation_id(command: list[str], config_file: str | None) -> str:
     """``secretaudit/<command>/``, and ``secretaudit/audit/<config>/`` for an audit or validation.
 
     GitHub code scanning replaces the alerts of an earlier upload with the
@@ -200,26 +199,22 @@ def automation_id(session: "Session", command: list[str]) -> str:
     the trailing ``/`` makes the whole id the category (no run id).  A scan
     is one per repository whatever config it found; ``report merge`` does
     not know the config its shards ran with (``secretaudit/merge/``).
+    ``config_file`` is the run's, relative to the repository.
     """
-    from secretaudit.declared import relative
-
     words = [word for word in command[1:3] if not word.startswith("-")]
     verb = "merge" if words[:2] == ["report", "merge"] else (words[0] if words else "run")
-    config = session.config
-    if verb in ("scan", "merge") or not config.source:
+    if verb in ("scan", "merge") or not config_file:
         return f"secretaudit/{verb}/"
-    return f"secretaudit/{verb}/{relative(config, config.source)}/"
+    return f"secretaudit/{verb}/{config_file}/"
 
 
 def sarif_log(session: "Session") -> dict[str, Any]:
     """The SARIF log as plain data."""
     import shlex  # here, not at import: every plugin loads on every run, and cwd can shadow stdlib names
 
-    config = session.config
     meta = run_metadata(session)
     specs = catalogue(session)
     rule_index = {spec.id: i for i, spec in enumerate(specs)}
-    root = Path(config.stash.get("scan_root", config.rootdir)).resolve()
     candidates = [f for f in session.findings if f.status in (Status.FAILED, Status.WAIVED)]
     findings = reported(candidates)
     invocation: dict[str, Any] = {
@@ -237,9 +232,10 @@ def sarif_log(session: "Session") -> dict[str, Any]:
     run = {
         "tool": {"driver": {"name": "secretaudit", "version": __version__, "semanticVersion": __version__,
                             "informationUri": __url__, "rules": [rule(spec) for spec in specs]}},
-        "automationDetails": {"id": automation_id(session, meta["command"])},
-        "originalUriBaseIds": {SRCROOT: {"uri": root.as_uri().rstrip("/") + "/",
-                                         "description": {"text": "The scan root: result paths are relative to it."}}},
+        "automationDetails": {"id": automation_id(meta["command"], meta["config_file"])},
+        # no "uri": the scan root's absolute path is the build machine's, not the reader's (SARIF 3.14.14)
+        "originalUriBaseIds": {SRCROOT: {"description": {"text": "The scan root (the repository): result paths "
+                                                                 "are relative to it."}}},
         "invocations": [invocation],
         "results": [result(f, rule_index) for f in findings],
         "columnKind": "unicodeCodePoints",

@@ -585,7 +585,7 @@ def _baseline_run(paths: tuple[str, ...], output: str | None, create_dirs: bool,
 
     runner = Runner(config_path, plugins, paths or (".",), _overrides(exclude, max_file_size, no_prefilter, workers, no_cache))
     runner.config.stash["allow_empty"] = True
-    runner.configure("json", 0, 2, False)
+    runner.configure("text", 0, 2, False)  # quiet: the baseline file is the output, not a report on stdout
     target = _baseline_path(runner, output)
     _check_baseline_target(target, output, create_dirs)
     previous = load_entries(target) if keep_previous and target.exists() else {}

@@ -12,7 +12,7 @@ The engine asks this module once per finding, so no check has to:
   from one parse of the config file per run (:func:`secretaudit.safeyaml.key_lines`;
   a TOML config is searched line by line for the key);
 - :func:`relative` makes a path relative to the scan root, the repository,
-  as file findings' paths are (code scanning resolves them from the checkout);
+  as reports show every path (code scanning resolves them from the checkout);
 - :func:`declaration` puts the two together: ``(path, line)`` of a key of
   the config file, line 1 when the key cannot be found (the config is still
   what declared the subject);
@@ -39,13 +39,10 @@ _CACHE = "declared_key_lines"
 
 
 def relative(config: "Config", path: str | os.PathLike[str]) -> str:
-    """``path`` as reports show file paths: POSIX, relative to the scan root when under it, else absolute."""
-    # (secretaudit.files.display_path's rule; not imported: files -> scanning -> waivers -> backends -> here)
-    full = Path(os.path.realpath(path))
-    try:
-        return full.relative_to(os.path.realpath(config.stash.get("scan_root") or config.rootdir)).as_posix()
-    except ValueError:
-        return full.as_posix()
+    """``path`` as reports show paths: relative to the scan root (:func:`secretaudit.shownpaths.shown_path`)."""
+    from secretaudit.shownpaths import shown_path
+
+    return shown_path(os.fspath(path), config)
 
 
 def _text_line(text: str, path: KeyPath) -> int | None:

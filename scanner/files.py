@@ -33,11 +33,14 @@ if TYPE_CHECKING:
 
 
 def display_path(path: Path, root: Path) -> str:
-    """POSIX path relative to ``root`` when under it, else absolute."""
+    """POSIX path relative to ``root``, with ``..`` when outside it: reports never hold the machine's absolute paths."""
     try:
         return path.relative_to(root).as_posix()
     except ValueError:
-        return path.as_posix()
+        try:
+            return Path(os.path.relpath(path, root)).as_posix()
+        except ValueError:  # another drive (Windows): nothing relative to say
+            return path.as_posix()
 
 
 def _relative(full: str, root_prefix: str) -> str:
@@ -107,6 +110,10 @@ def _refs(listing: Listing, absolute: str, root: Path) -> list[FileRef]:
     entries = sorted(listing.entries, key=itemgetter(0))
     if base == prefix:  # the listing's names are already the relative paths
         return [FileRef(base + name, name, None, None, digest, signature) for name, signature, digest in entries]
+    if not base.startswith(prefix):  # a directory outside the root: "../other/NAME", worked out once
+        outside = display_path(Path(base), root).rstrip("/") + "/"
+        return [FileRef(base + name, (outside + name).replace(os.sep, "/"), None, None, digest, signature)
+                for name, signature, digest in entries]
     return [FileRef(base + name, _relative(base + name, prefix), None, None, digest, signature)
             for name, signature, digest in entries]
 
@@ -118,7 +125,10 @@ def _refs(listing: Listing, absolute: str, root: Path) -> list[FileRef]:
 def secretaudit_collect_targets(config: "Config") -> list[Target]:
     if config.staged:
         return [Target(kind="path", name="staged changes", path=str(config.stash["scan_root"]), scope="staged")]
-    return [Target(kind="path", name=p, path=p, scope="all") for p in config.paths]
+    from secretaudit.shownpaths import shown_path
+
+    # named relative to the scan root, as the findings' paths are: reports never hold the machine's absolute paths
+    return [Target(kind="path", name=shown_path(p, config), path=p, scope="all") for p in config.paths]
 
 
 @hookimpl

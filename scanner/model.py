@@ -364,6 +364,7 @@ class Finding:
     remediation: str = ""
     target: str = ""
     waiver: Waiver | None = None
+    rule: str = ""  # the rule of the check that found it, when it has rules (SA101: ``github-pat``)
 
     def __post_init__(self) -> None:
         # the one place every result passes: no URL password, token parameter or registered
@@ -409,20 +410,24 @@ def fingerprint(check_id: str, location_identity: str, digest: str = "", rule: s
 
 def make_finding(spec: CheckSpec, location: Location, message: str, *, status: Status = Status.FAILED,
                  rule: str = "", digest: str = "", identity: str | None = None, severity: Severity | None = None,
-                 evidence: str = "", target: str = "", waiver: Waiver | None = None) -> Finding:
+                 evidence: str = "", target: str = "", waiver: Waiver | None = None,
+                 shown_rule: str | None = None) -> Finding:
     """The one way a result becomes a :class:`Finding`: severity, remediation and fingerprint from ``spec``.
 
     Every producer (file scans, backends, the target runner, git history)
     comes through here, so a finding's identity is computed in one place and
     cannot drift between check families (baselines and waivers depend on it).
     The fingerprint's location identity is ``identity`` when given, else the
-    location's path (files: never the line), else ``BACKEND:NAME``.
+    location's path (files: never the line), else ``BACKEND:NAME``.  The
+    finding shows ``rule`` as its rule id, or ``shown_rule`` when the
+    fingerprint's rule material differs from it (history: ``SA101:github-pat``).
     """
     if identity is None:
         identity = location.path if location.path is not None else f"{location.backend}:{location.name}"
     return Finding(check_id=spec.id, severity=spec.severity if severity is None else severity, status=status,
                    location=location, message=message, fingerprint=fingerprint(spec.id, identity, digest, rule),
-                   evidence=evidence, remediation=spec.remediation, target=target, waiver=waiver)
+                   evidence=evidence, remediation=spec.remediation, target=target, waiver=waiver,
+                   rule=rule if shown_rule is None else shown_rule)
 
 
 def redact(secret: str, visible_prefix: str = "") -> str:

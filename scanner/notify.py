@@ -7,7 +7,9 @@ Mattermost, Rocket.Chat and Teams' Slack-compatible endpoints also accept:
 * the verdict (``passed``, ``FAILED``, ``ERRORS``, ``NOTHING AUDITED``) and
   the counts by status;
 * new failures: those not in ``--compare PREVIOUS.json`` when given (the
-  morning question is "what broke overnight"), else every failure;
+  morning question is "what broke overnight"), else every failure; with a
+  comparison, also what got worse (a secret that went from SA202 "expires
+  soon" to SA201 "expired" is not fixed, and not news to skip);
 * what expires in the next ``policy.expiry_warning_days`` (default 30) days,
   from the secrets' metadata the backends listed.
 
@@ -152,16 +154,21 @@ def build_summary(session: "Session") -> dict[str, Any]:
     comparison = session.comparison
     failures = comparison.new if comparison is not None else [f for f in session.findings if f.status is Status.FAILED]
     failures = sorted(failures, key=lambda f: (-int(f.severity), f.check_id, _where(f)))
+    worse = comparison.worse if comparison is not None else []
     errors = [f for f in session.findings if f.status is Status.ERROR]
     days = window_days(session)
     soon = expiring(session, days)
-    source = config.source or "default configuration"
+    from secretaudit.shownpaths import shown_path
+
+    source = shown_path(config.source, config) if config.source else "default configuration"
     facts = {
         "verdict": verdict, "exit_code": int(session.exitstatus), "counts": count_fields,
         "config": source, "as_of": config.as_of.date().isoformat(),
         "compared_to": comparison.previous if comparison is not None else None,
         "new_failures": [{"check_id": f.check_id, "severity": f.severity.label, "where": _where(f),
                           "title": _title(session, f.check_id)} for f in failures],
+        "worse": [{"check_id": c.after.check_id, "was": c.before.check_id, "severity": c.after.severity.label,
+                   "where": _where(c.after), "title": _title(session, c.after.check_id)} for c in worse],
         "errors": [{"check_id": f.check_id, "where": _where(f)} for f in errors],
         "expiring": soon, "expiry_window_days": days, "version": __version__,
     }
@@ -169,15 +176,16 @@ def build_summary(session: "Session") -> dict[str, Any]:
     failures_label = (f"New failures since {comparison.previous}" if comparison is not None else "Failures")
     text = (f"{icon} secretaudit audit {verdict}: {counts_text}; {len(failures)} "
             f"{'new ' if comparison is not None else ''}failure{'s' * (len(failures) != 1)}, "
-            f"{len(soon)} secret{'s' * (len(soon) != 1)} expiring within {days} days ({source})")
+            + (f"{len(worse)} worse, " if comparison is not None else "")
+            + f"{len(soon)} secret{'s' * (len(soon) != 1)} expiring within {days} days ({source})")
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": f"secretaudit audit {verdict}"[:150]}},
         {"type": "section", "fields": [{"type": "mrkdwn", "text": f"*{key.capitalize()}*\n{n}"}
                                        for key, n in count_fields.items()][:10]},
-        _list_section(f"{failures_label} ({len(failures)})", failures,
-                      lambda f: f"`{f.check_id}` [{f.severity.label}] {_escape(_where(f))}"
-                                + (f": {_escape(_title(session, f.check_id))}" if _title(session, f.check_id) else ""),
-                      "none"),
+        _list_section(f"{failures_label} ({len(failures)})", failures, lambda f: _failure_line(session, f), "none"),
+        *([_list_section(f"Worse since {comparison.previous} ({len(worse)})", worse,
+                         lambda c: f"`{c.before.check_id}` → " + _failure_line(session, c.after), "none")]
+          if worse and comparison is not None else []),
         _list_section(f"Expiring within {days} days ({len(soon)})", soon,
                       lambda r: f"{_escape(r['secret'])}: {r['expires']} ({r['days_left']} days left)"
                                 + (f", owner {_escape(r['owner'])}" if r["owner"] else ""), "none"),
@@ -188,6 +196,13 @@ def build_summary(session: "Session") -> dict[str, Any]:
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _escape(
         f"secretaudit {__version__} · {source} · as of {facts['as_of']}")}]})
     return {"text": _escape(text), "blocks": blocks, "secretaudit": facts}
+
+
+def _failure_line(session: "Session", finding: Finding) -> str:
+    """```SA201` [critical] vault:prod:db: Secret expired``: check, severity, where, the check's title."""
+    title = _title(session, finding.check_id)
+    return (f"`{finding.check_id}` [{finding.severity.label}] {_escape(_where(finding))}"
+            + (f": {_escape(title)}" if title else ""))
 
 
 def _list_section(title: str, items: list[Any], line: Callable[[Any], str], empty: str) -> dict[str, Any]:

@@ -124,27 +124,77 @@ def merge_reports(paths: list[str]) -> MergedReports:
     return merged
 
 
+def subject(finding: Finding) -> tuple[str | int | None, ...]:
+    """What a finding is about, whichever check reported it: a backend's secret, or a file's line (and commit).
+
+    The target's name is left out, as the fingerprint leaves it out: reports of
+    one setup compare across machines and versions that name targets differently.
+    """
+    loc = finding.location
+    if loc.backend is not None:
+        return ("backend", loc.backend, loc.name)
+    return ("path", loc.path, loc.line, loc.commit)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One subject whose failing finding was replaced by a more severe one of another check.
+
+    SA202 (expires soon) turning into SA201 (expired) on the same secret is no
+    fix: the old fingerprint is gone only because the news got worse.
+    """
+
+    before: Finding
+    after: Finding
+
+
 @dataclass
 class Comparison:
-    """What changed since a previous report, by fingerprint."""
+    """What changed since a previous report: by fingerprint, then by subject (:func:`subject`)."""
 
     previous: str
     new: list[Finding] = field(default_factory=list)
     fixed: list[Finding] = field(default_factory=list)
     unchanged: list[Finding] = field(default_factory=list)
+    worse: list[Change] = field(default_factory=list)
 
     def summary(self) -> str:
-        return (f"since {self.previous}: {len(self.new)} new, {len(self.fixed)} fixed, "
-                f"{len(self.unchanged)} unchanged")
+        """``since PREV: 1 new, 1 worse, 2 fixed, 14 unchanged`` (worse only when there is any)."""
+        worse = [f"{len(self.worse)} worse"] if self.worse else []
+        return (f"since {self.previous}: "
+                + ", ".join([f"{len(self.new)} new", *worse, f"{len(self.fixed)} fixed", f"{len(self.unchanged)} unchanged"]))
 
 
 def compare(session: "Session", previous_path: str) -> Comparison:
-    """New, fixed and unchanged failing findings against ``previous_path``."""
+    """New, worse, fixed and unchanged failing findings against ``previous_path``.
+
+    Fingerprints first: the same check on the same subject is unchanged.  Then,
+    on one subject, a finding that is gone and a more severe one of another
+    check that came are one :class:`Change` for the worse, not a "fixed" and a
+    "new".  Anything else stays new and fixed: another secret on the same line,
+    or a less or as severe finding of another check, is a different fact.
+    """
     previous = [finding_from_dict(f) for f in load_report(previous_path)["findings"]]
     before = {f.fingerprint: f for f in previous if f.status is Status.FAILED}
     now = {f.fingerprint: f for f in session.findings if f.status is Status.FAILED}
+    gone: dict[tuple[str | int | None, ...], list[Finding]] = {}
+    for fp, finding in before.items():
+        if fp not in now:
+            gone.setdefault(subject(finding), []).append(finding)
+    worst_first = lambda f: (-int(f.severity), f.check_id, f.fingerprint)  # noqa: E731
+    worse: list[Change] = []
+    for finding in sorted((f for fp, f in now.items() if fp not in before), key=worst_first):
+        candidates = sorted(gone.get(subject(finding), ()), key=worst_first)
+        old = next((f for f in candidates if f.check_id != finding.check_id and f.severity < finding.severity), None)
+        if old is not None:
+            gone[subject(finding)].remove(old)
+            worse.append(Change(old, finding))
+    paired = {id(f) for change in worse for f in (change.before, change.after)}
+    from secretaudit.shownpaths import shown_path
+
     return Comparison(
-        previous=str(previous_path),
-        new=[f for fp, f in now.items() if fp not in before],
-        fixed=sorted((f for fp, f in before.items() if fp not in now), key=Finding.sort_key),
-        unchanged=[f for fp, f in now.items() if fp in before])
+        previous=shown_path(str(previous_path), session.config),  # reports hold no machine paths
+        new=[f for fp, f in now.items() if fp not in before and id(f) not in paired],
+        fixed=sorted((f for fp, f in before.items() if fp not in now and id(f) not in paired), key=Finding.sort_key),
+        unchanged=[f for fp, f in now.items() if fp in before],
+        worse=sorted(worse, key=lambda c: c.after.sort_key()))

@@ -55,6 +55,7 @@ class Session:
     items_done: int = 0
     cache: "ScanCache | None" = None
     _config_waivers: "ConfigWaivers | None" = field(default=None, repr=False)
+    _extra_waivers: list | None = field(default=None, repr=False)
     comparison: "Comparison | None" = None
     #: ``files_scanned`` by target kind: reports say "4 files, 16 secrets", not "20 files"
     scanned_by_kind: dict[str, int] = field(default_factory=dict)
@@ -67,6 +68,7 @@ class Session:
         for contributed in hook.secretaudit_collect_targets(config=self.config):
             self.targets.extend(contributed or [])
         self.config_waivers  # a broken waivers list is a config error before anything runs
+        self.extra_waivers  # so is an unreadable .gitleaksignore
         hook.secretaudit_sessionstart(session=self)
         self.cache = self._open_cache()
         try:
@@ -114,11 +116,41 @@ class Session:
                 finding = replace(finding, status=Status.WAIVED, waiver=Waiver("baseline", source="baseline"))
             else:
                 waiver, expired = self.config_waivers.match(finding, self.config.as_of)
+                for source in self.extra_waivers if waiver is None and expired is None else ():
+                    waiver, _ = source.match(finding, self.config.as_of)
+                    if waiver is not None:
+                        break
                 if waiver is not None:
                     finding = replace(finding, status=Status.WAIVED, waiver=waiver)
                 elif expired is not None:
                     finding = replace(finding, message=f"{finding.message} ({expired})")
         self.findings.append(finding)
+
+    @property
+    def extra_waivers(self) -> list:
+        """Waivers kept outside the config: ``.gitleaksignore`` at the scan root, and those plugins stash.
+
+        Plugins put objects with ``match(finding, as_of) -> (waiver, note)`` in
+        ``config.stash["waivers.extra"]`` (SA101: a gitleaks config's commit
+        allowlists).  ``rules: {gitleaks: false}`` turns the gitleaks files off.
+        """
+        if self._extra_waivers is None:
+            from pathlib import Path
+
+            from secretaudit.waivers import GitleaksIgnore
+
+            found: list = list(self.config.stash.get("waivers.extra", ()))
+            rules = self.config.settings.get("rules") or {}
+            if rules.get("gitleaks", True) is not False:
+                ignore = GitleaksIgnore.read(Path(self.config.stash.get("scan_root", self.config.rootdir)))
+                if ignore is not None:
+                    found.append(ignore)
+                    if ignore.bad_lines:
+                        self.warnings.append(f"{ignore.source}: line {ignore.bad_lines[0]} is not a fingerprint "
+                                             "(file:rule-id:line or commit:file:rule-id:line); skipped"
+                                             + (f", with {len(ignore.bad_lines) - 1} more" if len(ignore.bad_lines) > 1 else ""))
+            self._extra_waivers = found
+        return self._extra_waivers
 
     @property
     def config_waivers(self) -> "ConfigWaivers":
@@ -144,7 +176,9 @@ class Session:
         path = cachemod.cache_file(directory, Path(self.config.stash.get("scan_root", self.config.rootdir)))
         # max_file_size too: a file cached under a higher limit must be skipped as too large once it is lowered
         rules = cachemod.rules_version(self._rule_sources(),
-                                       {k: self.config.settings[k] for k in ("checks", "disable", "max_file_size")})
+                                       {**{k: self.config.settings[k] for k in ("checks", "disable", "max_file_size",
+                                                                                  "rules")},
+                                        "rules.digest": self.config.stash.get("rules.digest", "")})
         cache, warning = cachemod.open_cache(path, rules)
         if warning:
             self.warnings.append(warning)
@@ -176,6 +210,8 @@ class Session:
             package = sys.modules.get(getattr(plugin, "__package__", None) or "")
             if package is not None and getattr(package, "__file__", None):
                 sources.extend(str(p) for p in Path(package.__file__).parent.glob("*.py"))
+                # rule data shipped with a plugin package (e.g. checks/rules/*.toml) decides detections too
+                sources.extend(str(p) for p in Path(package.__file__).parent.glob("*/*.toml"))
         spec = importlib.util.find_spec("detect_secrets")
         if spec is not None and spec.origin:
             site = Path(spec.origin).parent.parent
@@ -255,6 +291,11 @@ class Session:
         """Failed findings at or above the ``fail_on`` severity."""
         threshold = Severity.parse(self.config.settings["fail_on"])
         return [f for f in self.findings if f.status is Status.FAILED and f.severity >= threshold]
+
+    def warned(self) -> list[Finding]:
+        """Failed findings below the ``fail_on`` severity: shown as warnings, they never fail the run."""
+        threshold = Severity.parse(self.config.settings["fail_on"])
+        return [f for f in self.findings if f.status is Status.FAILED and f.severity < threshold]
 
     @classmethod
     def from_reports(cls, paths: list[str], config: "Config") -> "Session":

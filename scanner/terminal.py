@@ -9,23 +9,56 @@ goes to stderr.
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
 from typing import TYPE_CHECKING, TextIO
 
 from secretaudit import __version__
 from secretaudit.hookspec import hookimpl
-from secretaudit.model import Finding, Status
+from secretaudit.model import Finding, Severity, Status
 from secretaudit.printable import visible
 
 if TYPE_CHECKING:
     from secretaudit.config import Config
-    from secretaudit.model import Target
+    from secretaudit.model import Skip, Target
     from secretaudit.session import Session
 
 _COLORS = {"failed": "red", "error": "red", "passed": "green", "waived": "yellow", "skipped": "yellow"}
-_ORDER = ("failed", "passed", "waived", "error", "skipped")
 _NOUNS = {"path": "file", "history": "blob", "backend": "secret", "config": "config file"}
+
+
+def color_wanted(out: TextIO, flag: bool | None) -> bool:
+    """Whether to colour: ``--no-color``, then ``NO_COLOR``, then ``FORCE_COLOR``, then "is it a terminal".
+
+    ``NO_COLOR`` (no-color.org) and ``FORCE_COLOR`` (force-color.org) count when
+    set to any non-empty value; ``FORCE_COLOR`` is for CI logs that render ANSI
+    but are not terminals.  ``flag`` is False for ``--no-color``, None otherwise.
+    """
+    if flag is not None:
+        return flag
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return out.isatty()
+
+
+def _noun(kind: str, count: int, config: "Config") -> str:
+    """What ``count`` items of a target kind are: "1 file", "16 secrets", "3 principals"."""
+    singular = _NOUNS.get(kind)
+    if singular is None:
+        from secretaudit.targets import families
+
+        family = families(config).get(kind)
+        plural = family.noun if family is not None else "items"
+        singular = plural[:-3] + "y" if plural.endswith("ies") else plural.removesuffix("s")
+        return f"{count} {singular if count == 1 else plural}"
+    return f"{count} {singular}{'s' * (count != 1)}"
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'s' * (count != 1)}"
 
 
 class TerminalReporter:
@@ -35,8 +68,11 @@ class TerminalReporter:
         self.config = config
         self.out = out
         self.verbosity = verbosity
-        self.color = out.isatty() if color is None else color
+        self.color = color_wanted(out, color)
         self.progress = out.isatty() and verbosity >= 0
+        self._threshold = Severity.parse(config.settings["fail_on"])
+        #: items collected by target kind ("path" -> 4 files), for the summary line
+        self._collected: dict[str, int] = {}
         self._total = 0
         self._done = 0
         self._last_pct = -1
@@ -44,7 +80,7 @@ class TerminalReporter:
     # -- output helpers -----------------------------------------------------
 
     def style(self, text: str, fg: str | None = None, bold: bool = False) -> str:
-        if not self.color:
+        if not self.color or not (fg or bold):
             return text
         import click
 
@@ -82,7 +118,9 @@ class TerminalReporter:
             return
         self.sep("=", "secretaudit session starts", bold=True)
         checks = self.config.checks
-        enabled = [c.id for c in checks if self.config.is_enabled(c.id)] if checks else []
+        kinds = {target.kind for target in session.targets}  # only what applies: a scan runs no SA2xx
+        enabled = [c.id for c in checks if self.config.is_enabled(c.id) and kinds & set(c.applies_to)] \
+            if checks else []
         self.line(f"secretaudit {__version__}, python {platform.python_version()}, "
                   f"checks: {', '.join(enabled) or 'none'}")
         self.line(f"rootdir: {self.config.stash.get('scan_root', self.config.rootdir)}"
@@ -94,9 +132,9 @@ class TerminalReporter:
     @hookimpl
     def secretaudit_collection_finish(self, session: "Session", target: "Target", count: int) -> None:
         self._total += count
+        self._collected[target.kind] = self._collected.get(target.kind, 0) + count
         if self.verbosity >= 0:
-            noun = _NOUNS.get(target.kind, "item")
-            self.line(f"collected {count} {noun}{'s' if count != 1 else ''} from {target.name}")
+            self.line(f"collected {_noun(target.kind, count, self.config)} from {target.name}")
 
     @hookimpl
     def secretaudit_progress(self, session: "Session", done: int) -> None:
@@ -118,6 +156,8 @@ class TerminalReporter:
         self._clear_progress()
         colour = _COLORS.get(finding.status.value)
         status = finding.status.value.upper()
+        if finding.status is Status.FAILED and finding.severity < self._threshold:
+            colour, status = "yellow", "WARNING"  # below --fail-on: reported, but it does not fail the run
         text = (f"{finding.location} {finding.check_id} [{finding.severity.label}] {finding.message}"
                 + (f" {finding.evidence}" if finding.evidence else ""))
         if finding.status is Status.WAIVED:
@@ -127,6 +167,8 @@ class TerminalReporter:
     @hookimpl(trylast=True)
     def secretaudit_sessionfinish(self, session: "Session", exitstatus: int) -> None:
         self._clear_progress()
+        if self.verbosity >= -1:
+            self.next_steps(session)
         for warning in session.warnings:
             self.line(warning, "WARNING", "yellow")
         for skip in session.skipped:
@@ -145,6 +187,10 @@ class TerminalReporter:
         if session.comparison is not None and self.verbosity >= -1:
             comparison = session.comparison
             self.line(comparison.summary())
+            for change in comparison.worse if self.verbosity >= 0 else ():
+                after = change.after
+                self.line(f"{after.location} {change.before.check_id} -> {after.check_id} [{after.severity.label}] "
+                          f"{after.message}", "WORSE", "red", bold=True)
             for finding in comparison.fixed if self.verbosity >= 0 else ():
                 self.line(f"{finding.location} {finding.check_id} {finding.message}", "FIXED", "green")
         if session.interrupted:
@@ -155,7 +201,10 @@ class TerminalReporter:
         if self.verbosity < 0:
             self.line(summary)
         else:
-            worst = next((s for s in ("failed", "error", "waived") if session.counts()[s]), "passed")
+            counts = session.counts()
+            worst = "failed" if session.failing() else next(
+                (s for s, n in (("error", counts["error"]), ("waived", counts["waived"] + len(session.warned())))
+                 if n), "passed")
             if exitstatus == 5:
                 worst = "skipped"
             elif exitstatus == 1 and worst == "passed":
@@ -164,20 +213,58 @@ class TerminalReporter:
         if exitstatus == 5:
             self.line(_nothing_checked(session))
 
+    def next_steps(self, session: "Session") -> None:
+        """Under failing findings, what to do: rotate, the waiver to paste, or the baseline."""
+        from secretaudit.nextsteps import lines
+
+        advice = lines(session)
+        if advice:
+            self.sep("-", "what next")
+            for text in advice:
+                self.line(text)
+
     def summary(self, session: "Session") -> str:
+        """One line, each number saying what it counts: findings first, then the items checked.
+
+        ``3 findings failed, 1 warning; 4 files, 16 secrets: 18 passed, 1 skipped (1 binary) in 0.19s``
+        """
         counts = session.counts()
-        parts = [f"{counts[k]} {k}" for k in _ORDER if counts[k]]
-        reasons = {}
-        for skip in session.skipped:
-            if not skip.is_error:
-                reasons[skip.reason] = reasons.get(skip.reason, 0) + 1
-        if reasons and "skipped" in _ORDER:
-            detail = ", ".join(f"{n} {r}" for r, n in sorted(reasons.items()))
-            parts = [p + f" ({detail})" if p.endswith(" skipped") else p for p in parts]
+        warned = len(session.warned())
+        error_findings = sum(f.status is Status.ERROR for f in session.findings)
+        found = [(counts["failed"] - warned, "failed"), (warned, "warning"), (counts["waived"], "waived"),
+                 (error_findings, "error")]
+        found = [(n, word) for n, word in found if n]
+        findings = [_plural(n, word) if word in ("warning", "error") else f"{n} {word}" for n, word in found]
+        if found and found[0][1] in ("failed", "waived"):
+            findings[0] = f"{_plural(found[0][0], 'finding')} {found[0][1]}"
+        order = {"path": 0, "history": 1, "backend": 2, "config": 9}  # what was asked for first, the config last
+        checked = ", ".join(_noun(kind, n, self.config)
+                            for kind, n in sorted(self._collected.items(), key=lambda kv: order.get(kv[0], 5)))
+        if not checked:  # a merged report: its items were collected by other runs
+            total = session.files_scanned + len(session.skipped)
+            checked = _plural(total, "item") if total else ""
+        outcome = [f"{counts['passed']} passed"] if checked else []
+        errors = [s for s in session.skipped if s.is_error]
+        if errors:
+            outcome.append(f"{_plural(len(errors), 'error')} ({_by_reason(errors)})")
+        skipped = [s for s in session.skipped if not s.is_error]
+        if skipped:
+            outcome.append(f"{len(skipped)} skipped ({_by_reason(skipped)})")
+        text = "; ".join(part for part in (", ".join(findings),
+                                           f"{checked}: {', '.join(outcome)}" if checked else ", ".join(outcome))
+                         if part)
         unwritten = len(session.config.stash.get("reports_failed", []))
         if unwritten:
-            parts.append(f"{unwritten} report{'s' if unwritten != 1 else ''} not written")
-        return f"{', '.join(parts) or 'no files scanned'} in {session.duration:.2f}s"
+            text += f"; {unwritten} report{'s' if unwritten != 1 else ''} not written"
+        return f"{text or 'nothing checked'} in {session.duration:.2f}s"
+
+
+def _by_reason(skips: "list[Skip]") -> str:
+    """``1 binary, 2 too large``: skipped files counted by reason."""
+    reasons: dict[str, int] = {}
+    for skip in skips:
+        reasons[skip.reason] = reasons.get(skip.reason, 0) + 1
+    return ", ".join(f"{n} {reason}" for reason, n in sorted(reasons.items()))
 
 
 def _nothing_checked(session: "Session") -> str:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from datetime import datetime
+    from pathlib import Path
 
     from secretaudit.model import Finding, Waiver
 
@@ -123,3 +124,78 @@ class ConfigWaivers:
                 return None, f"waiver expired on {until_text}: {entry['reason']}"
             return Waiver(entry["reason"], source="config", by=entry.get("by"), until=until_text), None
         return None, None
+
+
+# -- gitleaks' .gitleaksignore -------------------------------------------------------------
+
+_COMMIT = re.compile(r"[0-9a-f]{7,40}")
+
+
+class GitleaksIgnore:
+    """gitleaks' ``.gitleaksignore``: fingerprints of accepted findings, one a line.
+
+    ``file:rule-id:line`` accepts the finding of that rule at that line of
+    that file (in the working tree or in history); ``commit:file:rule-id:line``
+    only the one a history scan reports for that commit.  ``#`` starts a
+    comment.  Rule ids are SA101's rule ids, which for rules read from a
+    gitleaks config are the gitleaks ids (lowercased, other characters as
+    ``-``): ``app/.env:github-pat:3`` waives SA101 ``github-pat`` at
+    ``app/.env:3``.  A line that is not a fingerprint is skipped and
+    counted in :attr:`bad_lines` (the session warns once).
+    """
+
+    FILENAME = ".gitleaksignore"
+
+    def __init__(self, text: str, source: str) -> None:
+        self.source = source
+        self.entries: dict[tuple[str, str, int], set[str | None]] = {}
+        self.bad_lines: list[int] = []
+        for number, raw in enumerate(text.splitlines(), 1):
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            head, _, rest = line.rpartition(":")
+            head, _, rule = head.rpartition(":")
+            if not head or not rule or not rest.isdigit():
+                self.bad_lines.append(number)
+                continue
+            commit: str | None = None
+            first, sep, path = head.partition(":")
+            if sep and _COMMIT.fullmatch(first.lower()):
+                commit, head = first.lower(), path
+            key = (head.removeprefix("./"), _slug(rule), int(rest))
+            self.entries.setdefault(key, set()).add(commit)
+
+    @classmethod
+    def read(cls, root: "Path") -> "GitleaksIgnore | None":
+        """The ``.gitleaksignore`` at ``root``, or None (an unreadable one is a usage error)."""
+        from secretaudit.errors import UsageError
+
+        path = root / cls.FILENAME
+        if not path.is_file():
+            return None
+        try:
+            return cls(path.read_text(encoding="utf-8"), str(path))
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or exc.__class__.__name__
+            raise UsageError(f"{path}: cannot read it ({reason}); fix or remove it") from None
+
+    def match(self, finding: "Finding", as_of: "datetime | None" = None) -> "tuple[Waiver | None, None]":
+        """(waiver, None) when a fingerprint accepts ``finding``, else (None, None)."""
+        from secretaudit.model import Waiver
+
+        location = finding.location
+        rule = getattr(finding, "rule", "")
+        if not (location.path and location.line and rule):
+            return None, None
+        commits = self.entries.get((location.path, rule, location.line))
+        if commits is None:
+            return None, None
+        if None in commits or (location.commit and any(location.commit.startswith(c) for c in commits if c)):
+            return Waiver(".gitleaksignore", source="gitleaksignore"), None
+        return None, None
+
+
+def _slug(rule_id: str) -> str:
+    """A gitleaks rule id as SA101 spells it (the translation of ``.gitleaks.toml`` rules does the same)."""
+    return re.sub(r"[^a-z0-9]+", "-", rule_id.lower()).strip("-")

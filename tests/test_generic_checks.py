@@ -650,3 +650,25 @@ def test_waiver_comments_and_our_own_variables_are_not_secrets(tmp_path: Path, n
     (tmp_path / name).write_text(text)
     proc, report = run_json("scan", "--no-cache", str(tmp_path / name), cwd=tmp_path)
     assert report["findings"] == [] and proc.returncode == 0, report["findings"]
+
+
+def test_a_private_key_written_as_string_literals_is_one_finding(tmp_path: Path) -> None:
+    """Each quoted line of a PEM body is high-entropy base64; the key is one credential, reported once (SA101)."""
+    import base64
+    import secrets as _secrets
+
+    body = base64.b64encode(b"\x30\x82\x04\xa4\x02\x01\x00\x02\x82\x01\x01" + _secrets.token_bytes(900)).decode()
+    lines = ['"-----BEGIN RSA PRIVATE KEY-----\\n"'] + [f'"{body[i:i + 64]}\\n"' for i in range(0, len(body), 64)]
+    lines.append('"-----END RSA PRIVATE KEY-----\\n"')
+    (tmp_path / "settings.py").write_text("SAML_KEY = (\n    " + "\n    ".join(lines) + "\n)\n")
+    proc, report = run_json("scan", "--no-cache", str(tmp_path / "settings.py"), cwd=tmp_path)
+    assert [(f["check_id"], f["location"]["line"]) for f in report["findings"]] == [("SA101", 2)], report["findings"]
+
+
+def test_private_key_block_search_is_linear() -> None:
+    import time
+
+    for text in ("-----BEGIN RSA PRIVATE KEY-----\n" * 40_000, "-----BEGIN " * 100_000, "-----END " * 100_000):
+        started = time.process_time()
+        generic._private_key_blocks(text)
+        assert time.process_time() - started < 2.0

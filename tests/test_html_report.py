@@ -69,7 +69,8 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     assert proc.returncode == 1, proc.stderr
     return {"path": out / "report.html", "html": (out / "report.html").read_text(encoding="utf-8"),
             "json": json.loads((out / "report.json").read_text(encoding="utf-8")),
-            "secrets": [key_id, token], "targets": [str(CORPUS), str(waived), str(hostile)]}
+            "secrets": [key_id, token],  # targets as reports name them: relative to the scan root, this repository
+            "targets": [os.path.relpath(os.path.realpath(p), os.path.realpath(ROOT)) for p in (CORPUS, waived, hostile)]}
 
 
 class _Collector(HTMLParser):

@@ -12,6 +12,8 @@ redacted evidence either, may reach the payload; the webhook URL's path
 from __future__ import annotations
 
 import json
+import os
+import re
 import random
 import threading
 import time
@@ -157,7 +159,7 @@ def test_window_follows_policy_and_compare_limits_to_new_failures(project: dict[
         proc = _audit(project, "--compare", str(previous), "--notify", rec.url)
     assert proc.returncode == 1
     facts = _facts(rec)
-    assert facts["compared_to"] == str(previous)
+    assert facts["compared_to"].endswith("previous.json") and not os.path.isabs(facts["compared_to"])
     assert [(f["check_id"], f["where"]) for f in facts["new_failures"]] == [
         ("SA204", "generic:inventory:new-problem")]
     assert facts["expiry_window_days"] == 12
@@ -253,3 +255,35 @@ def test_bad_notify_url_is_a_usage_error(project: dict[str, Any], url: str) -> N
     assert proc.returncode == 4
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: --notify needs an http(s) webhook URL")
+
+
+def test_a_secret_that_went_from_expiring_to_expired_is_worse_not_fixed(project: dict[str, Any]) -> None:
+    """--compare pairs findings by subject: SA202 -> SA201 on one secret is "worse" in the terminal, JSON and Slack."""
+    previous, now = project["dir"] / "previous.json", project["dir"] / "now.json"
+    assert _audit(project, "--report", f"json:{previous}").returncode == 1
+    with receiver() as rec:
+        proc = run_cli("audit", "--config", str(project["config"]), "--as-of", "2026-12-05", "--no-color",
+                       "--compare", str(previous), "--report", f"json:{now}", "--notify", rec.url)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+
+    # the terminal: a WORSE line, and soon-token is not among the FIXED
+    assert "WORSE generic:inventory:soon-token SA202 -> SA201 [critical]" in proc.stdout, proc.stdout
+    assert not [line for line in proc.stdout.splitlines() if line.startswith("FIXED") and "soon-token" in line]
+    assert re.search(r"^since \S+: \d+ new, 1 worse, 0 fixed, \d+ unchanged$", proc.stdout, re.M), proc.stdout
+
+    # the JSON report: a worse entry, in neither "fixed" nor "new"
+    comparison = json.loads(now.read_text())["comparison"]
+    (change,) = comparison["worse"]
+    assert change["before"]["check_id"] == "SA202"
+    assert change["before"]["location"] == {"backend": "generic:inventory", "name": "soon-token"}
+    after = next(f for f in json.loads(now.read_text())["findings"] if f["fingerprint"] == change["after"])
+    assert after["check_id"] == "SA201" and after["location"]["name"] == "soon-token"
+    assert comparison["fixed"] == [] and change["after"] not in comparison["new"]
+
+    # Slack: the worse entry, with what it was
+    facts = _facts(rec)
+    assert facts["worse"] == [{"check_id": "SA201", "was": "SA202", "severity": "critical",
+                               "where": "generic:inventory:soon-token", "title": "Secret expired"}]
+    assert ("SA201", "generic:inventory:soon-token") not in {(f["check_id"], f["where"]) for f in facts["new_failures"]}
+    text = json.dumps(rec.posts[0]["json"])
+    assert "Worse since" in text and "1 worse" in rec.posts[0]["json"]["text"]

@@ -221,6 +221,30 @@ def test_commit_with_github_token_is_blocked(ws: Workspace) -> None:
     assert token not in out and token[4:] not in out, "the raw token leaked into the hook output"
 
 
+def test_blocked_commit_says_what_next_and_the_waiver_it_shows_unblocks_it(ws: Workspace) -> None:
+    """The hook's advice is exact: the waiver it prints, pasted on the line with a reason, lets the commit through."""
+    token = fake_github_classic_token(random.Random())
+    ws.write("scripts/release.sh", f"#!/bin/sh\nset -eu\nexport GITHUB_TOKEN={token}\ngh release create \"$1\"\n")
+    ws.git("add", "scripts/release.sh")
+
+    blocked = ws.git("commit", "-m", "release script", check=False)
+
+    assert blocked.returncode != 0 and ws.commits() == ["add pre-commit config"]
+    out = _output(blocked)
+    advice = out[out.index("what next"):]
+    assert "rotate" in advice and "secretaudit baseline update" in advice, out
+    waiver = "# secretaudit: ignore[SA101] <reason>"
+    assert f"scripts/release.sh:3  {waiver}" in advice, out
+
+    lines = (ws.path / "scripts/release.sh").read_text().splitlines()
+    lines[2] += " " + waiver.replace("<reason>", "throwaway token of the test org")
+    ws.write("scripts/release.sh", "\n".join(lines) + "\n")
+    ws.git("add", "scripts/release.sh")
+    proc = ws.git("commit", "-m", "release script", check=False)
+    assert proc.returncode == 0, _output(proc)
+    assert ws.commits()[0] == "release script"
+
+
 def test_removing_the_secret_unblocks_the_commit(ws: Workspace, creds: tuple[str, str]) -> None:
     key_id, secret = creds
     ws.write("settings.py", _leaky_settings(key_id, secret))

@@ -69,7 +69,7 @@ def test_terminal_lines_read_like_pytest(corpus_scan: tuple) -> None:
     expected = (f"{first['location']['path']}:{first['location']['line']} {first['check_id']} "
                 f"[{first['severity']}] {first['message']} {first['evidence']}")
     assert expected in proc.stderr
-    assert f"{len(failed)} failed" in proc.stderr.splitlines()[-1]
+    assert f"{len(failed)} findings failed" in proc.stderr.splitlines()[-1]
 
 
 def test_json_report_shape(corpus_scan: tuple) -> None:

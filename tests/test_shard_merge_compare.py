@@ -62,7 +62,7 @@ def test_compare_shows_new_fixed_and_unchanged(tmp_path: Path, rng) -> None:
     assert [by_fp[fp] for fp in comparison["new"]] == ["c.py"]
     assert [by_fp[fp] for fp in comparison["unchanged"]] == ["a.py"]
     assert [f["location"]["path"] for f in comparison["fixed"]] == ["b.py"]
-    assert f"since {previous}: 1 new, 1 fixed, 1 unchanged" in proc.stderr
+    assert "since ../previous.json: 1 new, 1 fixed, 1 unchanged" in proc.stderr  # relative to the scan root, app
     assert 'data-changes="1/1/1"' in html.read_text()
     assert not any(k in proc.stdout + proc.stderr + html.read_text() for k in keys)
 
@@ -72,3 +72,18 @@ def test_compare_with_a_broken_previous_report_is_a_usage_error(tmp_path: Path) 
     (tmp_path / "a.py").write_text("x = 1\n")
     proc = run_cli("scan", "--compare", str(tmp_path / "prev.json"), str(tmp_path))
     assert proc.returncode == 4 and "not valid JSON" in proc.stderr
+
+
+def test_compare_keeps_another_secret_on_the_same_line_new_and_fixed(tmp_path: Path, rng) -> None:
+    """Pairing by subject is for a worse verdict of another check, never to hide a new key where an old one was."""
+    app = tmp_path / "app"
+    app.mkdir()
+    old_key, new_key = fake_aws_key_id(rng), fake_aws_key_id(rng)
+    (app / "a.py").write_text(f'A = "{old_key}"\n')
+    previous = tmp_path / "previous.json"
+    run_cli("scan", "--no-cache", "-q", "--report", f"json:{previous}", str(app))
+    (app / "a.py").write_text(f'A = "{new_key}"\n')
+    proc, report = run_json("scan", "--no-cache", "--compare", str(previous), str(app))
+    comparison = report["comparison"]
+    assert len(comparison["new"]) == 1 and len(comparison["fixed"]) == 1 and comparison["worse"] == []
+    assert "WORSE" not in proc.stderr and ": 1 new, 1 fixed, 0 unchanged" in proc.stderr

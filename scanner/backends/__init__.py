@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from secretaudit.controls import NIST_IA_5
-from secretaudit.declared import backend_key, declaration, relative
+from secretaudit.declared import backend_key, declaration
 from secretaudit.errors import ConfigError
 from secretaudit.hookspec import hookimpl
 from secretaudit.model import (CheckSpec, Finding, Issue, Location, Severity, SecretRecord, Status, Target,
@@ -278,22 +278,22 @@ def secretaudit_collect_targets(config: "Config") -> list[Target] | None:
     if not config.stash.get("audit_backends"):
         return None
     from secretaudit.shard import in_shard
+    from secretaudit.shownpaths import shown_path
 
     shard = config.stash.get("shard")
-    targets = [Target(kind="config", name=config.source, path=config.source)] \
-        if config.source and in_shard(config.source, shard) else []
+    shown = shown_path(config.source, config) if config.source else ""  # relative: reports hold no machine paths
+    targets = [Target(kind="config", name=shown, path=config.source)] \
+        if config.source and in_shard(shown, shard) else []
     return targets + [Target(kind="backend", name=backend.label, path=str(index))
                       for index, backend in enumerate(config.stash["backends"]) if in_shard(backend.label, shard)]
 
 
 def config_findings(config: "Config", target: str) -> list[Finding]:
-    """SA5xx findings on the config file itself."""
-    source = config.source
-    assert source is not None
-    path = relative(config, source)  # relative to the repository, as file findings are
+    """SA5xx findings on the config file itself, located at ``target``: its path relative to the scan root."""
+    assert config.source is not None
     return issue_findings(config.hook.secretaudit_check_config(config=config), config, target,
-                          lambda issue: Location(path=path, line=issue.line),
-                          lambda issue: (source, issue.key))
+                          lambda issue: Location(path=target, line=issue.line),
+                          lambda issue: (target, issue.key))
 
 
 @hookimpl

@@ -205,21 +205,24 @@ class InventoryBackend(Backend):
         self.path = (base / os.path.expanduser(file.strip())).resolve()
         #: each listed secret's line in the file, by name (filled when the file is read)
         self.lines: dict[str, int] = {}
+        #: how messages name the file: as the config writes it (relative to the config), since they reach
+        #: reports, which never hold the machine's absolute paths
+        self.shown = file.strip()
 
     def _read(self) -> str:
         self.api_calls += 1
         try:
             return self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise BackendError(f"inventory file {self.path} not found; create it or fix 'file' in the config",
+            raise BackendError(f"inventory file {self.shown} not found; create it or fix 'file' in the config",
                                reason="unreachable") from None
         except (OSError, UnicodeDecodeError) as exc:
             why = getattr(exc, "strerror", None) or exc.__class__.__name__
-            raise BackendError(f"cannot read inventory file {self.path} ({why}); check the path and permissions",
+            raise BackendError(f"cannot read inventory file {self.shown} ({why}); check the path and permissions",
                                reason="unreachable") from None
 
     def _parse(self, text: str) -> list[Any]:
-        where = str(self.path)
+        where = self.shown
         if self.path.suffix.lower() == ".json":
             try:
                 data = json.loads(text)
@@ -285,7 +288,7 @@ class InventoryBackend(Backend):
         yield from inventory.records
         if inventory.problems:
             count = len(inventory.problems)
-            raise BackendError(f"{self.path}: {count} invalid inventory entr{'y' if count == 1 else 'ies'} "
+            raise BackendError(f"{self.shown}: {count} invalid inventory entr{'y' if count == 1 else 'ies'} "
                                f"not audited: " + "; ".join(inventory.problems) + "; fix and rerun",
                                reason="config")
 

@@ -390,4 +390,4 @@ def test_output_and_exit_do_not_depend_on_the_interpreters_atexit_callbacks(tmp_
                               env=env, capture_output=True, text=True, cwd=tmp_path)
         runs.append((proc.returncode, re.sub(r" in [\d.]+s ", " in Xs ", proc.stdout), proc.stderr))
     assert runs[0] == runs[1]
-    assert runs[0][0] == 1 and "1 failed, 1 passed" in runs[0][1]
+    assert runs[0][0] == 1 and "1 finding failed; 2 files: 1 passed" in runs[0][1]
