@@ -276,16 +276,9 @@ class SecretClient:
 
     def split_name(self, name: str) -> "tuple[list[Backend], str]":
         """``BACKEND:NAME`` (``vault:prod:x``, ``prod:x`` or ``vault:x``) to candidate backends and NAME."""
-        candidates: list[tuple[int, Backend, str]] = []
-        for backend in self.backends:
-            for prefix in (backend.label, backend.name, backend.type):
-                if name.startswith(prefix + ":") and len(name) > len(prefix) + 1:
-                    candidates.append((len(prefix), backend, name[len(prefix) + 1:]))
-        if candidates:
-            longest = max(length for length, _, _ in candidates)
-            chosen = [(b, rest) for length, b, rest in candidates if length == longest]
-            return [b for b, _ in chosen], chosen[0][1]
-        return list(self.backends), name
+        from secretaudit.backends import split_name
+
+        return split_name(self.backends, name)
 
     def resolve(self, name: str) -> "tuple[Backend, SecretRecord]":
         """The backend and record of ``name``; raises :class:`SecretError` (not-found, ambiguous, backend)."""
