@@ -397,6 +397,11 @@ class VaultBackend(Backend):
             ("explicit_max_ttl", int(data.get("explicit_max_ttl") or 0)), ("orphan", bool(data.get("orphan"))),
             ("num_uses", int(data.get("num_uses") or 0)), ("token_type", str(data.get("type") or "")),
         ]
+        # A token's life is its rotation period: renewed every period (or creation TTL), or replaced when
+        # it ends.  SA202 warns from the last third of it, not 30 days ahead of a 30-day token's end.
+        period = int(data.get("period") or 0) or int(data.get("creation_ttl") or 0)
+        if period and expires is not None:
+            extra.append(("rotation_period", period))
         return SecretRecord(
             backend=self.label, name=f"token:{display}", path=str(data.get("path") or "auth/token"),
             kind="vault-token", created=created, last_rotated=created, expires=expires, rotation_enabled=None,
