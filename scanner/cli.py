@@ -760,6 +760,10 @@ def _run_command(argv: list[str] | None) -> None:
     except click.ClickException as exc:
         import io
 
+        hint = _trail_spelling(exc)
+        if hint is not None:
+            echo(f"error: {hint}", err=True)
+            sys.exit(ExitCode.USAGE_ERROR)
         shown = io.StringIO()  # click quotes the bad argument: it goes through the sanitiser like any text
         exc.show(file=shown)
         for line in shown.getvalue().splitlines():
@@ -777,6 +781,25 @@ def _run_command(argv: list[str] | None) -> None:
         click.echo(scrub(traceback.format_exc()).rstrip("\n"), err=True)  # no URL password or token in it
         sys.exit(ExitCode.INTERNAL_ERROR)
     sys.exit(0)
+
+
+def _trail_spelling(exc: click.ClickException) -> str | None:
+    """A one-line pointer to ``trail --since`` for the seed's ``--last-24-hours``; None for other errors.
+
+    The standard's seed asked the audit for recent accesses that way; the
+    accesses are the trail's (the audit judges secrets as of --as-of).
+    """
+    import re
+
+    if not isinstance(exc, click.NoSuchOption):
+        return None
+    match = re.fullmatch(r"--last-([0-9]{1,5})-(minute|hour|day|week)s?", exc.option_name or "")
+    if match is None:
+        return None
+    count, unit = match.groups()
+    command = exc.ctx.command.name if exc.ctx is not None and exc.ctx.command is not None else "secretaudit"
+    return (f"{command} has no {match.group(0)}: who read or rotated what in the last {count} {unit}"
+            f"{'' if count == '1' else 's'} is 'secretaudit trail --since {count}{unit[0]}'")
 
 
 def run() -> None:
