@@ -178,9 +178,17 @@ class Policy:
     rotation_days: dict[str, int]
     expiry_warning_days: int
     unused_days: int
+    #: the kinds (and ``default``) the configuration's ``policy.rotation_days`` names itself
+    configured: frozenset[str] = frozenset()
 
     def rotation_limit(self, kind: str) -> int:
         return self.rotation_days.get(kind, self.rotation_days["default"])
+
+    def rotation_source(self, kind: str) -> str:
+        """Where :meth:`rotation_limit` comes from, in the words ``list`` shows."""
+        if kind not in self.rotation_days:
+            return "policy default"
+        return f"policy for {kind}" if kind in self.configured else f"policy default for {kind}"
 
 
 def _days(value: Any, source: str, key: str, allow_zero: bool = False) -> int:
@@ -205,14 +213,16 @@ def parse_policy(policy: Any, source: str = "config") -> Policy:
         raise ConfigError(source, "policy.rotation_days",
                           "expected a mapping of kind to days, e.g. {github-token: 30, default: 90}")
     allowed = (*KINDS, "default")
+    configured = set()
     for kind, days in given.items():
         normalized = str(kind).strip().lower().replace("_", "-")
         if normalized not in allowed:
             raise ConfigError(source, f"policy.rotation_days.{kind}",
                               f"unknown kind (allowed: {', '.join(allowed)})")
         rotation[normalized] = _days(days, source, f"policy.rotation_days.{kind}")
+        configured.add(normalized)
     return Policy(
-        rotation_days=rotation,
+        rotation_days=rotation, configured=frozenset(configured),
         expiry_warning_days=_days(policy.get("expiry_warning_days", DEFAULT_EXPIRY_WARNING_DAYS), source,
                                   "policy.expiry_warning_days", allow_zero=True),
         unused_days=_days(policy.get("unused_days", DEFAULT_UNUSED_DAYS), source, "policy.unused_days"),
@@ -384,6 +394,21 @@ RULES: tuple[Callable[[SecretRecord, datetime, Policy], Issue | None], ...] = (
 )
 
 
+def rotation_period(record: SecretRecord, policy: Policy) -> tuple[int, str]:
+    """The period SA203/SA205 hold ``record`` to, and its source: its own schedule when shorter, else the policy's.
+
+    The policy decides (a longer schedule in the metadata does not excuse
+    the secret, see SA203), so a longer own period is named in the source.
+    """
+    limit, source = policy.rotation_limit(record.kind), policy.rotation_source(record.kind)
+    own = record.rotation_days
+    if own and own <= limit:
+        return own, "metadata"
+    if own:
+        return limit, f"{source}; metadata says {own}d"
+    return limit, source
+
+
 def judge(record: SecretRecord, as_of: datetime, policy: Policy) -> list[Issue]:
     """Every failed lifecycle rule for one record, as of ``as_of``."""
     as_of = _utc(as_of)  # type: ignore[assignment]
@@ -408,3 +433,8 @@ def secretaudit_configure(config: "Config") -> None:
 @hookimpl
 def secretaudit_check_record(record: SecretRecord, config: "Config") -> list[Issue]:
     return judge(record, config.as_of, get_policy(config))
+
+
+@hookimpl
+def secretaudit_rotation_period(record: SecretRecord, config: "Config") -> tuple[int, str]:
+    return rotation_period(record, get_policy(config))

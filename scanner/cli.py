@@ -503,13 +503,16 @@ def list_secrets(fmt: str, config_path: str | None, plugins: tuple[str, ...], as
     for backend in config.stash["backends"]:
         try:
             for record in backend.records():
+                # the period the audit holds it to (SA203), not only the backend's own schedule
+                days, source = config.hook.secretaudit_rotation_period(record=record, config=config) or (
+                    record.rotation_days, "metadata" if record.rotation_days else None)
                 rows.append({
                     "backend": record.backend, "name": record.name, "path": record.path, "kind": record.kind,
                     "owner": record.owner, "age_days": _age_days(record, config.as_of),
                     "created": _iso(record.created), "last_rotated": _iso(record.last_rotated),
                     "expires": _iso(record.expires), "rotation_enabled": record.rotation_enabled,
-                    "rotation_days": record.rotation_days, "next_rotation": _iso(record.next_rotation),
-                    "last_accessed": _iso(record.last_accessed)})
+                    "rotation_days": days, "rotation_source": source, "backend_rotation_days": record.rotation_days,
+                    "next_rotation": _iso(record.next_rotation), "last_accessed": _iso(record.last_accessed)})
         except BackendError as exc:
             failed = True
             echo(f"error: {exc}", err=True)
@@ -521,15 +524,20 @@ def list_secrets(fmt: str, config_path: str | None, plugins: tuple[str, ...], as
         table = [header] + [(r["backend"], r["name"], r["kind"],
                              "-" if r["age_days"] is None else f"{r['age_days']}d",
                              (r["expires"] or "-")[:10],
-                             "off" if r["rotation_enabled"] is False else
-                             f"every {r['rotation_days']}d" if r["rotation_days"] else "on" if r["rotation_enabled"]
-                             else "unknown", r["owner"] or "-") for r in rows]
+                             _rotation_cell(r), r["owner"] or "-") for r in rows]
         table = [tuple(visible(cell) for cell in row) for row in table]  # escapes widen a cell: measure them
         widths = [max(len(row[i]) for row in table) for i in range(len(header))]
         for row in table:
             echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
         echo(f"{len(rows)} secrets in {len(config.stash['backends'])} backends", err=True)
     raise SystemExit(ExitCode.FINDINGS if failed else ExitCode.OK)
+
+
+def _rotation_cell(row: dict[str, Any]) -> str:
+    """``90d (policy default for aws-access-key)``, ``30d (metadata)``; ``off`` only where no period applies."""
+    if row["rotation_days"]:
+        return f"{row['rotation_days']}d ({row['rotation_source']})"
+    return "off" if row["rotation_enabled"] is False else "on" if row["rotation_enabled"] else "unknown"
 
 
 def _iso(moment: Any) -> str | None:
