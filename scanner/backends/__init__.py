@@ -319,13 +319,17 @@ def secretaudit_run_target(session: "Session", target: Target) -> bool | None:
     backend: Backend = config.stash["backends"][int(target.path)]
     records: list[SecretRecord] = []
     started = time.monotonic()
+    from secretaudit.listprogress import listing_progress
+
     try:
-        for record in backend.records():
-            records.append(record)
-            findings = record_findings(record, config, target.name)
-            session.count_scanned(0, failed=any(f.status is Status.FAILED for f in findings))
-            for finding in findings:
-                session.add_finding(finding)
+        with listing_progress(config, backend.label) as progress:
+            for record in backend.records():
+                records.append(record)
+                findings = record_findings(record, config, target.name)
+                session.count_scanned(0, failed=any(f.status is Status.FAILED for f in findings))
+                for finding in findings:
+                    session.add_finding(finding)
+                progress.tick(len(records))
     except BackendError as exc:
         session.add_finding(backend_error(backend.label, str(exc), target.name, len(records), config))
     config.stash.setdefault("backend_stats", {})[backend.label] = {
