@@ -26,6 +26,19 @@ from its source, ``dist/audit-*.mjs``):
   references to the source's default alias (``secrets.defaults.<source>``,
   else ``default``), which OpenClaw resolves without a declaration.  A
   provider declared with another source is reported too.
+* **references that do not resolve** (OpenClaw's ``REF_UNRESOLVED``), in the
+  config OpenClaw loads (``openclaw.json`` in a state directory, or the file
+  ``OPENCLAW_CONFIG_PATH`` names; not backups): an ``env`` reference whose
+  variable is unset or empty in the scanning process's environment, the
+  ``.env`` next to the config and the config's ``env.vars`` (in OpenClaw's
+  order), or that an env provider's ``allowlist`` refuses; a ``file``
+  reference whose file is missing, not a regular file, readable or writable
+  by others, not the user's, larger than its ``maxBytes``, not a JSON object,
+  or whose JSON pointer (or singleValue ``value``) does not give a non-empty
+  string.  ``~`` in a provider path is the home that holds the state
+  directory.  ``exec`` and ``store`` references are not resolved (OpenClaw
+  runs exec providers only with ``--allow-exec``).  The verdict depends on
+  more than the file, so such a file is never answered from the scan cache.
 * **auth profiles**, ``agents/<id>/agent/auth-profiles.json`` and its
   archives (``auth-profiles.json.migrated-*``,
   ``auth-profiles.json.sqlite-import.*.bak``): ``api_key`` profiles' ``key``
@@ -48,7 +61,8 @@ Errors.  ``secretaudit_scan_file`` can only return detections, and every
 detection becomes a *failed* result: the engine has no way for a file check
 to return an ``error`` result (errors come from files that cannot be read).
 A reference to a missing provider is therefore reported as a failed SA106
-result with the rule ``missing-provider`` and a message starting
+result with the rule ``missing-provider`` (one that does not resolve: the
+rule ``unresolved-ref``) and a message starting
 ``config error:`` that names the provider.  It fails the run like an error
 would (exit 1) and cannot be mistaken for a plaintext finding; making it a
 true ``error`` status needs an engine change (an error flag on detections).
@@ -93,7 +107,8 @@ SPEC = CheckSpec(
         "workflow or a compose file holds a literal credential where a secret reference belongs. "
         "Anything that can read the file (the agent itself, backups, CI logs) can read the key. "
         "A SecretRef naming a provider that secrets.providers does not declare is reported as a "
-        "config error (rule missing-provider)."
+        "config error (rule missing-provider), and so is one in the live config that does not resolve: "
+        "an unset environment variable, a missing file or JSON pointer (rule unresolved-ref)."
     ),
     remediation=(
         "Rotate the credential, then replace the literal with a reference: in openclaw.json a "
@@ -520,8 +535,13 @@ def _plaintext(offset: int, path: str, secret: str, rule: str, where: str) -> Hi
                f"Plaintext credential at {path} in {where} (use a secret reference)")
 
 
-def _config_hits(root: Node) -> list[Hit]:
-    """Plaintext at credential paths and references to undeclared providers in openclaw.json."""
+def _config_hits(root: Node, item: FileItem | None = None) -> list[Hit]:
+    """Plaintext at credential paths and references to undeclared providers in openclaw.json.
+
+    With ``item`` (the live config), references at credential paths that do
+    not resolve as well (:class:`_Resolver`); the item is then marked
+    volatile, since that verdict depends on the environment and other files.
+    """
     if not isinstance(root.value, dict):
         return []
     secrets = plain(_get(root, "secrets") or Node({}, 0))
@@ -529,6 +549,16 @@ def _config_hits(root: Node) -> list[Hit]:
     providers = secrets.get("providers") if isinstance(secrets.get("providers"), dict) else {}
     defaults = secrets.get("defaults") if isinstance(secrets.get("defaults"), dict) else {}
     hits: list[Hit] = []
+    resolver = _Resolver(item, root, providers, defaults) if item is not None else None
+
+    def unresolved(node: Node, path: str, ref: Ref, target: str) -> None:
+        if resolver is None:
+            return
+        problem = resolver.problem(ref, target)
+        if problem:
+            shown = f"{ref.source}:{ref.provider}:{ref.id}"
+            hits.append(Hit(node.offset, path, shown, "unresolved-ref",
+                            f"config error: {shown} does not resolve here: {problem} (reference at {path})"))
 
     def walk(node: Node, path: str, targets: dict[str, Any] | None) -> None:
         value = node.value
@@ -541,6 +571,8 @@ def _config_hits(root: Node) -> list[Hit]:
                 if problem:
                     hits.append(Hit(node.offset, path, f"{ref.source}:{ref.provider}:{ref.id}", "missing-provider",
                                     f"config error: {problem} (reference at {path})"))
+                elif target is not None:
+                    unresolved(node, path, ref, target)
                 return
             if target is not None and isinstance(value.get("private_key"), Node) \
                     and isinstance(value["private_key"].value, str) and is_literal_credential(value["private_key"].value):
@@ -562,6 +594,8 @@ def _config_hits(root: Node) -> list[Hit]:
                 if problem:
                     hits.append(Hit(node.offset, path, f"{ref.source}:{ref.provider}:{ref.id}", "missing-provider",
                                     f"config error: {problem} (reference at {path})"))
+                else:
+                    unresolved(node, path, ref, target)
                 return
             if target == "models/providers/*/apiKey" and is_api_key_marker(value):
                 return
@@ -572,7 +606,181 @@ def _config_hits(root: Node) -> list[Hit]:
                 hits.append(_plaintext(node.offset, path, value, "openclaw-config", "the OpenClaw config"))
 
     walk(root, "", _TARGETS)
+    if resolver is not None and resolver.judged:
+        item.volatile = True  # type: ignore[union-attr]  # never answered from the scan cache
     return hits
+
+
+#: OpenClaw's default ``maxBytes`` of a file secret provider.
+FILE_PROVIDER_MAX_BYTES = 1 << 20
+#: The most SA106 reads of a provider file, whatever its ``maxBytes`` says (larger: not judged).
+READ_AT_MOST = 16 << 20
+
+
+class _Resolver:
+    """Whether the live config's ``env`` and ``file`` references resolve, as OpenClaw's resolver decides.
+
+    Never holds a value longer than one file's check, never puts one in a
+    message: the answers are names, paths, JSON pointers and causes.
+    """
+
+    def __init__(self, item: FileItem, root: Node, providers: dict[str, Any], defaults: dict[str, Any]) -> None:
+        self.providers = providers
+        self.defaults = defaults
+        self.directory = os.path.dirname(os.path.abspath(item.path))
+        in_state_dir = os.path.basename(self.directory) in _STATE_DIRS
+        #: what ``~`` is for this config: the home whose state directory holds it, else the user's
+        self.home = os.path.dirname(self.directory) if in_state_dir else os.path.expanduser("~")
+        env_vars = plain(_get(root, "env", "vars") or Node({}, 0))
+        self.config_vars = {k for k, v in env_vars.items() if isinstance(v, str) and v.strip()} \
+            if isinstance(env_vars, dict) else set()
+        self._dotenv: dict[str, bool] | None = None
+        self._payloads: dict[str, Any] = {}
+        #: whether any reference was judged (the verdict then depends on more than the file)
+        self.judged = False
+
+    def problem(self, ref: Ref, target: str) -> str | None:
+        """Why ``ref`` does not resolve, or None (resolves, or cannot be judged here: exec, store)."""
+        if ref.source == "env":
+            self.judged = True
+            return self._env_problem(ref)
+        if ref.source == "file":
+            self.judged = True
+            return self._file_problem(ref, target)
+        return None
+
+    # -- env
+
+    def _dotenv_names(self) -> dict[str, bool]:
+        """The .env next to the config: name -> whether its value is non-empty."""
+        if self._dotenv is None:
+            self._dotenv = {}
+            try:
+                with open(os.path.join(self.directory, ".env"), encoding="utf-8", errors="replace") as handle:
+                    text = handle.read(FILE_PROVIDER_MAX_BYTES)
+            except OSError:
+                return self._dotenv
+            for match in _ENV_LINE.finditer(text):
+                self._dotenv.setdefault(match.group("key"), bool(_env_value(match.group("value"))[0].strip()))
+        return self._dotenv
+
+    def _env_problem(self, ref: Ref) -> str | None:
+        declared = self.providers.get(ref.provider)
+        allowlist = declared.get("allowlist") if isinstance(declared, dict) and declared.get("source") == "env" \
+            else None
+        if isinstance(allowlist, list) and ref.id not in allowlist:
+            return f"environment variable {ref.id} is not allowlisted in secrets.providers.{ref.provider}.allowlist"
+        # OpenClaw's order: the process environment; a .env fills only names it lacks; env.vars fills empty ones
+        value = os.environ.get(ref.id)
+        present = value is not None
+        if present:
+            ok = bool(value.strip())  # type: ignore[union-attr]
+        else:
+            ok = self._dotenv_names().get(ref.id, False)
+        if ok or ref.id in self.config_vars:
+            return None
+        return (f"environment variable {ref.id} is not set or empty (nor in the .env next to the config or its "
+                "env.vars); set it where OpenClaw runs")
+
+    # -- file
+
+    def _file_problem(self, ref: Ref, target: str) -> str | None:
+        declared = self.providers.get(ref.provider)
+        if not isinstance(declared, dict) or not isinstance(declared.get("path"), str):
+            return None  # provider_problem said what is wrong with the provider itself
+        payload = self._payload(ref.provider, declared)
+        if isinstance(payload, _Unjudged):
+            return None
+        if isinstance(payload, _Unreadable):
+            return payload.why
+        if declared.get("mode") == "singleValue":
+            if ref.id != "value":
+                return f"singleValue file provider '{ref.provider}' expects the id 'value'"
+            return None if payload.strip() else f"{declared['path']} is empty"
+        found = _json_pointer(payload, ref.id)
+        if found is _MISSING:
+            return f"JSON pointer {ref.id} does not exist in {declared['path']}"
+        if isinstance(found, str) and found.strip():
+            return None
+        if isinstance(found, dict) and target.endswith("serviceAccount"):
+            return None
+        return f"JSON pointer {ref.id} in {declared['path']} is not a non-empty string"
+
+    def _payload(self, name: str, declared: dict[str, Any]) -> Any:
+        if name not in self._payloads:
+            self._payloads[name] = self._read(declared)
+        return self._payloads[name]
+
+    def _read(self, declared: dict[str, Any]) -> Any:
+        """The provider file's content (text for singleValue, a dict for json) or why it cannot be used."""
+        import json
+        import stat
+
+        shown = declared["path"]
+        raw = shown.strip()
+        if raw == "~" or raw.startswith("~/"):
+            raw = self.home + raw[1:]
+        if not os.path.isabs(raw):
+            return _Unreadable(f"{shown} is not an absolute path")
+        try:
+            info = os.lstat(raw)
+        except OSError:
+            return _Unreadable(f"{shown} is not readable (no such file)")
+        if stat.S_ISLNK(info.st_mode):
+            return _Unreadable(f"{shown} is a symlink, which OpenClaw refuses")
+        if not stat.S_ISREG(info.st_mode):
+            return _Unreadable(f"{shown} is not a regular file")
+        if info.st_mode & 0o066:
+            return _Unreadable(f"{shown} is readable by others (mode {stat.S_IMODE(info.st_mode):o}); chmod 600 it")
+        if hasattr(os, "geteuid") and info.st_uid != os.geteuid():
+            return _Unreadable(f"{shown} is not owned by the user running the scan")
+        limit = declared.get("maxBytes")
+        limit = limit if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0 else FILE_PROVIDER_MAX_BYTES
+        if info.st_size > limit:
+            return _Unreadable(f"{shown} is larger than its maxBytes ({limit})")
+        if info.st_size > READ_AT_MOST:
+            return _Unjudged()  # a hostile config's maxBytes must not make the scan read gigabytes
+        try:
+            with open(raw, "rb") as handle:
+                text = handle.read(limit + 1).decode("utf-8", errors="replace").removeprefix("\ufeff")
+        except OSError:
+            return _Unreadable(f"{shown} is not readable")
+        if declared.get("mode") == "singleValue":
+            return text[:-1] if text.endswith("\n") else text
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return _Unreadable(f"{shown} is not JSON")
+        return data if isinstance(data, dict) else _Unreadable(f"{shown} does not hold a JSON object")
+
+
+class _Unreadable(NamedTuple):
+    """Why a file provider's file cannot be used (a message; never its content)."""
+
+    why: str
+
+
+class _Unjudged:
+    """A provider file SA106 does not read (larger than :data:`READ_AT_MOST`): its references pass unjudged."""
+
+
+_MISSING = object()
+
+
+def _json_pointer(document: Any, pointer: str) -> Any:
+    """RFC 6901: the value ``pointer`` names in ``document``, or :data:`_MISSING`."""
+    if not pointer.startswith("/"):
+        return _MISSING
+    node = document
+    for part in pointer[1:].split("/"):
+        part = part.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return _MISSING
+    return node
 
 
 def _object_members(root: Node, name: str) -> Iterator[tuple[str, Node]]:
@@ -822,6 +1030,15 @@ def _json5_kind(find: Callable[[Node], list[Hit]]) -> Callable[[FileItem], list[
 
 
 OPENCLAW_CONFIG = _json5_kind(_config_hits)
+
+
+def LIVE_OPENCLAW_CONFIG(item: FileItem) -> list[Hit]:  # noqa: N802 - a kind, like the others
+    """The config OpenClaw loads: :data:`OPENCLAW_CONFIG`, and references that do not resolve."""
+    try:
+        root = parse_json5(item.text)
+    except (JSON5Error, ValueError, RecursionError):
+        return []
+    return _config_hits(root, item)
 AUTH_PROFILES = _json5_kind(_auth_profile_hits)
 MODELS_JSON = _json5_kind(_models_hits)
 
@@ -897,13 +1114,27 @@ def _openclaw_env(item: FileItem, config_path: str | None) -> bool:
 
 
 def _hits(item: FileItem, config: "Config") -> list[Hit]:
-    kind = kind_for(item, config.stash.get("openclaw_config_path"))
+    config_path = config.stash.get("openclaw_config_path")
+    kind = kind_for(item, config_path)
+    if kind is OPENCLAW_CONFIG and _live_config(item, config_path):
+        return LIVE_OPENCLAW_CONFIG(item)
     return kind(item) if kind is not None else []
+
+
+def _live_config(item: FileItem, config_path: str | None) -> bool:
+    """The config OpenClaw loads (a state directory's openclaw.json, or OPENCLAW_CONFIG_PATH), not a backup."""
+    if config_path is not None and os.path.abspath(item.path) == config_path:
+        return True
+    return item.name in ("openclaw.json", "clawdbot.json") and _parent(item) in _STATE_DIRS
+
+
+#: Rules whose "secret" is a reference (``env:default:NAME``), not a value another check could report.
+_REFERENCE_RULES = ("missing-provider", "unresolved-ref")
 
 
 def claimed_secrets(item: FileItem, config: "Config") -> frozenset[str]:
     """The values SA106 reports in ``item`` (for other checks that should not repeat them)."""
-    return frozenset(hit.secret for hit in _hits(item, config) if hit.rule != "missing-provider")
+    return frozenset(hit.secret for hit in _hits(item, config) if hit.rule not in _REFERENCE_RULES)
 
 
 @hookimpl
@@ -942,7 +1173,7 @@ def secretaudit_configure(config: "Config") -> None:
 
 def _detection(item: FileItem, hit: Hit) -> Detection:
     return Detection(check_id=CHECK_ID, line=item.line_of(hit.offset), secret=hit.secret, label=hit.label,
-                     visible_prefix=_prefix(hit.secret) if hit.rule != "missing-provider" else "", rule=hit.rule)
+                     visible_prefix=_prefix(hit.secret) if hit.rule not in _REFERENCE_RULES else "", rule=hit.rule)
 
 
 @hookimpl

@@ -18,7 +18,11 @@ missing metadata):
 - SA201 expired: ``expires <= as_of``.  A bare date means 00:00 UTC that day,
   so a secret with ``expiry_date: 2026-12-01`` is expired on 2026-12-01.
 - SA202 expires soon: not expired and ``expires - as_of <= expiry_warning_days``
-  (exactly 30 days left is inside the window, 31 is not).
+  (exactly 30 days left is inside the window, 31 is not).  A record whose life
+  is a renewal period (the fact ``rotation_period``: a Vault token's period or
+  creation TTL) is warned about in the last third of that period when it is
+  shorter than the policy's window: a 720 h token is not "expiring" the day
+  it is issued, only once its renewal at two thirds is late.
 - SA203 rotation overdue: whole days since ``last_rotated`` (or ``created``
   when never rotated) ``>`` the policy's days for the kind (30 days old passes
   a 30-day policy, 31 fails).  The policy decides, not the backend's own
@@ -175,9 +179,17 @@ class Policy:
     rotation_days: dict[str, int]
     expiry_warning_days: int
     unused_days: int
+    #: the kinds (and ``default``) the configuration's ``policy.rotation_days`` names itself
+    configured: frozenset[str] = frozenset()
 
     def rotation_limit(self, kind: str) -> int:
         return self.rotation_days.get(kind, self.rotation_days["default"])
+
+    def rotation_source(self, kind: str) -> str:
+        """Where :meth:`rotation_limit` comes from, in the words ``list`` shows."""
+        if kind not in self.rotation_days:
+            return "policy default"
+        return f"policy for {kind}" if kind in self.configured else f"policy default for {kind}"
 
 
 def _days(value: Any, source: str, key: str, allow_zero: bool = False) -> int:
@@ -202,14 +214,16 @@ def parse_policy(policy: Any, source: str = "config") -> Policy:
         raise ConfigError(source, "policy.rotation_days",
                           "expected a mapping of kind to days, e.g. {github-token: 30, default: 90}")
     allowed = (*KINDS, "default")
+    configured = set()
     for kind, days in given.items():
         normalized = str(kind).strip().lower().replace("_", "-")
         if normalized not in allowed:
             raise ConfigError(source, f"policy.rotation_days.{kind}",
                               f"unknown kind (allowed: {', '.join(allowed)})")
         rotation[normalized] = _days(days, source, f"policy.rotation_days.{kind}")
+        configured.add(normalized)
     return Policy(
-        rotation_days=rotation,
+        rotation_days=rotation, configured=frozenset(configured),
         expiry_warning_days=_days(policy.get("expiry_warning_days", DEFAULT_EXPIRY_WARNING_DAYS), source,
                                   "policy.expiry_warning_days", allow_zero=True),
         unused_days=_days(policy.get("unused_days", DEFAULT_UNUSED_DAYS), source, "policy.unused_days"),
@@ -271,17 +285,46 @@ def sa201_expired(record: SecretRecord, as_of: datetime, policy: Policy) -> Issu
     return Issue("SA201", f"{record.kind} expired on {_date(expires)} ({when})")
 
 
+def _span(span: timedelta) -> str:
+    """``10 days``, ``8 hours``, ``20 minutes``: a window as people say it."""
+    if span >= timedelta(days=1):
+        return _n(span.days)
+    if span >= timedelta(hours=1):
+        return _n(span.seconds // 3600, "hour")
+    return _n(max(1, span.seconds // 60), "minute")
+
+
+def warning_window(record: SecretRecord, policy: Policy) -> tuple[timedelta, str]:
+    """How long before its expiry SA202 warns about ``record``, and how the message explains it.
+
+    The policy's window, except for a record whose life is a renewal or
+    rotation period (fact ``rotation_period``, seconds: a Vault token's
+    period or creation TTL): a 720 h token would be inside a 30-day window
+    from the moment it is issued.  Its window is the last third of the
+    period: renewal agents renew at about two thirds, so less than a third
+    left means the renewal (or replacement) is late.
+    """
+    window = timedelta(days=policy.expiry_warning_days)
+    period = record.fact("rotation_period")
+    if isinstance(period, int) and not isinstance(period, bool) and period > 0:
+        third = timedelta(seconds=period) / 3
+        if third < window:
+            return third, f"{_span(third)}, the last third of its renewal period of {_span(timedelta(seconds=period))}"
+    return window, _n(policy.expiry_warning_days)
+
+
 def sa202_expiring(record: SecretRecord, as_of: datetime, policy: Policy) -> Issue | None:
     expires = _utc(record.expires)
     if expires is None or expires <= as_of:
         return None
     remaining = expires - as_of
-    if remaining > timedelta(days=policy.expiry_warning_days):
+    window, explained = warning_window(record, policy)
+    if remaining > window:
         return None
     left = remaining.days
     within = "less than a day" if left == 0 else _n(left)
     return Issue("SA202", f"{record.kind} expires on {_date(expires)}, {within} after {_date(as_of)} "
-                          f"(warning window: {_n(policy.expiry_warning_days)})")
+                          f"(warning window: {explained})")
 
 
 def sa203_rotation_overdue(record: SecretRecord, as_of: datetime, policy: Policy) -> Issue | None:
@@ -370,6 +413,21 @@ RULES: tuple[Callable[[SecretRecord, datetime, Policy], Issue | None], ...] = (
 )
 
 
+def rotation_period(record: SecretRecord, policy: Policy) -> tuple[int, str]:
+    """The period SA203/SA205 hold ``record`` to, and its source: its own schedule when shorter, else the policy's.
+
+    The policy decides (a longer schedule in the metadata does not excuse
+    the secret, see SA203), so a longer own period is named in the source.
+    """
+    limit, source = policy.rotation_limit(record.kind), policy.rotation_source(record.kind)
+    own = record.rotation_days
+    if own and own <= limit:
+        return own, "metadata"
+    if own:
+        return limit, f"{source}; metadata says {own}d"
+    return limit, source
+
+
 def judge(record: SecretRecord, as_of: datetime, policy: Policy) -> list[Issue]:
     """Every failed lifecycle rule for one record, as of ``as_of``."""
     as_of = _utc(as_of)  # type: ignore[assignment]
@@ -417,3 +475,8 @@ def secretaudit_check_record(record: SecretRecord, config: "Config") -> list[Iss
 @hookimpl
 def secretaudit_record_schedule(record: SecretRecord, config: "Config") -> Schedule:
     return schedule(record, config.as_of, get_policy(config))
+
+
+@hookimpl
+def secretaudit_rotation_period(record: SecretRecord, config: "Config") -> tuple[int, str]:
+    return rotation_period(record, get_policy(config))

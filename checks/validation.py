@@ -161,13 +161,22 @@ def _record_trail(record: SecretRecord, verdicts: list[Verdict], config: "Config
     return []
 
 
-def _selected(record: SecretRecord, wanted: list[str]) -> bool:
+def _selected(backend: "Backend", record: SecretRecord, wanted: list[str], backends: "list[Backend]") -> bool:
+    """Whether ``record`` is one of the secrets asked for: NAME, BACKEND:NAME (as ``get`` resolves it), globs."""
     if not wanted:
         from secretaudit.credentials import VALIDATED_KINDS
 
         return record.kind in VALIDATED_KINDS
+    from secretaudit.backends import split_name
+
     full = f"{record.backend}:{record.name}"
-    return any(fnmatch.fnmatchcase(record.name, w) or fnmatch.fnmatchcase(full, w) for w in wanted)
+    for pattern in wanted:
+        if fnmatch.fnmatchcase(record.name, pattern) or fnmatch.fnmatchcase(full, pattern):
+            return True
+        named, bare = split_name(backends, pattern)
+        if bare != pattern and backend in named and fnmatch.fnmatchcase(record.name, bare):
+            return True
+    return False
 
 
 @hookimpl
@@ -197,8 +206,9 @@ class Validations(TargetFamily[SecretRecord]):
         config = run.config
         backend = config.stash["backends"][int(run.target.path)]
         wanted: list[str] = config.stash["validate"]
+        backends = config.stash["backends"]
         try:
-            records = [r for r in backend.records() if _selected(r, wanted)]
+            records = [r for r in backend.records() if _selected(backend, r, wanted, backends)]
         except BackendError as exc:
             raise TargetError(Verdict(BACKEND_ERROR_CHECK, backend.label, "*", f"could not validate: {exc}",
                                       Status.ERROR, identity=backend.label)) from None

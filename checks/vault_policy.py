@@ -16,8 +16,16 @@ and reports, per policy:
   a narrower folder;
 * the ``root`` policy itself (critical).
 
-SA509 reads ``sys/audit``: no audit device enabled fails; a token that may
-not read it (``sudo`` is required) is an ``error``, never a pass.
+SA509 reads ``sys/audit``: no audit device enabled fails.
+
+Reading policies (``sys/policy/*``) and audit devices (``sys/audit``, which
+needs ``sudo``) is optional for the audit token: the README's minimal policy
+grants neither.  A permission-denied on them is one ``skipped`` result per
+check (severity info: "not checked: needs X"), never a pass and never an
+error, so an audit with the documented policy can be clean.  Any other
+failure to read them (a policy that does not exist, the server down) is
+still an ``error``.  ``read`` and ``sudo`` on exactly ``sys/audit`` (only
+listing the devices) is what SA509 asks for, so SA304 does not count it.
 
 The token is never put in a message (the backend's own ``_scrub`` applies).
 """
@@ -55,7 +63,8 @@ SPECS = {
     SA509: CheckSpec(
         id=SA509, title="Vault has no audit device enabled", severity=Severity.HIGH,
         description=("sys/audit lists no enabled audit device: requests to the server, including reads of "
-                     "secrets, leave no trace. Not being allowed to check is an error, not a pass."),
+                     "secrets, leave no trace. A token not allowed to check gets one 'not checked' result "
+                     "(info) naming the grant: never a pass."),
         remediation=("Enable an audit device (bao/vault audit enable file file_path=/var/log/vault_audit.log, or "
                      "the server config's audit stanza); give the audit token read+sudo on sys/audit to check it."),
         tags=("vault", "logging"), controls=(SOC2_CC6_1,), applies_to=(KIND,)),
@@ -257,9 +266,14 @@ def judge_rule(pattern: str, capabilities: list[str], mount: str, folder: str) -
             problems.append(("mount-write", f'write on the whole {mount}/ mount: path "{pattern}" '
                                             f"(capabilities: {shown}), wider than the configured "
                                             f"{mount}/{folder}"))
-    if "sudo" in caps:
+    if "sudo" in caps and not _audit_listing(pattern, caps):
         problems.append(("sudo", f'sudo capability on path "{pattern}" (capabilities: {shown})'))
     return problems
+
+
+def _audit_listing(pattern: str, caps: set[str]) -> bool:
+    """``read`` + ``sudo`` on exactly ``sys/audit``: listing the audit devices, what SA509 needs, nothing more."""
+    return pattern.strip("/") == "sys/audit" and caps <= {"read", "list", "sudo"}
 
 
 # -- auditing one backend -------------------------------------------------------------------
@@ -282,10 +296,24 @@ class VaultBackend(Protocol):
 
 @dataclass
 class VaultUnit:
-    """One policy of the backend's token, or (``policy`` None) the server's audit devices."""
+    """One policy of the backend's token, the policies it may not read, or (neither) the audit devices.
+
+    ``text`` is the policy's rules, or the error verdict that says why they
+    could not be read; ``unreadable`` names the policies the token may not
+    read, reported together as one "not checked".
+    """
 
     backend: "VaultBackend"
     policy: str | None = None
+    text: "str | Verdict | None" = None
+    unreadable: tuple[str, ...] = ()
+
+
+class _Denied:
+    """:func:`_read_text`'s answer when the token may not read the policy (an optional grant)."""
+
+
+DENIED = _Denied()
 
 
 def _verdict(backend: "VaultBackend", check_id: str, status: Status, name: str, key: str, message: str,
@@ -310,7 +338,11 @@ class VaultPolicies(TargetFamily[VaultUnit]):
         return self.units_of(run.config.stash["backends"][int(run.target.path)])
 
     def units_of(self, backend: "VaultBackend") -> list[VaultUnit]:
-        """The policies the token holds (token and identity policies), then the audit devices."""
+        """The policies the token holds (token and identity policies), then the audit devices.
+
+        Each policy's text is read here, so that the policies the token may
+        not read become one unit (one "not checked"), not one per policy.
+        """
         from secretaudit.backends import BackendError
 
         try:
@@ -321,26 +353,48 @@ class VaultPolicies(TargetFamily[VaultUnit]):
                               _verdict(backend, SA509, Status.ERROR, "sys/audit", "audit", message)) from None
         policies = sorted({str(p) for p in (data.get("policies") or ())} |
                           {str(p) for p in (data.get("identity_policies") or ())})
-        return [*(VaultUnit(backend, name) for name in policies), VaultUnit(backend)]
+        units: list[VaultUnit] = []
+        unreadable: list[str] = []
+        for name in policies:
+            if name == "root":
+                units.append(VaultUnit(backend, name))
+                continue
+            try:
+                text = _read_text(backend, name)
+            except BackendError as exc:
+                text = _verdict(backend, SA304, Status.ERROR, f"policy:{name}", "read",
+                                f"could not read policy '{name}': {exc}")
+            if text is DENIED:
+                unreadable.append(name)
+            else:
+                units.append(VaultUnit(backend, name, text))  # type: ignore[arg-type]
+        if unreadable:
+            units.append(VaultUnit(backend, unreadable=tuple(unreadable)))
+        return [*units, VaultUnit(backend)]
 
     def judge(self, run: TargetRun, unit: VaultUnit) -> list[Verdict]:
         from secretaudit.backends import BackendError
 
         backend, name = unit.backend, unit.policy
+        if unit.unreadable:
+            return [_not_checked_policies(backend, unit.unreadable)]
         if name is None:
             try:
                 return _audit_devices(backend)
             except BackendError as exc:
                 return [_verdict(backend, SA509, Status.ERROR, "sys/audit", "audit", f"could not check: {exc}")]
-        try:
-            return _policy(backend, name)
-        except BackendError as exc:
-            return [_verdict(backend, SA304, Status.ERROR, f"policy:{name}", "read",
-                             f"could not read policy '{name}': {exc}")]
+        return _policy(backend, name, unit.text)
 
 
-def _read_text(backend: "VaultBackend", name: str) -> str | Verdict:
-    """The policy's rules, or the error verdict saying why they could not be read."""
+def _not_checked_policies(backend: "VaultBackend", names: tuple[str, ...]) -> Verdict:
+    grants = ", ".join(f"sys/policy/{n}" for n in names)
+    return _verdict(backend, SA304, Status.SKIPPED, "policies", "not-checked",
+                    f"not checked: needs 'read' on sys/policy/* (or only {grants}) to read the policies the "
+                    f"token holds ({', '.join(names)})", severity=Severity.INFO)
+
+
+def _read_text(backend: "VaultBackend", name: str) -> "str | Verdict | _Denied":
+    """The policy's rules; :data:`DENIED` when the token may not read them; else the error verdict saying why."""
     from secretaudit.clients.vault import Denied, NotFound
 
     denied = False
@@ -363,25 +417,22 @@ def _read_text(backend: "VaultBackend", name: str) -> str | Verdict:
     except NotFound:
         pass
     if denied:
-        return _verdict(backend, SA304, Status.ERROR, f"policy:{name}", "read",
-                        f"could not check policy '{name}': permission denied; the token needs the 'read' "
-                        f"capability on sys/policy/{name} (or sys/policies/acl/{name})")
+        return DENIED
     return _verdict(backend, SA304, Status.ERROR, f"policy:{name}", "read",
                     f"could not check policy '{name}': neither sys/policy/{name} nor sys/policies/acl/{name} "
                     "exists (an identity policy that was deleted?)")
 
 
-def _policy(backend: "VaultBackend", name: str) -> list[Verdict]:
+def _policy(backend: "VaultBackend", name: str, text: "str | Verdict | None") -> list[Verdict]:
     if name == "root":
         return [_verdict(backend, SA304, Status.FAILED, "policy:root", "root",
                          "token holds the 'root' policy: every capability on every path, including sudo",
                          severity=Severity.CRITICAL)]
-    text = _read_text(backend, name)
     if isinstance(text, Verdict):
         return [text]
     return [_verdict(backend, SA304, Status.FAILED, f"policy:{name}", f"{rule}\x1f{pattern}",
                      f"policy '{name}': {problem}", evidence=f'path "{pattern}"')
-            for pattern, capabilities in parse_policy(text)
+            for pattern, capabilities in parse_policy(text or "")
             for rule, problem in judge_rule(pattern, capabilities, backend.mount, backend.folder)]
 
 
@@ -391,9 +442,9 @@ def _audit_devices(backend: "VaultBackend") -> list[Verdict]:
     try:
         answer = backend.read("sys/audit")
     except Denied:
-        return [_verdict(backend, SA509, Status.ERROR, "sys/audit", "audit",
-                         "could not check: permission denied on GET sys/audit; the token needs the 'read' and "
-                         "'sudo' capabilities on sys/audit")]
+        return [_verdict(backend, SA509, Status.SKIPPED, "sys/audit", "audit",
+                         "not checked: needs 'read' and 'sudo' on sys/audit to list the audit devices",
+                         severity=Severity.INFO)]
     except NotFound:
         return [_verdict(backend, SA509, Status.ERROR, "sys/audit", "audit",
                          "could not check: sys/audit not found on this server")]

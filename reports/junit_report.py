@@ -85,6 +85,8 @@ def _verdict(case: ET.Element, outcome: Outcome, remediation: str) -> None:
     elif outcome.status is Status.WAIVED:
         reasons = "; ".join(dict.fromkeys(str(f.waiver) for f in outcome.findings if f.waiver is not None))
         _element(case, "skipped", "\n".join(lines), message=f"waived: {reasons or 'accepted'}")
+    elif outcome.status is Status.SKIPPED:
+        _element(case, "skipped", "\n".join(lines), message=f"{outcome.check_id} not checked on {outcome.target}")
 
 
 def _counts(node: ET.Element, cases: list[ET.Element], time: str = "0") -> None:

@@ -93,8 +93,10 @@ def outcomes(session: "Session") -> list[Outcome]:
                 status = Status.FAILED
             elif Status.ERROR in statuses:
                 status = Status.ERROR
-            elif found:
+            elif any(f.status is Status.WAIVED for f in found):
                 status = Status.WAIVED
+            elif found:  # only "not checked" results: never a pass
+                status = Status.SKIPPED
             else:
                 status = Status.PASSED
             result.append(Outcome(check_id, target, status, found))

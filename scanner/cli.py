@@ -418,6 +418,9 @@ def audit(paths: tuple[str, ...], fail_on: str | None, allow_empty: bool, notify
                          "configure backends (or an external_secrets block), repos or scopes, or pass --config")
     session = Session(config)
     runner.configure(fmt, verbose, quiet, no_color, reports, shard, compare_to, create_dirs)
+    from secretaudit.listprogress import progress_mode
+
+    config.stash["listing_progress"] = progress_mode(verbose, quiet)  # stderr, while backends list
     if notify_url:  # reports record the command line: never the webhook URL's credential path
         from secretaudit.notify import redact_argv
 
@@ -488,28 +491,29 @@ def _age_days(record: Any, as_of: "datetime") -> int | None:
 
 @cli.command("list")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("-v", "--verbose", count=True, help="Show listing progress on stderr even when it is not a terminal.")
+@click.option("-q", "--quiet", count=True, help="No listing progress, no count line on stderr.")
 @_with_backend_options
-def list_secrets(fmt: str, config_path: str | None, plugins: tuple[str, ...], as_of: str | None,
-                 timeout: float | None, github_api_url: str | None) -> None:
-    """Inventory across backends: kind, age, expiry and rotation state; never a value."""
+def list_secrets(fmt: str, verbose: int, quiet: int, config_path: str | None, plugins: tuple[str, ...],
+                 as_of: str | None, timeout: float | None, github_api_url: str | None) -> None:
+    """Inventory across backends: kind, age, expiry and rotation state; never a value.
+
+    A long listing shows its progress (secrets so far, per backend) on
+    stderr: on a terminal, or with -v; never with -q.
+    """
     import json
 
     from secretaudit.backends import BackendError
+    from secretaudit.listprogress import ListingProgress, progress_mode
 
     runner = _backend_runner(config_path, plugins, as_of, timeout)
     config = runner.config
     rows: list[dict[str, Any]] = []
     failed = False
+    mode = progress_mode(verbose, quiet)
     for backend in config.stash["backends"]:
         try:
-            for record in backend.records():
-                rows.append({
-                    "backend": record.backend, "name": record.name, "path": record.path, "kind": record.kind,
-                    "owner": record.owner, "age_days": _age_days(record, config.as_of),
-                    "created": _iso(record.created), "last_rotated": _iso(record.last_rotated),
-                    "expires": _iso(record.expires), "rotation_enabled": record.rotation_enabled,
-                    "rotation_days": record.rotation_days, "next_rotation": _iso(record.next_rotation),
-                    "last_accessed": _iso(record.last_accessed)})
+            _list_backend(backend, config, ListingProgress(backend.label, mode), rows)
         except BackendError as exc:
             failed = True
             echo(f"error: {exc}", err=True)
@@ -521,15 +525,38 @@ def list_secrets(fmt: str, config_path: str | None, plugins: tuple[str, ...], as
         table = [header] + [(r["backend"], r["name"], r["kind"],
                              "-" if r["age_days"] is None else f"{r['age_days']}d",
                              (r["expires"] or "-")[:10],
-                             "off" if r["rotation_enabled"] is False else
-                             f"every {r['rotation_days']}d" if r["rotation_days"] else "on" if r["rotation_enabled"]
-                             else "unknown", r["owner"] or "-") for r in rows]
+                             _rotation_cell(r), r["owner"] or "-") for r in rows]
         table = [tuple(visible(cell) for cell in row) for row in table]  # escapes widen a cell: measure them
         widths = [max(len(row[i]) for row in table) for i in range(len(header))]
         for row in table:
             echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
-        echo(f"{len(rows)} secrets in {len(config.stash['backends'])} backends", err=True)
+        if not quiet:
+            echo(f"{len(rows)} secrets in {len(config.stash['backends'])} backends", err=True)
     raise SystemExit(ExitCode.FINDINGS if failed else ExitCode.OK)
+
+
+def _list_backend(backend: Any, config: Any, progress: Any, rows: list[dict[str, Any]]) -> None:
+    """Append one backend's rows to ``rows`` as they come (a failure keeps those listed), showing progress."""
+    with progress:
+        for count, record in enumerate(backend.records(), 1):
+            # the period the audit holds it to (SA203), not only the backend's own schedule
+            days, source = config.hook.secretaudit_rotation_period(record=record, config=config) or (
+                record.rotation_days, "metadata" if record.rotation_days else None)
+            rows.append({
+                "backend": record.backend, "name": record.name, "path": record.path, "kind": record.kind,
+                "owner": record.owner, "age_days": _age_days(record, config.as_of),
+                "created": _iso(record.created), "last_rotated": _iso(record.last_rotated),
+                "expires": _iso(record.expires), "rotation_enabled": record.rotation_enabled,
+                "rotation_days": days, "rotation_source": source, "backend_rotation_days": record.rotation_days,
+                "next_rotation": _iso(record.next_rotation), "last_accessed": _iso(record.last_accessed)})
+            progress.tick(count)
+
+
+def _rotation_cell(row: dict[str, Any]) -> str:
+    """``90d (policy default for aws-access-key)``, ``30d (metadata)``; ``off`` only where no period applies."""
+    if row["rotation_days"]:
+        return f"{row['rotation_days']}d ({row['rotation_source']})"
+    return "off" if row["rotation_enabled"] is False else "on" if row["rotation_enabled"] else "unknown"
 
 
 def _iso(moment: Any) -> str | None:
@@ -760,6 +787,10 @@ def _run_command(argv: list[str] | None) -> None:
     except click.ClickException as exc:
         import io
 
+        hint = _trail_spelling(exc)
+        if hint is not None:
+            echo(f"error: {hint}", err=True)
+            sys.exit(ExitCode.USAGE_ERROR)
         shown = io.StringIO()  # click quotes the bad argument: it goes through the sanitiser like any text
         exc.show(file=shown)
         for line in shown.getvalue().splitlines():
@@ -777,6 +808,25 @@ def _run_command(argv: list[str] | None) -> None:
         click.echo(scrub(traceback.format_exc()).rstrip("\n"), err=True)  # no URL password or token in it
         sys.exit(ExitCode.INTERNAL_ERROR)
     sys.exit(0)
+
+
+def _trail_spelling(exc: click.ClickException) -> str | None:
+    """A one-line pointer to ``trail --since`` for the seed's ``--last-24-hours``; None for other errors.
+
+    The standard's seed asked the audit for recent accesses that way; the
+    accesses are the trail's (the audit judges secrets as of --as-of).
+    """
+    import re
+
+    if not isinstance(exc, click.NoSuchOption):
+        return None
+    match = re.fullmatch(r"--last-([0-9]{1,5})-(minute|hour|day|week)s?", exc.option_name or "")
+    if match is None:
+        return None
+    count, unit = match.groups()
+    command = exc.ctx.command.name if exc.ctx is not None and exc.ctx.command is not None else "secretaudit"
+    return (f"{command} has no {match.group(0)}: who read or rotated what in the last {count} {unit}"
+            f"{'' if count == '1' else 's'} is 'secretaudit trail --since {count}{unit[0]}'")
 
 
 def run() -> None:

@@ -39,9 +39,11 @@ def _options(func: Any) -> Any:
 @click.option("--secret", "name", required=True, metavar="NAME",
               help="The secret: NAME as 'secretaudit list' shows it, or BACKEND:NAME (vault:prod:github).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="text: the bare value (for $(...)); json: name, value, version, expiry_date, backend.")
+              help="text: the bare value (for $(...)): --field, or the only field; json: every field as an "
+                   "object (fields), with name, kind, version, expiry_date, backend.")
 @click.option("--field", "field_name", metavar="F",
-              help="Which field of a multi-field secret (e.g. access_key_id); default: the kind's main field.")
+              help="Hand out this one field (e.g. access_key_id); needed in text mode when the secret has "
+                   "several fields.")
 @click.option("--reason", default="", metavar="TEXT", help="Why you read it (recorded in the access trail).")
 @_options
 def get(name: str, fmt: str, field_name: str | None, reason: str, config_path: str | None,
@@ -56,8 +58,8 @@ def get(name: str, fmt: str, field_name: str | None, reason: str, config_path: s
     \b
     Examples:
       export GITHUB_TOKEN="$(secretaudit get --secret github-token)"
-      secretaudit get --secret github-token --format json | jq -r .value
       secretaudit get --secret vault:prod:aws --field access_key_id
+      secretaudit get --secret database --format json | jq -r '.fields.mysql_host, .fields.mysql_password'
     """
     from secretaudit.secrets import SecretClient, SecretError
 
@@ -65,7 +67,7 @@ def get(name: str, fmt: str, field_name: str | None, reason: str, config_path: s
     client = SecretClient(runner.config, runner.config.stash["backends"], command="get")
     try:
         secret = client.get(name, reason=reason, field=field_name, single=fmt == "text")
-        chosen = secret.field_value(field_name)
+        chosen = secret.field_value(field_name) if fmt == "text" else secret.as_dict(field_name)
     except SecretError as exc:
         _fail(str(exc), exc.exit_code)
         return
@@ -73,10 +75,7 @@ def get(name: str, fmt: str, field_name: str | None, reason: str, config_path: s
         for warning in client.warnings:
             click.echo("warning: " + " ".join(warning.split()), err=True)
     if fmt == "json":
-        payload = {"name": secret.name, "value": chosen, "version": secret.version,
-                   "expiry_date": secret.expires.date().isoformat() if secret.expires else None,
-                   "backend": secret.backend}
-        sys.stdout.write(json.dumps(payload) + "\n")
+        sys.stdout.write(json.dumps(chosen) + "\n")
     else:
         sys.stdout.write(f"{chosen}\n")
     sys.stdout.flush()

@@ -288,7 +288,7 @@ def scan_file(ref: FileRef, config: "Config", target: str, caching: bool = False
     except (FileTimeout, TooCostly) as exc:
         return FileResult(ref.relpath, skip=_too_costly(ref.relpath, exc, config))
     result = FileResult(ref.relpath, findings_from_rows(rows, ref.relpath, config, target), size=len(data))
-    if digest is not None:
+    if digest is not None and not item.volatile:  # a volatile verdict is judged again by every run
         result.cache_entry = (signature, digest, encode_payload(rows))
     return result
 

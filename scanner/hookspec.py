@@ -259,6 +259,22 @@ def secretaudit_record_schedule(record: "SecretRecord", config: "Config") -> "Sc
     """
 
 
+@hookspec(firstresult=True)
+def secretaudit_rotation_period(record: "SecretRecord", config: "Config") -> "tuple[int, str] | None":
+    """The rotation period, in days, the audit holds ``record`` to, and where it comes from.
+
+    ``list`` shows it next to each secret: the period that binds (the
+    policy's for the kind, or the secret's own schedule when shorter) and a
+    few words naming its source (``metadata``, ``policy default for
+    aws-access-key``...).  The built-in lifecycle plugin answers; stops at
+    the first non-None result.
+
+    :param record: the secret's metadata.
+    :param config: the run's configuration (its ``policy``).
+    :returns: ``(days, source)``, or None when no plugin judges rotation.
+    """
+
+
 @hookspec
 def secretaudit_check_config(config: "Config") -> "Iterable[Issue] | None":
     """Judge the configuration file itself (config hygiene checks, SA5xx).

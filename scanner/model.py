@@ -161,6 +161,9 @@ class FileItem:
     path: str
     relpath: str
     text: str
+    #: set by a check whose verdict depends on more than the content (the environment, other files):
+    #: the file's result is then never kept in the scan cache
+    volatile: bool = field(default=False, repr=False)
     _line_starts: list[int] | None = field(default=None, repr=False)
     _lowered: str | None = field(default=None, repr=False)
 

@@ -49,15 +49,6 @@ if TYPE_CHECKING:
 DEFAULT_TTL_SECONDS = 300
 DEFAULT_MAX_SIZE = 128
 
-#: The field that is "the" value of a secret of each kind when ``--field`` is not given.
-PRIMARY_FIELDS: dict[str, tuple[str, ...]] = {
-    "github-token": ("personal_access_token", "token", "github_token"),
-    "vault-token": ("token", "vault_token"),
-    "database-password": ("mysql_password", "postgres_password", "password", "db_password", "database_password"),
-    "aws-access-key": (),
-    "generic": ("password", "token"),
-}
-
 #: How each failure reason is named to users (the "exact causes users see").
 CAUSES = {
     "denied": "Access Denied",
@@ -120,9 +111,12 @@ class SecretValue:
     __str__ = __repr__
 
     def field_value(self, name: str | None = None) -> str | dict[str, str]:
-        """The value of field ``name``; without a name the kind's primary field, or all fields.
+        """The value of field ``name``; without a name the only field's value, or all fields.
 
-        Raises :class:`SecretError` (``no-field``) naming the fields there are
+        No field is guessed from the kind: a script that asks for "the"
+        value of a secret with several fields must name one (a wrong guess,
+        the host for the password, fails far from here).  Raises
+        :class:`SecretError` (``no-field``) naming the fields there are
         (field names are not secret).
         """
         if name:
@@ -132,19 +126,36 @@ class SecretValue:
             return self.fields[name]
         if len(self.fields) == 1:
             return next(iter(self.fields.values()))
-        for candidate in ("value", *PRIMARY_FIELDS.get(self.kind, ())):
-            if candidate in self.fields:
-                return self.fields[candidate]
         return dict(self.fields)
 
     @property
     def value(self) -> str:
-        """The primary value as a string (raises ``no-field`` when the secret has several fields)."""
+        """The one value as a string (raises ``no-field`` when the secret has several fields)."""
         chosen = self.field_value()
         if isinstance(chosen, dict):
             raise SecretError(f"{self.backend}:{self.name} has several fields ({', '.join(sorted(chosen))}); "
                               "pick one with --field, or take them all with --format json", "no-field")
         return chosen
+
+    def as_dict(self, field: str | None = None) -> dict[str, Any]:
+        """What ``get --format json`` prints: the secret as an object of its fields, metadata beside them.
+
+        ``fields`` holds every field, or only ``field`` when one is asked for
+        (nothing else is handed out); ``value`` is there when one value is
+        chosen (``field``, or a secret with a single field), so
+        ``jq -r .value`` keeps working where it is unambiguous.
+        """
+        payload: dict[str, Any] = {"name": self.name, "backend": self.backend, "kind": self.kind,
+                                   "version": self.version,
+                                   "expiry_date": self.expires.date().isoformat() if self.expires else None}
+        if field:
+            chosen = self.field_value(field)
+            payload.update(field=field, fields={field: chosen}, value=chosen)
+        else:
+            payload["fields"] = dict(self.fields)
+            if len(self.fields) == 1:
+                payload["value"] = next(iter(self.fields.values()))
+        return payload
 
 
 # -- the cache ------------------------------------------------------------------------------
@@ -276,16 +287,9 @@ class SecretClient:
 
     def split_name(self, name: str) -> "tuple[list[Backend], str]":
         """``BACKEND:NAME`` (``vault:prod:x``, ``prod:x`` or ``vault:x``) to candidate backends and NAME."""
-        candidates: list[tuple[int, Backend, str]] = []
-        for backend in self.backends:
-            for prefix in (backend.label, backend.name, backend.type):
-                if name.startswith(prefix + ":") and len(name) > len(prefix) + 1:
-                    candidates.append((len(prefix), backend, name[len(prefix) + 1:]))
-        if candidates:
-            longest = max(length for length, _, _ in candidates)
-            chosen = [(b, rest) for length, b, rest in candidates if length == longest]
-            return [b for b, _ in chosen], chosen[0][1]
-        return list(self.backends), name
+        from secretaudit.backends import split_name
+
+        return split_name(self.backends, name)
 
     def resolve(self, name: str) -> "tuple[Backend, SecretRecord]":
         """The backend and record of ``name``; raises :class:`SecretError` (not-found, ambiguous, backend)."""

@@ -250,10 +250,15 @@ def failing(findings: list[Finding]) -> bool:
     return any(f.status in (Status.FAILED, Status.ERROR) for f in findings)
 
 
+def not_checked(findings: list[Finding]) -> bool:
+    """Whether a unit's only results say it was not checked (``skipped``): counted neither passed nor failed."""
+    return bool(findings) and all(f.status is Status.SKIPPED for f in findings)
+
+
 def run_into_session(family: TargetFamily[U], session: "Session", target: Target) -> None:
     """Run one target, counting each unit and handing its findings to the session."""
     def take(findings: list[Finding], judged: bool) -> None:
-        if judged:
+        if judged and not not_checked(findings):
             session.count_scanned(0, failed=failing(findings))
         for finding in findings:
             session.add_finding(finding)
@@ -279,6 +284,7 @@ def run_alone(family: TargetFamily[U], run: TargetRun,
     result = TargetResult()
 
     def take(findings: list[Finding], judged: bool) -> None:
+        judged = judged and not not_checked(findings)
         result.judged += judged
         result.failed += judged and failing(findings)
         result.findings.extend(findings)

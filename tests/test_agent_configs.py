@@ -23,8 +23,12 @@ from secretaudit.checks.agent_configs import parse_json5, plain
 from secretaudit.checks.known_formats import github_checksum
 from conftest import run_cli, run_json
 
+#: The variables the homes below reference: set, as they are where the gateway runs (an unset one
+#: is a reference that does not resolve, SA106's config error like OpenClaw's REF_UNRESOLVED).
+HOME_ENV = {"OPENCLAW_REMOTE_PASSWORD": "x", "ANTHROPIC_API_KEY": "x", "ELEVENLABS_API_KEY": "x",
+            "GW_REMOTE_TOKEN": "x", "OPENAI_API_KEY": "x", "OPENCLAW_GATEWAY_TOKEN": "x"}
 #: No developer setting may change what these tests see.
-CLEAN_ENV = {"OPENCLAW_CONFIG_PATH": ""}
+CLEAN_ENV = {"OPENCLAW_CONFIG_PATH": "", **HOME_ENV}
 
 
 # -- fake credentials in their real formats ---------------------------------------------------------
@@ -69,7 +73,7 @@ def make_home(root: Path, rng: random.Random) -> dict[str, Any]:
     Plaintext: ``models.providers.openai.apiKey`` in openclaw.json, the groq
     ``apiKey`` in the main agent's generated models.json, and
     ``ANTHROPIC_API_KEY`` in the state directory's .env.  Everything else is
-    a reference: SecretRefs to declared providers, ``${VAR}``, an auth
+    a reference that resolves: SecretRefs to declared providers, ``${VAR}``, an auth
     profile ``keyRef``, model markers, a config
     backup, a workflow using ``${{ secrets.X }}`` and a compose file using
     ``${VAR}``.  Returns the planted secrets and where they are.
@@ -84,7 +88,7 @@ def make_home(root: Path, rng: random.Random) -> dict[str, Any]:
   secrets: {{
     providers: {{
       vault: {{ source: "exec", command: "/usr/bin/vault", args: ["kv", "get", "-field=value"], }},
-      filestore: {{ source: "file", path: "~/.openclaw/secrets.json", mode: "json", }},
+      filestore: {{ source: "file", path: "~/.openclaw/telegram-bot-token", mode: "singleValue", }},
     }},
   }},
   models: {{
@@ -103,7 +107,7 @@ def make_home(root: Path, rng: random.Random) -> dict[str, Any]:
     }},
   }},
   channels: {{
-    telegram: {{ botToken: {{ source: "file", provider: "filestore", id: "/telegram/botToken" }} }},
+    telegram: {{ botToken: {{ source: "file", provider: "filestore", id: "value" }} }},
   }},
   gateway: {{
     mode: "local",
@@ -113,6 +117,9 @@ def make_home(root: Path, rng: random.Random) -> dict[str, Any]:
   tts: {{ providers: {{ elevenlabs: {{ apiKey: {{ source: "env", provider: "default", id: "ELEVENLABS_API_KEY" }} }} }} }},
 }}
 """)
+    # the file the filestore provider reads (0600, as OpenClaw requires): the reference resolves
+    (state / "telegram-bot-token").write_text(_chars(rng, 40) + "\n")
+    (state / "telegram-bot-token").chmod(0o600)
     # the backup OpenClaw kept when the config was last written: references only
     (state / "openclaw.json.bak").write_text(json.dumps({
         "models": {"providers": {"openai": {"baseUrl": "https://api.openai.com/v1",
@@ -263,6 +270,87 @@ def test_reference_to_a_missing_provider_is_a_config_error(tmp_path: Path) -> No
     # declared, but as an exec provider: OpenClaw rejects that too
     assert errors[1].startswith("config error: secret provider 'vault' has source 'exec'")
     assert "models.providers.x.apiKey" in errors[1]
+
+
+def make_unresolved_home(root: Path, rng: random.Random) -> dict[str, Any]:
+    """A live OpenClaw config whose references resolve in some places and not in others.
+
+    Resolved: ``${VAR}`` from the config's ``env.vars``, from the state
+    directory's ``.env``, a JSON pointer in a 0600 secrets file, a
+    singleValue file.  Unresolved (OpenClaw's REF_UNRESOLVED): an unset and
+    an empty variable, one an env provider's allowlist refuses, a missing
+    pointer, a missing file, a group-readable file, an empty value, a
+    singleValue id other than ``value``.
+    """
+    state = root / ".openclaw"
+    state.mkdir(parents=True)
+    values = [_chars(rng, 32) for _ in range(4)]
+    (state / "openclaw.json").write_text("""{
+  env: { vars: { GW_AUTH_FROM_CONFIG: "x" } },
+  secrets: { providers: {
+    fs: { source: "file", path: "~/.openclaw/secrets.json" },
+    gone: { source: "file", path: "~/.openclaw/gone.json" },
+    loose: { source: "file", path: "~/.openclaw/loose.json" },
+    one: { source: "file", path: "~/.openclaw/one.txt", mode: "singleValue" },
+    lim: { source: "env", allowlist: ["ALLOWED_ONLY"] },
+  } },
+  gateway: { auth: { token: "${GW_AUTH_FROM_CONFIG}" },
+             remote: { token: { source: "env", provider: "default", id: "UNSET_REMOTE_TOKEN" },
+                       password: { source: "file", provider: "fs", id: "/gateway/password" } } },
+  channels: { telegram: { botToken: { source: "file", provider: "fs", id: "/telegram/missing" },
+                          webhookSecret: { source: "env", provider: "lim", id: "NOT_ALLOWED_SECRET" } } },
+  models: { providers: {
+    openai: { apiKey: "${DOTENV_VALUE}", models: [] },
+    anthropic: { apiKey: { source: "env", provider: "default", id: "EMPTY_ANTHROPIC" }, models: [] },
+    groq: { apiKey: { source: "file", provider: "gone", id: "/groq" }, models: [] },
+    mistral: { apiKey: { source: "file", provider: "loose", id: "/mistral" }, models: [] },
+    xai: { apiKey: { source: "file", provider: "one", id: "value" }, models: [] },
+    together: { apiKey: { source: "file", provider: "fs", id: "/empty" }, models: [] },
+  } },
+  tts: { providers: { elevenlabs: { apiKey: { source: "file", provider: "one", id: "/x" } } } },
+}
+""")
+    (state / ".env").write_text("DOTENV_VALUE=x\n")
+    for name, content, mode in (("secrets.json", json.dumps({"gateway": {"password": values[0]}, "empty": ""}), 0o600),
+                                ("loose.json", json.dumps({"mistral": values[1]}), 0o644),
+                                ("one.txt", values[2] + "\n", 0o600)):
+        (state / name).write_text(content)
+        (state / name).chmod(mode)
+    # the variables the config names, as the test sets them (GW_AUTH_FROM_CONFIG and DOTENV_VALUE are left
+    # unset: an empty one in the environment would win over the .env file)
+    return {"values": values, "env": {"UNSET_REMOTE_TOKEN": "", "NOT_ALLOWED_SECRET": "set", "EMPTY_ANTHROPIC": ""},
+            "unresolved": {"gateway.remote.token", "channels.telegram.botToken", "channels.telegram.webhookSecret",
+                           "models.providers.anthropic.apiKey", "models.providers.groq.apiKey",
+                           "models.providers.mistral.apiKey", "models.providers.together.apiKey",
+                           "tts.providers.elevenlabs.apiKey"}}
+
+
+def test_references_that_do_not_resolve_are_config_errors(tmp_path: Path, rng: random.Random) -> None:
+    root = tmp_path / "home"
+    planted = make_unresolved_home(root, rng)
+    env = {**CLEAN_ENV, **planted["env"], "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    proc, report = run_json("scan", "--no-baseline", str(root / ".openclaw"), env=env)
+    assert proc.returncode == 1
+    errors = {f["message"].split("(reference at ", 1)[1].rstrip(")"): f for f in sa106(report)
+              if f["message"].startswith("config error:")}
+    assert set(errors) == planted["unresolved"], sorted(errors)
+    assert {f["location"]["path"] for f in errors.values()} == {"openclaw.json"}
+    def message(path: str) -> str:
+        return errors[path]["message"]
+    assert "environment variable UNSET_REMOTE_TOKEN is not set or empty" in message("gateway.remote.token")
+    assert "not allowlisted in secrets.providers.lim.allowlist" in message("channels.telegram.webhookSecret")
+    assert "JSON pointer /telegram/missing" in message("channels.telegram.botToken")
+    assert "gone.json is not readable" in message("models.providers.groq.apiKey")
+    assert "loose.json is readable by others (mode 644); chmod 600" in message("models.providers.mistral.apiKey")
+    assert "not a non-empty string" in message("models.providers.together.apiKey")
+    assert "expects the id 'value'" in message("tts.providers.elevenlabs.apiKey")
+    assert_no_secret(proc.stdout + proc.stderr, planted["values"])
+    # the environment changed, the file did not: the cached verdict is not reused
+    proc, report = run_json("scan", "--no-baseline", str(root / ".openclaw"),
+                            env={**env, "UNSET_REMOTE_TOKEN": "now-set"})
+    paths = {f["message"].split("(reference at ", 1)[1].rstrip(")") for f in sa106(report)
+             if f["message"].startswith("config error:")}
+    assert paths == planted["unresolved"] - {"gateway.remote.token"}
 
 
 # -- files OpenClaw keeps next to its config ------------------------------------------------------------
@@ -446,11 +534,10 @@ def openclaw() -> list[str]:
     return [str(node), str(entry)]
 
 
-def openclaw_audit(command: list[str], home: Path) -> dict[str, Any]:
-    """``HOME=home openclaw secrets audit --json`` (it audits ``home/.openclaw``)."""
-    env = {"HOME": str(home), "PATH": f"{Path(command[0]).parent}:/usr/bin:/bin", "TERM": "dumb",
-           "OPENCLAW_REMOTE_PASSWORD": "x", "ANTHROPIC_API_KEY": "x", "ELEVENLABS_API_KEY": "x",
-           "GW_REMOTE_TOKEN": "x"}
+def openclaw_audit(command: list[str], home: Path, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """``HOME=home openclaw secrets audit --json`` (it audits ``home/.openclaw``) in ``env`` (default: HOME_ENV)."""
+    env = {**(HOME_ENV if env is None else env), "HOME": str(home),
+           "PATH": f"{Path(command[0]).parent}:/usr/bin:/bin", "TERM": "dumb"}
     proc = subprocess.run([*command, "secrets", "audit", "--json"], env=env, capture_output=True, text=True,
                           timeout=300, cwd=home)
     assert proc.returncode in (0, 1, 2), proc.stderr[-2000:]
@@ -512,3 +599,17 @@ def test_missing_provider_and_retired_auth_profiles_agree_with_openclaw(openclaw
     assert residue == {".openclaw/agents/ops/agent/auth-profiles.json"}
     plaintext = {(path, json_path(message)) for path, message in ours if not message.startswith("config error:")}
     assert plaintext == {(".openclaw/agents/ops/agent/auth-profiles.json", "profiles.anthropic:default.key")}
+
+
+def test_unresolved_references_agree_with_openclaw(openclaw: list[str], tmp_path: Path, rng: random.Random) -> None:
+    root = tmp_path / "home"
+    planted = make_unresolved_home(root, rng)
+    proc, report = run_json("scan", "--no-baseline", "--no-cache", str(root), env={**CLEAN_ENV, **planted["env"]})
+    ours = {(f["location"]["path"], f["message"].split("(reference at ", 1)[1].rstrip(")")) for f in sa106(report)
+            if f["message"].startswith("config error:")}
+
+    audit = openclaw_audit(openclaw, root, planted["env"])
+    theirs = {(_relative(root, f["file"]), f["jsonPath"]) for f in audit["findings"] if f["code"] == "REF_UNRESOLVED"}
+    assert {path for _, path in theirs} == planted["unresolved"], audit["findings"]
+    assert ours == theirs
+    assert_no_secret(proc.stdout + proc.stderr + json.dumps(audit), planted["values"])

@@ -61,17 +61,42 @@ def test_get_prints_the_value_for_a_script_and_json_with_metadata(world: dict) -
     assert text.returncode == 0 and text.stdout == world["token"] + "\n" and not text.stderr
     proc = get(world, "--secret", "vault:prod:github-token", "--format", "json")
     payload = json.loads(proc.stdout)
-    assert payload == {"name": "github-token", "value": world["token"], "version": "2",
+    assert payload == {"name": "github-token", "kind": "github-token", "value": world["token"],
+                       "fields": {"personal_access_token": world["token"]}, "version": "2",
                        "expiry_date": "2027-06-30", "backend": "vault:prod"}
-    assert get(world, "--secret", "database").stdout.strip() == world["db"]  # the kind's main field
     assert get(world, "--secret", "database", "--field", "mysql_user").stdout.strip() == "app"
     aws = json.loads(get(world, "--secret", "aws:deploy/webhook", "--format", "json").stdout)
     assert aws["value"] == world["aws"] and aws["backend"] == "aws-secrets-manager:aws" and aws["version"]
     entries = trail(world)
     assert [(e["command"], e["secret"], e["outcome"]) for e in entries] == [
         ("get", "github-token", "ok"), ("get", "github-token", "ok"), ("get", "database", "ok"),
-        ("get", "database", "ok"), ("get", "deploy/webhook", "ok")]
+        ("get", "deploy/webhook", "ok")]
     assert not any(v in world["trail"].read_text() for v in world["values"])
+
+
+def test_get_json_is_the_whole_secret_for_every_kind_and_field_picks_one(world: dict) -> None:
+    """One call gives a script host, user and password; --field one value; text mode never guesses a field."""
+    database = json.loads(get(world, "--secret", "database", "--format", "json").stdout)
+    assert database == {"name": "database", "backend": "vault:prod", "kind": "database-password", "version": "1",
+                        "expiry_date": None,
+                        "fields": {"mysql_host": "db", "mysql_user": "app", "mysql_password": world["db"]}}
+    token = json.loads(get(world, "--secret", "github-token", "--format", "json").stdout)
+    assert token["fields"] == {"personal_access_token": world["token"]} and token["value"] == world["token"]
+    aws = json.loads(get(world, "--secret", "aws:deploy/webhook", "--format", "json").stdout)
+    assert aws["fields"] == {"value": world["aws"]} and aws["value"] == world["aws"]
+    one = json.loads(get(world, "--secret", "database", "--field", "mysql_user", "--format", "json").stdout)
+    assert one["fields"] == {"mysql_user": "app"} and one["value"] == "app" and one["field"] == "mysql_user"
+    # text mode prints one value: the only field, or --field; several fields and no --field is a usage error
+    assert get(world, "--secret", "database", "--field", "mysql_password").stdout == world["db"] + "\n"
+    several = get(world, "--secret", "database")
+    assert several.returncode == 4 and several.stdout == "" and several.stderr.count("\n") == 1
+    assert "mysql_host, mysql_password, mysql_user" in several.stderr and "--field" in several.stderr
+    assert world["db"] not in several.stderr
+    entries = trail(world)  # one line per call, the refused text read included
+    assert [(e["secret"], e["outcome"]) for e in entries] == [
+        ("database", "ok"), ("github-token", "ok"), ("deploy/webhook", "ok"), ("database", "ok"),
+        ("database", "ok"), ("database", "not-found")]
+    assert entries[-1]["cause"] == "no-field"
 
 
 def test_get_errors_are_one_line_with_the_cause(world: dict) -> None:

@@ -330,7 +330,8 @@ def test_sigkill_mid_rotation_never_leaves_a_secret_without_a_working_current_ve
                 assert check.returncode == 0, f"run {run}: {check.stdout}{check.stderr}"
             got = cli(world, "get", "--secret", name, "--format", "json")
             assert got.returncode == 0, f"run {run} {name}: {got.stderr}"
-            assert json.loads(got.stdout)["value"], f"run {run} {name}: empty current value"
+            fields = json.loads(got.stdout)["fields"]
+            assert fields and all(fields.values()), f"run {run} {name}: empty current value"
             if name == "aws:sm-password":
                 stages = world["sm"].describe_secret(SecretId="sm-password")["VersionIdsToStages"]
                 assert sum("AWSCURRENT" in s for s in stages.values()) == 1

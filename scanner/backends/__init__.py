@@ -109,6 +109,16 @@ class Backend(abc.ABC):
         """
         return declaration(self.config, self.key)
 
+    @property
+    def prefixes(self) -> tuple[str, ...]:
+        """The distinct ways a user may name this backend before ``:NAME``: label, name, type.
+
+        Distinct because an openclaw.yaml's backend is named after its type
+        (``vault:vault``): counting ``vault`` once as the name and once as
+        the type made ``vault:github`` ambiguous with itself.
+        """
+        return tuple(dict.fromkeys((self.label, self.name, self.type)))
+
     @abc.abstractmethod
     def records(self) -> Iterator[SecretRecord]:
         """Every secret's metadata; raise :class:`BackendError` on failure."""
@@ -217,6 +227,27 @@ def parse_date(value: Any) -> datetime | None:
 # -- running backend targets ----------------------------------------------------------------
 
 
+def split_name(backends: "Iterable[Backend]", name: str) -> "tuple[list[Backend], str]":
+    """``BACKEND:NAME`` (``vault:prod:x``, ``prod:x`` or ``vault:x``) to the backends it names and NAME.
+
+    The longest matching prefix wins (``vault:prod:x`` names ``vault:prod``
+    even where a backend is called ``vault``); each backend counts once.
+    Without a known prefix, every backend and ``name`` as it is.  ``get``,
+    ``rotate`` and ``validate`` all resolve names here.
+    """
+    backends = list(backends)
+    candidates: list[tuple[int, Backend, str]] = []
+    for backend in backends:
+        for prefix in backend.prefixes:
+            if name.startswith(prefix + ":") and len(name) > len(prefix) + 1:
+                candidates.append((len(prefix), backend, name[len(prefix) + 1:]))
+    if not candidates:
+        return backends, name
+    longest = max(length for length, _, _ in candidates)
+    chosen = [(backend, rest) for length, backend, rest in candidates if length == longest]
+    return list(dict.fromkeys(backend for backend, _ in chosen)), chosen[0][1]
+
+
 def make_backends(config: "Config") -> list[Backend]:
     """Every configured backend, built by its type's factory (config errors raise)."""
     registry = config.stash.get("backend_registry")
@@ -311,13 +342,17 @@ def secretaudit_run_target(session: "Session", target: Target) -> bool | None:
     backend: Backend = config.stash["backends"][int(target.path)]
     records: list[SecretRecord] = []
     started = time.monotonic()
+    from secretaudit.listprogress import listing_progress
+
     try:
-        for record in backend.records():
-            records.append(record)
-            findings = record_findings(record, config, target.name, backend.declared(record.name))
-            session.count_scanned(0, failed=any(f.status is Status.FAILED for f in findings))
-            for finding in findings:
-                session.add_finding(finding)
+        with listing_progress(config, backend.label) as progress:
+            for record in backend.records():
+                records.append(record)
+                findings = record_findings(record, config, target.name, backend.declared(record.name))
+                session.count_scanned(0, failed=any(f.status is Status.FAILED for f in findings))
+                for finding in findings:
+                    session.add_finding(finding)
+                progress.tick(len(records))
     except BackendError as exc:
         session.add_finding(backend_error(backend.label, str(exc), target.name, len(records), config,
                                           backend.declared()))

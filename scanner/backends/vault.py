@@ -166,6 +166,21 @@ def _date(value: Any) -> datetime | None:
         return None
 
 
+#: custom_metadata key written by ``secretaudit rotate`` when it writes a version that is not a rotation
+#: (a pending password, the previous fields restored by a rollback): ``"<ISO time> version <N>"`` says
+#: that version N holds a value last rotated at that time.  Only the current version's entry counts: any
+#: later write (a rotation, a human's ``vault kv put``) is a rotation again.
+NOT_ROTATED_KEY = "secretaudit_last_rotated"
+
+
+def _not_rotated(value: str, current: str) -> datetime | None:
+    """The time in a :data:`NOT_ROTATED_KEY` entry when it is about version ``current``, else None."""
+    moment, _, version = value.strip().partition(" version ")
+    if not current or version.strip() != current:
+        return None
+    return _date(moment.strip())
+
+
 def _auth_method(path: str) -> str:
     """``auth/token/create`` -> ``token``; ``auth/approle/login`` -> ``approle``."""
     parts = [p for p in (path or "").split("/") if p]
@@ -397,6 +412,11 @@ class VaultBackend(Backend):
             ("explicit_max_ttl", int(data.get("explicit_max_ttl") or 0)), ("orphan", bool(data.get("orphan"))),
             ("num_uses", int(data.get("num_uses") or 0)), ("token_type", str(data.get("type") or "")),
         ]
+        # A token's life is its rotation period: renewed every period (or creation TTL), or replaced when
+        # it ends.  SA202 warns from the last third of it, not 30 days ahead of a 30-day token's end.
+        period = int(data.get("period") or 0) or int(data.get("creation_ttl") or 0)
+        if period and expires is not None:
+            extra.append(("rotation_period", period))
         return SecretRecord(
             backend=self.label, name=f"token:{display}", path=str(data.get("path") or "auth/token"),
             kind="vault-token", created=created, last_rotated=created, expires=expires, rotation_enabled=None,
@@ -498,6 +518,9 @@ class VaultBackend(Backend):
         current_info = versions.get(current) or {}
         last_rotated = _date(current_info.get("created_time")) or _date(data.get("updated_time")) or created
         problems: list[str] = []
+        kept = _not_rotated(custom.get(NOT_ROTATED_KEY, ""), current)
+        if kept is not None:  # the current version was written by a rotation that did not happen
+            last_rotated = kept
         expires = None
         if custom.get("expiry_date"):
             try:
@@ -729,6 +752,36 @@ class VaultBackend(Backend):
             raise
         return str(((answer or {}).get("data") or {}).get("version") or "")
 
+    def _post_no_content(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        """POST ``/v1/<path>``; Vault's ``204 No Content`` (hvac hands back the raw response) is ``{}``."""
+        answer = self.client.adapter.post(f"/v1/{path}", **({"json": body} if body is not None else {}))
+        return {} if getattr(answer, "status_code", None) == 204 else answer
+
+    def mark_not_rotated(self, record: SecretRecord, version: str, last_rotated: datetime) -> None:
+        """Record in custom_metadata that KV ``version`` is not a rotation: its value was last rotated then.
+
+        A pending password or a rollback's restored fields are new versions
+        whose value did not change; without this mark their creation time
+        would become ``last_rotated`` and restart the SA203 clock.  One read
+        and one write of the metadata (the write carries only
+        ``custom_metadata``, so max_versions and the rest stay as they are);
+        needs 'update' on the metadata path.
+        """
+        relative = self._kv_relative(record)
+        full = self._metadata_path(relative)
+        try:
+            answer = self._call("GET", full, self.client.secrets.kv.v2.read_secret_metadata, path=relative,
+                                mount_point=self.mount)
+            custom = dict(((answer or {}).get("data") or {}).get("custom_metadata") or {})
+            moment = last_rotated.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+            custom[NOT_ROTATED_KEY] = f"{moment} version {version}"
+            self._call("POST", full, self._post_no_content, full, {"custom_metadata": custom})
+        except Denied:
+            raise self._fail(f"permission denied on POST {full}: marking version {version} as not rotated needs "
+                             f"the 'update' capability on {full}", "denied") from None
+        except NotFound:
+            raise self._fail(f"{full} not found; it may have been deleted during the rotation", "error") from None
+
     def rotate_static_role(self, record: SecretRecord) -> None:
         """POST DATABASE_MOUNT/rotate-role/ROLE: Vault changes the password in the database and stores it.
 
@@ -740,13 +793,8 @@ class VaultBackend(Backend):
         mount = self.database_mount
         role = record.path.rsplit("/", 1)[1]
         path = f"{mount}/rotate-role/{role}"
-
-        def post() -> Any:
-            answer = self.client.adapter.post(f"/v1/{path}")
-            return {} if getattr(answer, "status_code", None) == 204 else answer
-
         try:
-            self._call("POST", path, post)
+            self._call("POST", path, self._post_no_content, path)
         except Denied:
             raise self._fail(f"permission denied on POST {path}: rotation needs the 'update' capability on "
                              f"{path}", "denied") from None

@@ -45,6 +45,10 @@ Per backend and kind:
   4. testSecret: a real login through the validator; a rejected login
      changes the password back and re-writes the old fields (rolled back).
 
+  The pending version (1) and a rollback's restored fields are marked in
+  custom_metadata as not rotations, so ``last_rotated`` (SA203's clock)
+  stays the time of the last real change.
+
   Kill before 2: the old password still works; the pending field is dropped
   by the next rotate.  Kill between 2 and 3 (one KV write wide, the same
   window as AWS's single-user rotation Lambdas): the database already has
@@ -283,6 +287,27 @@ class Rotation:
                                                                   config=self.config)
         del credential
         return answer or Validation("unknown", message=f"no validator for kind {kind}")
+
+    def not_a_rotation(self, version: str | None) -> str:
+        """Tell the backend that the version just written holds a value that was not rotated now.
+
+        A pending password and a rollback's restored fields are new versions
+        (Vault KV) whose credential did not change: the record's
+        ``last_rotated`` must stay what it was, or a failed attempt would
+        restart the SA203 clock.  Backends without versions that count as
+        rotations have no ``mark_not_rotated``.  Returns '' or a sentence for
+        the result's message when the mark could not be written.
+        """
+        from secretaudit.backends import BackendError
+
+        mark = getattr(self.backend, "mark_not_rotated", None)
+        if not callable(mark) or not version or self.record.last_rotated is None:
+            return ""
+        try:
+            mark(self.record, version, self.record.last_rotated)
+        except BackendError as exc:
+            return f"; version {version} could not be marked as not rotated, so the audit counts it as a rotation ({exc})"
+        return ""
 
     def done(self, outcome: str, message: str = "") -> RotationResult:
         self.result.outcome = outcome

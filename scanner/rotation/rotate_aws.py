@@ -274,13 +274,12 @@ class IamAccessKey(Rotation):
         new_fields = {**fields, "access_key_id": new_id, "secret_access_key": new_secret}
         new_options = self._options(fields, new_id, new_secret)
 
-        def undo(message: str, restore: Callable[[], None] | None = None) -> RotationResult:
-            if restore is not None:
-                restore()
+        def undo(message: str, restore: Callable[[], str | None] | None = None) -> RotationResult:
+            note = (restore() or "") if restore is not None else ""
             self._call("DeleteAccessKey", iam.delete_access_key, secret, new_secret, UserName=user,
                        AccessKeyId=new_id)
             return self.done("rolled-back", f"{message}; the previous version was restored and the new key "
-                                            f"{_key_hint(new_id)} deleted")
+                                            f"{_key_hint(new_id)} deleted{note}")
 
         self.step(f"store the new key {store}")
         if is_sm:
@@ -302,7 +301,11 @@ class IamAccessKey(Rotation):
         if verdict is not None:
             if is_sm:
                 return undo(verdict, lambda: backend.move_stage(record, "AWSCURRENT", version, new_version))  # type: ignore[attr-defined]
-            return undo(verdict, lambda: backend.kv_write(record, fields, cas=int(new_version or 0)))  # type: ignore[attr-defined]
+            def restore() -> str:
+                restored = backend.kv_write(record, fields, cas=int(new_version or 0))  # type: ignore[attr-defined]
+                return self.not_a_rotation(restored)
+
+            return undo(verdict, restore)
         self.step(f"UpdateAccessKey {_key_hint(key_id)} Inactive")
         self._call("UpdateAccessKey", self._aws("iam", new_options).update_access_key, new_secret, secret,
                    UserName=user, AccessKeyId=key_id, Status="Inactive")

@@ -68,20 +68,21 @@ class VaultKvPassword(Rotation):
             return self.done("ok")
         restored = backend.kv_write(record, old, cas=int(current_version or 0))  # type: ignore[attr-defined]
         return self.done("rolled-back", f"the new version did not read back; the previous fields were re-written "
-                                        f"as version {restored}")
+                                        f"as version {restored}" + self.not_a_rotation(restored))
 
     def _database(self, old: dict[str, str], version: str | None, target: str, new: str) -> RotationResult:
         backend, record = self.backend, self.record
         current_password = old[target]
         self.step(f"createSecret: store the new password as pending in {record.path}")
         pending = backend.kv_write(record, {**old, PENDING_FIELD: new}, cas=int(version or 0))  # type: ignore[attr-defined]
+        unmarked = self.not_a_rotation(pending)
         self.step("setSecret: change the database password")
         try:
             change_db_password(old, current_password, new, self.timeout)
         except RotationError as exc:
-            backend.kv_write(record, old, cas=int(pending))  # type: ignore[attr-defined]
-            raise RotationError(f"{exc}; the database password is unchanged and the pending value was discarded",
-                                exc.reason) from None
+            restored = backend.kv_write(record, old, cas=int(pending))  # type: ignore[attr-defined]
+            raise RotationError(f"{exc}; the database password is unchanged and the pending value was discarded"
+                                + (self.not_a_rotation(restored) or unmarked), exc.reason) from None
         self.step("finishSecret: make the new password the current version")
         finished = backend.kv_write(record, {**old, target: new}, cas=int(pending))  # type: ignore[attr-defined]
         self.result.new_version = finished
@@ -95,7 +96,7 @@ class VaultKvPassword(Rotation):
             restored = backend.kv_write(record, old, cas=int(finished))  # type: ignore[attr-defined]
             return self.done("rolled-back", f"the new password was rejected ({verdict.message}); the database "
                                             f"password was changed back and the previous fields re-written as "
-                                            f"version {restored}")
+                                            f"version {restored}" + self.not_a_rotation(restored))
         self.result.validation = verdict.message
         return self.done("failed", f"rotated to version {finished} but validation could not run "
                                    f"({verdict.message}); run 'secretaudit validate --secret {record.name}'")
@@ -115,7 +116,7 @@ class VaultKvPassword(Rotation):
             return {**clean, target: pending}, written
         written = backend.kv_write(record, clean, cas=int(version or 0))  # type: ignore[attr-defined]
         self.step(f"recovered an interrupted rotation: the pending password was never set, discarded "
-                  f"(version {written})")
+                  f"(version {written}){self.not_a_rotation(written)}")
         return clean, written
 
 
