@@ -271,3 +271,33 @@ def test_the_checker_catches_what_github_rejects(tmp_path: Path) -> None:
         assert expected in problems, expected
     run["results"] = run["results"] * 1500  # 25,500 results
     assert any("results (GitHub's limit: 25000)" in p for p in github_problems({"runs": [run]}))
+
+
+def test_an_openclaw_yaml_backend_is_declared_by_its_external_secrets_block(openbao: OpenBao, tmp_path: Path) -> None:
+    """OpenClaw's config holds the backend under external_secrets.<type>, not in a backends list."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    folder = f"sarif-oc-{uuid.uuid4().hex[:8]}"
+    client = hvac.Client(url=openbao.url, token=openbao.root_token)
+    client.secrets.kv.v2.create_or_update_secret(path=f"{folder}/agent-key", mount_point="secret",
+                                                 secret={"api_key": secrets.token_hex(12)})
+    (repo / "openclaw.yaml").write_text(
+        "gateway: {port: 18789}\n"
+        "external_secrets:\n"
+        "  backend: vault\n"
+        "  vault:\n"                                   # line 4
+        f"    url: '{openbao.url}'\n"                  # line 5
+        "    token: '${VAULT_TOKEN}'\n"
+        f"    path: 'secret/{folder}'\n", encoding="utf-8")
+    sarif = tmp_path / "oc.sarif"
+    proc = run_cli("audit", "--config", "openclaw.yaml", "--report", f"sarif:{sarif}", cwd=repo,
+                   env={"VAULT_TOKEN": openbao.root_token})
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    run = assert_uploadable(load(sarif))
+    assert run["automationDetails"] == {"id": "secretaudit/audit/openclaw.yaml/"}
+    record = [r for r in backend_results(run)
+              if r["locations"][0]["logicalLocations"][0]["fullyQualifiedName"].endswith(":agent-key")]
+    assert record and {resolve(repo, r["locations"][0]) for r in record} == {(repo / "openclaw.yaml", 4)}
+    assert {resolve(repo, r["locations"][0]) for r in run["results"] if r["ruleId"] == "SA501"} == \
+        {(repo / "openclaw.yaml", 5)}
