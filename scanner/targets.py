@@ -197,8 +197,10 @@ def to_findings(config: "Config", target: str, verdicts: Iterable[Verdict],
                 where = fallback[0]
             path, line = where if where is not None else (None, None)
             location = Location(backend=v.backend, name=v.name, declared_in=path, declared_line=line)
+            # a verdict's rule (a policy statement, a grant, a reader) tells findings apart in the
+            # fingerprint; it is not one of the check's rules (SA101's formats), so it is not shown as one
             findings.append(make_finding(spec, location, v.message, status=v.status,
-                                         rule=v.rule, identity=v.identity, severity=v.severity,
+                                         rule=v.rule, shown_rule="", identity=v.identity, severity=v.severity,
                                          evidence=v.evidence, target=target))
     return findings
 

@@ -267,7 +267,14 @@ def test_sarif_rules_results_and_fingerprints(run: Run) -> None:
     report, log = run.json(), run.json("sarif")
     (sarif_run,) = log["runs"]
     rules = sarif_run["tool"]["driver"]["rules"]
-    assert [r["id"] for r in rules] == [c["id"] for c in report["checks"]]
+    checks = len(report["checks"])
+    assert [r["id"] for r in rules[:checks]] == [c["id"] for c in report["checks"]]
+    # then one rule per check/rule a finding names (SA101/github-pat), with the check's helpUri
+    formats = rules[checks:]
+    assert "SA101/github-pat" in {r["id"] for r in formats}
+    for rule in formats:
+        assert rule["id"] == f"{rule['properties']['check']}/{rule['properties']['rule']}"
+        assert rule["helpUri"].endswith("#" + rule["properties"]["check"].lower())
     levels = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
     for rule, check in zip(rules, report["checks"]):
         assert rule["shortDescription"]["text"] == check["title"]

@@ -272,8 +272,9 @@ def issue_findings(results: "Iterable[Iterable[Issue] | None]", config: "Config"
             if not config.is_enabled(issue.check_id) or issue.check_id not in config.checks:
                 continue
             where, rule = identity(issue)
+            # the rule (a config key) is fingerprint material, not a rule of the check to show
             findings.append(make_finding(config.checks.get(issue.check_id), location(issue), issue.message,
-                                         identity=where, rule=rule, severity=issue.severity,
+                                         identity=where, rule=rule, shown_rule="", severity=issue.severity,
                                          evidence=issue.evidence, target=target))
     return findings
 
