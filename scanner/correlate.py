@@ -86,8 +86,6 @@ class Correlation:
     _key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
     #: keyed hash -> where it was seen
     repo: dict[bytes, list[Sighting]] = field(default_factory=lambda: defaultdict(list), repr=False)
-    #: backend label -> (secrets read, API calls the reads took)
-    reads: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         return f"<Correlation {len(self.repo)} repository values>"
@@ -179,7 +177,9 @@ def _read_backend(correlation: Correlation, backend: "Backend", records: list["S
                             f"correlation stopped after {read} secrets so no read goes unaudited: fix the file "
                             "or audit_log")
             break
-    correlation.reads[backend.label] = (read, backend.api_calls - calls_before)
+    stats = config.stash.get("backend_stats", {}).get(backend.label)
+    if stats is not None:  # the report's run metadata: what correlation cost, apart from the listing
+        stats["correlate"] = {"secrets": read, "api_calls": backend.api_calls - calls_before}
     return matches, problems
 
 

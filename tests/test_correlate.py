@@ -95,6 +95,10 @@ def test_correlate_names_current_and_older_values_and_nothing_else(world: dict) 
     assert {("vault:prod", GITHUB), ("vault:prod", "ai-agents/openclaw/other"),
             ("aws-secrets-manager:aws", "deploy/aws-access-key")} <= read
     assert all(e["outcome"] == "ok" for e in trail if e["secret"] == GITHUB)
+    # the report says what correlation cost: the current value of each KV secret, plus the older version
+    # (the audit token is compared too, from memory: a secret read without a call)
+    assert report["run"]["backends"]["vault:prod"]["correlate"] == {"secrets": 3, "api_calls": 3}
+    assert report["run"]["backends"]["aws-secrets-manager:aws"]["correlate"] == {"secrets": 1, "api_calls": 1}
     # no value and no plain digest of one anywhere the run wrote
     written = [output, world["trail"].read_text(), (world["tmp"] / "out.sarif").read_text(),
                (world["tmp"] / "out.html").read_text()]
@@ -109,6 +113,7 @@ def test_without_correlate_no_value_is_read(world: dict) -> None:
     assert not [f for f in report["findings"] if f["check_id"] == "SA111"]
     assert any(f["check_id"] == "SA101" for f in report["findings"])  # the repository was scanned
     assert not world["trail"].exists() or not world["trail"].read_text().strip()
+    assert not any("correlate" in stats for stats in report["run"]["backends"].values())
     cached = [p.read_bytes().decode("utf-8", "replace") for p in (world["tmp"] / "cache").rglob("*") if p.is_file()]
     assert cached  # this run wrote the scan cache: grep it too
     for value in world["values"]:
