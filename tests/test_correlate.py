@@ -36,7 +36,7 @@ def github_pat(rng: random.Random) -> str:
 @pytest.fixture
 def world(tmp_path: Path, openbao_disposable, moto, rng: random.Random) -> dict:  # noqa: F811
     url, root, _ = openbao_disposable
-    old_token, token, unrelated, other = (github_pat(rng) for _ in range(4))
+    old_token, token, unrelated, other, ci_old, ci_new = (github_pat(rng) for _ in range(6))
     key_id, key_secret = fake_aws_key_id(rng), fake_aws_secret(rng)
     kv = hvac.Client(url=url, token=root).secrets.kv.v2
     kv.create_or_update_secret(path=GITHUB, secret={"token": old_token}, mount_point="secret")
@@ -45,12 +45,16 @@ def world(tmp_path: Path, openbao_disposable, moto, rng: random.Random) -> dict:
     aws_client("secretsmanager", moto.url).create_secret(
         Name="deploy/aws-access-key",
         SecretString=json.dumps({"access_key_id": key_id, "secret_access_key": key_secret}))
+    sm = aws_client("secretsmanager", moto.url)
+    sm.create_secret(Name="ci/github-token", SecretString=ci_old)
+    sm.put_secret_value(SecretId="ci/github-token", SecretString=ci_new)  # ci_old is now AWSPREVIOUS
     repo = tmp_path / "repo"
     repo.mkdir()
     (repo / "deploy.sh").write_text("#!/bin/sh\nset -eu\n# push the release\n"
                                     f"export GITHUB_TOKEN={token}\ngit push\n")
     (repo / "old.env").write_text(f"GITHUB_TOKEN={old_token}\n")
     (repo / "aws.ini").write_text(f"[default]\naws_access_key_id = {key_id}\naws_secret_access_key = {key_secret}\n")
+    (repo / "ci.env").write_text(f"GH_TOKEN={ci_old}\n")
     (repo / "unrelated.sh").write_text(f"export GH_TOKEN={unrelated}\n")
     config = tmp_path / "secretaudit.yaml"
     config.write_text(
@@ -59,7 +63,7 @@ def world(tmp_path: Path, openbao_disposable, moto, rng: random.Random) -> dict:
         f"  - {{type: vault, name: prod, url: '{url}', token: '${{VAULT_TOKEN}}', path: 'secret'}}\n"
         f"  - {{type: aws-secrets-manager, name: aws, region: us-east-1, endpoint_url: '{moto.url}'}}\n")
     return {"config": config, "env": {"VAULT_TOKEN": root, "XDG_CACHE_HOME": str(tmp_path / "cache")},
-            "values": [old_token, token, unrelated, other, key_id, key_secret], "tmp": tmp_path,
+            "values": [old_token, token, unrelated, other, ci_old, ci_new, key_id, key_secret], "tmp": tmp_path,
             "trail": tmp_path / "trail.jsonl"}
 
 
@@ -82,13 +86,17 @@ def test_correlate_names_current_and_older_values_and_nothing_else(world: dict) 
     found = {(f["location"]["path"], f["location"]["line"], f["severity"]): f["message"]
              for f in report["findings"] if f["check_id"] == "SA111"}
     assert set(found) == {("repo/deploy.sh", 4, "critical"), ("repo/aws.ini", 2, "critical"),
-                          ("repo/old.env", 1, "high")}, found
+                          ("repo/old.env", 1, "high"), ("repo/ci.env", 1, "high")}, found
     assert found[("repo/deploy.sh", 4, "critical")] == (
         f"the value at repo/deploy.sh:4 is the current value of vault:prod:{GITHUB} (field token): rotate it now "
         f"(secretaudit rotate --secret vault:prod:{GITHUB} --reason 'leaked in repo')")
     aws = found[("repo/aws.ini", 2, "critical")]
     assert "repo/aws.ini:2 (also line 3) is the current value of aws-secrets-manager:aws:deploy/aws-access-key" in aws
     assert f"is an older version (1) of vault:prod:{GITHUB}" in found[("repo/old.env", 1, "high")]
+    assert found[("repo/ci.env", 1, "high")] == (
+        "the value at repo/ci.env:1 is an older version (AWSPREVIOUS) of aws-secrets-manager:aws:ci/github-token: "
+        "still rotate it if the old value is valid "
+        "(secretaudit rotate --secret aws-secrets-manager:aws:ci/github-token --reason 'leaked in repo')")
     # every value read is in the trail, one line per secret, for the audit
     trail = [json.loads(line) for line in world["trail"].read_text().splitlines()]
     read = {(e["backend"], e["secret"]) for e in trail if e["command"] == "audit" and e["reason"] == "correlate"}
@@ -98,7 +106,8 @@ def test_correlate_names_current_and_older_values_and_nothing_else(world: dict) 
     # the report says what correlation cost: the current value of each KV secret, plus the older version
     # (the audit token is compared too, from memory: a secret read without a call)
     assert report["run"]["backends"]["vault:prod"]["correlate"] == {"secrets": 3, "api_calls": 3}
-    assert report["run"]["backends"]["aws-secrets-manager:aws"]["correlate"] == {"secrets": 1, "api_calls": 1}
+    # AWS: one GetSecretValue per secret, one more for the secret that has an AWSPREVIOUS (ListSecrets tells)
+    assert report["run"]["backends"]["aws-secrets-manager:aws"]["correlate"] == {"secrets": 2, "api_calls": 3}
     # no value and no plain digest of one anywhere the run wrote
     written = [output, world["trail"].read_text(), (world["tmp"] / "out.sarif").read_text(),
                (world["tmp"] / "out.html").read_text()]
