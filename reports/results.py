@@ -182,6 +182,7 @@ def run_metadata(session: "Session") -> dict[str, Any]:
         "exit_code": int(session.exitstatus),
         "interrupted": session.interrupted,  # the results are partial
         "backends": {label: {"secrets": stats["records"], "api_calls": stats["api_calls"],
-                             "seconds": round(stats["seconds"], 3)}
+                             "seconds": round(stats["seconds"], 3),
+                             **({"correlate": stats["correlate"]} if "correlate" in stats else {})}
                      for label, stats in sorted(session.config.stash.get("backend_stats", {}).items())},
     }

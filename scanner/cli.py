@@ -377,9 +377,13 @@ def _with_backend_options(func: Callable) -> Callable:
                    "policy.expiry_warning_days) to this Slack-format webhook; also $SECRETAUDIT_NOTIFY_URL, "
                    "which keeps the URL out of the process list. A failed post is a warning: the exit code "
                    "stays the audit's.")
+@click.option("--correlate", is_flag=True,
+              help="Compare every credential found in the repositories with the backends' current and older "
+                   "values (SA111): reads every value (each read in the access trail), holds keyed hashes in "
+                   "memory only. Also 'correlate: true' in the config.")
 @_output_options
 @_with_backend_options
-def audit(paths: tuple[str, ...], fail_on: str | None, allow_empty: bool, notify_url: str | None,
+def audit(paths: tuple[str, ...], fail_on: str | None, allow_empty: bool, notify_url: str | None, correlate: bool,
           shard: str | None, compare_to: str | None, reports: tuple[str, ...], create_dirs: bool, fmt: str,
           verbose: int, quiet: int, no_color: bool, config_path: str | None, plugins: tuple[str, ...],
           as_of: str | None, timeout: float | None, github_api_url: str | None) -> None:
@@ -412,6 +416,10 @@ def audit(paths: tuple[str, ...], fail_on: str | None, allow_empty: bool, notify
     config.paths = [*repos, *paths]
     config.stash["audit_backends"] = True
     config.stash["allow_empty"] = allow_empty
+    if correlate or config.settings["correlate"]:
+        from secretaudit.correlate import start
+
+        start(config)  # before anything is scanned: forked workers inherit the run's key
     if not config.stash["backends"] and not config.paths and not config.settings["scopes"] \
             and not (config.settings["policy"].get("scopes") or {}).get("aws_role"):
         raise UsageError(f"nothing to audit in {config.source or 'the default configuration'}: "

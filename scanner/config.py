@@ -149,6 +149,8 @@ SETTINGS: dict[str, Setting] = {
     "backends": Setting(_mapping_list, [], "secret backends to audit: a list of {type: vault|aws-secrets-manager|"
                                            "generic, name: ..., ...type settings}"),
     "repos": Setting(_str_list, [], "repository paths 'secretaudit audit' scans besides the backends"),
+    "correlate": Setting(_bool, False, "audit: compare the repositories' credentials with the backends' current and "
+                                       "older values (keyed hashes in memory only; reads the values, so opt-in)"),
     "policy": Setting(_mapping, {}, "thresholds: rotation_days {kind: days}, expiry_warning_days, unused_days, "
                                     "max_cache_ttl_seconds, scopes, owners {owner: {policies, entities}}"),
     "timeout": Setting(parse_timeout, 30, "seconds a backend call may take in total (connect, answer, retries) before it "

@@ -55,6 +55,9 @@ class FileResult:
     cached: bool = False
     #: what an archive's walk skipped, by member path (:mod:`secretaudit.archives`)
     member_skips: list[Skip] = field(default_factory=list)
+    #: (line, keyed hash) of each credential, for ``audit --correlate`` only (:mod:`secretaudit.correlate`):
+    #: in memory, never in the cache rows or the findings
+    marks: list[tuple[int, bytes]] = field(default_factory=list, repr=False)
 
 
 def _dedupe(detections: Iterable[Detection], config: "Config") -> list[Detection]:
@@ -117,14 +120,22 @@ def findings_from_rows(rows: list[Row], relpath: str, config: "Config", target: 
     return findings
 
 
-def run_checks(item: FileItem, config: "Config") -> list[Row]:
-    """Every enabled file check over one decoded file, as rows (derived detections last)."""
+def run_checks(item: FileItem, config: "Config", marks: list[tuple[int, bytes]] | None = None) -> list[Row]:
+    """Every enabled file check over one decoded file, as rows (derived detections last).
+
+    ``marks`` (``audit --correlate``) receives the keyed hash of every credential
+    found, made here because only here does the value exist.
+    """
     detections: list[Detection] = []
     for result in config.hook.secretaudit_scan_file(item=item, config=config):
         if result:
             detections.extend(result)
     if not detections:
         return []  # most files
+    if marks is not None:
+        from secretaudit.correlate import repo_marks
+
+        marks.extend(repo_marks(detections, config))
     derived: list[Detection] = []
     for result in config.hook.secretaudit_derive_detections(item=item, detections=detections, config=config):
         derived.extend(result or ())
@@ -282,12 +293,14 @@ def scan_file(ref: FileRef, config: "Config", target: str, caching: bool = False
             # vouches for the file, keys the verdict the way a rescan looks it up
             result.cache_entry = (signature, ref.digest or digest, _binary_payload())
         return result
+    marks: list[tuple[int, bytes]] | None = [] if "correlate" in config.stash else None
     try:
         with deadline(config.settings.get("file_timeout", 0)):
-            rows = run_checks(item, config)
+            rows = run_checks(item, config, marks)
     except (FileTimeout, TooCostly) as exc:
         return FileResult(ref.relpath, skip=_too_costly(ref.relpath, exc, config))
-    result = FileResult(ref.relpath, findings_from_rows(rows, ref.relpath, config, target), size=len(data))
+    result = FileResult(ref.relpath, findings_from_rows(rows, ref.relpath, config, target), size=len(data),
+                        marks=marks or [])
     if digest is not None and not item.volatile:  # a volatile verdict is judged again by every run
         result.cache_entry = (signature, digest, encode_payload(rows))
     return result

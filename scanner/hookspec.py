@@ -38,6 +38,7 @@ import pluggy
 if TYPE_CHECKING:
     from secretaudit.backends import Backend, BackendRegistry
     from secretaudit.config import Config
+    from secretaudit.correlate import Match
     from secretaudit.forecast import Schedule
     from secretaudit.model import Detection, FileItem, Finding, Issue, SecretRecord, Target, Validation
     from secretaudit.registry import CheckRegistry, FormatRegistry
@@ -283,6 +284,23 @@ def secretaudit_check_config(config: "Config") -> "Iterable[Issue] | None":
     content, before ``${VAR}`` interpolation, is ``config.raw`` (a mapping)
     and its path ``config.source``; set ``Issue.line`` to point at the key.
 
+    :param config: the run's configuration.
+    :returns: issues, or ``None`` for none.
+    """
+
+
+@hookspec
+def secretaudit_judge_match(match: "Match", config: "Config") -> "Iterable[Issue] | None":
+    """Judge one repository credential that is a value a backend holds (``audit --correlate``).
+
+    Called in the main process, after every target ran, once per match:
+    ``match.sighting`` is where the repository holds it (path, line),
+    ``match.record`` the backend secret, ``match.field`` the field, and
+    ``match.version`` None for its current value or the older version's id.
+    Neither value nor hash is in it.  The engine locates the finding at the
+    repository line; ``Issue.key`` is part of its fingerprint.
+
+    :param match: the match (see :class:`secretaudit.correlate.Match`).
     :param config: the run's configuration.
     :returns: issues, or ``None`` for none.
     """

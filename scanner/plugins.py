@@ -41,6 +41,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "secretaudit.checks.lifecycle",
     "secretaudit.checks.config_hygiene",
     "secretaudit.checks.validation",
+    "secretaudit.checks.correlation",
     "secretaudit.checks.aws_iam",
     "secretaudit.checks.vault_policy",
     "secretaudit.checks.github_scopes",

@@ -74,6 +74,10 @@ class Session:
         try:
             for target in self.targets:
                 self._scan_target(target)
+            if self.config.stash.get("correlate") is not None:  # audit --correlate: repositories against backends
+                from secretaudit.correlate import correlate
+
+                correlate(self)
         except KeyboardInterrupt:
             self.interrupted = True
         finally:
@@ -164,8 +168,8 @@ class Session:
         """The scan cache for this root, verified; a corrupt one is discarded."""
         from pathlib import Path
 
-        if not self.config.settings["cache"] or self.config.staged:
-            return None
+        if not self.config.settings["cache"] or self.config.staged or self.config.stash.get("correlate"):
+            return None  # correlation needs every credential's value, which only a fresh scan holds
         if not any(t.kind != "path" or Path(t.path).is_dir() for t in self.targets):
             return None  # explicit files (a pre-commit hook): opening the cache costs more than it saves
 
@@ -247,6 +251,8 @@ class Session:
             signature, digest, payload = result.cache_entry
             self.cache.remember(result.relpath, signature, digest, result.size, payload)
         self.files_from_cache += result.cached and result.skip is None
+        if result.marks:
+            self.config.stash["correlate"].sight(result)
         if result.skip is not None:
             self.skipped.append(result.skip)
         else:

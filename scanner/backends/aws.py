@@ -428,6 +428,9 @@ class AwsSecretsManagerBackend(Backend):
             extra.append(("deleted_date", _utc(entry["DeletedDate"])))
         if entry.get("OwningService"):
             extra.append(("owning_service", str(entry["OwningService"])))
+        stages = entry.get("SecretVersionsToStages")
+        if isinstance(stages, dict):  # whether an AWSPREVIOUS exists, known without another call
+            extra.append(("has_previous", any("AWSPREVIOUS" in (s or ()) for s in stages.values())))
         if entry.get("PrimaryRegion") and entry.get("PrimaryRegion") != region:
             extra.append(("primary_region", str(entry["PrimaryRegion"])))
 
@@ -565,6 +568,23 @@ class AwsSecretsManagerBackend(Backend):
             return {"value": text}, version
         fields = {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {"value": text}
         return fields, version
+
+    def older_values(self, record: SecretRecord, limit: int) -> Iterator[tuple[str, dict[str, str]]]:
+        """The AWSPREVIOUS value's fields, when there is one (``audit --correlate``: stale matches).
+
+        ListSecrets says whether the secret has an AWSPREVIOUS version, so a
+        secret never rotated costs no call; when it did not say, the read is
+        tried and a missing stage is no error.
+        """
+        if limit < 1 or record.fact("has_previous") is False:
+            return
+        try:
+            fields, _ = self.read_version(record, stage="AWSPREVIOUS")
+        except BackendError as exc:
+            if record.fact("has_previous") is None and "ResourceNotFoundException" in str(exc):
+                return
+            raise
+        yield "AWSPREVIOUS", fields
 
     # -- writes (secretaudit rotate only)
 

@@ -723,6 +723,30 @@ class VaultBackend(Backend):
         data = body.get("data") or {}
         return {str(k): str(v) for k, v in data.items()}, None if version is None else str(version)
 
+    def older_values(self, record: SecretRecord, limit: int) -> Iterator[tuple[str, dict[str, str]]]:
+        """(version, fields) of the KV versions kept before the current one, newest first, at most ``limit``.
+
+        For ``audit --correlate``'s stale matches.  Deleted and destroyed
+        versions are skipped (no value to compare); a static role and the
+        audit token have no older values.
+        """
+        current, kept = record.fact("current_version"), record.fact("versions")
+        if not current or not kept or self.is_static_role(record) or not record.path.startswith(self.mount + "/"):
+            return
+        relative = self._kv_relative(record)
+        path = f"{self.mount}/data/{relative}"
+        for version in range(int(current) - 1, max(0, int(current) - int(kept)), -1)[:max(0, limit)]:
+            try:
+                answer = self._call("GET", path, self.client.secrets.kv.v2.read_secret_version, path=relative,
+                                    version=version, mount_point=self.mount, raise_on_deleted_version=True)
+            except Denied:
+                raise self._fail(f"permission denied on GET {path} (version {version}): the token needs the "
+                                 f"'read' capability on {path}", "denied") from None
+            except NotFound:
+                continue  # deleted or destroyed
+            data = (answer.get("data") or {}).get("data") or {}
+            yield str(version), {str(k): str(v) for k, v in data.items()}
+
     # -- writes (secretaudit rotate only; the audit itself never writes) ------------------------
 
     def is_static_role(self, record: SecretRecord) -> bool:
