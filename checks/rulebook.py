@@ -488,6 +488,11 @@ def linear_time_problem(rule: Rule, budget: float = 0.25) -> str | None:
     problem = _nested_repeat(rule.regex.pattern)
     if problem:
         return problem + " (every rule must match in linear time)"
+    key = hashlib.blake2b(repr((FORMAT_VERSION, rule.regex.pattern, rule.prefix, rule.tokens, rule.context,
+                                budget)).encode(), digest_size=16).hexdigest()
+    verdicts = _linear_verdicts()
+    if key in verdicts:
+        return None  # proven linear by an earlier run: a custom rule pays the ~30 ms once, not per run
     finditer = rule.regex.finditer
     for size in _SIZES:
         for text in worst_inputs(rule, size):
@@ -497,7 +502,45 @@ def linear_time_problem(rule: Rule, budget: float = 0.25) -> str | None:
             if time.perf_counter() - start > budget:
                 return (f"the pattern takes over {budget:g} s on {size} characters of repeated input (it backtracks: "
                         "bound every repeat, e.g. {1,64}, and avoid overlapping repeats side by side)")
+    verdicts[key] = 1
+    _store(_LINEAR_FILE, verdicts if len(verdicts) <= 4096 else {key: 1})
     return None
+
+
+_LINEAR_FILE = "sa101-linear.marshal"
+
+
+@lru_cache(maxsize=1)
+def _linear_verdicts() -> dict[str, int]:
+    """Patterns an earlier run proved linear (keyed by a hash of the pattern and its literals)."""
+    stored = _load(_LINEAR_FILE)
+    return stored if isinstance(stored, dict) else {}
+
+
+def _load(name: str) -> Any:
+    """A marshal file of the cache directory, or None when missing or damaged."""
+    path = _cache_path(name)
+    if path is None:
+        return None
+    try:
+        with open(path, "rb") as handle:
+            return marshal.load(handle)
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+
+
+def _store(name: str, value: Any) -> None:
+    """Write a marshal file of the cache directory atomically; failing only costs the next run the work."""
+    path = _cache_path(name)
+    if path is None:
+        return
+    from secretaudit.atomicfile import replace_quietly
+
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        replace_quietly(path, marshal.dumps(value))
+    except (OSError, ValueError):
+        pass
 
 
 # --- the built-in rule files ------------------------------------------------------------
@@ -541,13 +584,16 @@ def load_samples(directory: Path = RULES_DIR) -> dict[str, tuple[list[str], list
     return {spec["id"]: (spec["samples"]["positive"], spec["samples"]["negative"]) for spec in specs}
 
 
-def _cache_path() -> str | None:
+def _cache_path(name: str) -> str | None:
     try:
         from secretaudit import cachedir
 
-        return os.path.join(cachedir.cache_dir(), "sa101-rules.marshal")
-    except Exception:  # noqa: BLE001 - no usable cache directory: parse every time
+        return os.path.join(cachedir.cache_dir(), name)
+    except Exception:  # noqa: BLE001 - no usable cache directory: work it out every time
         return None
+
+
+_RULES_FILE = "sa101-rules.marshal"
 
 
 @lru_cache(maxsize=1)
@@ -562,26 +608,14 @@ def builtin_rules() -> tuple[Rule, ...]:
     for name, data in files:
         digest.update(name.encode() + b"\0" + len(data).to_bytes(8, "big") + data)
     key = digest.hexdigest()
-    path = _cache_path()
-    specs = None
-    if path is not None:
+    stored = _load(_RULES_FILE)
+    if isinstance(stored, tuple) and len(stored) == 2 and stored[0] == key:
         try:
-            with open(path, "rb") as handle:
-                stored = marshal.load(handle)
-            if isinstance(stored, tuple) and len(stored) == 2 and stored[0] == key:
-                specs = stored[1]
-        except (OSError, EOFError, ValueError, TypeError):
-            pass  # missing or damaged: parsed afresh and rewritten
-    if specs is None:
-        specs = parse_files(files)
-        for spec in specs:  # the cache holds counts, not the sample lines
-            spec["samples"] = (len(spec["samples"]["positive"]), len(spec["samples"]["negative"]))
-        if path is not None:
-            from secretaudit.atomicfile import replace_quietly
-
-            try:
-                os.makedirs(os.path.dirname(path), exist_ok=True)
-                replace_quietly(path, marshal.dumps((key, specs)))
-            except (OSError, ValueError):
-                pass
+            return tuple(build(spec) for spec in stored[1])
+        except Exception:  # noqa: BLE001 - a damaged entry: parse the files again below
+            pass
+    specs = parse_files(files)
+    for spec in specs:  # the cache holds counts, not the sample lines
+        spec["samples"] = (len(spec["samples"]["positive"]), len(spec["samples"]["negative"]))
+    _store(_RULES_FILE, (key, specs))
     return tuple(build(spec) for spec in specs)
