@@ -110,8 +110,8 @@ def test_the_builtin_rule_ids_are_unique_lowercase_and_every_rule_has_tokens() -
 
 def test_a_compiled_custom_rule_finds_its_token() -> None:
     rule = rulebook.compile_rule(acme(samples=None), "secretaudit.yaml")
-    token = "acme_" + random_body()
-    assert find(rule, f'ACME_TOKEN = "{token}"\nother = "acme_short"\n') == [token]
+    planted = "acme_" + random_body()
+    assert find(rule, f"ACME_TOKEN = {planted!r}\nother = 'acme_short'\n") == [planted]
 
 
 @pytest.mark.parametrize("regex", [
