@@ -53,7 +53,7 @@ ENDS = {
     "none": "",
 }
 
-_ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*\Z")
+_ID = lazy_compile(r"[a-z0-9]+(?:-[a-z0-9]+)*\Z")
 _KEYS = ("id", "title", "severity", "regex", "prefix", "body", "end", "tokens", "keywords", "entropy", "validator",
          "multiline", "structured", "priority", "allowlist", "samples")
 _ALLOWLIST_KEYS = ("values", "regexes", "paths")
@@ -291,7 +291,7 @@ def normalize(data: Mapping[str, Any], source: str = "<rule>", require_samples: 
 
 # --- building ------------------------------------------------------------------------
 
-_LITERAL_RUN = re.compile(r"(?:[A-Za-z0-9_\-]|\\[^A-Za-z0-9])+")
+_LITERAL_RUN = lazy_compile(r"(?:[A-Za-z0-9_\-]|\\[^A-Za-z0-9])+")
 
 
 def literal_first(pattern: str) -> str:
