@@ -45,6 +45,17 @@ def _fail(source: str, key: str, problem: str) -> Exception:
     return UsageError(f"{source}: {key}: {problem}")
 
 
+def _unknown_id(rule_id: Any, known: list[str]) -> str:
+    """"unknown rule id 'github-pta'; did you mean 'github-pat'?" (never more than a short, printable name)."""
+    import difflib
+
+    from secretaudit.redact import shown_name
+
+    close = difflib.get_close_matches(rule_id, known, n=1, cutoff=0.6) if isinstance(rule_id, str) else []
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f"unknown rule id {shown_name(rule_id)}{hint} ('secretaudit rules' lists the ids)"
+
+
 def _settings(config: "Config") -> dict[str, Any]:
     raw = config.settings.get("rules") or {}
     source = config.source or "config"
@@ -147,16 +158,11 @@ def configured_rules(config: "Config", finds: "Callable[[Rule, str], bool]"
         rules[rule.slug] = rule
     for rule_id in raw.get("disable", []):
         if not isinstance(rule_id, str) or rule_id not in rules and rule_id not in known:
-            from secretaudit.redact import shown_name
-
-            raise _fail(source, "rules.disable", f"unknown rule id {shown_name(rule_id)} (the built-in ids are in "
-                                                 "checks/rules/*.toml)")
+            raise _fail(source, "rules.disable", _unknown_id(rule_id, [*rules, *known]))
     severities = raw.get("severity", {})
     for rule_id, level in severities.items():
         if rule_id not in rules and rule_id not in known:
-            from secretaudit.redact import shown_name
-
-            raise _fail(source, "rules.severity", f"unknown rule id {shown_name(rule_id)}")
+            raise _fail(source, "rules.severity", _unknown_id(rule_id, [*rules, *known]))
         if level not in SEVERITIES:
             raise _fail(source, f"rules.severity.{rule_id}", f"expected one of {', '.join(SEVERITIES)}")
     chosen = []

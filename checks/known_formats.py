@@ -748,15 +748,24 @@ def find_credentials(text: str, prefilter: bool = True, rules: RuleSet | None = 
 
 
 def scan_item(item: FileItem, prefilter: bool = True, rules: RuleSet | None = None) -> list[Detection]:
-    """Turn the credentials of one file into detections (line of the first character)."""
+    """Turn the credentials of one file into detections (line of the first character).
+
+    A rule whose severity differs from SA101's (``severity`` in its rule
+    file, or ``rules.severity`` in the config) gives its findings that
+    severity.
+    """
     return [
         Detection(check_id=CHECK_ID, line=item.line_of(start), secret=secret, label=rule.label,
-                  visible_prefix=prefix, rule=rule.slug)
+                  visible_prefix=prefix, rule=rule.slug,
+                  severity=None if rule.severity == SPEC.severity.label else Severity.parse(rule.severity))
         for rule, secret, start, _end, prefix in find_credentials(item.text, prefilter, rules, item.relpath)
     ]
 
 
+# --- the rules of one run -------------------------------------------------------------
+
 _STASH = "SA101.rules"
+#: Keys of the ``rules`` setting (the engine keeps it raw; this check validates it).
 
 
 def active_rules(config: "Config") -> RuleSet:
@@ -799,9 +808,33 @@ def _finds(rule: Rule, line: str) -> bool:
 
 @hookimpl
 def secretaudit_configure(config: "Config") -> None:
-    """Read the run's rules now: a bad custom rule or gitleaks config is exit 4 before anything is scanned."""
-    if config.is_enabled(CHECK_ID):
+    """Read the run's rules now: a bad ``rules`` setting, custom rule or gitleaks config is exit 4 before anything
+    is scanned.  With the built-in set as is nothing is loaded here: the rule files are read when the first file
+    is scanned (a fully cached rescan never reads them)."""
+    from secretaudit.checks import custom_rules
+
+    if config.is_enabled(CHECK_ID) and not custom_rules.uses_defaults(config):
         active_rules(config)
+
+
+@hookimpl
+def secretaudit_list_rules(config: "Config") -> list[dict[str, Any]]:
+    """Every SA101 rule, for ``secretaudit rules``: disabled ones too, marked."""
+    active = active_rules(config).by_slug
+    listed = []
+    builtin = builtin_rules()
+    slugs = {rule.slug for rule in builtin}
+    for rule in (*builtin, *(rule for rule in active_rules(config).rules if rule.slug not in slugs)):
+        effective = active.get(rule.slug, rule)
+        listed.append({
+            "id": rule.slug, "check": CHECK_ID, "title": rule.label, "severity": effective.severity,
+            "enabled": rule.slug in active, "file": rule.source,
+            "family": rule.source.rsplit(".", 1)[0] if rule.source.endswith(".toml") else rule.source,
+            "tokens": [t.literal if not t.tail else {"literal": t.literal, "tail": t.tail} for t in rule.tokens],
+            "keywords": list(rule.context), "validator": rule.validator, "entropy": rule.entropy,
+            "priority": rule.priority, "samples": {"positive": rule.samples[0], "negative": rule.samples[1]},
+        })
+    return listed
 
 
 @hookimpl

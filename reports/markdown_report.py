@@ -53,7 +53,7 @@ def _table(header: list[str], rows: list[list[str]], align: str = "---") -> list
 
 def _finding_row(finding: "Finding", owner: str | None) -> list[str]:
     where = md(finding.location) + (f" (owner {md(owner)})" if owner else "")
-    return [where, md(finding.check_id), md(finding.severity.label), md(finding.message), md(finding.evidence)]
+    return [where, md(finding.check_and_rule), md(finding.severity.label), md(finding.message), md(finding.evidence)]
 
 
 def _forecast(session: "Session") -> list[str]:

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from secretaudit.budget import FileTimeout, TooCostly, deadline
-from secretaudit.model import (Detection, FileItem, FileRef, Finding, Location, Skip, Status, Waiver, make_finding,
-                               redact, secret_digest)
+from secretaudit.model import (Detection, FileItem, FileRef, Finding, Location, Severity, Skip, Status, Waiver,
+                               make_finding, redact, secret_digest)
 from secretaudit.reader import archive_kind, decode, read_bytes
 from secretaudit.waivers import waiver_for
 
@@ -102,7 +102,8 @@ def detection_rows(item: FileItem, detections: Iterable[Detection], config: "Con
             waivers[waiver_key] = waiver_for(previous, line, det.check_id)
         rows.append([det.check_id, det.rule, det.line, secret_digest(det.secret), det.label,
                      redact(det.secret, det.visible_prefix), waivers[waiver_key]]
-                    + ([True] if det.error else []))
+                    + ([det.error] if det.error or det.severity is not None else [])
+                    + ([det.severity.label] if det.severity is not None else []))
     return rows
 
 
@@ -110,12 +111,14 @@ def findings_from_rows(rows: list[Row], relpath: str, config: "Config", target: 
     """Findings of one file at ``relpath`` from its (possibly cached) rows."""
     assert config.checks is not None
     findings = []
-    for check_id, rule, line, digest, label, evidence, waiver, *error in rows:
+    for check_id, rule, line, digest, label, evidence, waiver, *extra in rows:
         if check_id not in config.checks:
             continue
+        error = bool(extra and extra[0])  # then, when it differs from the check's, the severity
         findings.append(make_finding(
             config.checks.get(check_id), Location(path=relpath, line=line or None), label,
             status=Status.WAIVED if waiver else Status.ERROR if error else Status.FAILED, rule=rule, digest=digest,
+            severity=Severity.parse(extra[1]) if len(extra) > 1 else None,
             evidence=evidence, target=target, waiver=Waiver(waiver) if waiver else None))
     return findings
 

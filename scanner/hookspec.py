@@ -31,7 +31,7 @@ The protocol of one run (``secretaudit scan``), in order:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import pluggy
 
@@ -273,6 +273,21 @@ def secretaudit_rotation_period(record: "SecretRecord", config: "Config") -> "tu
     :param record: the secret's metadata.
     :param config: the run's configuration (its ``policy``).
     :returns: ``(days, source)``, or None when no plugin judges rotation.
+    """
+
+
+@hookspec
+def secretaudit_list_rules(config: "Config") -> "list[dict[str, Any]] | None":
+    """Describe the detection rules of a check that has several, for ``secretaudit rules``.
+
+    One dict per rule: ``id``, ``check``, ``title``, ``severity`` (as this
+    configuration has it), ``enabled``, ``file``/``family`` (where it is
+    defined), ``tokens``, ``keywords``, ``validator``, ``samples``
+    (``{positive: n, negative: n}``) and whatever else the check keeps.
+    Raise :class:`~secretaudit.errors.ConfigError` for bad rule settings.
+
+    :param config: the run's configuration.
+    :returns: the rules, or ``None`` if the plugin has none.
     """
 
 

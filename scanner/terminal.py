@@ -158,7 +158,7 @@ class TerminalReporter:
         status = finding.status.value.upper()
         if finding.status is Status.FAILED and finding.severity < self._threshold:
             colour, status = "yellow", "WARNING"  # below --fail-on: reported, but it does not fail the run
-        text = (f"{finding.location} {finding.check_id} [{finding.severity.label}] {finding.message}"
+        text = (f"{finding.location} {finding.check_and_rule} [{finding.severity.label}] {finding.message}"
                 + (f" {finding.evidence}" if finding.evidence else ""))
         if finding.status is Status.WAIVED:
             text += f" (waived: {finding.waiver})"

@@ -283,8 +283,12 @@ def test_sarif_rules_results_and_fingerprints(run: Run) -> None:
     results = sarif_run["results"]
     expected = sorted(f["fingerprint"] for f in report["findings"] if f["status"] in ("failed", "waived"))
     assert sorted(r["partialFingerprints"]["secretaudit/v1"] for r in results) == expected
+    by_fingerprint = {f["fingerprint"]: f for f in report["findings"]}
     for result in results:
         assert rules[result["ruleIndex"]]["id"] == result["ruleId"]
+        finding = by_fingerprint[result["partialFingerprints"]["secretaudit/v1"]]
+        rule_suffix = f"/{finding['rule']}" if finding.get("rule") else ""
+        assert result["ruleId"] == finding["check_id"] + rule_suffix
     (waived,) = [r for r in results if "suppressions" in r]
     assert waived["suppressions"][0]["kind"] == "inSource"
     assert "test account, revoked" in waived["suppressions"][0]["justification"]
@@ -383,7 +387,8 @@ def test_junit_failure_lists_each_finding(run: Run) -> None:
     sa103 = [f for f in report["findings"] if f["check_id"] == "SA103" and f["target"] == shown(CORPUS)]
     assert str(len(sa103)) in failure.message
     for finding in sa103:
-        assert f"{finding['location']['path']}:{finding['location']['line']} [{finding['severity']}]" in failure.text
+        rule = f" {finding['rule']}" if finding.get("rule") else ""
+        assert f"{finding['location']['path']}:{finding['location']['line']}{rule} [{finding['severity']}]" in failure.text
 
 
 def test_junit_escapes_hostile_names(run: Run) -> None:

@@ -127,7 +127,7 @@ def test_a_finding_below_fail_on_is_a_warning_not_a_failure(tmp_path: Path) -> N
 
     assert proc.returncode == 0, proc.stdout
     plain = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout)
-    assert re.search(r"^WARNING db\.py:1 SA103 \[high\]", plain, re.M), plain
+    assert re.search(r"^WARNING db\.py:1 SA103 postgres-uri \[high\]", plain, re.M), plain
     assert "FAILED" not in plain and "what next" not in plain
     assert "\x1b[33m" in proc.stdout and "\x1b[31m" not in proc.stdout  # yellow, never red
     assert re.search(r"^=+ 1 warning; 1 file: 0 passed in [\d.]+s =+$", _lines(plain)[-1]), plain
