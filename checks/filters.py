@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import re
 from functools import lru_cache
 from typing import Callable
@@ -47,6 +48,7 @@ __all__ = [
     "is_identifier_like",
     "is_css_color",
     "is_hex_id",
+    "looks_random",
     "is_regex",
     "is_false_positive",
     "false_positive_reason",
@@ -456,6 +458,49 @@ SHORT_HEX_ID_LENGTH = 20
 def is_hex_id(value: str, line: str) -> bool:
     """A short hex identifier (``e72ac664f4f0``) that nothing calls a secret."""
     return len(value) < SHORT_HEX_ID_LENGTH and bool(_HEX.fullmatch(value)) and not has_secret_keyword(line)
+
+
+#: Shortest value :func:`looks_random` calls generated.
+RANDOM_MIN_LENGTH = 12
+#: Bits per character (Shannon) below which a value repeats too much to be generated.
+RANDOM_MIN_ENTROPY = 3.0
+#: A value this long with this much entropy is random even in one or two character classes (hex, digits).
+RANDOM_LONG_LENGTH, RANDOM_LONG_ENTROPY = 20, 3.5
+
+
+def _entropy(value: str) -> float:
+    n = len(value)
+    return -sum(c / n * math.log2(c / n) for c in map(value.count, set(value))) if n else 0.0
+
+
+#: Digits and symbols people type for letters (``s3cr3t``, ``p@ssw0rd``), undone before looking for words.
+_LEET = str.maketrans("013457@$!", "oieastasi")
+#: Words that make a value typed, not generated, wherever they appear in it (after :data:`_LEET`).
+TYPED_WORDS: tuple[str, ...] = ("passw", "secret", "token", "admin", "letmein", "welcome", "qwerty", "changeit",
+                                "changeme", "example", "test", "dummy", "sample", "default")
+
+
+def looks_random(value: str) -> bool:
+    """A generated secret rather than a typed one (``Zq8vN2rT5kLw``, not ``s3cr3t`` or ``myPassword1``).
+
+    Long enough, three character classes out of lower, upper, digit and
+    symbol (or long and dense in one or two, like hex), varied characters,
+    and no words: what a password manager or ``openssl rand`` produces and
+    what a person writing documentation does not.  Used where a context says
+    "example" (a reserved documentation host name) but the value itself
+    says otherwise.
+    """
+    if len(value) < RANDOM_MIN_LENGTH or is_placeholder(value) or is_prose(value) or is_identifier_like(value):
+        return False
+    plain = value.lower().translate(_LEET)
+    if any(word in plain for word in TYPED_WORDS):
+        return False
+    classes = (any(c.islower() for c in value) + any(c.isupper() for c in value)
+               + any(c.isdigit() for c in value) + any(not c.isalnum() for c in value))
+    entropy = _entropy(value)
+    if classes >= 3:
+        return entropy >= RANDOM_MIN_ENTROPY
+    return len(value) >= RANDOM_LONG_LENGTH and entropy >= RANDOM_LONG_ENTROPY
 
 
 _REGEX_MARKERS = lazy_compile(r"\(\?|\[\^|\\[dwsbDWSB]|\{\d+(?:,\d*)?\}|\[[a-zA-Z0-9]-[a-zA-Z0-9]|\)[*+?]|\.\*")
