@@ -143,6 +143,8 @@ SETTINGS: dict[str, Setting] = {
     "workers": Setting(_workers, 0, "worker processes for large scans ('auto' = one per core)"),
     "checks": Setting(_mapping, {}, "per-check options, keyed by check id (e.g. SA102: {entropy_limit: 4.5})"),
     "plugins": Setting(_str_list, [], "extra plugin modules to load by import path"),
+    "rules": Setting(_mapping, {}, "known-format rules (SA101): {disable: [rule ids], severity: {rule id: level}}; "
+                                   "'secretaudit rules' lists the ids"),
     "cache": Setting(_bool, True, "reuse results for unchanged files (keyed by content and rules version)"),
     "backends": Setting(_mapping_list, [], "secret backends to audit: a list of {type: vault|aws-secrets-manager|"
                                            "generic, name: ..., ...type settings}"),

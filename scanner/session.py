@@ -138,7 +138,7 @@ class Session:
         path = cachemod.cache_file(directory, Path(self.config.stash.get("scan_root", self.config.rootdir)))
         # max_file_size too: a file cached under a higher limit must be skipped as too large once it is lowered
         rules = cachemod.rules_version(self._rule_sources(),
-                                       {k: self.config.settings[k] for k in ("checks", "disable", "max_file_size")})
+                                       {k: self.config.settings[k] for k in ("checks", "disable", "max_file_size", "rules")})
         cache, warning = cachemod.open_cache(path, rules)
         if warning:
             self.warnings.append(warning)
@@ -170,6 +170,8 @@ class Session:
             package = sys.modules.get(getattr(plugin, "__package__", None) or "")
             if package is not None and getattr(package, "__file__", None):
                 sources.extend(str(p) for p in Path(package.__file__).parent.glob("*.py"))
+                # rule data shipped with a plugin package (e.g. checks/rules/*.toml) decides detections too
+                sources.extend(str(p) for p in Path(package.__file__).parent.glob("*/*.toml"))
         spec = importlib.util.find_spec("detect_secrets")
         if spec is not None and spec.origin:
             site = Path(spec.origin).parent.parent

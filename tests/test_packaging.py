@@ -28,7 +28,8 @@ def test_the_wheel_installs_one_top_level_package(tmp_path: Path) -> None:
     assert top == {"secretaudit"}, top
     for module in ("secretaudit/model.py", "secretaudit/backends/vault.py", "secretaudit/checks/known_formats.py",
                    "secretaudit/reports/json_report.py", "secretaudit/reports/templates/report.html.j2",
-                   "secretaudit/reports/schemas/report.schema.json", "secretaudit/__main__.py"):
+                   "secretaudit/reports/schemas/report.schema.json", "secretaudit/__main__.py",
+                   "secretaudit/checks/rules/github.toml", "secretaudit/checks/rules/private-keys.toml"):
         assert module in names, module
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert "secretaudit = secretaudit.launch:run" in zipfile.ZipFile(wheel).read(entry_points).decode()
