@@ -94,6 +94,7 @@ _KIND_SECRET_JSON = lazy_compile(r"\"kind\"[ \t\r\n]*:[ \t\r\n]*\"Secret\"")
 _BLOCK_HEADER = lazy_compile(r"[|>][-+0-9]{0,2}[ \t]*(?:#[^\n]*)?")
 _DOUBLE_QUOTED = lazy_compile(r"\"((?:[^\"\\\n]|\\.)*)\"")
 _SINGLE_QUOTED = lazy_compile(r"'((?:[^'\n]|'')*)'")
+_ESCAPE = lazy_compile(r"\\(.)")
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "/": "/", "0": "\0"}
 
 
@@ -129,19 +130,22 @@ class _Map:
         return None
 
 
-def _unquote(text: str) -> tuple[str, int] | None:
-    """A quoted scalar's value and the offset of its first character in ``text``, or None if it is not quoted."""
+def _unquote(text: str) -> tuple[str, int, int] | None:
+    """A quoted scalar at the start of ``text``: its value, and where its body starts and its closing quote ends.
+
+    None when ``text`` does not start with a complete quoted scalar.
+    """
     if text[:1] == '"':
         match = _DOUBLE_QUOTED.match(text)
         if match is None:
             return None
         body = match.group(1)
         if "\\" in body:
-            body = re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), m.group(1)), body)
-        return body, 1
+            body = _ESCAPE.sub(lambda m: _ESCAPES.get(m.group(1), m.group(1)), body)
+        return body, 1, match.end()
     if text[:1] == "'":
         match = _SINGLE_QUOTED.match(text)
-        return None if match is None else (match.group(1).replace("''", "'"), 1)
+        return None if match is None else (match.group(1).replace("''", "'"), 1, match.end())
     return None
 
 
@@ -151,10 +155,7 @@ def _split_key(content: str) -> tuple[str, str] | None:
         quoted = _unquote(content)
         if quoted is None:
             return None
-        end = content.find(content[0], 1)
-        while content[0] == '"' and end > 0 and content[end - 1] == "\\":
-            end = content.find('"', end + 1)
-        rest = content[end + 1:].lstrip(" \t") if end > 0 else ""
+        rest = content[quoted[2]:].lstrip(" \t")
         if not rest.startswith(":") or (len(rest) > 1 and rest[1] not in " \t"):
             return None
         return quoted[0], rest[1:]
