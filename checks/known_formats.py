@@ -732,23 +732,105 @@ def find_credentials(text: str, prefilter: bool = True, rules: RuleSet | None = 
 
 
 def scan_item(item: FileItem, prefilter: bool = True, rules: RuleSet | None = None) -> list[Detection]:
-    """Turn the credentials of one file into detections (line of the first character)."""
+    """Turn the credentials of one file into detections (line of the first character).
+
+    A rule whose severity differs from SA101's (``severity`` in its rule
+    file, or ``rules.severity`` in the config) gives its findings that
+    severity.
+    """
     return [
         Detection(check_id=CHECK_ID, line=item.line_of(start), secret=secret, label=rule.label,
-                  visible_prefix=prefix, rule=rule.slug)
+                  visible_prefix=prefix, rule=rule.slug,
+                  severity=None if rule.severity == SPEC.severity.label else Severity.parse(rule.severity))
         for rule, secret, start, _end, prefix in find_credentials(item.text, prefilter, rules, item.relpath)
     ]
 
 
+# --- the rules of one run -------------------------------------------------------------
+
 _STASH = "SA101.rules"
+#: Keys of the ``rules`` setting (the engine keeps it raw; this check validates it).
+RULE_SETTINGS = ("disable", "severity")
 
 
 def active_rules(config: "Config") -> RuleSet:
-    """The rule set of this run (kept in the config's stash: one lookup per file)."""
+    """The rule set of this run (kept in the config's stash: one lookup per file).
+
+    The built-in rules minus ``rules.disable``, with ``rules.severity``
+    applied, plus :func:`extra_rules`; a set with the same rules is shared
+    across runs of one process (:func:`ruleset`), prefilter included.
+    """
     found = config.stash.get(_STASH)
     if found is None:
-        found = config.stash[_STASH] = builtin_set()
+        disabled, severities = rule_settings(config)
+        extra = extra_rules(config)
+        if not disabled and not severities and not extra:
+            found = builtin_set()
+        else:
+            rules = tuple(rule._replace(severity=severities[rule.slug]) if rule.slug in severities else rule
+                          for rule in builtin_rules() if rule.slug not in disabled)
+            found = ruleset(rules + extra)
+        config.stash[_STASH] = found
     return found
+
+
+def extra_rules(config: "Config") -> tuple[Rule, ...]:
+    """Rules a run adds to the built-in ones (custom rules: none yet).
+
+    Build them with :func:`secretaudit.checks.rulebook.compile_rule` once per
+    configuration (the same Rule objects each time, so :func:`ruleset`
+    reuses their prefilter).
+    """
+    return ()
+
+
+def rule_settings(config: "Config") -> tuple[frozenset[str], dict[str, str]]:
+    """(disabled rule ids, {rule id: severity}) from the ``rules`` setting, validated.
+
+    A mistake (unknown key, unknown rule id, bad severity) is a config
+    error naming the key and, for an id, the closest known one.
+    """
+    from secretaudit.config import _severity
+    from secretaudit.errors import ConfigError
+    from secretaudit.redact import shown_name
+
+    raw = config.settings.get("rules") or {}
+    source = config.source or "config"
+    if not isinstance(raw, dict):
+        raise ConfigError(source, "rules", "expected a mapping: {disable: [rule ids], severity: {rule id: level}}")
+    for key in raw:
+        if key not in RULE_SETTINGS:
+            raise ConfigError(source, f"rules.{key}", f"unknown key (allowed: {', '.join(RULE_SETTINGS)})")
+    known = builtin_set().by_slug
+
+    def check_id(rule_id: object, key: str) -> str:
+        if not isinstance(rule_id, str) or rule_id not in known:
+            import difflib
+
+            close = difflib.get_close_matches(rule_id, list(known), n=1, cutoff=0.6) \
+                if isinstance(rule_id, str) else []
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise ConfigError(source, key, f"unknown rule id {shown_name(rule_id)}{hint} ('secretaudit rules' "
+                                           "lists the ids)")
+        return rule_id
+
+    disable = raw.get("disable", [])
+    if isinstance(disable, str):
+        disable = [disable]
+    if not isinstance(disable, list):
+        raise ConfigError(source, "rules.disable", "expected a list of rule ids")
+    disabled = frozenset(check_id(rule_id, "rules.disable") for rule_id in disable)
+    severity = raw.get("severity", {})
+    if not isinstance(severity, dict):
+        raise ConfigError(source, "rules.severity", "expected a mapping of rule id to severity (e.g. jwt: medium)")
+    severities: dict[str, str] = {}
+    for rule_id, level in severity.items():
+        check_id(rule_id, "rules.severity")
+        try:
+            severities[rule_id] = _severity(level)
+        except ValueError as exc:
+            raise ConfigError(source, f"rules.severity.{rule_id}", str(exc)) from None
+    return disabled, severities
 
 
 # --- hooks ---------------------------------------------------------------------------
@@ -758,6 +840,35 @@ def active_rules(config: "Config") -> RuleSet:
 def secretaudit_register_checks(registry: "CheckRegistry") -> None:
     """Put SA101 in the catalogue (``secretaudit checks``, reports, ``--fail-on``)."""
     registry.add(SPEC)
+
+
+@hookimpl
+def secretaudit_configure(config: "Config") -> None:
+    """Validate the ``rules`` setting up front, so a typo is exit 4 before anything is scanned.
+
+    Without rule settings nothing is loaded here: the rule files are read
+    when the first file is scanned (a fully cached rescan never reads them).
+    """
+    if config.settings.get("rules") and config.is_enabled(CHECK_ID):
+        active_rules(config)
+
+
+@hookimpl
+def secretaudit_list_rules(config: "Config") -> list[dict[str, Any]]:
+    """Every SA101 rule, for ``secretaudit rules``: disabled ones too, marked."""
+    active = active_rules(config).by_slug
+    listed = []
+    for rule in (*builtin_rules(), *extra_rules(config)):
+        effective = active.get(rule.slug, rule)
+        listed.append({
+            "id": rule.slug, "check": CHECK_ID, "title": rule.label, "severity": effective.severity,
+            "enabled": rule.slug in active, "file": rule.source,
+            "family": rule.source.rsplit(".", 1)[0] if rule.source.endswith(".toml") else rule.source,
+            "tokens": [t.literal if not t.tail else {"literal": t.literal, "tail": t.tail} for t in rule.tokens],
+            "keywords": list(rule.context), "validator": rule.validator, "entropy": rule.entropy,
+            "priority": rule.priority, "samples": {"positive": rule.samples[0], "negative": rule.samples[1]},
+        })
+    return listed
 
 
 @hookimpl

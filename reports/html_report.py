@@ -71,7 +71,7 @@ def _rows(session: "Session", checks: dict[str, dict[str, Any]]) -> tuple[list[d
             check = checks.get(outcome.check_id) or _check_view(None, outcome.check_id)
             rows.append({
                 "id": f"r{len(rows) + 1}", "status": "passed", "severity": check["severity"],
-                "severity_rank": Severity.parse(check["severity"]).value, "check": outcome.check_id,
+                "severity_rank": Severity.parse(check["severity"]).value, "check": outcome.check_id, "rule": "",
                 "check_title": check["title"], "target": outcome.target, "location": outcome.target,
                 "path": outcome.target, "line": 0, "message": f"No findings: {check['title']}", "evidence": "",
                 "remediation": "", "fingerprint": "", "waiver": None, "controls": check["controls"],
@@ -87,7 +87,8 @@ def _finding_row(row_id: str, finding: Finding, checks: dict[str, dict[str, Any]
     waiver = finding.waiver
     return {
         "id": row_id, "status": finding.status.value, "severity": finding.severity.label,
-        "severity_rank": finding.severity.value, "check": finding.check_id, "check_title": check["title"],
+        "severity_rank": finding.severity.value, "check": finding.check_id, "rule": finding.rule,
+        "check_title": check["title"],
         "target": finding.target, "location": str(loc), "path": loc.path or f"{loc.backend}:{loc.name}",
         "line": loc.line or 0, "message": finding.message, "evidence": finding.evidence,
         "remediation": finding.remediation or check["remediation"], "fingerprint": finding.fingerprint,

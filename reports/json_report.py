@@ -56,6 +56,8 @@ def finding_dict(finding: "Finding") -> dict[str, Any]:
         "remediation": finding.remediation,
         "target": finding.target,
     }
+    if finding.rule:
+        data["rule"] = finding.rule
     if finding.waiver is not None:
         waiver = finding.waiver
         data["waiver"] = {"reason": waiver.reason, "source": waiver.source, "by": waiver.by, "until": waiver.until}

@@ -60,7 +60,8 @@ def _element(parent: ET.Element, tag: str, text: str | None = None, **attrs: str
 
 def finding_line(finding: "Finding") -> str:
     """One line per finding: where, how bad, what, the redacted evidence, and a waiver if any."""
-    line = f"{finding.location} [{finding.severity.label}] {finding.message}"
+    rule = f" {finding.rule}" if finding.rule else ""
+    line = f"{finding.location}{rule} [{finding.severity.label}] {finding.message}"
     if finding.evidence:
         line += f" {finding.evidence}"
     if finding.status is Status.WAIVED and finding.waiver is not None:

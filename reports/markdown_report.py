@@ -50,7 +50,7 @@ def _table(header: list[str], rows: list[list[str]], align: str = "---") -> list
 
 
 def _finding_row(finding: "Finding") -> list[str]:
-    return [md(finding.location), md(finding.check_id), md(finding.severity.label), md(finding.message),
+    return [md(finding.location), md(finding.check_and_rule), md(finding.severity.label), md(finding.message),
             md(finding.evidence)]
 
 

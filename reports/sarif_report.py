@@ -1,7 +1,9 @@
 """The ``sarif`` format: SARIF 2.1.0, what GitHub code scanning and most SAST dashboards read.
 
-One run; the check catalogue becomes ``tool.driver.rules``; failed and waived
-findings become results (waived ones carry a ``suppressions`` entry, so code
+One run; the check catalogue becomes ``tool.driver.rules``, followed by one
+rule per format a check's findings name (``SA101/github-pat``: code scanning
+then groups, filters and explains alerts per credential format); failed and
+waived findings become results (waived ones carry a ``suppressions`` entry, so code
 scanning shows them as dismissed rather than open).  Each result carries our
 fingerprint as ``partialFingerprints["secretaudit/v1"]``: it does not depend on
 the line, so GitHub keeps one alert per secret across runs even when code
@@ -69,6 +71,43 @@ def rule(spec: "CheckSpec") -> dict[str, Any]:
     }
 
 
+def rule_id(finding: "Finding") -> str:
+    """``SA101/github-pat`` for a finding of one of a check's rules, else the check id."""
+    return f"{finding.check_id}/{finding.rule}" if finding.rule else finding.check_id
+
+
+def format_rules(findings: list["Finding"], specs: list["CheckSpec"]) -> list[dict[str, Any]]:
+    """A reportingDescriptor per ``check/rule`` id the findings use, after the checks' own.
+
+    Its title is the findings' message when they all share one (SA101's
+    messages are the rule titles, "GitHub personal access token"), else the
+    check's title and the rule; description and help are the check's.
+    """
+    by_id = {spec.id: spec for spec in specs}
+    grouped: dict[str, list["Finding"]] = {}
+    for finding in findings:
+        if finding.rule and finding.check_id in by_id:
+            grouped.setdefault(rule_id(finding), []).append(finding)
+    rules = []
+    for ident, members in sorted(grouped.items()):
+        first = members[0]
+        spec = by_id[first.check_id]
+        messages = {f.message for f in members}
+        title = first.message if len(messages) == 1 else f"{spec.title} ({first.rule})"
+        severity = max((f.severity for f in members), key=lambda s: s.value)
+        descriptor = rule(spec)
+        descriptor.update({
+            "id": ident,
+            "name": _rule_name(title),
+            "shortDescription": {"text": title},
+            "defaultConfiguration": {"level": LEVELS[severity]},
+        })
+        descriptor["properties"] = {**descriptor["properties"], "check": spec.id, "rule": first.rule,
+                                    "severity": severity.label, "security-severity": SECURITY_SEVERITY[severity]}
+        rules.append(descriptor)
+    return rules
+
+
 def artifact_uri(path: str) -> tuple[str, str | None]:
     """(URI, base id) of a file path: relative paths hang off SRCROOT, absolute ones are file: URIs.
 
@@ -98,8 +137,11 @@ def location(loc: "Location") -> dict[str, Any]:
 def result(finding: "Finding", rule_index: dict[str, int]) -> dict[str, Any]:
     """A failed or waived finding as a SARIF result."""
     text = f"{finding.message}: {finding.evidence}" if finding.evidence else finding.message
+    ident = rule_id(finding)
+    if ident not in rule_index:
+        ident = finding.check_id
     item: dict[str, Any] = {
-        "ruleId": finding.check_id,
+        "ruleId": ident,
         "level": LEVELS[finding.severity],
         "kind": "fail",
         "message": {"text": text},
@@ -108,8 +150,8 @@ def result(finding: "Finding", rule_index: dict[str, int]) -> dict[str, Any]:
         "properties": {"severity": finding.severity.label, "target": finding.target,
                        "evidence": finding.evidence, "status": finding.status.value},
     }
-    if finding.check_id in rule_index:
-        item["ruleIndex"] = rule_index[finding.check_id]
+    if ident in rule_index:
+        item["ruleIndex"] = rule_index[ident]
     if finding.status is Status.WAIVED and finding.waiver is not None:
         waiver = finding.waiver
         item["suppressions"] = [{
@@ -155,7 +197,9 @@ def sarif_log(session: "Session") -> dict[str, Any]:
     config = session.config
     meta = run_metadata(session)
     specs = catalogue(session)
-    rule_index = {spec.id: i for i, spec in enumerate(specs)}
+    reported = [f for f in session.findings if f.status in (Status.FAILED, Status.WAIVED)]
+    rules = [rule(spec) for spec in specs] + format_rules(reported, specs)
+    rule_index = {descriptor["id"]: i for i, descriptor in enumerate(rules)}
     root = Path(config.stash.get("scan_root", config.rootdir)).resolve()
     invocation: dict[str, Any] = {
         "executionSuccessful": not session.interrupted and not session.errors,
@@ -171,11 +215,11 @@ def sarif_log(session: "Session") -> dict[str, Any]:
         invocation["endTimeUtc"] = _utc(meta["finished"])
     run = {
         "tool": {"driver": {"name": "secretaudit", "version": __version__, "semanticVersion": __version__,
-                            "rules": [rule(spec) for spec in specs]}},
+                            "rules": rules}},
         "originalUriBaseIds": {"SRCROOT": {"uri": root.as_uri().rstrip("/") + "/",
                                            "description": {"text": "The scan root: result paths are relative to it."}}},
         "invocations": [invocation],
-        "results": [result(f, rule_index) for f in session.findings if f.status in (Status.FAILED, Status.WAIVED)],
+        "results": [result(f, rule_index) for f in reported],
         "columnKind": "unicodeCodePoints",
     }
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}

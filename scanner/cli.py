@@ -733,6 +733,39 @@ def list_checks(fmt: str, plugins: tuple[str, ...]) -> None:
             echo(f"    tags: {', '.join(spec.tags)}")
 
 
+@cli.command("rules")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("-c", "--config", "config_path", metavar="FILE", help="Config file (its 'rules' setting applies).")
+@click.option("-p", "plugins", multiple=True, metavar="NAME", help="Load or disable ('no:NAME') a plugin.")
+def list_rules(fmt: str, config_path: str | None, plugins: tuple[str, ...]) -> None:
+    """List every detection rule: id, severity, file, samples, validator and title.
+
+    SA101's known formats live in rule files (checks/rules/*.toml); the
+    config's 'rules' setting disables a rule or changes its severity
+    (disabled rules are listed as such).  --format json adds each rule's
+    prefilter tokens, keywords, entropy floor and priority.
+    """
+    import json
+
+    runner = Runner(config_path, plugins)
+    rules = [rule for listed in runner.config.hook.secretaudit_list_rules(config=runner.config) if listed
+             for rule in listed]
+    if fmt == "json":
+        click.echo(json.dumps(rules, indent=2))
+        return
+    header = ("id", "check", "severity", "file", "samples", "validator", "title")
+    rows = [(r["id"], r["check"], r["severity"] if r["enabled"] else "disabled", r.get("file", ""),
+             f"{r['samples']['positive']}+/{r['samples']['negative']}-", r.get("validator") or "-", r["title"])
+            for r in rules]
+    widths = [max([len(header[i]), *(len(row[i]) for row in rows)]) for i in range(len(header) - 1)]
+    echo("  ".join(h.ljust(w) for h, w in zip(header, widths)) + "  " + header[-1])
+    for row in rows:
+        echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1])
+    enabled = sum(r["enabled"] for r in rules)
+    files = len({r.get("file", "") for r in rules})
+    echo(f"{len(rules)} rules ({enabled} enabled) in {files} files")
+
+
 # -- entry point ----------------------------------------------------------------------
 
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from secretaudit.budget import FileTimeout, TooCostly, deadline
 from secretaudit.files import FileRef
-from secretaudit.model import (Detection, FileItem, Finding, Location, Status, Waiver, fingerprint, redact,
+from secretaudit.model import (Detection, FileItem, Finding, Location, Severity, Status, Waiver, fingerprint, redact,
                            secret_digest)
 from secretaudit.reader import Skip, archive_kind, decode, read_bytes
 from secretaudit.waivers import waiver_for
@@ -100,7 +100,8 @@ def detection_rows(item: FileItem, detections: Iterable[Detection], config: "Con
             waivers[waiver_key] = waiver_for(previous, line, det.check_id)
         rows.append([det.check_id, det.rule, det.line, secret_digest(det.secret), det.label,
                      redact(det.secret, det.visible_prefix), waivers[waiver_key]]
-                    + ([True] if det.error else []))
+                    + ([det.error] if det.error or det.severity is not None else [])
+                    + ([det.severity.label] if det.severity is not None else []))
     return rows
 
 
@@ -108,13 +109,14 @@ def findings_from_rows(rows: list[Row], relpath: str, config: "Config", target: 
     """Findings of one file at ``relpath`` from its (possibly cached) rows."""
     assert config.checks is not None
     findings = []
-    for check_id, rule, line, digest, label, evidence, waiver, *error in rows:
+    for check_id, rule, line, digest, label, evidence, waiver, *extra in rows:
         if check_id not in config.checks:
             continue
         spec = config.checks.get(check_id)
+        error = bool(extra and extra[0])  # then, when it differs from the check's, the severity
         findings.append(Finding(
             check_id=check_id,
-            severity=spec.severity,
+            severity=Severity.parse(extra[1]) if len(extra) > 1 else spec.severity,
             status=Status.WAIVED if waiver else Status.ERROR if error else Status.FAILED,
             location=Location(path=relpath, line=line or None),
             message=label,
@@ -123,6 +125,7 @@ def findings_from_rows(rows: list[Row], relpath: str, config: "Config", target: 
             remediation=spec.remediation,
             target=target,
             waiver=Waiver(waiver) if waiver else None,
+            rule=rule,
         ))
     return findings
 

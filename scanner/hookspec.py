@@ -29,7 +29,7 @@ The protocol of one run (``secretaudit scan``), in order:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import pluggy
 
@@ -218,6 +218,21 @@ def secretaudit_check_record(record: "SecretRecord", config: "Config") -> "Itera
     :param record: the secret's metadata (never its value).
     :param config: the run's configuration (``policy`` thresholds, ``as_of``).
     :returns: issues, or ``None`` for none.
+    """
+
+
+@hookspec
+def secretaudit_list_rules(config: "Config") -> "list[dict[str, Any]] | None":
+    """Describe the detection rules of a check that has several, for ``secretaudit rules``.
+
+    One dict per rule: ``id``, ``check``, ``title``, ``severity`` (as this
+    configuration has it), ``enabled``, ``file``/``family`` (where it is
+    defined), ``tokens``, ``keywords``, ``validator``, ``samples``
+    (``{positive: n, negative: n}``) and whatever else the check keeps.
+    Raise :class:`~secretaudit.errors.ConfigError` for bad rule settings.
+
+    :param config: the run's configuration.
+    :returns: the rules, or ``None`` if the plugin has none.
     """
 
 

@@ -178,6 +178,8 @@ class Detection:
     rule: str = ""  # e.g. "github-pat"; part of the fingerprint identity
     #: the check could not decide (``scan --verify`` could not reach the service): an error result, never a pass
     error: bool = False
+    #: this detection's severity when it differs from the check's (a rule configured as ``medium``)
+    severity: "Severity | None" = None
 
     def __repr__(self) -> str:  # never print the secret, even in a traceback
         return f"Detection({self.check_id}, line={self.line}, label={self.label!r}, secret=<redacted>)"
@@ -315,6 +317,8 @@ class Finding:
     remediation: str = ""
     target: str = ""
     waiver: Waiver | None = None
+    #: the check's rule that found it (``github-pat``), when the check has several; "" otherwise
+    rule: str = ""
 
     def __post_init__(self) -> None:
         # the one place every result passes: no URL password, token parameter or registered
@@ -324,6 +328,11 @@ class Finding:
             clean = scrub(text)
             if clean is not text:
                 object.__setattr__(self, name, clean)
+
+    @property
+    def check_and_rule(self) -> str:
+        """``SA101 github-pat``: the check id and, when the check has several rules, the one that fired."""
+        return f"{self.check_id} {self.rule}" if self.rule else self.check_id
 
     def sort_key(self) -> tuple:
         loc = self.location

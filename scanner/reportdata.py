@@ -48,7 +48,7 @@ def finding_from_dict(data: dict[str, Any]) -> Finding:
         location=Location(**data.get("location", {})), message=data.get("message", ""),
         fingerprint=data["fingerprint"], evidence=data.get("evidence", ""),
         remediation=data.get("remediation", ""), target=data.get("target", ""),
-        waiver=Waiver(**waiver) if waiver else None)
+        waiver=Waiver(**waiver) if waiver else None, rule=data.get("rule", ""))
 
 
 def _timestamp(value: str | None) -> float | None:

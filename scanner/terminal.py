@@ -118,7 +118,7 @@ class TerminalReporter:
         self._clear_progress()
         colour = _COLORS.get(finding.status.value)
         status = finding.status.value.upper()
-        text = (f"{finding.location} {finding.check_id} [{finding.severity.label}] {finding.message}"
+        text = (f"{finding.location} {finding.check_and_rule} [{finding.severity.label}] {finding.message}"
                 + (f" {finding.evidence}" if finding.evidence else ""))
         if finding.status is Status.WAIVED:
             text += f" (waived: {finding.waiver})"

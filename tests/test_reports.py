@@ -276,7 +276,18 @@ def test_sarif_rules_results_and_fingerprints(run: Run) -> None:
     report, log = run.json(), run.json("sarif")
     (sarif_run,) = log["runs"]
     rules = sarif_run["tool"]["driver"]["rules"]
-    assert [r["id"] for r in rules] == [c["id"] for c in report["checks"]]
+    checks = len(report["checks"])
+    assert [r["id"] for r in rules[:checks]] == [c["id"] for c in report["checks"]]
+    # then one rule per check/rule a finding names (SA101/github-pat), titled like its findings
+    per_format = {f"{f['check_id']}/{f['rule']}": f for f in report["findings"]
+                  if f.get("rule") and f["status"] in ("failed", "waived")}
+    assert [r["id"] for r in rules[checks:]] == sorted(per_format)
+    for rule in rules[checks:]:
+        finding = per_format[rule["id"]]
+        assert rule["properties"]["check"] == finding["check_id"] and rule["properties"]["rule"] == finding["rule"]
+        if finding["check_id"] == "SA101":
+            assert rule["shortDescription"]["text"] == finding["message"]
+    assert "SA101/github-pat" in per_format and "SA101/aws-access-key-id" in per_format
     levels = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
     for rule, check in zip(rules, report["checks"]):
         assert rule["shortDescription"]["text"] == check["title"]
@@ -285,8 +296,12 @@ def test_sarif_rules_results_and_fingerprints(run: Run) -> None:
     results = sarif_run["results"]
     expected = sorted(f["fingerprint"] for f in report["findings"] if f["status"] in ("failed", "waived"))
     assert sorted(r["partialFingerprints"]["secretaudit/v1"] for r in results) == expected
+    by_fingerprint = {f["fingerprint"]: f for f in report["findings"]}
     for result in results:
         assert rules[result["ruleIndex"]]["id"] == result["ruleId"]
+        finding = by_fingerprint[result["partialFingerprints"]["secretaudit/v1"]]
+        rule_suffix = f"/{finding['rule']}" if finding.get("rule") else ""
+        assert result["ruleId"] == finding["check_id"] + rule_suffix
     (waived,) = [r for r in results if "suppressions" in r]
     assert waived["suppressions"][0]["kind"] == "inSource"
     assert "test account, revoked" in waived["suppressions"][0]["justification"]
@@ -380,7 +395,8 @@ def test_junit_failure_lists_each_finding(run: Run) -> None:
     sa103 = [f for f in report["findings"] if f["check_id"] == "SA103" and f["target"] == str(CORPUS)]
     assert str(len(sa103)) in failure.message
     for finding in sa103:
-        assert f"{finding['location']['path']}:{finding['location']['line']} [{finding['severity']}]" in failure.text
+        rule = f" {finding['rule']}" if finding.get("rule") else ""
+        assert f"{finding['location']['path']}:{finding['location']['line']}{rule} [{finding['severity']}]" in failure.text
 
 
 def test_junit_escapes_hostile_names(run: Run) -> None:

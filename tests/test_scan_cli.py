@@ -66,7 +66,8 @@ def test_terminal_lines_read_like_pytest(corpus_scan: tuple) -> None:
     proc, report = corpus_scan
     failed = [f for f in report["findings"] if f["status"] == "failed"]
     first = failed[0]
-    expected = (f"{first['location']['path']}:{first['location']['line']} {first['check_id']} "
+    rule = f" {first['rule']}" if first.get("rule") else ""
+    expected = (f"{first['location']['path']}:{first['location']['line']} {first['check_id']}{rule} "
                 f"[{first['severity']}] {first['message']} {first['evidence']}")
     assert expected in proc.stderr
     assert f"{len(failed)} failed" in proc.stderr.splitlines()[-1]
