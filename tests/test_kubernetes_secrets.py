@@ -66,6 +66,7 @@ def test_decoded_credentials_reported_and_placeholders_not(tmp_path: Path, rng: 
     found = {(f["location"]["line"], f["message"].split(",")[1].strip()) for f in sa108(report)}
     assert found == {(9, "data key 'password'"), (10, "data key 'aws-key-id'"), (14, "data key 'database-url'"),
                      (16, "stringData key 'api-token'"), (25, "data key '.dockerconfigjson'")}, proc.stdout
+    assert {f["rule"] for f in sa108(report)} == {"kubernetes-secret-data", "kubernetes-secret-stringdata"}
     messages = {f["location"]["line"]: f["message"] for f in sa108(report)}
     assert "AWS access key ID (base64-encoded)" in messages[10]
     assert "connection string with a password" in messages[14]
