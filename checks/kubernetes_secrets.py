@@ -92,6 +92,7 @@ class SecretValue(NamedTuple):
 _KIND_SECRET_YAML = lazy_compile(r"^[ \t]*(?:-[ \t]+)*kind:[ \t]*([\"']?)Secret\1[ \t]*(?:#[^\n]*)?\r?$",
                                  re.MULTILINE)
 _KIND_SECRET_JSON = lazy_compile(r"\"kind\"[ \t\r\n]*:[ \t\r\n]*\"Secret\"")
+_ITEM_DASHES = lazy_compile(r"(?:-(?:[ \t]+|$))+")
 _BLOCK_HEADER = lazy_compile(r"[|>][-+0-9]{0,2}[ \t]*(?:#[^\n]*)?")
 _DOUBLE_QUOTED = lazy_compile(r"\"((?:[^\"\\\n]|\\.)*)\"")
 _SINGLE_QUOTED = lazy_compile(r"'((?:[^'\n]|'')*)'")
@@ -234,11 +235,11 @@ def _yaml_maps(text: str) -> list[_Map]:
             continue
         if not content or content.startswith("#"):
             continue
-        item = False
-        while content[:1] == "-" and content[1:2] in (" ", "\t", ""):
-            after = content[1:].lstrip(" \t")
-            indent += len(content) - len(after)
-            content, item = after, True
+        dashes = _ITEM_DASHES.match(content)  # "- ", "- - " (nested sequences): one match, not a copy per dash
+        item = dashes is not None
+        if dashes is not None:
+            indent += dashes.end()
+            content = content[dashes.end():]
         if not content:
             continue
         split = _split_key(content)

@@ -18,6 +18,7 @@ import pytest
 
 from conftest import fake_aws_key_id, run_json
 from secretaudit.checks import kubernetes_secrets as k8s
+from secretaudit.model import FileItem
 
 
 def b64(text: str) -> str:
@@ -163,4 +164,17 @@ def test_reader_is_linear_on_a_large_manifest() -> None:
     started = time.monotonic()
     values = k8s.secret_values(text)
     assert len(values) == 40_001
+    assert time.monotonic() - started < 10
+
+
+@pytest.mark.parametrize("text", [
+    "kind: Secret\ndata:\n" + "- " * 300_000 + "a: QUJD\n",  # one line of nested sequence dashes
+    "kind: Secret\n" * 100_000 + "data:\n  a: QUJD\n",
+    "kind: Secret\ndata:\n" + " " * 500_000 + "a: QUJD\n",
+    "kind: Secret\ndata:\n  a: |\n" + "    QUJD\n" * 100_000,
+    '{"kind": "Secret", "data": ' + "[" * 100_000 + "]" * 100_000 + "}",
+])
+def test_hostile_manifests_are_read_in_linear_time(text: str) -> None:
+    started = time.monotonic()
+    k8s.detections(FileItem(path="s.yaml", relpath="s.yaml", text=text))
     assert time.monotonic() - started < 10
