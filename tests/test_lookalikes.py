@@ -155,10 +155,13 @@ def test_command_line_credentials(tmp_path: Path, rng: random.Random) -> None:
         'mysql -u root -p"$MYSQL_ROOT_PASSWORD" app\n'
         "docker login -u ci --password-stdin registry.internal.io < token.txt\n"
         "mysql -u root -p app\n"
+        f"git clone https://deploy:{pw[0][::-1]}@git.internal.io/platform/app.git\n"  # line 12: SA103's
+        'git clone "https://deploy:${GIT_TOKEN}@git.internal.io/platform/app.git"\n'
     )
     proc, report = run_json("scan", str(tmp_path))
     rules = {f["location"]["line"]: f["rule"] for f in report["findings"] if f["check_id"] == "SA101"}
     assert rules == {2: "curl-basic-auth", 3: "mysql-password-option", 4: "postgres-password-env",
                      5: "sshpass-password", 6: "registry-login-password", 7: "redis-cli-password"}
-    assert {f["location"]["line"] for f in report["findings"]} == set(rules)
+    assert {(f["location"]["line"], f["check_id"]) for f in report["findings"]} == {
+        *((line, "SA101") for line in rules), (12, "SA103")}
     assert not any(value in proc.stdout for value in pw)
