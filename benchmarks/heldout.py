@@ -81,7 +81,9 @@ def score(planted: list[dict[str, Any]], found: list[tuple[str, int, str]], by_c
     """Recall and false positives of ``found`` ((path, line, check) triples).
 
     Recall counts a planted credential found on its line by the check the
-    manifest names (``by_check``; peers have no such check: by line).  A
+    manifest names, or for a generic secret (SA102) by a known-format rule
+    (SA101) that recognises it (``by_check``; peers have no such check: by
+    line).  A
     false positive is a finding on a line where nothing was planted: a second
     check reporting a planted line (SA101 on the AWS key inside a committed
     credentials file the manifest files under SA104) is not one.
@@ -90,6 +92,8 @@ def score(planted: list[dict[str, Any]], found: list[tuple[str, int, str]], by_c
     lines = {(path, line) for path, line, _ in wanted}
     credential_files = {e["path"] for e in planted if e["check_id"] == "SA104"}  # the whole file is the secret
     got = {(path, line, check if by_check else "") for path, line, check in found}
+    # a generic secret (SA102) that a known-format rule (SA101) names more precisely is found
+    got |= {(path, line, "SA102") for path, line, check in got if check == "SA101"}
     extra = {(path, line) for path, line, _ in got if path not in credential_files} - lines
     return {"planted": len(wanted), "found": len(wanted & got), "missed": sorted(wanted - got),
             "false_positives": sorted(extra)}

@@ -88,7 +88,7 @@ SCHEMES: dict[str, str] = {
 }
 
 #: Reserved documentation hosts (RFC 2606 / RFC 6761): credentials pointing at
-#: them are examples by definition.
+#: them are examples, unless the password itself looks generated.
 EXAMPLE_HOSTS = lazy_compile(r"(?:^|\.)(?:example\.(?:com|org|net)|example|test|invalid)(?::\d+)?$", re.IGNORECASE)
 
 #: Passwords shorter than this are test fixtures (``a:b@host``), not credentials.
@@ -197,7 +197,10 @@ def is_skipped_password(password: str, user: str = "", host: str = "") -> bool:
     Too short to be real, a placeholder or reference (see :mod:`secretaudit.checks.filters`;
     a password inside a URL is literal text, so call syntax is not code), the
     user name repeated (``guest:guest``, ``postgres:postgres``: public default
-    credentials of local containers), or pointing at a reserved example host.
+    credentials of local containers), or a typed password pointing at a reserved
+    example host.  A generated-looking password (:func:`~secretaudit.checks.filters.looks_random`)
+    is reported whatever the host: a real password whose host name was
+    anonymised for a commit (``db.internal.example``) is still a leak.
     """
     if len(password) < MIN_PASSWORD_LENGTH:
         return True
@@ -207,7 +210,9 @@ def is_skipped_password(password: str, user: str = "", host: str = "") -> bool:
         return True
     if user and password.lower() == user.lower():
         return True
-    return bool(host) and bool(EXAMPLE_HOSTS.search(host.rsplit("@", 1)[-1].split(",")[0]))
+    if host and EXAMPLE_HOSTS.search(host.rsplit("@", 1)[-1].split(",")[0]):
+        return not filters.looks_random(password)
+    return False
 
 
 def _scheme_rule(text: str, at: int) -> str | None:

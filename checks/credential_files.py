@@ -3,7 +3,8 @@
 Some files exist only to hold credentials: ``.env``, SSH private keys
 (``id_rsa``...), ``*.pem``/``*.key`` with a private key, ``.npmrc`` with an
 auth token, ``.pypirc``, ``.netrc``, the AWS shared ``credentials`` file,
-``.git-credentials``, Docker's ``config.json`` and ``.htpasswd``.  Committing
+``.git-credentials``, Docker's ``config.json``, ``.htpasswd`` and ``NuGet.Config`` with a
+package source password (any case of the name).  Committing
 one is a finding in itself, whatever else reports the values inside: the fix
 is to remove the file from the repository (and its history), rotate what it
 held, and ignore it in ``.gitignore``.
@@ -75,8 +76,10 @@ class Claim(NamedTuple):
 
 def _usable(value: str) -> bool:
     """A real value: not empty, a placeholder, a reference or a documented example."""
+    from secretaudit.checks.generic import documented_samples
+
     return bool(value) and not (filters.is_placeholder(value) or filters.is_reference(value, literal=True)
-                                or filters.is_example_key(value))
+                                or filters.is_example_key(value) or value in documented_samples())
 
 
 def _unquote(raw: str) -> str:
@@ -194,6 +197,10 @@ _GIT_CREDENTIALS = lazy_compile(r"^[ \t]*[A-Za-z][\w+.-]*://[^:/@\s]*:(?P<value>
 _DOCKER = lazy_compile(r'"(?:auth|identitytoken|registrytoken|password)"\s*:\s*"(?P<value>[^"\n]+)"',
                      re.IGNORECASE)
 _HTPASSWD = lazy_compile(r"^(?![#\s])[^:\n]+:(?P<value>[^\s:]+)", re.MULTILINE)
+#: NuGet package source credentials: ``<add key="ClearTextPassword" value="..."/>`` or the
+#: DPAPI-encrypted ``Password`` (usable by whoever runs as that Windows user).
+_NUGET = lazy_compile(r"""<add[ \t]+key[ \t]*=[ \t]*["'](?:ClearText)?Password["'][ \t]+value[ \t]*=[ \t]*["'](?P<value>[^"'\n]+)["']""",
+                      re.IGNORECASE)
 
 
 class Kind(NamedTuple):
@@ -219,6 +226,8 @@ DOCKER_CONFIG = Kind("docker-auth", "Committed Docker config with registry auth"
                      _first(_DOCKER, "docker-auth", unquote=False))
 HTPASSWD = Kind("htpasswd", "Committed .htpasswd with password hashes",
                 _first(_HTPASSWD, "htpasswd", unquote=False))
+NUGET_CONFIG = Kind("nuget-config", "Committed NuGet.Config with a package source password",
+                    _first(_NUGET, "nuget-password", unquote=False))
 
 #: Exact file names, the fast path.
 BY_NAME: dict[str, Kind] = {
@@ -234,6 +243,11 @@ BY_NAME: dict[str, Kind] = {
     ".git-credentials": GIT_CREDENTIALS,
     ".dockercfg": DOCKER_CONFIG,
     ".htpasswd": HTPASSWD,
+}
+
+#: File names matched in any case: NuGet looks for ``NuGet.Config``, ``nuget.config``, ``NuGet.config``...
+BY_LOWER_NAME: dict[str, Kind] = {
+    "nuget.config": NUGET_CONFIG,
 }
 
 #: Extensions (lower case) of files that hold a key or environment.
@@ -272,7 +286,7 @@ def kind_for(item: FileItem) -> Kind | None:
             return kind
     if name == "config.json" and item.relpath.endswith(".docker/config.json"):
         return DOCKER_CONFIG
-    return None
+    return BY_LOWER_NAME.get(name.lower())
 
 
 def claimed_secret(item: FileItem) -> str | None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import re
 from functools import lru_cache
 from typing import Callable
@@ -47,6 +48,11 @@ __all__ = [
     "is_identifier_like",
     "is_css_color",
     "is_hex_id",
+    "looks_random",
+    "is_css_selector",
+    "is_public_name",
+    "is_form_token",
+    "assigned_name",
     "is_regex",
     "is_false_positive",
     "false_positive_reason",
@@ -458,6 +464,49 @@ def is_hex_id(value: str, line: str) -> bool:
     return len(value) < SHORT_HEX_ID_LENGTH and bool(_HEX.fullmatch(value)) and not has_secret_keyword(line)
 
 
+#: Shortest value :func:`looks_random` calls generated.
+RANDOM_MIN_LENGTH = 12
+#: Bits per character (Shannon) below which a value repeats too much to be generated.
+RANDOM_MIN_ENTROPY = 3.0
+#: A value this long with this much entropy is random even in one or two character classes (hex, digits).
+RANDOM_LONG_LENGTH, RANDOM_LONG_ENTROPY = 20, 3.5
+
+
+def _entropy(value: str) -> float:
+    n = len(value)
+    return -sum(c / n * math.log2(c / n) for c in map(value.count, set(value))) if n else 0.0
+
+
+#: Digits and symbols people type for letters (``s3cr3t``, ``p@ssw0rd``), undone before looking for words.
+_LEET = str.maketrans("013457@$!", "oieastasi")
+#: Words that make a value typed, not generated, wherever they appear in it (after :data:`_LEET`).
+TYPED_WORDS: tuple[str, ...] = ("passw", "secret", "token", "admin", "letmein", "welcome", "qwerty", "changeit",
+                                "changeme", "example", "test", "dummy", "sample", "default")
+
+
+def looks_random(value: str) -> bool:
+    """A generated secret rather than a typed one (``Zq8vN2rT5kLw``, not ``s3cr3t`` or ``myPassword1``).
+
+    Long enough, three character classes out of lower, upper, digit and
+    symbol (or long and dense in one or two, like hex), varied characters,
+    and no words: what a password manager or ``openssl rand`` produces and
+    what a person writing documentation does not.  Used where a context says
+    "example" (a reserved documentation host name) but the value itself
+    says otherwise.
+    """
+    if len(value) < RANDOM_MIN_LENGTH or is_placeholder(value) or is_prose(value) or is_identifier_like(value):
+        return False
+    plain = value.lower().translate(_LEET)
+    if any(word in plain for word in TYPED_WORDS):
+        return False
+    classes = (any(c.islower() for c in value) + any(c.isupper() for c in value)
+               + any(c.isdigit() for c in value) + any(not c.isalnum() for c in value))
+    entropy = _entropy(value)
+    if classes >= 3:
+        return entropy >= RANDOM_MIN_ENTROPY
+    return len(value) >= RANDOM_LONG_LENGTH and entropy >= RANDOM_LONG_ENTROPY
+
+
 _REGEX_MARKERS = lazy_compile(r"\(\?|\[\^|\\[dwsbDWSB]|\{\d+(?:,\d*)?\}|\[[a-zA-Z0-9]-[a-zA-Z0-9]|\)[*+?]|\.\*")
 
 
@@ -492,6 +541,101 @@ def is_name_like(value: str) -> bool:
     written like this; generated secrets have digits or mixed case.
     """
     return bool(_NAME_LIKE.fullmatch(value))
+
+
+# -- values that are public by construction ----------------------------------------------------
+
+_CSS_IDENT = r"-?[_a-zA-Z][\w-]{0,80}"
+_CSS_SIMPLE = rf"(?:[.#]{_CSS_IDENT}|\[[^\[\]\n]{{1,80}}\]|::?[a-zA-Z-]{{1,40}}(?:\([^()\n]{{0,80}}\))?)"
+_CSS_COMPOUND = rf"(?:(?:[a-zA-Z][a-zA-Z0-9]{{0,15}}|\*){_CSS_SIMPLE}{{0,12}}|{_CSS_SIMPLE}{{1,12}})"
+_CSS_SELECTOR = lazy_compile(rf"{_CSS_COMPOUND}(?:(?:[ \t]{{0,4}}[>+~][ \t]{{0,4}}|[ \t]{{1,4}}){_CSS_COMPOUND}){{0,12}}")
+#: HTML element names a selector starts with (``div.card``, ``input[type=password]``).
+_HTML_TAG = lazy_compile(
+    r"(?:a|abbr|article|aside|body|button|canvas|code|dd|details|dialog|div|dl|dt|em|fieldset|figure|footer|form|"
+    r"h[1-6]|header|html|i|iframe|img|input|label|legend|li|main|nav|ol|option|p|pre|section|select|small|span|"
+    r"strong|summary|svg|table|tbody|td|textarea|th|thead|tr|ul)(?=[.#\[:]|$)")
+#: A class or id made of words (``.card__header--active``, ``.css-1x5jdmq``, ``#login-form``).
+_CSS_WORDY = lazy_compile(r"[.#][A-Za-z][a-z]{2,}[A-Za-z]*(?:-|__)")
+
+
+def is_css_selector(value: str) -> bool:
+    """A CSS selector (``div.sc-bdVaJa``, ``#root > .css-1q2w3e``, ``input[type="password"]``), not a secret.
+
+    Test code and scrapers assign selectors to ``password``/``token`` names
+    (``passwordInput = "#login input[name=password]"``).  The value must
+    parse as a selector *and* say so: a tag, an attribute test, a pseudo
+    class, a combinator, or a class or id made of words.  ``#Pa55.w0rd``
+    parses too, but says none of that, and stays a candidate.
+    """
+    if len(value) > 300 or value[:1] not in ".#[*:" and not _HTML_TAG.match(value):
+        return False
+    if not _CSS_SELECTOR.fullmatch(value):
+        return False
+    return bool(_HTML_TAG.match(value) or "[" in value or ":" in value or ">" in value or " " in value
+                or _CSS_WORDY.search(value))
+
+
+_NAME_WORDS = lazy_compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+_PUBLIC_WORDS = frozenset({"public", "publishable", "pubkey", "pub"})
+_SECRET_WORDS = frozenset({"secret", "private", "priv", "password", "passwd", "pwd", "credential", "credentials"})
+
+
+def is_public_name(name: str) -> bool:
+    """A name that says its value is public (``public_key``, ``publicToken``, ``NEXT_PUBLIC_API_KEY``).
+
+    Public keys, publishable keys and tokens meant for browsers are random by
+    nature and published on purpose.  A name that also says secret or
+    private (``NEXT_PUBLIC_STRIPE_SECRET_KEY``: a leak by misconfiguration)
+    is not public.
+    """
+    words = {w.lower() for w in _NAME_WORDS.findall(name[-120:])}
+    return bool(words & _PUBLIC_WORDS) and not words & _SECRET_WORDS
+
+
+#: ``name <op> "`` just before a value: the name it is assigned to (JSON, YAML, code, .env).
+_ASSIGNED_NAME = lazy_compile(r"([A-Za-z_$@][\w$.@-]{0,80})[\"'`]?\]?[ \t]{0,4}(?::=|=>|=|:)[ \t]{0,4}[\"'`]?$")
+_NAME_LOOKBACK = 100
+
+
+def assigned_name(value: str, line: str) -> str:
+    """The name ``value`` is assigned to on ``line`` (``""`` when it is not in an assignment)."""
+    column = first_index(line, value)
+    if column <= 0:
+        return ""
+    found = _ASSIGNED_NAME.search(line, max(0, column - _NAME_LOOKBACK), column)
+    return found.group(1) if found else ""
+
+
+#: Names of anti-forgery tokens: per-session values rendered into every form, public to the page.
+_FORM_TOKEN_NAME = lazy_compile(
+    r"(?:^|[^a-z])(?:csrf|xsrf|_csrf|csrfmiddlewaretoken|authenticity[_-]?token|__requestverificationtoken|"
+    r"(?:csrf|xsrf|anti[_-]?forgery|request[_-]?verification)[_-]?token|_token)$",
+    re.IGNORECASE,
+)
+_FORM_ELEMENT = lazy_compile(r"<(?:input|meta)\b", re.IGNORECASE)
+_ELEMENT_NAME = lazy_compile(r"""\b(?:name|id)[ \t]{0,4}=[ \t]{0,4}["']?([\w.:-]{1,80})""", re.IGNORECASE)
+
+
+def is_form_token(value: str, line: str, name: str = "") -> bool:
+    """An anti-forgery (CSRF) token: under a CSRF name, or in an HTML ``<input>``/``<meta>`` named so.
+
+    ``<input type="hidden" name="authenticity_token" value="...">`` and
+    ``<meta name="csrf-token" content="...">`` are what a server renders into
+    every page: high-entropy, per session, not a credential.  The secret
+    that signs them (``WTF_CSRF_SECRET_KEY``) has another name and stays a
+    candidate.
+    """
+    if name and _FORM_TOKEN_NAME.search(name):
+        return True
+    column = first_index(line, value)
+    start = line.rfind("<", 0, column) if column > 0 else -1
+    if start == -1 or not _FORM_ELEMENT.match(line, start):
+        return False
+    end = line.find(">", column)
+    element = line[start:end if end != -1 else len(line)]
+    if ">" in line[start:column]:
+        return False  # the value is outside the element (text after it)
+    return any(_FORM_TOKEN_NAME.search(found.group(1)) for found in _ELEMENT_NAME.finditer(element))
 
 
 # -- all together ----------------------------------------------------------------------------

@@ -720,6 +720,8 @@ def _assignments(line: str, code: bool) -> tuple[list[Candidate], bool]:
         scheme = _AUTH_SCHEME.match(value)
         if scheme:  # "Authorization: Bearer <token>": the token is the secret
             column, value = column + scheme.end(), value[scheme.end():]
+            if scheme.group().lower().startswith("basic") and not _basic_credential(value):
+                continue  # not base64 of user:password (a JWT, a placeholder): no Basic credential
         found.append(Candidate(column, value, key, True, "keyword"))
     markup = [_XML_KEY_VALUE] + ([_XML_ELEMENT] if "</" in line else [])
     for pattern in markup:
@@ -731,6 +733,13 @@ def _assignments(line: str, code: bool) -> tuple[list[Candidate], bool]:
             if is_secret_name(key.rsplit(":", 1)[-1]):
                 found.append(Candidate(match.start("qv"), match.group("qv").strip(), key, True, "keyword"))
     return found, explained
+
+
+def _basic_credential(value: str) -> bool:
+    """Whether a ``Basic`` header value is base64 of ``user:password`` with a real password."""
+    from secretaudit.checks.validators import basic_auth_ok
+
+    return basic_auth_ok(value)
 
 
 #: Syntaxes only detect-secrets' KeywordDetector handles: comparisons
@@ -820,11 +829,25 @@ def _our_filters_reject(value: str, line: str, literal: bool) -> bool:
     return _our_value_filters_reject(value, literal) or _our_line_filters_reject(value, line)
 
 
+@lru_cache(maxsize=1)
+def documented_samples() -> frozenset[str]:
+    """Every value a built-in SA101 rule allowlists: published sample keys (Firebase SDK docs, NuGet docs).
+
+    SA101 deliberately skips them; a guess from this check about the same
+    value (``apiKey: "AIza..."`` is a keyword assignment and a high-entropy
+    string) would report them anyway.  The rule files are the one list.
+    """
+    from secretaudit.checks.rulebook import builtin_rules
+
+    return frozenset().union(*(rule.allow_values for rule in builtin_rules()))
+
+
 def _our_value_filters_reject(value: str, literal: bool) -> bool:
     """The shared filters that look at the value alone."""
     return (filters.is_placeholder(value)
             or filters.is_reference(value, literal=literal)
             or filters.is_example_key(value)
+            or value in documented_samples()
             or filters.is_uuid(value)
             or filters.is_integrity_string(value))
 
@@ -841,8 +864,11 @@ def _keyword_value_rejected(cand: Candidate, line: str, fallback: bool) -> bool:
     if value != value.strip() or _our_filters_reject(value, line, cand.literal):
         return True  # blanks around a value: a fragment of a concatenation, not a secret
     if (filters.is_prose(value) or filters.is_name_like(value) or filters.is_identifier_like(value)
-            or filters.is_css_color(value) or filters.is_regex(value) or filters.is_type_annotation(value)):
+            or filters.is_css_color(value) or filters.is_regex(value) or filters.is_type_annotation(value)
+            or filters.is_css_selector(value)):
         return True
+    if (cand.key and filters.is_public_name(cand.key)) or filters.is_form_token(value, line, cand.key):
+        return True  # a public or publishable key, a CSRF token rendered into a form
     if _LOWER_WORD.fullmatch(value) and not _PASSWORD_NAME.search(normalize_name(cand.key)):
         return True
     h = _ds().h
@@ -868,7 +894,13 @@ def _entropy_value_reject(value: str) -> bool:
 
 def _entropy_line_reject(value: str, line: str) -> bool:
     """The entropy filters that need no detect-secrets and need the value's line."""
-    return filters.is_hex_id(value, line) or _our_line_filters_reject(value, line)
+    return filters.is_hex_id(value, line) or _our_line_filters_reject(value, line) or _public_by_name(value, line)
+
+
+def _public_by_name(value: str, line: str) -> bool:
+    """A random string that is public on purpose: under a public name (``publicKey``), or a CSRF token."""
+    name = filters.assigned_name(value, line)
+    return (bool(name) and filters.is_public_name(name)) or filters.is_form_token(value, line, name)
 
 
 def _entropy_value_rejected(value: str, line: str, work: "_LineWork") -> bool:

@@ -526,10 +526,11 @@ def _hit_rules_by_set(text: str, rules: RuleSet | None = None) -> dict[int, list
     probes = rules.literal_probes()
     find = text.find
     confirmed: set[tuple[int, int]] = set()
-    multiline = rules.multiline_probes()
     for index, end in token_set.ends(text):
         literal, verify, indexes = probes[index]
-        if not multiline[index] and all(windows.has_line(rule, end - 1) for rule in indexes):
+        # (per hit, not per token and file: a file costs nothing for the hundreds of tokens absent from it)
+        if all(windows.has_line(rule, end - 1) for rule in indexes) and not any(
+                rules.rules[i].multiline for i in indexes):
             continue  # a token never spans lines: this one's line is recorded already
         shortest, longest = widths[index]
         at = find(literal, max(0, end - longest), end - shortest + len(literal))

@@ -153,6 +153,31 @@ def private_key_ok(block: str) -> bool:
     return len(b64) >= 16 and len(set(b64)) >= 10
 
 
+_BASIC_USER = lazy_compile(r"[A-Za-z0-9._@+-]{1,128}")
+
+
+def basic_auth_ok(value: str) -> bool:
+    """An HTTP Basic credential: base64 of ``user:password`` with a real password.
+
+    A ``Basic`` header whose value is a JWT, random bytes or ``user:password``
+    itself is not a credential anyone can replay; a placeholder password
+    (``user:password``, ``admin:changeme``) is not a secret.
+    """
+    from secretaudit.checks import filters
+
+    raw = _b64decode(value, urlsafe=False)
+    if raw is None:
+        return False
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    user, sep, password = text.partition(":")
+    return (bool(sep) and _BASIC_USER.fullmatch(user) is not None and len(password) >= 3
+            and password.isprintable() and not filters.is_placeholder(password)
+            and not filters.is_reference(password, literal=True))
+
+
 def _whole(check: Callable[[str], bool]) -> Validator:
     """A validator of the whole secret (prefix included)."""
     return lambda secret, _prefix: check(secret)
@@ -177,4 +202,5 @@ VALIDATORS: dict[str, Validator] = {
     "mixed-after-prefix": _after_prefix(mixed),
     "mixed-case-after-prefix": _after_prefix(mixed_case),
     "private-key": _whole(private_key_ok),
+    "basic-auth": _whole(basic_auth_ok),
 }

@@ -27,6 +27,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "secretaudit.checks.generic",
     "secretaudit.checks.connection_strings",
     "secretaudit.checks.credential_files",
+    "secretaudit.checks.kubernetes_secrets",
     "secretaudit.checks.agent_configs",
     "secretaudit.checks.git_history",
     "secretaudit.backends",

@@ -342,6 +342,9 @@ def test_sa104_value_is_left_to_sa104_unless_sa104_is_off() -> None:
     ("Data Source=db;Initial Catalog=app;User ID=app;Pwd=Zq8vN2rT5kLw;", "odbc", "Zq8vN2rT5kLw"),
     ("host=db user=app password='Zq8v N2rT5kLw' dbname=app", "libpq-dsn", "Zq8v N2rT5kLw"),
     ("ldaps://cn=admin:Zq8vN2rT5kLw@ldap.internal", "url-credentials", "Zq8vN2rT5kLw"),
+    # a generated password is a leak even when the host was anonymised to a documentation name
+    ("postgres://app:Zq8vN2rT5kLw@db.internal.example:5432/app", "postgres-uri", "Zq8vN2rT5kLw"),
+    ("https://ci:k7Rq2ZpX9mWv4TnB8sYc@git.example.com/r.git", "url-credentials", "k7Rq2ZpX9mWv4TnB8sYc"),  # secretaudit: ignore[SA103] fake
 ])
 def test_connection_string_forms(text: str, rule: str, password: str) -> None:
     item = FileItem(path="conf.txt", relpath="conf.txt", text=f'DSN = "{text}"\n')
@@ -358,7 +361,8 @@ def test_connection_string_forms(text: str, rule: str, password: str) -> None:
     "postgres://%s:%s@%s/%s",
     "redis://:{password}@cache:6379",
     "amqp://guest:guest@localhost:5672/",
-    "https://user:Zq8vN2rT5kLw@example.com/",
+    "https://user:s3cr3tpass@example.com/",  # a typed password at a documentation host
+    "postgres://app:hunter2hunter2@db.internal.example:5432/app",
     "https://docs.internal/page:8080/path@anchor",
     "Server=db;Database=app;User Id=app;Password=$(DB_PASSWORD);",
     "conn(host=h, user='app', password='Zq8vN2rT5kLw')",
@@ -489,6 +493,17 @@ def test_literal_strings_are_not_attribute_access() -> None:
 def test_value_in_context_predicates(predicate, value: str, line: str, expected: bool) -> None:
     result = predicate(value) if predicate is filters.is_example_key else predicate(value, line)
     assert result is expected
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("Zq8vN2rT5kLw", True), ("k#9Tz!2mQ@7wLp", True),
+    ("7f3a9c2e1b8d4f6a0c5e9b2d", True),  # secretaudit: ignore[SA102] fake, built for this test
+    ("s3cr3tPassw0rd", False), ("P@ssw0rd2024!", False), ("Welcome2024!!", False), ("hunter2", False),
+    ("myDatabasePassword", False), ("Zq8vN2rT5kL", False),  # one short
+    ("aaaaBBBB1111", False), ("123456789012", False),
+])
+def test_looks_random(value: str, expected: bool) -> None:
+    assert filters.looks_random(value) is expected
 
 
 @pytest.mark.parametrize("value, expected", [
