@@ -31,7 +31,7 @@ from secretaudit.targets import TargetFamily
 
 if TYPE_CHECKING:
     from secretaudit.config import Config
-    from secretaudit.filescan import Row
+    from secretaudit.file_checks import Row
     from secretaudit.registry import CheckRegistry
     from secretaudit.session import Session
     from secretaudit.targets import FamilyRegistry
@@ -161,8 +161,8 @@ READERS = "git_blob_readers"
 
 def scan_blobs(batch: list[BlobRef], repo: str, config: "Config") -> list[tuple[BlobRef, "list[Row] | None"]]:
     """Scan a batch of blobs: their rows, or None for binary/undecodable ones."""
-    from secretaudit.filescan import run_checks
-    from secretaudit.reader import decode
+    from secretaudit.file_checks import run_checks
+    from secretaudit.file_reader import decode
 
     readers = config.stash.get(READERS)
     if readers is None:
@@ -296,7 +296,7 @@ class GitHistory(TargetFamily[BlobRef]):
 
 
 def _scan_history(session: "Session", target: Target, readers: BlobReaders) -> None:
-    from secretaudit.filescan import BINARY_ROWS
+    from secretaudit.file_checks import BINARY_ROWS
     from secretaudit.parallel import map_batches, worker_count
     from secretaudit.shard import in_shard
 
@@ -311,7 +311,7 @@ def _scan_history(session: "Session", target: Target, readers: BlobReaders) -> N
 
     def take(blob: BlobRef, rows: "list[Row] | None", payload_needed: bool) -> None:
         if cache is not None and payload_needed:
-            from secretaudit.cache import encode_payload, result_key
+            from secretaudit.scan_cache import encode_payload, result_key
 
             cache.remember_results(result_key(blob.sha, blob.path),
                                    encode_payload(rows if rows is not None else BINARY_ROWS))

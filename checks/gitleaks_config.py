@@ -357,13 +357,13 @@ class _FitCache:
         self.dirty = False
         self.path: str | None = None
         try:
-            from secretaudit import cachedir
+            from secretaudit import cache_location
             from secretaudit.checks import gitleaks_regex, regex_safety
 
             version = hashlib.sha256(b"1")
             for module in (regex_safety, gitleaks_regex):
                 version.update(Path(module.__file__ or "").read_bytes())
-            self.path = os.path.join(cachedir.cache_dir(), f"gitleaks-fit-{version.hexdigest()[:16]}.marshal")
+            self.path = os.path.join(cache_location.cache_dir(), f"gitleaks-fit-{version.hexdigest()[:16]}.marshal")
             with open(self.path, "rb") as handle:
                 import marshal
 

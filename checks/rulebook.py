@@ -601,9 +601,8 @@ def load_samples(directory: Path = RULES_DIR) -> dict[str, tuple[list[str], list
 
 def _cache_path(name: str) -> str | None:
     try:
-        from secretaudit import cachedir
-
-        return os.path.join(cachedir.cache_dir(), name)
+        from secretaudit import cache_location
+        return os.path.join(cache_location.cache_dir(), name)
     except Exception:  # noqa: BLE001 - no usable cache directory: work it out every time
         return None
 

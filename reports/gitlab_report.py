@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from secretaudit import __version__
 from secretaudit.hookspec import hookimpl
 from secretaudit.model import Severity, Status
-from secretaudit.reports.results import run_metadata
+from secretaudit.reports.shared_views import run_metadata
 
 if TYPE_CHECKING:
     from secretaudit.model import Finding

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from secretaudit.forecast import GROUPS, forecast
 from secretaudit.reports import forecast_chart
-from secretaudit.reports.results import (as_of_text, control_outcomes, framework_outcomes, outcomes, owner_of,
+from secretaudit.reports.shared_views import (as_of_text, control_outcomes, framework_outcomes, outcomes, owner_of,
                                          owners, run_metadata)
 from secretaudit.units import audited
 from secretaudit.hookspec import hookimpl

@@ -27,7 +27,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from secretaudit.forecast import forecast
-from secretaudit.reports.results import (control_outcomes, enabled_checks, framework_outcomes, outcomes, owner_of,
+from secretaudit.reports.shared_views import (control_outcomes, enabled_checks, framework_outcomes, outcomes, owner_of,
                                          owners, run_metadata)
 from secretaudit.units import audited
 from secretaudit.hookspec import hookimpl

@@ -2,7 +2,7 @@
 
 A secrets audit maps onto tests naturally: each target is a test suite and
 each enabled check is a test case on it (``classname`` = target, ``name`` =
-``"SA101 <title>"``), with the verdict from :func:`secretaudit.reports.results.outcomes`.
+``"SA101 <title>"``), with the verdict from :func:`secretaudit.reports.shared_views.outcomes`.
 A failed case carries one ``<failure>`` listing every finding behind it, so
 the dashboard shows where to look without opening another report; a case
 whose findings are all waived is ``<skipped>`` with the reasons; an error
@@ -27,7 +27,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from secretaudit.reports.json_report import catalogue
-from secretaudit.reports.results import Outcome, outcomes, run_metadata
+from secretaudit.reports.shared_views import Outcome, outcomes, run_metadata
 from secretaudit.units import Audited, audited
 from secretaudit.hookspec import hookimpl
 from secretaudit.model import Status

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from secretaudit.forecast import GROUPS, forecast
 from secretaudit.reports.json_report import catalogue
-from secretaudit.reports.results import as_of_text, outcomes, owner_of, owners, run_metadata
+from secretaudit.reports.shared_views import as_of_text, outcomes, owner_of, owners, run_metadata
 from secretaudit.units import audited, audited_text
 from secretaudit.hookspec import hookimpl
 from secretaudit.model import Severity, Status

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from secretaudit.reports.json_report import catalogue
-from secretaudit.reports.results import run_metadata
+from secretaudit.reports.shared_views import run_metadata
 from secretaudit import __url__, __version__
 from secretaudit.hookspec import hookimpl
 from secretaudit.model import Severity, Status

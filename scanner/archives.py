@@ -29,7 +29,7 @@ hide a key, so neither may pass quietly.  An encrypted member, a member over
 ``max_file_size``, a binary or non-UTF-8 member are skipped as the same
 file would be outside an archive.
 
-The results of an archive are not cached (:mod:`secretaudit.cache` keys rows
+The results of an archive are not cached (:mod:`secretaudit.scan_cache` keys rows
 by one path per file): an archive is read again on every scan.
 """
 
@@ -41,7 +41,7 @@ import struct
 from typing import IO, TYPE_CHECKING, Any, Callable, NamedTuple
 
 from secretaudit.model import FileItem, Skip
-from secretaudit.reader import archive_kind, decode
+from secretaudit.file_reader import archive_kind, decode
 
 if TYPE_CHECKING:
     from secretaudit.model import FileRef

@@ -119,8 +119,8 @@ def import_detect_secrets(ds_baseline: Path, config: "Config", root: Path) -> li
     Runs the file checks directly (the plaintext never leaves this function):
     each detection whose SHA-1 matches an entry for its file is accepted.
     """
-    from secretaudit.filescan import findings_for
-    from secretaudit.reader import read_file
+    from secretaudit.file_checks import findings_for
+    from secretaudit.file_reader import read_file
     from secretaudit.model import FileRef
     from secretaudit.model import FileItem
 

@@ -87,7 +87,7 @@ class Runner:
     def __init__(self, config_path: str | None, plugins: tuple[str, ...], paths: tuple[str, ...] = (),
                  overrides: dict[str, Any] | None = None, audit: bool = True) -> None:
         from secretaudit.config import load_config, validate
-        from secretaudit.listing import git_toplevel
+        from secretaudit.dir_listing import git_toplevel
         from secretaudit.plugins import make_pluginmanager, parse_plugin_options, registries
 
         start = _start_dir(paths)
@@ -129,8 +129,8 @@ class Runner:
     def configure(self, fmt: str = "text", verbose: int = 0, quiet: int = 0, no_color: bool = False,
                   reports: tuple[str, ...] = (), shard: str | None = None, compare_to: str | None = None,
                   create_dirs: bool = False) -> None:
-        from secretaudit.reportdata import load_report
-        from secretaudit.reportfiles import STDOUT, check_reports, parse_report_option
+        from secretaudit.report_reader import load_report
+        from secretaudit.report_writer import STDOUT, check_reports, parse_report_option
         from secretaudit.shard import parse_shard
 
         if shard:
@@ -275,7 +275,7 @@ def scan(paths: tuple[str, ...], staged: bool, history: bool, refs: tuple[str, .
       secretaudit scan --fail-on high        only high and critical findings fail
     """
     if not staged and not history:
-        from secretaudit.listing import prefetch
+        from secretaudit.dir_listing import prefetch
 
         prefetch(list(paths or (".",)))  # git or find lists the tree on the other core while the plugins load
     from secretaudit.baseline import load_entries
@@ -299,7 +299,7 @@ def scan(paths: tuple[str, ...], staged: bool, history: bool, refs: tuple[str, .
             config.stash["github_api_url"] = github_api_url.rstrip("/")
     if history:
         root = config.stash["scan_root"]
-        from secretaudit.listing import git_toplevel
+        from secretaudit.dir_listing import git_toplevel
 
         if git_toplevel(Path(root)) is None:
             raise UsageError(f"--history needs a git repository; {paths[0]} is not inside one")
@@ -728,7 +728,7 @@ def report_merge(reports_in: tuple[str, ...], compare_to: str | None, reports: t
     Example:
       secretaudit report merge shard-*.json --report html:audit.html --report json:audit.json
     """
-    from secretaudit.reportdata import compare
+    from secretaudit.report_reader import compare
     from secretaudit.session import Session
 
     runner = Runner(None, ())

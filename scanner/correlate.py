@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 if TYPE_CHECKING:
     from secretaudit.backends import Backend
     from secretaudit.config import Config
-    from secretaudit.filescan import FileResult
+    from secretaudit.file_checks import FileResult
     from secretaudit.model import Detection, Finding, SecretRecord
     from secretaudit.session import Session
 

@@ -1,7 +1,7 @@
 """The ``secretaudit`` console script: start listing what ``scan`` will scan, then load the CLI.
 
 A rescan of an unchanged directory waits mostly on its listing (GNU
-``find`` or git, see :mod:`secretaudit.listing`), and loading the CLI (click and
+``find`` or git, see :mod:`secretaudit.dir_listing`), and loading the CLI (click and
 the command definitions) takes some 27 ms before ``scan`` itself could start
 it.  So the arguments are read here first, just enough to see the
 directories a ``scan`` will list; the listing then runs on the other core
@@ -48,7 +48,7 @@ def run() -> None:
     """Start the listings a ``scan`` will need, then run the CLI (:func:`secretaudit.cli.run`)."""
     directories = directories_to_list(sys.argv[1:])
     if directories:
-        from secretaudit.listing import prefetch
+        from secretaudit.dir_listing import prefetch
 
         prefetch(directories)
     from secretaudit.cli import run as run_cli

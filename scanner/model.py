@@ -130,7 +130,7 @@ class FileRef(NamedTuple):
     #: (tracked, unmodified, a regular file): the scan cache's key, so an
     #: unchanged file of a repository is answered without a ``stat``
     digest: str | None = None
-    #: the stat signature the listing saw (see :mod:`secretaudit.listing`)
+    #: the stat signature the listing saw (see :mod:`secretaudit.dir_listing`)
     signature: str | None = None
 
 

@@ -35,7 +35,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from secretaudit import cachedir
+from secretaudit import cache_location
 from secretaudit.atomicfile import replace_quietly
 
 #: Characters of text a process scans in pure Python before it loads the
@@ -148,7 +148,7 @@ def _kept_file(patterns: Sequence[str], flags: int, hyperscan: Any) -> str:
     """Where the compiled database of these patterns is kept: one file per set, library and flags."""
     key = hashlib.blake2b(repr((patterns, flags, getattr(hyperscan, "__version__", ""))).encode(),
                           digest_size=12).hexdigest()
-    return os.path.join(cachedir.cache_dir(), f"hyperscan-{key}.db")
+    return os.path.join(cache_location.cache_dir(), f"hyperscan-{key}.db")
 
 
 def _load_kept(path: str, hyperscan: Any) -> Any:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, TypeVar
 
-from secretaudit.filescan import FileResult, scan_batch
+from secretaudit.file_checks import FileResult, scan_batch
 from secretaudit.model import FileRef
 
 if TYPE_CHECKING:

@@ -29,7 +29,7 @@ import re
 import sys
 from typing import Any, AnyStr
 
-from secretaudit import cachedir
+from secretaudit import cache_location
 from secretaudit.atomicfile import replace_quietly
 
 try:
@@ -50,7 +50,7 @@ def cache_file() -> str | None:
     """Where this interpreter's compiled patterns live, or None when they cannot be kept."""
     if _sre is None or not sys.implementation.cache_tag:
         return None
-    return os.path.join(cachedir.cache_dir(), f"patterns-{sys.implementation.cache_tag}-{_sre.MAGIC}.marshal")
+    return os.path.join(cache_location.cache_dir(), f"patterns-{sys.implementation.cache_tag}-{_sre.MAGIC}.marshal")
 
 
 def compile(pattern: AnyStr, flags: int = 0) -> re.Pattern[AnyStr]:  # noqa: A001 - mirrors re.compile

@@ -20,9 +20,9 @@ from secretaudit.registry import CheckRegistry, FormatRegistry
 
 #: Built-in plugins, registered under the last part of their module name.
 DEFAULT_PLUGINS: tuple[str, ...] = (
-    "secretaudit.files",
+    "secretaudit.file_targets",
     "secretaudit.terminal",
-    "secretaudit.reportfiles",
+    "secretaudit.report_writer",
     "secretaudit.checks.known_formats",
     "secretaudit.checks.generic",
     "secretaudit.checks.connection_strings",

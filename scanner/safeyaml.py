@@ -19,7 +19,7 @@ alias (no ``*`` at all) are trees, and are not measured.
 :class:`YAMLBomb` is deliberately not a ``yaml.YAMLError``: code that
 treats a syntax error as "not YAML, move on" must not quietly pass a bomb
 over.  A file check lets it through to the engine, which skips the file
-as an error (:mod:`secretaudit.filescan`); the config loader and the
+as an error (:mod:`secretaudit.file_checks`); the config loader and the
 inventory backend turn it into their own one-line errors.
 """
 

@@ -15,10 +15,10 @@ from secretaudit.errors import ExitCode
 from secretaudit.model import Finding, Severity, Skip, Status, Target, Waiver
 
 if TYPE_CHECKING:
-    from secretaudit.cache import ScanCache
+    from secretaudit.scan_cache import ScanCache
     from secretaudit.config import Config
-    from secretaudit.filescan import FileResult
-    from secretaudit.reportdata import Comparison
+    from secretaudit.file_checks import FileResult
+    from secretaudit.report_reader import Comparison
     from secretaudit.waivers import ConfigWaivers
 
 
@@ -86,7 +86,7 @@ class Session:
         self.findings.sort(key=Finding.sort_key)
         self.skipped.sort(key=lambda s: s.relpath)
         if self.config.stash.get("compare"):
-            from secretaudit.reportdata import compare
+            from secretaudit.report_reader import compare
 
             self.comparison = compare(self, self.config.stash["compare"])
         for finding in self.findings:
@@ -173,7 +173,7 @@ class Session:
         if not any(t.kind != "path" or Path(t.path).is_dir() for t in self.targets):
             return None  # explicit files (a pre-commit hook): opening the cache costs more than it saves
 
-        from secretaudit import cache as cachemod
+        from secretaudit import scan_cache as cachemod
 
         directory = Path(self.config.settings["cache_dir"]) if self.config.settings["cache_dir"] \
             else cachemod.default_cache_dir()
@@ -225,7 +225,7 @@ class Session:
     def _save_cache(self) -> None:
         if self.cache is None:
             return
-        from secretaudit.cache import CacheCorrupt
+        from secretaudit.scan_cache import CacheCorrupt
 
         try:
             self.cache.flush()
@@ -307,7 +307,7 @@ class Session:
     def from_reports(cls, paths: list[str], config: "Config") -> "Session":
         """A finished session holding every report's results (``report merge``)."""
         from secretaudit.forecast import STASH as FORECAST
-        from secretaudit.reportdata import merge_reports
+        from secretaudit.report_reader import merge_reports
 
         merged = merge_reports(paths)
         session = cls(config)

@@ -6,7 +6,7 @@ nothing but the build machine's layout, and makes two runs of one
 repository differ.  So targets, the config file and the command line are
 shown relative to the scan root (the git work tree, or the config's
 directory), and anything outside it relative to it as well (``../shared``),
-as file findings are (see :func:`secretaudit.files.display_path`).
+as file findings are (see :func:`secretaudit.file_targets.display_path`).
 """
 
 from __future__ import annotations

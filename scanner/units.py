@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from secretaudit.config import Config
     from secretaudit.session import Session
 
-#: Units of the kinds run outside the family runner (files: :mod:`secretaudit.files`;
+#: Units of the kinds run outside the family runner (files: :mod:`secretaudit.file_targets`;
 #: the config file and backend secrets: :mod:`secretaudit.backends`).
 BUILTIN_NOUNS = {"path": "files", "config": "config files", "backend": "secrets"}
 

@@ -270,7 +270,7 @@ def test_cache_rows_are_written_in_short_transactions_during_the_scan(tmp_path: 
     """Rows reach the database while the scan goes on, each batch in its own transaction."""
     import sqlite3
 
-    from secretaudit import cache as cache_module
+    from secretaudit import scan_cache as cache_module
 
     monkeypatch.setattr(cache_module, "WRITE_EVERY", 3)
     cache = cache_module.ScanCache(tmp_path / "cache.db", "rules-v1")

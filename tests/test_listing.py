@@ -1,4 +1,4 @@
-"""Listing a directory for a scan (secretaudit.listing), and what the scan cache trusts from it."""
+"""Listing a directory for a scan (secretaudit.dir_listing), and what the scan cache trusts from it."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from conftest import git
-from secretaudit import listing
-from secretaudit.cache import RACY_MARK, ScanCache, content_digest, encode_payload
-from secretaudit.filescan import replay_from_cache
+from secretaudit import dir_listing
+from secretaudit.scan_cache import RACY_MARK, ScanCache, content_digest, encode_payload
+from secretaudit.file_checks import replay_from_cache
 from secretaudit.model import FileRef
 
 NEEDS_GNU_FIND = pytest.mark.skipif(
@@ -34,15 +34,15 @@ def _tricky_tree(root: Path) -> None:
         handle.write(b"x\n")
 
 
-def _by_name(entries: list[listing.Entry]) -> dict[str, bool]:
+def _by_name(entries: list[dir_listing.Entry]) -> dict[str, bool]:
     """name -> whether the listing gave it a signature (a regular file)."""
     return {name: signature is not None for name, signature, _ in entries}
 
 
-def _python_walk(root: Path, monkeypatch: pytest.MonkeyPatch) -> list[listing.Entry]:
+def _python_walk(root: Path, monkeypatch: pytest.MonkeyPatch) -> list[dir_listing.Entry]:
     with monkeypatch.context() as patch:
         patch.setenv("PATH", "")  # no find to start: the Python walk lists
-        result = listing.list_directory(str(root), use_git=False)
+        result = dir_listing.list_directory(str(root), use_git=False)
     return result.entries
 
 
@@ -59,7 +59,7 @@ def test_the_python_walk_lists_files_links_and_fifos_and_signs_regular_files(tmp
 @NEEDS_GNU_FIND
 def test_find_lists_exactly_what_the_python_walk_lists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _tricky_tree(tmp_path)
-    found = listing.list_directory(str(tmp_path), use_git=False).entries
+    found = dir_listing.list_directory(str(tmp_path), use_git=False).entries
     assert _by_name(found) == _by_name(_python_walk(tmp_path, monkeypatch))
     assert len(found) == len(_by_name(found))  # each file once
 
@@ -74,7 +74,7 @@ def test_a_signature_holds_while_the_file_is_untouched_and_changes_when_it_is_wr
 
     def signatures() -> dict[str, str | None]:
         entries = (_python_walk(tmp_path, monkeypatch) if lister == "python"
-                   else listing.list_directory(str(tmp_path), use_git=False).entries)
+                   else dir_listing.list_directory(str(tmp_path), use_git=False).entries)
         return {name: signature for name, signature, _ in entries}
 
     before = signatures()
@@ -100,20 +100,20 @@ def test_a_git_listing_vouches_for_clean_tracked_files_only(tmp_path: Path) -> N
     (root / "deleted.py").unlink()
     (root / "untracked.py").write_text("# new\n")
     (root / "ignored.log").write_text("noise\n")
-    listing.prefetch([str(root)])
-    result = listing.list_directory(str(root))
+    dir_listing.prefetch([str(root)])
+    result = dir_listing.list_directory(str(root))
     assert result.from_git
     entries = {name: (signature, digest) for name, signature, digest in result.entries}
     assert set(entries) == {".gitignore", "clean.py", "modified.py", "untracked.py"}
     assert entries["clean.py"] == (None, content_digest((root / "clean.py").read_bytes()))
     for name in ("modified.py", "untracked.py"):
         signature, digest = entries[name]
-        assert digest is None and signature == listing.stat_signature(os.lstat(root / name))
+        assert digest is None and signature == dir_listing.stat_signature(os.lstat(root / name))
 
 
 def test_a_directory_git_cannot_list_is_walked(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("x\n")
-    result = listing.list_directory(str(tmp_path), use_git=True)  # not a repository: git fails
+    result = dir_listing.list_directory(str(tmp_path), use_git=True)  # not a repository: git fails
     assert not result.from_git and [name for name, _, _ in result.entries] == ["a.txt"]
 
 
@@ -142,11 +142,11 @@ def test_a_racy_entry_is_trusted_only_once_its_content_hashes_the_same(tmp_path:
     content: answered from the cache (and the mark dropped once the change
     is old enough).  Other content: scanned again, whatever the stat says.
     """
-    import secretaudit.cache as cache_module
+    import secretaudit.scan_cache as cache_module
 
     path = tmp_path / "app.py"
     path.write_text("VALUE = 1\n")
-    signature = listing.stat_signature(os.lstat(path))
+    signature = dir_listing.stat_signature(os.lstat(path))
     ref = FileRef(str(path), "app.py", signature=signature)
     cache = ScanCache(tmp_path / "cache.db", "rules")
     cache.snapshot("")
@@ -171,15 +171,15 @@ def test_a_racy_entry_is_trusted_only_once_its_content_hashes_the_same(tmp_path:
 
 
 def test_a_file_read_right_after_it_changed_is_recorded_racy(tmp_path: Path, config) -> None:
-    from secretaudit.filescan import scan_file
+    from secretaudit.file_checks import scan_file
 
     path = tmp_path / "fresh.py"
     path.write_text("VALUE = 1\n")
-    signature = listing.stat_signature(os.lstat(path))
+    signature = dir_listing.stat_signature(os.lstat(path))
     result = scan_file(FileRef(str(path), "fresh.py", signature=signature), config, "t", caching=True)
     assert result.cache_entry is not None and result.cache_entry[0] == RACY_MARK + signature
     os.utime(path, ns=(0, 0))  # an old mtime does not help: ctime, which cannot be set back, says it just changed
-    signature = listing.stat_signature(os.lstat(path))
+    signature = dir_listing.stat_signature(os.lstat(path))
     result = scan_file(FileRef(str(path), "fresh.py", signature=signature), config, "t", caching=True)
     assert result.cache_entry is not None and result.cache_entry[0] == RACY_MARK + signature
 
@@ -232,8 +232,8 @@ def test_without_git_or_find_installed_a_repository_is_walked(tmp_path: Path, mo
     git(root, "init", "-q", "-b", "main")
     (root / "app.py").write_text("VALUE = 1\n")
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))  # neither git nor find can start
-    listing.prefetch([str(root)])
-    result = listing.list_directory(str(root))
+    dir_listing.prefetch([str(root)])
+    result = dir_listing.list_directory(str(root))
     assert not result.from_git
     assert [(name, signature is not None) for name, signature, _ in result.entries] == [("app.py", True)]
 
@@ -245,7 +245,7 @@ def test_the_python_walk_keys_its_listing_too(tmp_path: Path, monkeypatch: pytes
     def key() -> str | None:
         with monkeypatch.context() as patch:
             patch.setenv("PATH", "")
-            return listing.list_directory(str(tmp_path), use_git=False).key
+            return dir_listing.list_directory(str(tmp_path), use_git=False).key
 
     first = key()
     assert first is not None and key() == first

@@ -435,7 +435,7 @@ def test_quick_exit_keeps_output_and_plugin_exit_work(tmp_path: Path) -> None:
 
 def test_directory_walk_lists_what_os_walk_lists(tmp_path: Path) -> None:
     """The scandir walk: files sorted per directory, depth first, symlinked directories as entries, no .git."""
-    from secretaudit.listing import walk
+    from secretaudit.dir_listing import walk
 
     def reference(top: str) -> list[str]:
         listed = []

@@ -29,7 +29,7 @@ import pytest
 from secretaudit.checks import known_formats as kf
 from conftest import fake_aws_key_id, run_cli, run_json
 from secretaudit.config import Config, validate
-from secretaudit.filescan import run_checks
+from secretaudit.file_checks import run_checks
 from secretaudit.model import FileItem
 from secretaudit.plugins import make_pluginmanager, registries
 

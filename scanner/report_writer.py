@@ -1,4 +1,4 @@
-"""The built-in ``reportfiles`` plugin: writes ``--report FORMAT[:PATH]`` files, and ``--format``.
+"""The built-in ``report_writer`` plugin: writes ``--report FORMAT[:PATH]`` files, and ``--format``.
 
 There is one output path: ``--format json`` is ``--report json:-`` (the CLI
 adds it to the list), so a report on stdout and a report in a file are

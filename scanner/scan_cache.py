@@ -6,7 +6,7 @@ loaded plugin's source and of the settings that change detections), so
 editing a file or upgrading a rule invalidates exactly what it must.
 
 Each scanned path target also keeps a *snapshot*: for every file it listed,
-the signature the listing saw (:mod:`secretaudit.listing`: git's blob id, or a
+the signature the listing saw (:mod:`secretaudit.dir_listing`: git's blob id, or a
 stat signature), the content digest, the size and the rows.  A rescan loads
 it in one read and answers every file whose listing matches without opening
 it; only the others are scanned.  A file changed within :data:`RACY_NS` of
@@ -45,8 +45,7 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable
 
-from secretaudit import cachedir
-
+from secretaudit import cache_location
 CACHE_FORMAT = "3"  # 3: UTF-16/32 text and archives, once cached as "binary", are scanned
 
 _SCHEMA = """
@@ -114,7 +113,7 @@ Known = tuple[str | None, str, int, str | None]
 
 
 def default_cache_dir() -> Path:
-    return Path(cachedir.cache_dir())
+    return Path(cache_location.cache_dir())
 
 
 def cache_file(cache_dir: Path, root: Path) -> Path:
@@ -127,7 +126,7 @@ def content_digest(data: bytes) -> str:
     """The content's git blob id: ``sha1("blob <size>\\0" + data)``.
 
     Git's own content address, so a file git already vouches for (tracked
-    and unmodified, see :mod:`secretaudit.listing`) and a blob of the history
+    and unmodified, see :mod:`secretaudit.dir_listing`) and a blob of the history
     scan find their cached rows without being read or hashed again.
     """
     digest = hashlib.sha1(b"blob %d\0" % len(data), usedforsecurity=False)
@@ -284,7 +283,7 @@ class ScanCache:
     def record_outcome(self, scope: str, key: str, refs: list[Any]) -> None:
         """Record what a run over the listing ``key`` of ``scope`` came to, from its final snapshot.
 
-        ``refs`` are every file reference the run made (``secretaudit.files``);
+        ``refs`` are every file reference the run made (``secretaudit.file_targets``);
         those the snapshot does not hold are the ones every run scans again.
         Nothing is recorded while an entry is racy: the next run must hash
         that file, not take the outcome on trust.

@@ -1,9 +1,9 @@
-"""The built-in ``files`` plugin: turns paths into file targets and items.
+"""The built-in ``file_targets`` plugin: turns paths into file targets and items.
 
 Inside a git work tree a directory is enumerated with ``git ls-files``
 (tracked plus untracked-not-ignored files), so ``.gitignore`` is honoured the
 way git itself reads it.  Outside git, the tree is walked without following
-symlinks.  Both are :mod:`secretaudit.listing`'s, which also says, per file, what
+symlinks.  Both are :mod:`secretaudit.dir_listing`'s, which also says, per file, what
 the scan cache needs to trust it unread.  ``--staged`` takes the files staged
 for commit and reads their staged content (the index), which is what a
 commit will contain.
@@ -23,11 +23,11 @@ from typing import Iterator, TYPE_CHECKING
 
 from secretaudit.errors import UsageError
 from secretaudit.hookspec import hookimpl
-from secretaudit.listing import Listing, list_directory, stat_signature
+from secretaudit.dir_listing import Listing, list_directory, stat_signature
 from secretaudit.model import FileRef, Target
 
 if TYPE_CHECKING:
-    from secretaudit.cache import Outcome
+    from secretaudit.scan_cache import Outcome
     from secretaudit.config import Config
     from secretaudit.session import Session
 
@@ -158,7 +158,7 @@ def secretaudit_run_target(session: "Session", target: Target) -> bool | None:
             refs = todo = _target_refs(target, config, listing)
             session.collected(target, len(refs))
             if cache is not None:
-                from secretaudit.filescan import replay_from_cache
+                from secretaudit.file_checks import replay_from_cache
 
                 todo = replay_from_cache(refs, config, target.name, cache, scope, session.record,
                                          session.record_unchanged)
@@ -210,7 +210,7 @@ def _answer_unchanged_tree(session: "Session", target: Target, scope: str, outco
     same few files the cache cannot answer (symlinks, files that are not
     UTF-8...), which are scanned again, as every run scans them.
     """
-    from secretaudit.filescan import replay_outcome
+    from secretaudit.file_checks import replay_outcome
 
     cache = session.cache
     assert cache is not None

@@ -47,7 +47,7 @@ class Listing:
     signature or blob id), so two listings with the same key hold the same
     entries: a rescan that finds the key it recorded last time can answer
     the whole directory without looking at one entry (see
-    ``secretaudit.files``).  It is None where it cannot promise that (a merge
+    ``secretaudit.file_targets``).  It is None where it cannot promise that (a merge
     in progress).  ``entries`` are parsed on first use: a rescan that finds
     its key unchanged never needs them.
     """

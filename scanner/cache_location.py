@@ -1,6 +1,6 @@
 """Where secretaudit keeps what it caches between runs.
 
-The scan cache (:mod:`secretaudit.cache`), compiled regex code
+The scan cache (:mod:`secretaudit.scan_cache`), compiled regex code
 (:mod:`secretaudit.patterns`) and compiled Hyperscan databases
 (:mod:`secretaudit.multiscan`) all live in one directory, as the XDG base
 directory specification asks: ``$XDG_CACHE_HOME/secretaudit``, else

@@ -5,7 +5,7 @@ This is the only place a secret value exists outside a check: each
 digest of the secret, label, redacted evidence, inline waiver) in the process
 that found it, and only rows and findings travel on.  Rows depend on the
 file's content alone, which is what makes them cacheable
-(:mod:`secretaudit.cache`); findings add the path.
+(:mod:`secretaudit.scan_cache`); findings add the path.
 
 Large scans run :func:`scan_batch` in worker processes (see
 :mod:`secretaudit.parallel`); small ones call it in-process.  Either way the
@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from secretaudit.budget import FileTimeout, TooCostly, deadline
 from secretaudit.model import (Detection, FileItem, FileRef, Finding, Location, Severity, Skip, Status, Waiver,
                                make_finding, redact, secret_digest)
-from secretaudit.reader import archive_kind, decode, read_bytes
+from secretaudit.file_reader import archive_kind, decode, read_bytes
 from secretaudit.waivers import waiver_for
 
 if TYPE_CHECKING:
-    from secretaudit.cache import Known, Outcome, ScanCache
+    from secretaudit.scan_cache import Known, Outcome, ScanCache
     from secretaudit.config import Config
 
 #: [check_id, rule, line, secret digest, label, evidence, waiver or None], plus ``True`` as an
@@ -163,7 +163,7 @@ def replay_from_cache(refs: list[FileRef], config: "Config", target: str, cache:
     rescan of an unchanged tree is mostly this loop.  Runs in the main
     process before any work is handed out, so workers never touch the cache.
     """
-    from secretaudit.cache import RACY_MARK
+    from secretaudit.scan_cache import RACY_MARK
 
     known_files = cache.snapshot(scope)
     todo: list[FileRef] = []
@@ -221,7 +221,7 @@ def replay_outcome(outcome: "Outcome", known_files: dict[str, "Known"], config: 
 
 def _confirm_racy(ref: FileRef, known: "Known", config: "Config") -> "Known | None":
     """``known`` again if the file still hashes to its digest (its signature un-marked once old enough); else None."""
-    from secretaudit.cache import content_digest
+    from secretaudit.scan_cache import content_digest
 
     info = _lstat(ref.path)
     if info is None or not stat.S_ISREG(info.st_mode):
@@ -235,7 +235,7 @@ def _confirm_racy(ref: FileRef, known: "Known", config: "Config") -> "Known | No
 
 def _recorded_signature(ref: FileRef, info: os.stat_result) -> str | None:
     """The listing's signature of a file just read, marked racy when it changed too recently to trust."""
-    from secretaudit.cache import RACY_MARK, RACY_NS
+    from secretaudit.scan_cache import RACY_MARK, RACY_NS
 
     if ref.signature is None:
         return None
@@ -247,7 +247,7 @@ def _from_payload(relpath: str, payload: str, size: int, config: "Config", targe
 
     The rows come from a snapshot that passed its checksum, so they decode.
     """
-    from secretaudit.cache import decode_payload
+    from secretaudit.scan_cache import decode_payload
 
     if payload == _binary_payload():  # a thousand files in a big tree: no need to decode them
         return FileResult(relpath, skip=Skip(relpath, "binary"), cached=True)
@@ -257,7 +257,7 @@ def _from_payload(relpath: str, payload: str, size: int, config: "Config", targe
 
 @functools.lru_cache(maxsize=1)
 def _binary_payload() -> str:
-    from secretaudit.cache import encode_payload
+    from secretaudit.scan_cache import encode_payload
 
     return encode_payload(BINARY_ROWS)
 
@@ -283,7 +283,7 @@ def scan_file(ref: FileRef, config: "Config", target: str, caching: bool = False
         return FileResult(ref.relpath, findings, size=len(data), member_skips=skips)  # not cached: many paths
     digest = signature = None
     if regular:
-        from secretaudit.cache import content_digest, encode_payload
+        from secretaudit.scan_cache import content_digest, encode_payload
 
         assert info is not None
         digest = content_digest(data)
