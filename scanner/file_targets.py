@@ -177,7 +177,7 @@ def _own_listing(target: Target, config: "Config", scope: str) -> tuple[Listing 
     """
     absolute = os.path.abspath(target.path)
     implementations = config.hook.secretaudit_collect_items.get_hookimpls()
-    if target.scope == "staged" or [i.plugin_name for i in implementations] != ["files"] or not _is_directory(absolute):
+    if target.scope == "staged" or [i.plugin_name for i in implementations] != ["file_targets"] or not _is_directory(absolute):
         return None, None
     listing = list_directory(absolute)
     if listing.key is None:

@@ -275,7 +275,8 @@ def test_a_secret_that_went_from_expiring_to_expired_is_worse_not_fixed(project:
     comparison = json.loads(now.read_text())["comparison"]
     (change,) = comparison["worse"]
     assert change["before"]["check_id"] == "SA202"
-    assert change["before"]["location"] == {"backend": "generic:inventory", "name": "soon-token"}
+    before = change["before"]["location"]  # (plus where the inventory declares it: declared_in, declared_line)
+    assert (before["backend"], before["name"]) == ("generic:inventory", "soon-token")
     after = next(f for f in json.loads(now.read_text())["findings"] if f["fingerprint"] == change["after"])
     assert after["check_id"] == "SA201" and after["location"]["name"] == "soon-token"
     assert comparison["fixed"] == [] and change["after"] not in comparison["new"]
