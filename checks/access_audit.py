@@ -48,6 +48,7 @@ from secretaudit.hookspec import hookimpl
 from secretaudit.clients.vault_audit_log import VaultRead, iso, read_audit_log
 from secretaudit.model import CheckSpec, SecretRecord, Severity, Status, Target
 from secretaudit.redact import shown_name
+from secretaudit.stash import BACKENDS, RECORDS, StashKey
 from secretaudit.targets import TargetError, TargetFamily, TargetRun, Verdict
 
 if TYPE_CHECKING:
@@ -57,6 +58,8 @@ if TYPE_CHECKING:
     from secretaudit.targets import FamilyRegistry
 
 KIND = "access-log"
+#: the audit logs of the run, by backend label (parsed once)
+ACCESS_LOGS: StashKey[dict[str, Path]] = StashKey("access_logs")
 SA510 = "SA510"
 #: ``policy.owners.<owner>`` keys; ``"*"`` as an owner name applies to every owner.
 OWNER_KEYS = ("policies", "entities")
@@ -204,17 +207,17 @@ class AccessLogs(TargetFamily[SecretReads]):
     def targets(self, config: "Config") -> list[Target]:
         if not config.is_enabled(SA510):
             return []
-        logs: dict[str, Path] = config.stash.get("access_logs") or parse_access_logs(config)
+        logs: dict[str, Path] = config.stash.get(ACCESS_LOGS) or parse_access_logs(config)
         return [Target(kind=KIND, name=f"{backend.label}:access-log", path=str(index))
-                for index, backend in enumerate(config.stash.get("backends") or ())
+                for index, backend in enumerate(config.stash.get(BACKENDS) or ())
                 if backend.type == "vault" and backend.name in logs]
 
     def units(self, run: TargetRun) -> list[SecretReads]:
         from secretaudit.backends import BackendError
 
         config = run.config
-        backend = config.stash["backends"][int(run.target.path)]
-        logs: dict[str, Path] = config.stash.get("access_logs") or parse_access_logs(config)
+        backend = config.stash[BACKENDS][int(run.target.path)]
+        logs: dict[str, Path] = config.stash.get(ACCESS_LOGS) or parse_access_logs(config)
         log_path = logs[backend.name]
         scrub = getattr(backend, "_scrub", lambda text: text)
 
@@ -242,7 +245,7 @@ class AccessLogs(TargetFamily[SecretReads]):
         return _secrets_read(log.reads, records, parse_owners(config.settings.get("policy"), config.source or "config"))
 
     def judge(self, run: TargetRun, unit: SecretReads) -> list[Verdict]:
-        backend = run.config.stash["backends"][int(run.target.path)]
+        backend = run.config.stash[BACKENDS][int(run.target.path)]
         scrub = getattr(backend, "_scrub", lambda text: text)
         label, name = backend.label, unit.name
         verdicts = []
@@ -264,7 +267,7 @@ class AccessLogs(TargetFamily[SecretReads]):
 
 def _records(backend: "Backend", config: "Config") -> list[SecretRecord]:
     """The backend's records: those the backend target already listed, else list them now."""
-    listed = [r for r in config.stash.get("records") or () if r.backend == backend.label]
+    listed = [r for r in config.stash.get(RECORDS) or () if r.backend == backend.label]
     return listed or list(backend.records())
 
 
@@ -313,7 +316,7 @@ def secretaudit_register_checks(registry: "CheckRegistry") -> None:
 def secretaudit_configure(config: "Config") -> None:
     """Validate policy.owners and access_logs before anything runs (config errors exit 4)."""
     parse_owners(config.settings.get("policy"), config.source or "config")
-    config.stash["access_logs"] = parse_access_logs(config)
+    config.stash[ACCESS_LOGS] = parse_access_logs(config)
 
 
 @hookimpl

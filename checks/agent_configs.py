@@ -90,12 +90,15 @@ from secretaudit.controls import HARDCODED_CREDENTIALS, NIST_IA_5, SOC2_CC6_1
 from secretaudit.hookspec import hookimpl
 from secretaudit.model import CheckSpec, Detection, FileItem, Severity
 from secretaudit.checks.lazyre import lazy_compile
+from secretaudit.stash import StashKey
 
 if TYPE_CHECKING:
     from secretaudit.config import Config
     from secretaudit.registry import CheckRegistry
 
 CHECK_ID = "SA106"
+#: ``OPENCLAW_CONFIG_PATH`` of the run, made absolute
+CONFIG_PATH_KEY: StashKey[str] = StashKey("openclaw_config_path")
 
 SPEC = CheckSpec(
     id=CHECK_ID,
@@ -1114,7 +1117,7 @@ def _openclaw_env(item: FileItem, config_path: str | None) -> bool:
 
 
 def _hits(item: FileItem, config: "Config") -> list[Hit]:
-    config_path = config.stash.get("openclaw_config_path")
+    config_path = config.stash.get(CONFIG_PATH_KEY)
     kind = kind_for(item, config_path)
     if kind is OPENCLAW_CONFIG and _live_config(item, config_path):
         return LIVE_OPENCLAW_CONFIG(item)
@@ -1164,7 +1167,7 @@ def secretaudit_configure(config: "Config") -> None:
     if not override:
         return
     path = os.path.abspath(os.path.expanduser(override))
-    config.stash["openclaw_config_path"] = path
+    config.stash[CONFIG_PATH_KEY] = path
     checks = config.settings.get("checks")
     if isinstance(checks, dict):
         options = checks.get(CHECK_ID)

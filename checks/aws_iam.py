@@ -56,6 +56,7 @@ from secretaudit.errors import ConfigError
 from secretaudit.hookspec import hookimpl
 from secretaudit.model import CheckSpec, Severity, Status, Target, Validation
 from secretaudit.redact import shape
+from secretaudit.stash import StashKey
 from secretaudit.targets import TargetError, TargetFamily, TargetRun, Verdict
 
 if TYPE_CHECKING:
@@ -64,7 +65,8 @@ if TYPE_CHECKING:
     from secretaudit.targets import FamilyRegistry
 
 KIND = "aws-iam"
-STASH = "aws_iam"
+#: the run's ``scopes.aws`` options, parsed once (None: no AWS scopes)
+OPTIONS: StashKey[dict[str, Any] | None] = StashKey("aws_iam")
 DEFAULT_ROTATION_DAYS = 90
 DEFAULT_UNUSED_DAYS = 90
 
@@ -413,7 +415,7 @@ def secretaudit_register_checks(registry: "CheckRegistry") -> None:
 
 @hookimpl
 def secretaudit_configure(config: "Config") -> None:
-    config.stash[STASH] = parse_options(config)
+    config.stash[OPTIONS] = parse_options(config)
 
 
 def target_name(options: dict[str, Any]) -> str:
@@ -621,11 +623,11 @@ class IamPrincipals(TargetFamily[PrincipalUnit]):
     noun = "principals"
 
     def targets(self, config: "Config") -> list[Target]:
-        options = config.stash.get(STASH)
+        options = config.stash.get(OPTIONS)
         return [Target(kind=KIND, name=target_name(options), declared=("scopes", "aws"))] if options else []
 
     def units(self, run: TargetRun) -> list[PrincipalUnit]:
-        options = run.config.stash[STASH]
+        options = run.config.stash[OPTIONS]
         try:
             auditor = IamAuditor(options, float(run.config.settings.get("timeout") or 30))
         except Exception as exc:  # ProfileNotFound, bad region...
@@ -650,7 +652,7 @@ class IamPrincipals(TargetFamily[PrincipalUnit]):
                                                                f"together allow {' + '.join(where)}",
                                         rule="escalation:" + "+".join(combo), severity=Severity.HIGH))
             if principal.kind == "user":
-                for rule, message, severity in key_issues(auditor.keys(principal), run.config.stash[STASH],
+                for rule, message, severity in key_issues(auditor.keys(principal), run.config.stash[OPTIONS],
                                                           run.config.as_of):
                     verdicts.append(Verdict(SA302.id, KIND, label, f"{label}: {message}", rule=rule,
                                             severity=severity))

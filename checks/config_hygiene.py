@@ -49,12 +49,15 @@ from secretaudit.hookspec import hookimpl
 from secretaudit.model import CheckSpec, Issue, Severity, redact
 from secretaudit.redact import SECRET_KEYS, SECRET_SUFFIXES, is_secret_key, shape  # noqa: F401 (re-exported)
 from secretaudit.redact import snake_key as _snake
+from secretaudit.stash import StashKey
 
 if TYPE_CHECKING:
     from secretaudit.config import Config
     from secretaudit.registry import CheckRegistry
 
 DEFAULT_MAX_CACHE_TTL_SECONDS = 3600
+#: the run's effective policy.max_cache_ttl_seconds
+MAX_CACHE_TTL: StashKey[int] = StashKey("max_cache_ttl_seconds")
 
 SPECS = (
     CheckSpec(
@@ -269,7 +272,7 @@ def _number(value: Any, config: "Config", key: str) -> float | None | str:
 
 
 def max_cache_ttl(config: "Config") -> int:
-    if "max_cache_ttl_seconds" not in config.stash:
+    if MAX_CACHE_TTL not in config.stash:
         policy = config.settings.get("policy") or {}
         value = policy.get("max_cache_ttl_seconds", DEFAULT_MAX_CACHE_TTL_SECONDS) if isinstance(policy, dict) \
             else DEFAULT_MAX_CACHE_TTL_SECONDS
@@ -277,8 +280,8 @@ def max_cache_ttl(config: "Config") -> int:
             raise ConfigError(config.source or "config", "policy.max_cache_ttl_seconds",
                               f"expected a whole number of seconds, 1 or more, got {shape(value)} (default "
                               f"{DEFAULT_MAX_CACHE_TTL_SECONDS})")
-        config.stash["max_cache_ttl_seconds"] = value
-    return config.stash["max_cache_ttl_seconds"]
+        config.stash[MAX_CACHE_TTL] = value
+    return config.stash[MAX_CACHE_TTL]
 
 
 def sa503_cache(config: "Config") -> list[Issue]:
@@ -323,7 +326,7 @@ def secretaudit_register_checks(registry: "CheckRegistry") -> None:
 
 @hookimpl
 def secretaudit_configure(config: "Config") -> None:
-    config.stash.pop("max_cache_ttl_seconds", None)
+    config.stash.pop(MAX_CACHE_TTL, None)
     max_cache_ttl(config)
 
 

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from secretaudit.checks.rulebook import SEVERITIES, Rule, RuleError, builtin_rules, compile_rule
+from secretaudit.stash import SCAN_ROOT
 
 if TYPE_CHECKING:
     from secretaudit.config import Config
@@ -104,7 +105,7 @@ def _gitleaks(config: "Config", explicit: Any) -> "tuple[Any, list[Rule]]":
     from secretaudit.checks.rulebook import build
     from secretaudit.errors import UsageError
 
-    root = Path(config.stash.get("scan_root", config.rootdir))
+    root = Path(config.stash.get(SCAN_ROOT, config.rootdir))
     if isinstance(explicit, str) and config.source and not Path(explicit).is_absolute():
         explicit = str(Path(config.source).parent / explicit)
     try:
@@ -185,7 +186,7 @@ def uses_defaults(config: "Config") -> bool:
     raw = config.settings.get("rules") or {}
     if raw:
         return False
-    root = Path(config.stash.get("scan_root", config.rootdir))
+    root = Path(config.stash.get(SCAN_ROOT, config.rootdir))
     import os
 
     return not (os.environ.get("GITLEAKS_CONFIG") or os.environ.get("GITLEAKS_CONFIG_TOML")

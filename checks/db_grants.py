@@ -52,6 +52,7 @@ from secretaudit.errors import ConfigError
 from secretaudit.hookspec import hookimpl
 from secretaudit.model import CheckSpec, Severity, Status, Target, Validation
 from secretaudit.redact import shown_name
+from secretaudit.stash import StashKey
 from secretaudit.targets import TargetFamily, TargetRun, Verdict
 
 if TYPE_CHECKING:
@@ -60,6 +61,8 @@ if TYPE_CHECKING:
     from secretaudit.targets import FamilyRegistry
 
 KIND = "database-grants"
+#: the checked ``scopes.databases`` entries of the run
+DATABASE_ENTRIES: StashKey[list["DatabaseEntry"]] = StashKey("database_entries")
 SA306 = "SA306"
 ENTRY_KEYS = ("name", "engine", "host", "port", "user", "password", "account", "database", "timeout")
 
@@ -430,12 +433,12 @@ class DatabaseGrants(TargetFamily[DatabaseEntry]):
 
     def targets(self, config: "Config") -> list[Target]:
         entries = parse_entries(config)
-        config.stash["database_entries"] = entries
+        config.stash[DATABASE_ENTRIES] = entries
         return [Target(kind=KIND, name=entry.label, path=str(i), declared=("scopes", "databases", i))
                 for i, entry in enumerate(entries)]
 
     def units(self, run: TargetRun) -> list[DatabaseEntry]:
-        return [run.config.stash["database_entries"][int(run.target.path)]]
+        return [run.config.stash[DATABASE_ENTRIES][int(run.target.path)]]
 
     def judge(self, run: TargetRun, unit: DatabaseEntry) -> list[Verdict]:
         # a disabled SA306 connects to nothing

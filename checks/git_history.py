@@ -27,6 +27,7 @@ from typing import Iterator, NamedTuple, TYPE_CHECKING
 from secretaudit.controls import HARDCODED_CREDENTIALS
 from secretaudit.hookspec import hookimpl
 from secretaudit.model import CheckSpec, Finding, Location, Severity, Status, Target, Waiver, make_finding
+from secretaudit.stash import HISTORY, SHARD, StashKey
 from secretaudit.targets import TargetFamily
 
 if TYPE_CHECKING:
@@ -155,8 +156,8 @@ class BlobReaders:
             self._readers.pop(key).close()
 
 
-#: ``config.stash`` key of the run's :class:`BlobReaders`.
-READERS = "git_blob_readers"
+#: the run's :class:`BlobReaders`
+READERS: StashKey[BlobReaders] = StashKey("git_blob_readers")
 
 
 def scan_blobs(batch: list[BlobRef], repo: str, config: "Config") -> list[tuple[BlobRef, "list[Row] | None"]]:
@@ -280,7 +281,7 @@ class GitHistory(TargetFamily[BlobRef]):
     noun = "blobs"
 
     def targets(self, config: "Config") -> list[Target]:
-        history = config.stash["history"]
+        history = config.stash[HISTORY]
         return [Target(kind="history", name=f"git history ({' '.join(history['refs'])})", path=history["repo"],
                        scope=" ".join(history["refs"]))]
 
@@ -303,7 +304,7 @@ def _scan_history(session: "Session", target: Target, readers: BlobReaders) -> N
     config, cache, repo, refs = session.config, session.cache, target.path, target.scope.split()
     max_size = config.settings["max_file_size"]
 
-    blobs = [b for b in list_blobs(repo, refs) if in_shard(b.sha, config.stash.get("shard"))]
+    blobs = [b for b in list_blobs(repo, refs) if in_shard(b.sha, config.stash.get(SHARD))]
     session.collected(target, len(blobs))
     rows_by_blob: dict[str, tuple[BlobRef, list]] = {}
     head = head_blobs(repo)

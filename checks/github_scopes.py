@@ -13,7 +13,7 @@ Configuration (``scopes.github`` in the config file)::
       rotation_days:
         github-token: 30
 
-``--github-api-url`` (``config.stash["github_api_url"]``) wins over ``api_url``.
+``--github-api-url`` (``config.stash[GITHUB_API_URL]``) wins over ``api_url``.
 
 One ``github-token`` target per configured token, run during ``secretaudit
 audit``: ``GET /user`` with the token, then
@@ -51,6 +51,7 @@ from typing import Any, NamedTuple, TYPE_CHECKING
 from secretaudit.controls import NIST_AC_6, NIST_IA_5, SOC2_CC6_1
 from secretaudit.hookspec import hookimpl
 from secretaudit.model import CheckSpec, Finding, Severity, Status, Target, Validation, fingerprint, secret_digest
+from secretaudit.stash import BACKENDS, GITHUB_API_URL, StashKey
 from secretaudit.targets import TargetError, TargetFamily, TargetRun, Verdict, to_findings
 
 if TYPE_CHECKING:
@@ -67,6 +68,8 @@ DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_ROTATION_DAYS = 30
 #: seconds between two requests with the same token
 MIN_INTERVAL = 1.0
+#: the run's GitHub throttle state (:class:`_State`)
+THROTTLE: StashKey["_State"] = StashKey("github_throttle")
 
 SPEC = CheckSpec(
     id=SA305, title="GitHub token has more scopes or a longer life than the policy allows", severity=Severity.HIGH,
@@ -167,7 +170,7 @@ class Answer(NamedTuple):
 
 
 def api_url(config: "Config") -> str:
-    stashed = config.stash.get("github_api_url")
+    stashed = config.stash.get(GITHUB_API_URL)
     configured = ((config.settings.get("scopes") or {}).get("github") or {}).get("api_url")
     return str(stashed or configured or DEFAULT_API_URL).strip().rstrip("/")
 
@@ -194,9 +197,9 @@ class _State:
 
 
 def _state(config: "Config") -> _State:
-    state = config.stash.get("github_throttle")
+    state = config.stash.get(THROTTLE)
     if state is None:
-        state = config.stash.setdefault("github_throttle", _State())
+        state = config.stash.setdefault(THROTTLE, _State())
     return state
 
 
@@ -371,7 +374,7 @@ def validate_github(token: str, config: "Config", base: str | None = None) -> Va
 
 def _vault_settings(config: "Config", url: str | None) -> tuple[str | None, str | None, Any]:
     """(url, namespace, verify) from the credential's url or the first vault backend."""
-    backend = next((b for b in config.stash.get("backends") or () if getattr(b, "type", "") == "vault"), None)
+    backend = next((b for b in config.stash.get(BACKENDS) or () if getattr(b, "type", "") == "vault"), None)
     if backend is not None and (not url or url.rstrip("/") == backend.url):
         return backend.url, backend.namespace, backend.verify
     if not url:
@@ -467,7 +470,7 @@ class GithubBackendTokens(TargetFamily["SecretRecord"]):
         if not isinstance(block, dict) or not block.get("from_backends"):
             return []  # reading a token's scopes needs the token: opt-in, since it fetches values during the audit
         return [Target(kind=BACKEND_KIND, name=f"{BACKEND_TARGET}{backend.label}", path=str(index))
-                for index, backend in enumerate(config.stash.get("backends") or ())]
+                for index, backend in enumerate(config.stash.get(BACKENDS) or ())]
 
     def shard_key(self, target: Target) -> str:
         return f"github-backend:{target.name.removeprefix(BACKEND_TARGET)}"
@@ -475,7 +478,7 @@ class GithubBackendTokens(TargetFamily["SecretRecord"]):
     def units(self, run: TargetRun) -> list["SecretRecord"]:
         from secretaudit.backends import BACKEND_ERROR_CHECK, BackendError
 
-        backend = run.config.stash["backends"][int(run.target.path)]
+        backend = run.config.stash[BACKENDS][int(run.target.path)]
         try:
             return [r for r in backend.records() if r.kind == KIND]
         except BackendError as exc:
@@ -486,7 +489,7 @@ class GithubBackendTokens(TargetFamily["SecretRecord"]):
         from secretaudit.backends import BackendError
         from secretaudit.credentials import credential_fields
 
-        backend = run.config.stash["backends"][int(run.target.path)]
+        backend = run.config.stash[BACKENDS][int(run.target.path)]
         try:
             token = credential_fields(KIND, backend.fetch(unit)).get("token", "")
         except BackendError as exc:

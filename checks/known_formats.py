@@ -45,6 +45,7 @@ from secretaudit import multiscan, patterns
 from secretaudit.multiscan import PatternSet
 from secretaudit.hookspec import hookimpl
 from secretaudit.model import CheckSpec, Detection, FileItem, Severity
+from secretaudit.stash import RULES_DIGEST, RULE_NOTES, WAIVERS_EXTRA, StashKey
 
 if TYPE_CHECKING:
     from secretaudit.config import Config
@@ -782,7 +783,8 @@ def scan_item(item: FileItem, prefilter: bool = True, rules: RuleSet | None = No
 
 # --- the rules of one run -------------------------------------------------------------
 
-_STASH = "SA101.rules"
+#: the run's rule set, built once
+RULE_SET: StashKey["RuleSet"] = StashKey("SA101.rules")
 #: Keys of the ``rules`` setting (the engine keeps it raw; this check validates it).
 
 
@@ -792,7 +794,7 @@ def active_rules(config: "Config") -> RuleSet:
     The built-in rules as shipped, unless the config's ``rules:`` or a
     gitleaks config changes them (:mod:`secretaudit.checks.custom_rules`).
     """
-    found = config.stash.get(_STASH)
+    found = config.stash.get(RULE_SET)
     if found is None:
         from secretaudit.checks import custom_rules
 
@@ -803,10 +805,10 @@ def active_rules(config: "Config") -> RuleSet:
             found = ruleset(rules)
             # for the engine: history findings from allowlisted commits are waived, and the scan cache
             # is keyed by what the gitleaks config says (the rules: setting already is)
-            config.stash.setdefault("waivers.extra", []).extend(commits)
-            config.stash["rules.digest"] = digest
-            config.stash["rules.notes"] = notes
-        config.stash[_STASH] = found
+            config.stash.setdefault(WAIVERS_EXTRA, []).extend(commits)
+            config.stash[RULES_DIGEST] = digest
+            config.stash[RULE_NOTES] = notes
+        config.stash[RULE_SET] = found
     return found
 
 

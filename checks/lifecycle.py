@@ -77,6 +77,7 @@ from secretaudit.forecast import Schedule
 from secretaudit.hookspec import hookimpl
 from secretaudit.model import CheckSpec, Issue, SecretRecord, Severity
 from secretaudit.redact import shape
+from secretaudit.stash import StashKey
 
 if TYPE_CHECKING:
     from secretaudit.config import Config
@@ -87,6 +88,8 @@ DEFAULT_ROTATION_DAYS: dict[str, int] = {
 }
 DEFAULT_EXPIRY_WARNING_DAYS = 30
 DEFAULT_UNUSED_DAYS = 90
+#: the run's policy, parsed once
+RUN_POLICY: StashKey["Policy"] = StashKey("lifecycle_policy")
 
 #: Every key the ``policy`` block may hold (other plugins read the last three; ``owners``: SA510).
 POLICY_KEYS = ("rotation_days", "expiry_warning_days", "unused_days", "max_cache_ttl_seconds", "scopes",
@@ -232,10 +235,10 @@ def parse_policy(policy: Any, source: str = "config") -> Policy:
 
 def get_policy(config: "Config") -> Policy:
     """The run's policy, parsed once and kept in ``config.stash``."""
-    policy = config.stash.get("lifecycle_policy")
+    policy = config.stash.get(RUN_POLICY)
     if policy is None:
         policy = parse_policy(config.settings.get("policy") or {}, config.source or "config")
-        config.stash["lifecycle_policy"] = policy
+        config.stash[RUN_POLICY] = policy
     return policy
 
 
@@ -463,7 +466,7 @@ def secretaudit_register_checks(registry: "CheckRegistry") -> None:
 
 @hookimpl
 def secretaudit_configure(config: "Config") -> None:
-    config.stash.pop("lifecycle_policy", None)
+    config.stash.pop(RUN_POLICY, None)
     get_policy(config)
 
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from secretaudit.controls import NIST_IA_5
 from secretaudit.hookspec import hookimpl
 from secretaudit.model import CheckSpec, SecretRecord, Severity, Status, Target, Validation
+from secretaudit.stash import BACKENDS, VALIDATE, VALIDATED, VERIFY
 from secretaudit.targets import TargetError, TargetFamily, TargetRun, Verdict
 
 if TYPE_CHECKING:
@@ -122,7 +123,7 @@ def secretaudit_derive_detections(item: "FileItem", detections: list["Detection"
     timeout, a refused connection, an answer that is not the service's) is an
     SA107 *error*: "could not verify" must never read as "not live".
     """
-    if not config.stash.get("verify") or not config.is_enabled("SA107"):
+    if not config.stash.get(VERIFY) or not config.is_enabled("SA107"):
         return None
     from secretaudit.model import Detection
 
@@ -195,7 +196,7 @@ class Validations(TargetFamily[SecretRecord]):
 
     def targets(self, config: "Config") -> list[Target]:
         return [Target(kind="validate", name=f"validate {backend.label}", path=str(index))
-                for index, backend in enumerate(config.stash["backends"])]
+                for index, backend in enumerate(config.stash[BACKENDS])]
 
     def shard_key(self, target: Target) -> None:
         return None  # validate has never split by --shard: every shard validates every secret asked for
@@ -204,19 +205,19 @@ class Validations(TargetFamily[SecretRecord]):
         from secretaudit.backends import BACKEND_ERROR_CHECK, BackendError
 
         config = run.config
-        backend = config.stash["backends"][int(run.target.path)]
-        wanted: list[str] = config.stash["validate"]
-        backends = config.stash["backends"]
+        backend = config.stash[BACKENDS][int(run.target.path)]
+        wanted: list[str] = config.stash[VALIDATE]
+        backends = config.stash[BACKENDS]
         try:
             records = [r for r in backend.records() if _selected(backend, r, wanted, backends)]
         except BackendError as exc:
             raise TargetError(Verdict(BACKEND_ERROR_CHECK, backend.label, "*", f"could not validate: {exc}",
                                       Status.ERROR, identity=backend.label)) from None
-        config.stash.setdefault("validated", []).extend(f"{r.backend}:{r.name}" for r in records)
+        config.stash.setdefault(VALIDATED, []).extend(f"{r.backend}:{r.name}" for r in records)
         return records
 
     def judge(self, run: TargetRun, unit: SecretRecord) -> list[Verdict]:
-        backend = run.config.stash["backends"][int(run.target.path)]
+        backend = run.config.stash[BACKENDS][int(run.target.path)]
         verdicts = validate_record(backend, unit, run.config)
         return verdicts + _record_trail(unit, verdicts, run.config)
 

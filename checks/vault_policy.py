@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Protocol
 from secretaudit.controls import NIST_AC_6, SOC2_CC6_1
 from secretaudit.hookspec import hookimpl
 from secretaudit.model import CheckSpec, Severity, Status, Target
+from secretaudit.stash import BACKENDS
 from secretaudit.targets import TargetError, TargetFamily, TargetResult, TargetRun, Verdict, run_alone
 
 if TYPE_CHECKING:
@@ -332,10 +333,10 @@ class VaultPolicies(TargetFamily[VaultUnit]):
 
     def targets(self, config: "Config") -> list[Target]:
         return [Target(kind=KIND, name=f"{backend.label}:policies", path=str(index))
-                for index, backend in enumerate(config.stash.get("backends") or ()) if backend.type == "vault"]
+                for index, backend in enumerate(config.stash.get(BACKENDS) or ()) if backend.type == "vault"]
 
     def units(self, run: TargetRun) -> list[VaultUnit]:
-        return self.units_of(run.config.stash["backends"][int(run.target.path)])
+        return self.units_of(run.config.stash[BACKENDS][int(run.target.path)])
 
     def units_of(self, backend: "VaultBackend") -> list[VaultUnit]:
         """The policies the token holds (token and identity policies), then the audit devices.

@@ -28,6 +28,7 @@ from secretaudit.forecast import forecast
 from secretaudit.model import Finding, Status
 from secretaudit.redact import scrub
 from secretaudit.shownpaths import shown_argv, shown_path
+from secretaudit.stash import ARGV, BACKEND_STATS
 
 if TYPE_CHECKING:
     from secretaudit.session import Session
@@ -175,7 +176,7 @@ def run_metadata(session: "Session") -> dict[str, Any]:
         "finished": _iso(session.finished),
         "as_of": as_of(session),
         "duration_seconds": round(session.duration, 3),
-        "command": [scrub(arg) for arg in shown_argv(session.config.stash.get("argv", []), session.config)],
+        "command": [scrub(arg) for arg in shown_argv(session.config.stash.get(ARGV, []), session.config)],
         "config_file": shown_path(session.config.source, session.config) if session.config.source else None,
         "config_sha256": config_hash(session),
         "targets": [{"kind": t.kind, "name": t.name} for t in session.targets],
@@ -184,5 +185,5 @@ def run_metadata(session: "Session") -> dict[str, Any]:
         "backends": {label: {"secrets": stats["records"], "api_calls": stats["api_calls"],
                              "seconds": round(stats["seconds"], 3),
                              **({"correlate": stats["correlate"]} if "correlate" in stats else {})}
-                     for label, stats in sorted(session.config.stash.get("backend_stats", {}).items())},
+                     for label, stats in sorted(session.config.stash.get(BACKEND_STATS, {}).items())},
     }

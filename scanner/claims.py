@@ -14,10 +14,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from secretaudit.stash import StashKey
+
 if TYPE_CHECKING:
     from secretaudit.config import Config
     from secretaudit.model import FileItem
     from secretaudit.registry import CheckRegistry
+
+#: the built-in file checks' hooks and catalogue, for a configuration built without plugins
+CLAIMS_HOOK: StashKey[Any] = StashKey("claims_plugins")
+CLAIMS_CATALOGUE: StashKey["CheckRegistry"] = StashKey("claims_catalogue")
 
 
 def _runs(config: "Config", check_id: str) -> bool:
@@ -29,11 +35,11 @@ def _plugins(config: "Config") -> Any:
     check's hooks itself) gets the built-in file checks, once, as a run of ``scan`` would."""
     if config.pluginmanager is not None:
         return config.hook
-    hook = config.stash.get("claims_plugins")
+    hook = config.stash.get(CLAIMS_HOOK)
     if hook is None:
         from secretaudit.plugins import make_pluginmanager
 
-        hook = config.stash["claims_plugins"] = make_pluginmanager(entry_points=False, audit=False).hook
+        hook = config.stash[CLAIMS_HOOK] = make_pluginmanager(entry_points=False, audit=False).hook
     return hook
 
 
@@ -41,11 +47,11 @@ def _catalogue(config: "Config") -> "CheckRegistry":
     """The run's check registry, or the one the plugins of :func:`_plugins` register."""
     if config.checks is not None:
         return config.checks
-    registry = config.stash.get("claims_catalogue")
+    registry = config.stash.get(CLAIMS_CATALOGUE)
     if registry is None:
         from secretaudit.registry import CheckRegistry
 
-        registry = config.stash["claims_catalogue"] = CheckRegistry()
+        registry = config.stash[CLAIMS_CATALOGUE] = CheckRegistry()
         _plugins(config).secretaudit_register_checks(registry=registry)
     return registry
 

@@ -18,6 +18,9 @@ import click
 from secretaudit import __version__
 from secretaudit.errors import ExitCode, UsageError
 from secretaudit.printable import echo, visible
+from secretaudit.stash import (ALLOW_EMPTY, ARGV, AUDIT_BACKENDS, BACKENDS, BASELINE_PATH, COMPARE, CREATE_DIRS,
+                               GITHUB_API_URL, HISTORY, LISTING_PROGRESS, REPORTS, SCAN_ROOT, SHARD, TERMINAL,
+                               VALIDATE, VALIDATED, VERIFY)
 
 EPILOG = """\b
 Exit codes: 0 clean · 1 findings at or above --fail-on (or files that could
@@ -123,7 +126,7 @@ class Runner:
             raise ConfigError(self.config.source or "config", key,
                               f"unknown check id {shown_name(unknown[0])} (known: {known})")
         self.config.paths = list(paths)
-        self.config.stash["scan_root"] = git_toplevel(start) or (
+        self.config.stash[SCAN_ROOT] = git_toplevel(start) or (
             self.config.rootdir if self.config.source else start)
 
     def configure(self, fmt: str = "text", verbose: int = 0, quiet: int = 0, no_color: bool = False,
@@ -134,10 +137,10 @@ class Runner:
         from secretaudit.shard import parse_shard
 
         if shard:
-            self.config.stash["shard"] = parse_shard(shard)
+            self.config.stash[SHARD] = parse_shard(shard)
         if compare_to:
             load_report(compare_to)  # a broken previous report is a usage error before the run
-            self.config.stash["compare"] = compare_to
+            self.config.stash[COMPARE] = compare_to
 
         formats = self.config.formats
         assert formats is not None
@@ -146,12 +149,12 @@ class Runner:
         parsed = [parse_report_option(value, formats) for value in reports]
         if fmt != "text":
             parsed.insert(0, (fmt, STDOUT))  # one output path: --format X is --report X:-
-        self.config.stash["reports"] = parsed
+        self.config.stash[REPORTS] = parsed
         report_on_stdout = check_reports(parsed, fmt, create_dirs)
-        self.config.stash["create_dirs"] = create_dirs
-        self.config.stash["argv"] = ["secretaudit", *sys.argv[1:]]
+        self.config.stash[CREATE_DIRS] = create_dirs
+        self.config.stash[ARGV] = ["secretaudit", *sys.argv[1:]]
         out = sys.stderr if report_on_stdout else sys.stdout
-        self.config.stash["terminal"] = {"out": out, "verbosity": verbose - quiet,
+        self.config.stash[TERMINAL] = {"out": out, "verbosity": verbose - quiet,
                                          "color": False if no_color else None}
         self.config.hook.secretaudit_configure(config=self.config)
 
@@ -176,7 +179,7 @@ def _baseline_path(runner: Runner, explicit: str | None) -> Path:
     if explicit:
         return Path(explicit)
     config = runner.config
-    base = config.rootdir if config.source else config.stash["scan_root"]
+    base = config.rootdir if config.source else config.stash[SCAN_ROOT]
     return Path(base) / config.settings["baseline"]
 
 
@@ -293,19 +296,19 @@ def scan(paths: tuple[str, ...], staged: bool, history: bool, refs: tuple[str, .
     config = runner.config
     config.staged = staged
     if verify:
-        config.stash["verify"] = True
+        config.stash[VERIFY] = True
         config.settings["cache"] = False  # liveness changes without the file changing
         if github_api_url:
-            config.stash["github_api_url"] = github_api_url.rstrip("/")
+            config.stash[GITHUB_API_URL] = github_api_url.rstrip("/")
     if history:
-        root = config.stash["scan_root"]
+        root = config.stash[SCAN_ROOT]
         from secretaudit.dir_listing import git_toplevel
 
         if git_toplevel(Path(root)) is None:
             raise UsageError(f"--history needs a git repository; {paths[0]} is not inside one")
-        config.stash["history"] = {"repo": str(root), "refs": list(refs) or ["--all"]}
+        config.stash[HISTORY] = {"repo": str(root), "refs": list(refs) or ["--all"]}
         config.paths = []
-    config.stash["allow_empty"] = allow_empty
+    config.stash[ALLOW_EMPTY] = allow_empty
     session = Session(config)
     if not no_baseline:
         path = _baseline_path(runner, baseline_file)
@@ -313,7 +316,7 @@ def scan(paths: tuple[str, ...], staged: bool, history: bool, refs: tuple[str, .
             raise UsageError(f"baseline {path} does not exist; create it with 'secretaudit baseline create'")
         if path.exists():
             session.baseline = frozenset(load_entries(path))
-            config.stash["baseline_path"] = str(path)
+            config.stash[BASELINE_PATH] = str(path)
     runner.configure(fmt, verbose, quiet, no_color, reports, shard, compare_to, create_dirs)
     status = session.run()
     raise SystemExit(status)
@@ -339,11 +342,11 @@ def _backend_runner(config_path: str | None, plugins: tuple[str, ...], as_of: st
     runner = Runner(config_path, plugins, paths, {"timeout": timeout})
     config = runner.config
     if github_api_url:
-        config.stash["github_api_url"] = github_api_url.rstrip("/")
+        config.stash[GITHUB_API_URL] = github_api_url.rstrip("/")
     parsed = _parse_as_of(as_of)
     if parsed is not None:
         config.as_of = parsed
-    config.stash["backends"] = make_backends(config)
+    config.stash[BACKENDS] = make_backends(config)
     return runner
 
 
@@ -414,13 +417,13 @@ def audit(paths: tuple[str, ...], fail_on: str | None, allow_empty: bool, notify
         config.settings["fail_on"] = _validated("fail_on", fail_on)
     repos = [str((config.rootdir / repo) if config.source else Path(repo)) for repo in config.settings["repos"]]
     config.paths = [*repos, *paths]
-    config.stash["audit_backends"] = True
-    config.stash["allow_empty"] = allow_empty
+    config.stash[AUDIT_BACKENDS] = True
+    config.stash[ALLOW_EMPTY] = allow_empty
     if correlate or config.settings["correlate"]:
         from secretaudit.correlate import start
 
         start(config)  # before anything is scanned: forked workers inherit the run's key
-    if not config.stash["backends"] and not config.paths and not config.settings["scopes"] \
+    if not config.stash[BACKENDS] and not config.paths and not config.settings["scopes"] \
             and not (config.settings["policy"].get("scopes") or {}).get("aws_role"):
         raise UsageError(f"nothing to audit in {config.source or 'the default configuration'}: "
                          "configure backends (or an external_secrets block), repos or scopes, or pass --config")
@@ -428,11 +431,11 @@ def audit(paths: tuple[str, ...], fail_on: str | None, allow_empty: bool, notify
     runner.configure(fmt, verbose, quiet, no_color, reports, shard, compare_to, create_dirs)
     from secretaudit.listprogress import progress_mode
 
-    config.stash["listing_progress"] = progress_mode(verbose, quiet)  # stderr, while backends list
+    config.stash[LISTING_PROGRESS] = progress_mode(verbose, quiet)  # stderr, while backends list
     if notify_url:  # reports record the command line: never the webhook URL's credential path
         from secretaudit.notify import redact_argv
 
-        config.stash["argv"] = redact_argv(config.stash.get("argv") or [], notify_url)
+        config.stash[ARGV] = redact_argv(config.stash.get(ARGV) or [], notify_url)
     status = session.run()
     if notify_url and status != ExitCode.INTERRUPTED:
         from secretaudit.notify import notify
@@ -473,14 +476,14 @@ def validate(secrets: tuple[str, ...], all_secrets: bool, shard: str | None, com
         raise UsageError("say what to validate: --secret NAME (repeatable) or --all")
     runner = _backend_runner(config_path, plugins, as_of, timeout, github_api_url=github_api_url)
     config = runner.config
-    if not config.stash["backends"]:
+    if not config.stash[BACKENDS]:
         raise UsageError(f"no backends configured in {config.source or 'the default configuration'}; "
                          "pass --config with backends or an external_secrets block")
-    config.stash["validate"] = list(secrets)
+    config.stash[VALIDATE] = list(secrets)
     session = Session(config)
     runner.configure(fmt, verbose, quiet, no_color, reports, shard, compare_to, create_dirs)
     status = session.run()
-    if secrets and not config.stash.get("validated"):
+    if secrets and not config.stash.get(VALIDATED):
         echo(f"error: no secret matches {', '.join(secrets)}; see 'secretaudit list' for names", err=True)
         raise SystemExit(ExitCode.NOTHING_SCANNED)
     raise SystemExit(status)
@@ -519,7 +522,7 @@ def list_secrets(fmt: str, verbose: int, quiet: int, config_path: str | None, pl
     rows: list[dict[str, Any]] = []
     failed = False
     mode = progress_mode(verbose, quiet)
-    for backend in config.stash["backends"]:
+    for backend in config.stash[BACKENDS]:
         try:
             _list_backend(backend, config, ListingProgress(backend.label, mode), rows)
         except BackendError as exc:
@@ -539,7 +542,7 @@ def list_secrets(fmt: str, verbose: int, quiet: int, config_path: str | None, pl
         for row in table:
             echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
         if not quiet:
-            echo(f"{len(rows)} secrets in {len(config.stash['backends'])} backends", err=True)
+            echo(f"{len(rows)} secrets in {len(config.stash[BACKENDS])} backends", err=True)
     raise SystemExit(ExitCode.FINDINGS if failed else ExitCode.OK)
 
 
@@ -584,7 +587,7 @@ def status(fmt: str, config_path: str | None, plugins: tuple[str, ...], as_of: s
 
     runner = _backend_runner(config_path, plugins, as_of, timeout)
     # every field a backend filled in goes through the one redaction path (a URL's password...)
-    statuses = [scrub_data(asdict(backend.status())) for backend in runner.config.stash["backends"]]
+    statuses = [scrub_data(asdict(backend.status())) for backend in runner.config.stash[BACKENDS]]
     if fmt == "json":
         click.echo(json.dumps(statuses, indent=2))
     else:
@@ -619,7 +622,7 @@ def _baseline_run(paths: tuple[str, ...], output: str | None, create_dirs: bool,
     from secretaudit.session import Session
 
     runner = Runner(config_path, plugins, paths or (".",), _overrides(exclude, max_file_size, no_prefilter, workers, no_cache))
-    runner.config.stash["allow_empty"] = True
+    runner.config.stash[ALLOW_EMPTY] = True
     runner.configure("text", 0, 2, False)  # quiet: the baseline file is the output, not a report on stdout
     target = _baseline_path(runner, output)
     _check_baseline_target(target, output, create_dirs)

@@ -20,6 +20,7 @@ import click
 from secretaudit import printable
 from secretaudit.cli import _backend_runner, _with_backend_options
 from secretaudit.errors import ExitCode
+from secretaudit.stash import BACKENDS
 
 
 def _fail(message: str, code: int) -> None:
@@ -64,7 +65,7 @@ def get(name: str, fmt: str, field_name: str | None, reason: str, config_path: s
     from secretaudit.secrets import SecretClient, SecretError
 
     runner = _backend_runner(config_path, plugins, as_of, timeout, github_api_url=github_api_url)
-    client = SecretClient(runner.config, runner.config.stash["backends"], command="get")
+    client = SecretClient(runner.config, runner.config.stash[BACKENDS], command="get")
     try:
         secret = client.get(name, reason=reason, field=field_name, single=fmt == "text")
         chosen = secret.field_value(field_name) if fmt == "text" else secret.as_dict(field_name)
@@ -143,7 +144,7 @@ def _rotate_due(config: Any, reason: str, dry_run: bool, fmt: str, echo: Any) ->
     """Rotate each due secret; report every outcome; exit 1 if any needs a human."""
     from secretaudit.rotation import RotationError, due_for_rotation, rotate_secret
 
-    if not config.stash.get("backends"):
+    if not config.stash.get(BACKENDS):
         _fail(f"no backends configured in {config.source or 'the default configuration'}; pass --config with "
               "backends or an external_secrets block", ExitCode.USAGE_ERROR)
     due, problems = due_for_rotation(config)

@@ -22,6 +22,7 @@ from typing import Any, Callable, NamedTuple, TYPE_CHECKING
 from secretaudit.errors import ConfigError
 from secretaudit.model import Severity
 from secretaudit.redact import register_config, shape
+from secretaudit.stash import Stash
 
 if TYPE_CHECKING:
     import pluggy
@@ -186,7 +187,7 @@ class Config:
     pluginmanager: "pluggy.PluginManager | None" = None
     checks: "CheckRegistry | None" = None
     formats: "FormatRegistry | None" = None
-    stash: dict[str, Any] = field(default_factory=dict)
+    stash: Stash = field(default_factory=Stash)
     #: the config file's content before ``${VAR}`` interpolation (hygiene checks read it)
     raw: dict[str, Any] = field(default_factory=dict)
     #: the moment date rules are judged at (``--as-of``; default: now, UTC)

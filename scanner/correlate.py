@@ -31,6 +31,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable, Iterator
 
+from secretaudit.stash import BACKENDS, BACKEND_STATS, CORRELATION, RECORDS
+
 if TYPE_CHECKING:
     from secretaudit.backends import Backend
     from secretaudit.config import Config
@@ -38,8 +40,6 @@ if TYPE_CHECKING:
     from secretaudit.model import Detection, Finding, SecretRecord
     from secretaudit.session import Session
 
-#: The ``config.stash`` key of the run's :class:`Correlation` (absent: correlation is off).
-STASH = "correlate"
 
 #: Backend field values shorter than this are not compared: ports, user names, flags
 #: ("3306", "admin", "true") would match any file that mentions them, and no file check
@@ -103,7 +103,7 @@ class Correlation:
 def start(config: "Config") -> Correlation:
     """Turn correlation on for this run; call before any file is scanned (workers fork after)."""
     correlation = Correlation()
-    config.stash[STASH] = correlation
+    config.stash[CORRELATION] = correlation
     return correlation
 
 
@@ -113,7 +113,7 @@ def repo_marks(detections: Iterable["Detection"], config: "Config") -> list[tupl
     Every enabled file check's detection counts: they all report credentials,
     and hashing one more value costs a microsecond while a match is what matters.
     """
-    correlation: Correlation | None = config.stash.get(STASH)
+    correlation: Correlation | None = config.stash.get(CORRELATION)
     if correlation is None:
         return []
     marks = {(d.line, correlation.mac(d.secret)) for d in detections
@@ -177,7 +177,7 @@ def _read_backend(correlation: Correlation, backend: "Backend", records: list["S
                             f"correlation stopped after {read} secrets so no read goes unaudited: fix the file "
                             "or audit_log")
             break
-    stats = config.stash.get("backend_stats", {}).get(backend.label)
+    stats = config.stash.get(BACKEND_STATS, {}).get(backend.label)
     if stats is not None:  # the report's run metadata: what correlation cost, apart from the listing
         stats["correlate"] = {"secrets": read, "api_calls": backend.api_calls - calls_before}
     return matches, problems
@@ -191,13 +191,13 @@ def correlate(session: "Session") -> None:
     credential: there is nothing to compare with.
     """
     config = session.config
-    correlation: Correlation | None = config.stash.get(STASH)
+    correlation: Correlation | None = config.stash.get(CORRELATION)
     if correlation is None:
         return
     if not correlation.repo:
         return
-    records = config.stash.get("records") or []
-    for backend in config.stash.get("backends") or []:
+    records = config.stash.get(RECORDS) or []
+    for backend in config.stash.get(BACKENDS) or []:
         if not holds_values(backend):
             continue
         own = [r for r in records if r.backend == backend.label]

@@ -28,6 +28,8 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from secretaudit.stash import StashKey
+
 if TYPE_CHECKING:
     from secretaudit.config import Config
 
@@ -35,7 +37,8 @@ KeyPath = tuple["str | int", ...]
 #: Where a subject is declared: a path (relative to the scan root when under it) and a 1-based line.
 Declaration = tuple[str, int]
 
-_CACHE = "declared_key_lines"
+#: the config file's (stat signature, text, key lines), read once per run
+_CACHE: StashKey[tuple[tuple[str, int, int], str, dict[KeyPath, int]]] = StashKey("declared_key_lines")
 
 
 def relative(config: "Config", path: str | os.PathLike[str]) -> str:

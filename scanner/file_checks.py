@@ -25,6 +25,7 @@ from secretaudit.budget import FileTimeout, TooCostly, deadline
 from secretaudit.model import (Detection, FileItem, FileRef, Finding, Location, Severity, Skip, Status, Waiver,
                                make_finding, redact, secret_digest)
 from secretaudit.file_reader import archive_kind, decode, read_bytes
+from secretaudit.stash import CORRELATION
 from secretaudit.waivers import waiver_for
 
 if TYPE_CHECKING:
@@ -296,7 +297,7 @@ def scan_file(ref: FileRef, config: "Config", target: str, caching: bool = False
             # vouches for the file, keys the verdict the way a rescan looks it up
             result.cache_entry = (signature, ref.digest or digest, _binary_payload())
         return result
-    marks: list[tuple[int, bytes]] | None = [] if "correlate" in config.stash else None
+    marks: list[tuple[int, bytes]] | None = [] if CORRELATION in config.stash else None
     try:
         with deadline(config.settings.get("file_timeout", 0)):
             rows = run_checks(item, config, marks)

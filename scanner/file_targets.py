@@ -25,6 +25,7 @@ from secretaudit.errors import UsageError
 from secretaudit.hookspec import hookimpl
 from secretaudit.dir_listing import Listing, list_directory, stat_signature
 from secretaudit.model import FileRef, Target
+from secretaudit.stash import SCAN_ROOT, SHARD
 
 if TYPE_CHECKING:
     from secretaudit.scan_cache import Outcome
@@ -124,7 +125,7 @@ def _refs(listing: Listing, absolute: str, root: Path) -> list[FileRef]:
 @hookimpl
 def secretaudit_collect_targets(config: "Config") -> list[Target]:
     if config.staged:
-        return [Target(kind="path", name="staged changes", path=str(config.stash["scan_root"]), scope="staged")]
+        return [Target(kind="path", name="staged changes", path=str(config.stash[SCAN_ROOT]), scope="staged")]
     from secretaudit.shownpaths import shown_path
 
     # named relative to the scan root, as the findings' paths are: reports never hold the machine's absolute paths
@@ -135,7 +136,7 @@ def secretaudit_collect_targets(config: "Config") -> list[Target]:
 def secretaudit_collect_items(target: Target, config: "Config") -> Iterator[FileRef] | None:
     if target.kind != "path":
         return None
-    return iter_files(target, config.stash["scan_root"], config.settings["exclude"])
+    return iter_files(target, config.stash[SCAN_ROOT], config.settings["exclude"])
 
 
 @hookimpl
@@ -145,7 +146,7 @@ def secretaudit_run_target(session: "Session", target: Target) -> bool | None:
     from secretaudit.parallel import scan_files
 
     config, cache = session.config, session.cache
-    scope = display_path(Path(os.path.abspath(target.path)), config.stash["scan_root"])
+    scope = display_path(Path(os.path.abspath(target.path)), config.stash[SCAN_ROOT])
     refs: list[FileRef] | None = None
     with _collector_paused():
         if cache is not None:
@@ -182,7 +183,7 @@ def _own_listing(target: Target, config: "Config", scope: str) -> tuple[Listing 
     listing = list_directory(absolute)
     if listing.key is None:
         return listing, None
-    filters = repr((scope, config.settings["exclude"], config.stash.get("shard")))
+    filters = repr((scope, config.settings["exclude"], config.stash.get(SHARD)))
     return listing, f"{listing.key}:{hashlib.blake2b(filters.encode(), digest_size=8).hexdigest()}"
 
 
@@ -191,11 +192,11 @@ def _target_refs(target: Target, config: "Config", listing: Listing | None) -> l
     from secretaudit.shard import in_shard
 
     if listing is not None:
-        refs = list(iter_files(target, config.stash["scan_root"], config.settings["exclude"], listing))
+        refs = list(iter_files(target, config.stash[SCAN_ROOT], config.settings["exclude"], listing))
     else:
         items = config.hook.secretaudit_collect_items(target=target, config=config)
         refs = [item for item in items or () if isinstance(item, FileRef)]
-    shard = config.stash.get("shard")
+    shard = config.stash.get(SHARD)
     if shard is not None:
         refs = [ref for ref in refs if in_shard(ref.relpath, shard)]
     return refs

@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from secretaudit.stash import RECORDS, StashKey
+
 if TYPE_CHECKING:
     from secretaudit.session import Session
 
@@ -28,8 +30,8 @@ GROUPS: dict[str, str] = {
     "later": "Later than 90 days", "unknown": "No date",
 }
 
-#: The stash key holding the run's forecast (computed once, or read back from merged reports).
-STASH = "forecast"
+#: The run's forecast (computed once, or read back from merged reports).
+FORECAST: StashKey[list["ForecastEntry"]] = StashKey("forecast")
 
 
 @dataclass(frozen=True)
@@ -107,11 +109,11 @@ def _day(moment: datetime | None) -> str | None:
 def forecast(session: "Session") -> list[ForecastEntry]:
     """Every secret the run's backends listed, soonest event first; computed once per run."""
     config = session.config
-    cached = config.stash.get(STASH)
+    cached = config.stash.get(FORECAST)
     if cached is not None:
         return cached
     entries: dict[tuple[str, str], ForecastEntry] = {}
-    for record in config.stash.get("records") or ():
+    for record in config.stash.get(RECORDS) or ():
         if (record.backend, record.name) in entries:
             continue
         answer = config.hook.secretaudit_record_schedule(record=record, config=config) or Schedule()
@@ -123,7 +125,7 @@ def forecast(session: "Session") -> list[ForecastEntry]:
             rotation_group=group(answer.days_to_rotation, answer.rotation_overdue),
             rotation_days=answer.rotation_days)
     result = sorted(entries.values(), key=sort_key)
-    config.stash[STASH] = result
+    config.stash[FORECAST] = result
     return result
 
 

@@ -113,8 +113,9 @@ def secretaudit_configure(config: "Config") -> None:
     """Read settings once the configuration is loaded and validated.
 
     Called once per run, after registration and before collection.  Plugins
-    keep per-run state in ``config.stash``, never in module globals, so runs
-    in one process (tests) stay independent.
+    keep per-run state in ``config.stash`` under a typed key of their own
+    (``KEY: StashKey[T] = StashKey("name")``, :mod:`secretaudit.stash`),
+    never in module globals, so runs in one process (tests) stay independent.
 
     :param config: the run's effective configuration.
     """

@@ -20,6 +20,8 @@ import sys
 import time
 from typing import TYPE_CHECKING, Callable, TextIO
 
+from secretaudit.stash import LISTING_PROGRESS
+
 if TYPE_CHECKING:
     from secretaudit.config import Config
 
@@ -95,5 +97,5 @@ class ListingProgress:
 
 
 def listing_progress(config: "Config", label: str) -> ListingProgress:
-    """The progress of ``label``'s listing as the command asked for it (``config.stash['listing_progress']``)."""
-    return ListingProgress(label, config.stash.get("listing_progress"))
+    """The progress of ``label``'s listing as the command asked for it (``config.stash[LISTING_PROGRESS]``)."""
+    return ListingProgress(label, config.stash.get(LISTING_PROGRESS))

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from secretaudit.model import Finding
+from secretaudit.stash import AUDIT_BACKENDS, BASELINE_PATH, SCAN_ROOT
 
 if TYPE_CHECKING:
     from secretaudit.session import Session
@@ -92,7 +93,7 @@ def lines(session: "Session") -> list[str]:
     if not failing:
         return []
     kinds = {target.name: target.kind for target in session.targets}
-    root = Path(session.config.stash.get("scan_root", session.config.rootdir))
+    root = Path(session.config.stash.get(SCAN_ROOT, session.config.rootdir))
     in_files: dict[str, list[Finding]] = {}
     history = other = False
     for finding in failing:
@@ -119,7 +120,7 @@ def lines(session: "Session") -> list[str]:
         if len(waivable) > MAX_FILES:
             more = len(waivable) - MAX_FILES
             out.append(f"  ... and {more} more file{'s' * (more != 1)}")
-    audit = bool(session.config.stash.get("audit_backends"))  # an audit reads no baseline
+    audit = bool(session.config.stash.get(AUDIT_BACKENDS))  # an audit reads no baseline
     if (in_files or history) and not audit:
         out.append("or accept every current finding: " + _baseline_command(session))
     if other or audit:
@@ -133,8 +134,8 @@ def lines(session: "Session") -> list[str]:
 def _baseline_command(session: "Session") -> str:
     """``secretaudit baseline update``, with ``-o FILE`` when the run read another baseline than the config's."""
     config = session.config
-    used = config.stash.get("baseline_path")
-    default = Path(config.rootdir if config.source else config.stash.get("scan_root", config.rootdir)) \
+    used = config.stash.get(BASELINE_PATH)
+    default = Path(config.rootdir if config.source else config.stash.get(SCAN_ROOT, config.rootdir)) \
         / config.settings["baseline"]
     other = used and Path(used).resolve() != default.resolve()
     return "secretaudit baseline update" + (f" -o {used}" if other else "")

@@ -39,6 +39,7 @@ from urllib.parse import urlsplit
 from secretaudit import __version__
 from secretaudit.errors import ExitCode, UsageError
 from secretaudit.model import Finding, Severity, Status
+from secretaudit.stash import RECORDS
 
 if TYPE_CHECKING:
     from secretaudit.session import Session
@@ -126,7 +127,7 @@ def expiring(session: "Session", days: int) -> list[dict[str, Any]]:
     horizon = as_of + timedelta(days=days)
     seen: set[tuple[str, str]] = set()
     rows = []
-    for record in session.config.stash.get("records") or ():
+    for record in session.config.stash.get(RECORDS) or ():
         expires = record.expires
         if expires is None or (record.backend, record.name) in seen:
             continue

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from secretaudit.errors import ExitCode, UsageError
 from secretaudit.hookspec import hookimpl
+from secretaudit.stash import CREATE_DIRS, REPORTS, REPORTS_FAILED, REPORTS_WRITTEN
 
 if TYPE_CHECKING:
     from secretaudit.config import Config
@@ -74,20 +75,20 @@ def _write(config: "Config", name: str, path: str, text: str) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
     else:
-        write_output(path, text, f"--report {name}:{path}", config.stash.get("create_dirs", False), stdout_ok=True)
+        write_output(path, text, f"--report {name}:{path}", config.stash.get(CREATE_DIRS, False), stdout_ok=True)
 
 
 @hookimpl(tryfirst=True)
 def secretaudit_sessionfinish(session: "Session", exitstatus: int) -> None:
     config = session.config
-    if not config.stash.get("reports"):
+    if not config.stash.get(REPORTS):
         return
     from secretaudit.outputs import OutputPathError
 
-    written = config.stash.setdefault("reports_written", [])
-    failed = config.stash.setdefault("reports_failed", [])
+    written = config.stash.setdefault(REPORTS_WRITTEN, [])
+    failed = config.stash.setdefault(REPORTS_FAILED, [])
     # stdout last: its report then tells whether every file was written (its exit code)
-    for name, path in sorted(config.stash.get("reports", []), key=lambda report: report[1] == STDOUT):
+    for name, path in sorted(config.stash.get(REPORTS, []), key=lambda report: report[1] == STDOUT):
         if path == STDOUT and failed and session.exitstatus == ExitCode.OK:
             session.exitstatus = ExitCode.FINDINGS
         render = config.formats.get(name)  # type: ignore[union-attr]

@@ -38,6 +38,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from secretaudit.errors import ExitCode
+from secretaudit.stash import BACKENDS
 
 if TYPE_CHECKING:
     from secretaudit.backends import Backend
@@ -269,14 +270,14 @@ class SecretClient:
 
         self.config = config
         if backends is None:
-            backends = config.stash.get("backends")
+            backends = config.stash.get(BACKENDS)
             if backends is None:
                 if config.pluginmanager is None:
                     from secretaudit.plugins import make_pluginmanager
 
                     config.pluginmanager = make_pluginmanager((), list(config.settings.get("plugins") or ()))
                 backends = make_backends(config)
-                config.stash["backends"] = backends
+                config.stash[BACKENDS] = backends
         self.backends: list[Backend] = list(backends)
         self.cache = cache if cache is not None else SecretCache.from_config(config)
         self.command = command

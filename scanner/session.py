@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from secretaudit.errors import ExitCode
 from secretaudit.model import Finding, Severity, Skip, Status, Target, Waiver
+from secretaudit.stash import ALLOW_EMPTY, COMPARE, CORRELATION, RULES_DIGEST, RULE_NOTES, SCAN_ROOT, WAIVERS_EXTRA
 
 if TYPE_CHECKING:
     from secretaudit.scan_cache import ScanCache
@@ -69,12 +70,13 @@ class Session:
             self.targets.extend(contributed or [])
         self.config_waivers  # a broken waivers list is a config error before anything runs
         self.extra_waivers  # so is an unreadable .gitleaksignore
+        self.warnings.extend(self.config.stash.get(RULE_NOTES, ()))
         hook.secretaudit_sessionstart(session=self)
         self.cache = self._open_cache()
         try:
             for target in self.targets:
                 self._scan_target(target)
-            if self.config.stash.get("correlate") is not None:  # audit --correlate: repositories against backends
+            if self.config.stash.get(CORRELATION) is not None:  # audit --correlate: repositories against backends
                 from secretaudit.correlate import correlate
 
                 correlate(self)
@@ -85,10 +87,10 @@ class Session:
         hook.secretaudit_progress(session=self, done=self.items_done)
         self.findings.sort(key=Finding.sort_key)
         self.skipped.sort(key=lambda s: s.relpath)
-        if self.config.stash.get("compare"):
+        if self.config.stash.get(COMPARE):
             from secretaudit.report_reader import compare
 
-            self.comparison = compare(self, self.config.stash["compare"])
+            self.comparison = compare(self, self.config.stash[COMPARE])
         for finding in self.findings:
             hook.secretaudit_finding(finding=finding, config=self.config)
         self.finished = time.time()
@@ -135,7 +137,7 @@ class Session:
         """Waivers kept outside the config: ``.gitleaksignore`` at the scan root, and those plugins stash.
 
         Plugins put objects with ``match(finding, as_of) -> (waiver, note)`` in
-        ``config.stash["waivers.extra"]`` (SA101: a gitleaks config's commit
+        ``config.stash[WAIVERS_EXTRA]`` (SA101: a gitleaks config's commit
         allowlists).  ``rules: {gitleaks: false}`` turns the gitleaks files off.
         """
         if self._extra_waivers is None:
@@ -143,10 +145,10 @@ class Session:
 
             from secretaudit.waivers import GitleaksIgnore
 
-            found: list = list(self.config.stash.get("waivers.extra", ()))
+            found: list = list(self.config.stash.get(WAIVERS_EXTRA, ()))
             rules = self.config.settings.get("rules") or {}
             if rules.get("gitleaks", True) is not False:
-                ignore = GitleaksIgnore.read(Path(self.config.stash.get("scan_root", self.config.rootdir)))
+                ignore = GitleaksIgnore.read(Path(self.config.stash.get(SCAN_ROOT, self.config.rootdir)))
                 if ignore is not None:
                     found.append(ignore)
                     if ignore.bad_lines:
@@ -168,7 +170,7 @@ class Session:
         """The scan cache for this root, verified; a corrupt one is discarded."""
         from pathlib import Path
 
-        if not self.config.settings["cache"] or self.config.staged or self.config.stash.get("correlate"):
+        if not self.config.settings["cache"] or self.config.staged or self.config.stash.get(CORRELATION):
             return None  # correlation needs every credential's value, which only a fresh scan holds
         if not any(t.kind != "path" or Path(t.path).is_dir() for t in self.targets):
             return None  # explicit files (a pre-commit hook): opening the cache costs more than it saves
@@ -177,12 +179,12 @@ class Session:
 
         directory = Path(self.config.settings["cache_dir"]) if self.config.settings["cache_dir"] \
             else cachemod.default_cache_dir()
-        path = cachemod.cache_file(directory, Path(self.config.stash.get("scan_root", self.config.rootdir)))
+        path = cachemod.cache_file(directory, Path(self.config.stash.get(SCAN_ROOT, self.config.rootdir)))
         # max_file_size too: a file cached under a higher limit must be skipped as too large once it is lowered
         rules = cachemod.rules_version(self._rule_sources(),
                                        {**{k: self.config.settings[k] for k in ("checks", "disable", "max_file_size",
                                                                                   "rules")},
-                                        "rules.digest": self.config.stash.get("rules.digest", "")})
+                                        RULES_DIGEST.name: self.config.stash.get(RULES_DIGEST, "")})
         cache, warning = cachemod.open_cache(path, rules)
         if warning:
             self.warnings.append(warning)
@@ -252,7 +254,7 @@ class Session:
             self.cache.remember(result.relpath, signature, digest, result.size, payload)
         self.files_from_cache += result.cached and result.skip is None
         if result.marks:
-            self.config.stash["correlate"].sight(result)
+            self.config.stash[CORRELATION].sight(result)
         if result.skip is not None:
             self.skipped.append(result.skip)
         else:
@@ -306,7 +308,7 @@ class Session:
     @classmethod
     def from_reports(cls, paths: list[str], config: "Config") -> "Session":
         """A finished session holding every report's results (``report merge``)."""
-        from secretaudit.forecast import STASH as FORECAST
+        from secretaudit.forecast import FORECAST
         from secretaudit.report_reader import merge_reports
 
         merged = merge_reports(paths)
@@ -329,7 +331,7 @@ class Session:
             return ExitCode.INTERRUPTED
         if self.failing() or self.errors or any(f.status is Status.ERROR for f in self.findings):
             return ExitCode.FINDINGS
-        if self.checked_nothing and not self.config.stash.get("allow_empty"):
+        if self.checked_nothing and not self.config.stash.get(ALLOW_EMPTY):
             return ExitCode.NOTHING_SCANNED
         return ExitCode.OK
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from secretaudit.stash import SCAN_ROOT
+
 if TYPE_CHECKING:
     from secretaudit.config import Config
 
@@ -37,7 +39,7 @@ def shown_path(path: str, config: "Config") -> str:
     """
     if not path:
         return path
-    root = str(config.stash.get("scan_root", config.rootdir))
+    root = str(config.stash.get(SCAN_ROOT, config.rootdir))
     real_root = os.path.realpath(root)
     relative = _relative(os.path.abspath(path), root) or _relative(os.path.realpath(path), real_root)
     if relative is None:

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Callable, Generic, Iterable, Iterator, Ty
 
 from secretaudit.hookspec import hookimpl
 from secretaudit.model import CheckSpec, Finding, Location, Severity, Status, Target, make_finding
+from secretaudit.stash import AUDIT_BACKENDS, BACKENDS, HISTORY, SHARD, VALIDATE, StashKey
 
 if TYPE_CHECKING:
     from secretaudit.config import Config
@@ -47,12 +48,14 @@ if TYPE_CHECKING:
     from secretaudit.session import Session
 
 U = TypeVar("U")
+#: the run's target families, registered once
+TARGET_FAMILIES: StashKey["FamilyRegistry"] = StashKey("target_families")
 
 #: The stash key that is set when the run's command collects a mode's targets.
 MODES = {
-    "audit": "audit_backends",   # secretaudit audit
-    "validate": "validate",      # secretaudit validate (the secrets asked for; [] for --all)
-    "history": "history",        # secretaudit scan --history
+    "audit": AUDIT_BACKENDS,   # secretaudit audit
+    "validate": VALIDATE,      # secretaudit validate (the secrets asked for; [] for --all)
+    "history": HISTORY,        # secretaudit scan --history
 }
 
 
@@ -157,11 +160,11 @@ class FamilyRegistry:
 
 def families(config: "Config") -> FamilyRegistry:
     """The run's family registry, filled by ``secretaudit_register_families`` the first time it is asked."""
-    registry = config.stash.get("target_families")
+    registry = config.stash.get(TARGET_FAMILIES)
     if registry is None:
         registry = FamilyRegistry()
         config.hook.secretaudit_register_families(registry=registry)
-        config.stash["target_families"] = registry
+        config.stash[TARGET_FAMILIES] = registry
     return registry
 
 
@@ -181,7 +184,7 @@ def to_findings(config: "Config", target: str, verdicts: Iterable[Verdict],
 
     own = {spec.id: spec for spec in specs}
     catalogue = config.checks
-    backends = {backend.label: backend for backend in config.stash.get("backends") or ()}
+    backends = {backend.label: backend for backend in config.stash.get(BACKENDS) or ()}
     fallback: list[Declaration | None] = []  # computed once, when first needed
     findings = []
     for v in verdicts:
@@ -305,7 +308,7 @@ def in_mode(config: "Config", mode: str) -> bool:
 
 @hookimpl
 def secretaudit_collect_targets(config: "Config") -> list[Target] | None:
-    shard = config.stash.get("shard")
+    shard = config.stash.get(SHARD)
     targets: list[Target] = []
     for family in families(config):
         if not in_mode(config, family.mode):

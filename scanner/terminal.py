@@ -18,6 +18,7 @@ from secretaudit import __version__
 from secretaudit.hookspec import hookimpl
 from secretaudit.model import Finding, Severity, Status
 from secretaudit.printable import visible
+from secretaudit.stash import BASELINE_PATH, REPORTS_FAILED, REPORTS_WRITTEN, SCAN_ROOT, TERMINAL
 
 if TYPE_CHECKING:
     from secretaudit.config import Config
@@ -123,9 +124,9 @@ class TerminalReporter:
             if checks else []
         self.line(f"secretaudit {__version__}, python {platform.python_version()}, "
                   f"checks: {', '.join(enabled) or 'none'}")
-        self.line(f"rootdir: {self.config.stash.get('scan_root', self.config.rootdir)}"
+        self.line(f"rootdir: {self.config.stash.get(SCAN_ROOT, self.config.rootdir)}"
                   + (f", config: {self.config.source}" if self.config.source else ""))
-        baseline = self.config.stash.get("baseline_path")
+        baseline = self.config.stash.get(BASELINE_PATH)
         if baseline:
             self.line(f"baseline: {baseline} ({len(session.baseline)} accepted findings)")
 
@@ -178,10 +179,10 @@ class TerminalReporter:
                 self.line(f"skipped {skip.message}", "WARNING", "yellow")
             elif self.verbosity >= 2:
                 self.line(f"SKIPPED {skip.relpath}: {skip.reason}")
-        for written in session.config.stash.get("reports_written", []):
+        for written in session.config.stash.get(REPORTS_WRITTEN, []):
             if self.verbosity >= -1:
                 self.line(f"report written: {written}")
-        for failed in session.config.stash.get("reports_failed", []):
+        for failed in session.config.stash.get(REPORTS_FAILED, []):
             self.line(f"report not written: {failed}", "ERROR", "red", bold=True)
         exitstatus = session.exitstatus  # a report that could not be written turns a pass into a failure
         if session.comparison is not None and self.verbosity >= -1:
@@ -253,7 +254,7 @@ class TerminalReporter:
         text = "; ".join(part for part in (", ".join(findings),
                                            f"{checked}: {', '.join(outcome)}" if checked else ", ".join(outcome))
                          if part)
-        unwritten = len(session.config.stash.get("reports_failed", []))
+        unwritten = len(session.config.stash.get(REPORTS_FAILED, []))
         if unwritten:
             text += f"; {unwritten} report{'s' if unwritten != 1 else ''} not written"
         return f"{text or 'nothing checked'} in {session.duration:.2f}s"
@@ -280,7 +281,7 @@ def _nothing_checked(session: "Session") -> str:
 @hookimpl
 def secretaudit_configure(config: "Config") -> None:
     """Register the reporter object, writing where the CLI asked."""
-    options = config.stash.get("terminal", {})
+    options = config.stash.get(TERMINAL, {})
     out = options.get("out") or sys.stdout
     reporter = TerminalReporter(config, out, options.get("verbosity", 0), options.get("color"))
     assert config.pluginmanager is not None

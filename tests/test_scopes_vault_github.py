@@ -28,6 +28,7 @@ from secretaudit.backends.vault import VaultBackend
 from secretaudit.config import Config, validate
 from secretaudit.model import Status
 from secretaudit.plugins import DEFAULT_PLUGINS
+from secretaudit.stash import BACKENDS, GITHUB_API_URL
 from servers import OpenBao, openbao  # noqa: F401  (fixture)
 
 FOLDER = "ai-agents/openclaw"
@@ -183,7 +184,7 @@ def test_vault_validator(openbao: OpenBao) -> None:
     down = hook(kind="vault-token", credential={"token": token, "url": free_port_url()}, config=config)
     assert down.status == "unknown" and "could not validate" in down.message
     # the url may come from the configured vault backend
-    config.stash["backends"] = [vault_backend(openbao, "unused")]
+    config.stash[BACKENDS] = [vault_backend(openbao, "unused")]
     assert hook(kind="vault-token", credential={"token": token}, config=config).status == "valid"
     assert hook(kind="aws-access-key", credential={}, config=config) is None
     for answer in (valid, invalid, down):
@@ -192,7 +193,7 @@ def test_vault_validator(openbao: OpenBao) -> None:
 
 def test_github_validator_valid_invalid_unknown_and_throttled(github_api: FakeGitHub) -> None:
     config = make_config()
-    config.stash["github_api_url"] = github_api.url
+    config.stash[GITHUB_API_URL] = github_api.url
     good, bad = fake_classic(), fake_classic()
     github_api.add(good, "octo-agent", "repo")
     hook = github_scopes.secretaudit_validate_credential
@@ -210,7 +211,7 @@ def test_github_validator_valid_invalid_unknown_and_throttled(github_api: FakeGi
     github_api.fail_status = 502
     other = fake_classic()
     assert hook(kind="github-token", credential={"token": other}, config=config).status == "unknown"
-    config.stash["github_api_url"] = free_port_url()
+    config.stash[GITHUB_API_URL] = free_port_url()
     down = hook(kind="github-token", credential={"token": other}, config=config)
     assert down.status == "unknown" and "could not validate" in down.message
     for value in (good, bad, other):

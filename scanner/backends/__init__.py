@@ -30,6 +30,7 @@ from secretaudit.hookspec import hookimpl
 from secretaudit.model import (CheckSpec, Finding, Issue, Location, Severity, SecretRecord, Status, Target,
                                make_finding)
 from secretaudit.redact import scrub, shown_name
+from secretaudit.stash import AUDIT_BACKENDS, BACKENDS, BACKEND_STATS, RECORDS, SHARD, StashKey
 
 if TYPE_CHECKING:
     from secretaudit.config import Config
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
     from secretaudit.session import Session
 
 BACKEND_ERROR_CHECK = "SA200"
+#: the run's backend types (built-in and plugins), registered once
+BACKEND_REGISTRY: StashKey["BackendRegistry"] = StashKey("backend_registry")
 
 SPEC = CheckSpec(
     id=BACKEND_ERROR_CHECK,
@@ -250,11 +253,11 @@ def split_name(backends: "Iterable[Backend]", name: str) -> "tuple[list[Backend]
 
 def make_backends(config: "Config") -> list[Backend]:
     """Every configured backend, built by its type's factory (config errors raise)."""
-    registry = config.stash.get("backend_registry")
+    registry = config.stash.get(BACKEND_REGISTRY)
     if registry is None:
         registry = BackendRegistry()
         config.hook.secretaudit_register_backends(registry=registry)
-        config.stash["backend_registry"] = registry
+        config.stash[BACKEND_REGISTRY] = registry
     return [registry.create(entry, config, i) for i, entry in enumerate(config.settings["backends"])]
 
 
@@ -307,17 +310,17 @@ def secretaudit_register_checks(registry: "CheckRegistry") -> None:
 
 @hookimpl
 def secretaudit_collect_targets(config: "Config") -> list[Target] | None:
-    if not config.stash.get("audit_backends"):
+    if not config.stash.get(AUDIT_BACKENDS):
         return None
     from secretaudit.shard import in_shard
     from secretaudit.shownpaths import shown_path
 
-    shard = config.stash.get("shard")
+    shard = config.stash.get(SHARD)
     shown = shown_path(config.source, config) if config.source else ""  # relative: reports hold no machine paths
     targets = [Target(kind="config", name=shown, path=config.source)] \
         if config.source and in_shard(shown, shard) else []
     return targets + [Target(kind="backend", name=backend.label, path=str(index))
-                      for index, backend in enumerate(config.stash["backends"]) if in_shard(backend.label, shard)]
+                      for index, backend in enumerate(config.stash[BACKENDS]) if in_shard(backend.label, shard)]
 
 
 def config_findings(config: "Config", target: str) -> list[Finding]:
@@ -340,7 +343,7 @@ def secretaudit_run_target(session: "Session", target: Target) -> bool | None:
     if target.kind != "backend":
         return None
     config = session.config
-    backend: Backend = config.stash["backends"][int(target.path)]
+    backend: Backend = config.stash[BACKENDS][int(target.path)]
     records: list[SecretRecord] = []
     started = time.monotonic()
     from secretaudit.listprogress import listing_progress
@@ -357,8 +360,8 @@ def secretaudit_run_target(session: "Session", target: Target) -> bool | None:
     except BackendError as exc:
         session.add_finding(backend_error(backend.label, str(exc), target.name, len(records), config,
                                           backend.declared()))
-    config.stash.setdefault("backend_stats", {})[backend.label] = {
+    config.stash.setdefault(BACKEND_STATS, {})[backend.label] = {
         "records": len(records), "api_calls": backend.api_calls, "seconds": time.monotonic() - started}
-    config.stash.setdefault("records", []).extend(records)
+    config.stash.setdefault(RECORDS, []).extend(records)
     session.collected(target, len(records))
     return True

@@ -89,6 +89,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from secretaudit.errors import ExitCode
+from secretaudit.stash import BACKENDS
 
 if TYPE_CHECKING:
     from secretaudit.backends import Backend
@@ -367,7 +368,7 @@ def rotate_secret(config: "Config", name: str, reason: str, dry_run: bool = Fals
 
     if not reason.strip():
         raise RotationError("--reason is empty; say why (it goes into the access trail)", "config")
-    client = SecretClient(config, config.stash.get("backends"), command="rotate")
+    client = SecretClient(config, config.stash.get(BACKENDS), command="rotate")
     label, secret = "", name
 
     def trail(outcome: str, **extra: Any) -> None:
@@ -417,7 +418,7 @@ def due_for_rotation(config: "Config") -> tuple[list[tuple["Backend", "SecretRec
     checks = config.checks
     due: list[tuple["Backend", "SecretRecord", str]] = []
     problems: list[str] = []
-    for backend in config.stash.get("backends") or ():
+    for backend in config.stash.get(BACKENDS) or ():
         try:
             records = list(backend.records())
         except BackendError as exc:
