@@ -102,7 +102,10 @@ def make_pluginmanager(blocked: Iterable[str] = (), extra: Iterable[str] = (),
             module = importlib.import_module(module_name)
         except (ImportError, ValueError, TypeError) as exc:  # ValueError/TypeError: '' or a relative name
             raise _load_error(module_name, exc) from None
-        pm.register(module, name=short)
+        if pm.is_registered(module):
+            continue  # -p of a plugin that is loaded anyway (a built-in): nothing to add, as in pytest
+        # another module of the same last name (a team's acme.known_formats) keeps its full name
+        pm.register(module, name=module_name if pm.has_plugin(short) else short)
     if entry_points:
         found = discover_entry_points(ENTRY_POINT_GROUP)
         check_blocked(blocked, [*DEFAULT_PLUGINS, *extra, *(name for name, _ in found)])

@@ -350,6 +350,25 @@ def test_disable_plugin_with_p_no(tmp_path: Path, aws_pair) -> None:
     assert run_cli("scan", "-p", "no:known_formats", str(tmp_path)).returncode == 0
 
 
+def test_p_of_a_loaded_plugin_adds_nothing_and_a_namesake_keeps_its_own_name(tmp_path: Path, aws_pair) -> None:
+    """``-p secretaudit.checks.vault_policy`` during an audit (loaded anyway) was a crash, exit 3; a team's own
+    ``acme.known_formats`` runs beside the built-in one of the same last name."""
+    (tmp_path / "a.py").write_text(f'KEY = "{aws_pair[0]}"\n')
+    proc = run_cli("scan", "-p", "secretaudit.checks.known_formats", str(tmp_path))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    plugin = tmp_path / "plugins" / "acme"
+    plugin.mkdir(parents=True)
+    (plugin / "__init__.py").write_text("")
+    (plugin / "known_formats.py").write_text(
+        "from secretaudit.hookspec import hookimpl\n"
+        "@hookimpl\n"
+        "def secretaudit_sessionfinish(session, exitstatus):\n"
+        "    print('ACME-RAN')\n")
+    env = {"PYTHONPATH": str(tmp_path / "plugins")}
+    proc = run_cli("scan", "-p", "acme.known_formats", str(tmp_path / "a.py"), env=env)
+    assert proc.returncode == 1 and "ACME-RAN" in proc.stdout, proc.stdout + proc.stderr
+
+
 # -- git --------------------------------------------------------------------------------------
 
 
