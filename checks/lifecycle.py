@@ -445,7 +445,9 @@ def schedule(record: SecretRecord, as_of: datetime, policy: Policy) -> Schedule:
     """
     as_of = _utc(as_of)  # type: ignore[assignment]
     expires, rotated = expiry(record, as_of), rotation(record, as_of, policy)
-    answer = Schedule(rotation_days=policy.rotation_limit(record.kind))
+    binding_days, binding_source = rotation_period(record, policy)
+    answer = Schedule(rotation_days=policy.rotation_limit(record.kind), binding_days=binding_days,
+                      binding_source=binding_source)
     if expires is not None:
         answer = replace(answer, expires=expires[0], days_to_expiry=expires[1], expired=expires[2])
     if rotated is not None:
@@ -478,8 +480,3 @@ def secretaudit_check_record(record: SecretRecord, config: "Config") -> list[Iss
 @hookimpl
 def secretaudit_record_schedule(record: SecretRecord, config: "Config") -> Schedule:
     return schedule(record, config.as_of, get_policy(config))
-
-
-@hookimpl
-def secretaudit_rotation_period(record: SecretRecord, config: "Config") -> tuple[int, str]:
-    return rotation_period(record, get_policy(config))

@@ -551,8 +551,9 @@ def _list_backend(backend: Any, config: Any, progress: Any, rows: list[dict[str,
     with progress:
         for count, record in enumerate(backend.records(), 1):
             # the period the audit holds it to (SA203), not only the backend's own schedule
-            days, source = config.hook.secretaudit_rotation_period(record=record, config=config) or (
-                record.rotation_days, "metadata" if record.rotation_days else None)
+            schedule = config.hook.secretaudit_record_schedule(record=record, config=config)
+            days, source = (schedule.binding_days, schedule.binding_source) if schedule and schedule.binding_days \
+                else (record.rotation_days, "metadata" if record.rotation_days else None)
             rows.append({
                 "backend": record.backend, "name": record.name, "path": record.path, "kind": record.kind,
                 "owner": record.owner, "age_days": _age_days(record, config.as_of),

@@ -41,7 +41,11 @@ class Schedule:
     ``days_to_expiry`` and ``days_to_rotation`` are whole days, negative once
     past; ``expired`` and ``rotation_overdue`` are the policy's verdicts (a
     secret expiring at the very moment of ``as_of`` has 0 days left and is
-    expired).  ``rotation_days`` is the policy's period for the secret's kind.
+    expired).  ``rotation_days`` is the policy's period for the secret's kind;
+    ``binding_days`` the period the secret is actually held to (its own
+    schedule when shorter) and ``binding_source`` where that comes from
+    (``metadata``, ``policy default for aws-access-key``...), as ``list``
+    shows it.
     """
 
     expires: datetime | None = None
@@ -51,6 +55,8 @@ class Schedule:
     days_to_rotation: int | None = None
     rotation_overdue: bool = False
     rotation_days: int | None = None
+    binding_days: int | None = None
+    binding_source: str | None = None
 
 
 def group(days: int | None, overdue: bool) -> str:

@@ -251,29 +251,14 @@ def secretaudit_check_record(record: "SecretRecord", config: "Config") -> "Itera
 def secretaudit_record_schedule(record: "SecretRecord", config: "Config") -> "Schedule | None":
     """When one secret expires and falls due for rotation under the run's policy (the reports' forecast).
 
-    Called by reports, once per record, after the run.  The lifecycle checks
-    answer it, since the policy's rotation periods are theirs; with no answer
-    the secret's dates show as unknown.
+    Called by reports, once per record, after the run, and by ``list`` for the
+    period each secret is held to.  The lifecycle checks answer it, since the
+    policy's rotation periods are theirs; with no answer the secret's dates
+    show as unknown.
 
     :param record: the secret's metadata (never its value).
     :param config: the run's configuration (``policy``, ``as_of``).
     :returns: a :class:`~secretaudit.forecast.Schedule`, or ``None``.
-    """
-
-
-@hookspec(firstresult=True)
-def secretaudit_rotation_period(record: "SecretRecord", config: "Config") -> "tuple[int, str] | None":
-    """The rotation period, in days, the audit holds ``record`` to, and where it comes from.
-
-    ``list`` shows it next to each secret: the period that binds (the
-    policy's for the kind, or the secret's own schedule when shorter) and a
-    few words naming its source (``metadata``, ``policy default for
-    aws-access-key``...).  The built-in lifecycle plugin answers; stops at
-    the first non-None result.
-
-    :param record: the secret's metadata.
-    :param config: the run's configuration (its ``policy``).
-    :returns: ``(days, source)``, or None when no plugin judges rotation.
     """
 
 
