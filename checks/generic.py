@@ -770,7 +770,10 @@ def _ds_keyword_fallback(line: str, filename: str) -> list[Candidate]:
     for value in ds.keyword.analyze_string(masked, denylist_regex_to_group=regexes):
         # unquoted config values run to the end of the line: drop a trailing comment
         value = _TRAILING_COMMENT.split(value.strip(), maxsplit=1)[0].strip()
-        column = line.find(value)
+        column = masked.find(value)
+        if column >= 0 and masked is not line:  # the value as written, not as masked ("secretaudit-42" stays)
+            value = line[column:column + len(value)]
+        column = line.find(value) if column < 0 else column
         literal = filters.is_quoted_on(value, line)
         found.append(Candidate(max(column, 0), value, "", literal, "keyword"))
     return found

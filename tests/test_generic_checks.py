@@ -277,6 +277,17 @@ def test_keyword_assignments_across_languages(name: str, line: str, secret: str 
         assert (1, "keyword", secret) in found
 
 
+@pytest.mark.parametrize("name, line, secret", [
+    ("app.py", 'if password == "Secretaudit-9fK2qLm7Xw":', "Secretaudit-9fK2qLm7Xw"),
+    ("app.js", 'if (secret === "SECRETAUDIT-9fK2qLm7Xw") {', "SECRETAUDIT-9fK2qLm7Xw"),
+    ("app.py", 'password = "secretaudit-9fK2qLm7Xw"', "secretaudit-9fK2qLm7Xw"),
+])
+def test_a_value_holding_our_own_name_is_reported_as_written(name: str, line: str, secret: str) -> None:
+    """The keyword fallback hides "secretaudit" from detect-secrets' keyword regex (it starts with "secret"); the
+    value it reports (and fingerprints) is the one in the file, not the masked one."""
+    assert (1, "keyword", secret) in _generic(name, line + "\n")
+
+
 @pytest.mark.parametrize("name, line", [
     ("app.py", "password = get_password()"),
     ("app.py", "PASSWORD = os.environ['PASSWORD']"),
