@@ -860,6 +860,21 @@ def _our_line_filters_reject(value: str, line: str) -> bool:
     return filters.is_hash(value, line) or filters.is_data_uri(value, line)
 
 
+@lru_cache(maxsize=1)
+def _format_prefixes() -> frozenset[str]:
+    """The literals the built-in rules start from (``ghp_``, ``xoxb-``, ``sk_live_``, ``AKIA``...)."""
+    from secretaudit.checks.rulebook import builtin_rules
+
+    literals = (literal for rule in builtin_rules()
+                for literal in (rule.prefix, *(t.literal for t in rule.tokens if t.literal[-1:] in "_-.$")))
+    return frozenset(literal for literal in literals if len(literal) >= 3)
+
+
+def _is_format_prefix(value: str) -> bool:
+    """Whether ``value`` is nothing but a known format's prefix (the rule files are read only for short values)."""
+    return len(value) <= 16 and value in _format_prefixes()
+
+
 def _keyword_value_rejected(cand: Candidate, line: str, fallback: bool) -> bool:
     value = cand.value
     if len(value) < MIN_KEYWORD_VALUE_LENGTH or "://" in value:
@@ -872,6 +887,8 @@ def _keyword_value_rejected(cand: Candidate, line: str, fallback: bool) -> bool:
         return True
     if (cand.key and filters.is_public_name(cand.key)) or filters.is_form_token(value, line, cand.key):
         return True  # a public or publishable key, a CSRF token rendered into a form
+    if _is_format_prefix(value):
+        return True  # TOKEN_PREFIX = "ghp_": what code compares a token with, not a token
     if _LOWER_WORD.fullmatch(value) and not _PASSWORD_NAME.search(normalize_name(cand.key)):
         return True
     h = _ds().h

@@ -290,6 +290,9 @@ def test_a_value_holding_our_own_name_is_reported_as_written(name: str, line: st
 
 @pytest.mark.parametrize("name, line", [
     ("app.py", "password = get_password()"),
+    ("app.py", 'github_token = "ghp_"'),  # a known format's prefix alone: what code compares a token with
+    ("app.py", 'if api_key == "sk_live_":'),
+    ("app.js", 'const slackToken = "xoxb-";'),
     ("app.py", "PASSWORD = os.environ['PASSWORD']"),
     ("app.py", 'password = ""'),
     ("app.py", 'password_hash = "Tq8!vLx2pKz9"'),
