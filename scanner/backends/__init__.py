@@ -140,6 +140,12 @@ class Backend(abc.ABC):
         raise BackendError(f"{self.label} holds metadata only; its secrets cannot be fetched for validation",
                            "config")
 
+    def rotates_itself(self, record: SecretRecord) -> bool:
+        """Whether the backend generates this secret's value itself (a Vault database static role), so ``rotate``
+        may ask it to whatever kind the metadata gives; otherwise only kinds secretaudit knows how to
+        regenerate are rotated."""
+        return False
+
 
 BackendFactory = Callable[[str, dict[str, Any], "Config"], Backend]
 

@@ -752,6 +752,9 @@ class VaultBackend(Backend):
     def is_static_role(self, record: SecretRecord) -> bool:
         return bool(self.database_mount) and record.path.startswith(f"{self.database_mount}/static-roles/")
 
+    def rotates_itself(self, record: SecretRecord) -> bool:
+        return self.is_static_role(record)  # Vault sets a static role's password: rotate-role works for any kind
+
     def kv_write(self, record: SecretRecord, fields: dict[str, str], cas: int) -> str:
         """Write ``fields`` as a new KV v2 version, only if the current version is still ``cas``.
 

@@ -343,8 +343,7 @@ def choose(config: "Config", backend: "Backend", record: "SecretRecord", dry_run
     if record.kind in MANUAL_STEPS:
         raise RotationError(f"{name} is a {record.kind}, which secretaudit does not rotate: "
                             + MANUAL_STEPS[record.kind].format(name=record.name), "refused")
-    static = getattr(backend, "is_static_role", None)  # a Vault static role rotates whatever its kind
-    if record.kind not in ROTATABLE and not (static and static(record)):
+    if record.kind not in ROTATABLE and not backend.rotates_itself(record):
         raise RotationError(f"{name} has kind {record.kind!r}, which secretaudit cannot rotate safely; set its kind "
                             f"metadata to one of {', '.join(ROTATABLE)}, or rotate it at its provider and store the "
                             "new value as a new version", "refused")
