@@ -36,6 +36,15 @@ iam:ListGroupsForUser, iam:ListAccessKeys, iam:GetAccessKeyLastUsed.
 
 The validator (``secretaudit_validate_credential``, kind ``aws-access-key``)
 calls STS GetCallerIdentity with exactly the keys of the secret.
+
+``scopes.aws.from_backends: true`` (or ``scopes.from_backends``, see
+:mod:`secretaudit.checks.from_backends`) takes the principals from the keys the
+backends hold instead (:class:`IamBackendKeys`): each ``aws-access-key``
+secret is fetched (a line in the access trail), STS names its user or assumed
+role (the same call as the validator, with the same deadline and error
+classes), a ``role_arn`` field adds the role the agent assumes, and those
+principals are judged as listed ones, SA302 kept to that key.  The findings
+sit at the secret.  ``roles``/``users`` may then be empty.
 """
 
 from __future__ import annotations

@@ -33,6 +33,13 @@ privileges (SELECT, INSERT, UPDATE, DELETE, EXECUTE): administration is
 still flagged.  An account that cannot be inspected (server down, login
 refused, no right to read the grants) is an SA306 ``error``, never a pass.
 
+``scopes: {databases: {from_backends: true}}`` (or ``scopes.from_backends``)
+audits the accounts the backends hold instead of a list
+(:class:`DatabaseBackendAccounts`): each ``database-password`` secret is
+fetched (a line in the access trail), its own login reads its own grants
+(``SHOW GRANTS FOR CURRENT_USER()``, PostgreSQL's role privileges), and the
+findings sit at the secret.
+
 The same module validates ``database-password`` credentials for
 ``secretaudit validate``: a real login, closed at once.  Passwords never
 appear in a message: driver errors are reduced to their code and text, and
