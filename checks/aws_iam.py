@@ -714,7 +714,7 @@ _STS_ROOT = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:root$")
 
 
 def key_principals(arn: str, role_arn: str) -> list[tuple[Principal, str]]:
-    """Whose policies a key's holder acts with, and how findings say so: its user (or assumed role), a role it assumes."""
+    """Whose policies the key's holder acts with, and how findings say so: its user or assumed role, a role_arn."""
     found: list[tuple[Principal, str]] = []
     user = _STS_USER.match(arn)
     if user:

@@ -20,6 +20,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import boto3
 import hvac
 import pg8000.dbapi
 import pg8000.native
@@ -79,8 +80,15 @@ def plant_aws(world: World, moto_url: str, broad: bool) -> dict[str, dict[str, s
     iam.put_user_policy(UserName=assumer, PolicyName="assume", PolicyDocument=_doc(
         {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_arn}))
     assumer_key = iam.create_access_key(UserName=assumer)["AccessKey"]
-    world.keep(key["SecretAccessKey"], assumer_key["SecretAccessKey"])
-    return {"user": {"access_key_id": key["AccessKeyId"], "secret_access_key": key["SecretAccessKey"]},
+    sts = boto3.client("sts", region_name="us-east-1", endpoint_url=moto_url,
+                       aws_access_key_id=assumer_key["AccessKeyId"],
+                       aws_secret_access_key=assumer_key["SecretAccessKey"])
+    session = sts.assume_role(RoleArn=role_arn, RoleSessionName="agent-task")["Credentials"]
+    world.keep(key["SecretAccessKey"], assumer_key["SecretAccessKey"], session["SecretAccessKey"],
+               session["SessionToken"])
+    return {"session": {"access_key_id": session["AccessKeyId"], "secret_access_key": session["SecretAccessKey"],
+                        "session_token": session["SessionToken"]},
+            "user": {"access_key_id": key["AccessKeyId"], "secret_access_key": key["SecretAccessKey"]},
             "role": {"access_key_id": assumer_key["AccessKeyId"],
                      "secret_access_key": assumer_key["SecretAccessKey"], "role_arn": role_arn}}
 
@@ -120,6 +128,7 @@ def plant_world(world: World, openbao_url: str, root: str, moto_url: str, github
     databases = plant_databases(world, my, pg, broad)
     kv = hvac.Client(url=openbao_url, token=root).secrets.kv.v2
     for name, kind, fields in (("aws", "aws-access-key", keys["user"]),
+                               ("aws-session", "aws-access-key", keys["session"]),
                                ("github", "github-token", {"personal_access_token": token}),
                                ("mysql", "database-password", databases["mysql"]),
                                ("postgres", "database-password", databases["postgres"])):
@@ -188,6 +197,7 @@ def test_broad_world_reports_every_over_broad_credential_at_its_secret(tmp_path:
     vault, sm = "vault:prod", "aws-secrets-manager:sm"
     where = {(f["check_id"], f["location"]["backend"], f["location"]["name"]) for f in found}
     assert where == {("SA301", vault, "aws"), ("SA302", vault, "aws"), ("SA301", sm, f"{world.folder}/deploy-role"),
+                     ("SA301", vault, "aws-session"),
                      ("SA305", vault, "github"), ("SA306", vault, "mysql"), ("SA306", vault, "postgres")}, where
 
     def messages(check: str, name: str) -> str:
@@ -196,13 +206,15 @@ def test_broad_world_reports_every_over_broad_credential_at_its_secret(tmp_path:
     assert f"user/agent-{world.tag}" in messages("SA301", "aws") and "every action ('*')" in messages("SA301", "aws")
     assert "2 active access keys" in messages("SA302", "aws")
     role = messages("SA301", f"{world.folder}/deploy-role")
-    assert f"role/deploy-{world.tag}" in role and "iam:*" in role
+    assert f"role/deploy-{world.tag}" in role and "iam:*" in role and "role the key assumes" in role
+    session = messages("SA301", "aws-session")  # temporary credentials: STS names the assumed role
+    assert f"role/deploy-{world.tag}" in session and "the key's identity" in session
     assert "delete_repo" in messages("SA305", "github") and "admin:org" in messages("SA305", "github")
     assert "ALL PRIVILEGES" in messages("SA306", "mysql") and f"lp_my_{world.tag}" in messages("SA306", "mysql")
     assert "CREATEROLE" in messages("SA306", "postgres")
     assert_no_values(world, tmp_path, proc)
     reads = trail_reads(tmp_path, config, root)
-    assert {(vault, name, "ok") for name in ("aws", "github", "mysql", "postgres")} <= reads, reads
+    assert {(vault, name, "ok") for name in ("aws", "aws-session", "github", "mysql", "postgres")} <= reads, reads
     assert (sm, f"{world.folder}/deploy-role", "ok") in reads, reads
 
 
@@ -218,11 +230,16 @@ def test_tight_world_reports_nothing_under_the_scope_checks(tmp_path: Path, serv
     assert any(t.startswith("aws keys in ") for t in targets) and any(t.startswith("database accounts in ")
                                                                       for t in targets), targets
     assert_no_values(world, tmp_path, proc)
-    assert len(trail_reads(tmp_path, config, root)) == 5
+    assert len(trail_reads(tmp_path, config, root)) == 6
 
 
-def test_a_database_secret_without_connection_fields_is_one_clear_error(tmp_path: Path, openbao) -> None:  # noqa: F811
+@pytest.mark.parametrize("trail_ok", [True, False], ids=["fields-missing", "trail-unwritable"])
+def test_a_database_secret_without_connection_fields_is_one_clear_error(tmp_path: Path, openbao,  # noqa: F811
+                                                                         trail_ok: bool) -> None:
     url, root, _ = openbao
+    trail = tmp_path / "trail.jsonl"
+    if not trail_ok:
+        trail.mkdir()  # a directory where the trail file should be: no read may go unrecorded
     world = World(uuid.uuid4().hex[:8])
     password = secrets.token_urlsafe(18)
     kv = hvac.Client(url=url, token=root).secrets.kv.v2
@@ -237,7 +254,11 @@ def test_a_database_secret_without_connection_fields_is_one_clear_error(tmp_path
     report = json.loads(proc.stdout)
     (error,) = [f for f in report["findings"] if f["check_id"] == "SA306"]
     assert error["status"] == "error" and error["location"]["name"] == "db"
-    assert "no engine in the secret" in error["message"] and "host" in error["message"]
+    if trail_ok:
+        assert "no engine in the secret" in error["message"] and "host" in error["message"]
+        assert ("vault:prod", "db", "ok") in trail_reads(tmp_path, config, root)
+    else:
+        assert "access trail" in error["message"] and "was not used" in error["message"], error["message"]
     assert password not in proc.stdout + proc.stderr
 
 
@@ -277,3 +298,32 @@ def test_a_bad_from_backends_spelling_is_a_one_line_config_error(tmp_path: Path,
     assert proc.returncode == 4, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and f"'{key}'" in lines[0] and "Traceback" not in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize(("scopes", "families"), [
+    ({"from_backends": True}, {"aws", "github", "databases"}),
+    ({"from_backends": ["databases", "aws"]}, {"aws", "databases"}),
+    ({"from_backends": True, "github": {"from_backends": False}}, {"aws", "databases"}),
+    ({"github": {"from_backends": True}, "databases": {"from_backends": True}}, {"github", "databases"}),
+    ({"aws": {"roles": ["reader"]}, "databases": []}, set()),
+])
+def test_which_families_take_their_targets_from_the_backends(scopes: dict[str, Any], families: set[str]) -> None:
+    from secretaudit.checks.from_backends import parse
+    from secretaudit.config import Config, validate
+
+    assert parse(Config(settings=validate({"scopes": scopes}, "test.yaml"))) == families
+
+
+@pytest.mark.parametrize(("arn", "role_arn", "expected"), [
+    ("arn:aws:iam::123456789012:user/agent", "", [("user", "agent")]),
+    ("arn:aws:iam::123456789012:user/team/ci/agent", "", [("user", "agent")]),
+    ("arn:aws:sts::123456789012:assumed-role/Deploy/session-1", "", [("role", "Deploy")]),
+    ("arn:aws:iam::123456789012:user/agent", "arn:aws:iam::123456789012:role/ops/Deploy",
+     [("user", "agent"), ("role", "Deploy")]),
+    ("arn:aws:sts::123456789012:assumed-role/Deploy/s", "arn:aws:iam::123456789012:role/Deploy", [("role", "Deploy")]),
+    ("arn:aws:sts::123456789012:federated-user/bob", "", []),
+])
+def test_whose_policies_a_key_acts_with(arn: str, role_arn: str, expected: list[tuple[str, str]]) -> None:
+    from secretaudit.checks.aws_iam import key_principals
+
+    assert [(p.kind, p.name) for p, _ in key_principals(arn, role_arn)] == expected
