@@ -36,6 +36,15 @@ iam:ListGroupsForUser, iam:ListAccessKeys, iam:GetAccessKeyLastUsed.
 
 The validator (``secretaudit_validate_credential``, kind ``aws-access-key``)
 calls STS GetCallerIdentity with exactly the keys of the secret.
+
+``scopes.aws.from_backends: true`` (or ``scopes.from_backends``, see
+:mod:`secretaudit.checks.from_backends`) takes the principals from the keys the
+backends hold instead (:class:`IamBackendKeys`): each ``aws-access-key``
+secret is fetched (a line in the access trail), STS names its user or assumed
+role (the same call as the validator, with the same deadline and error
+classes), a ``role_arn`` field adds the role the agent assumes, and those
+principals are judged as listed ones, SA302 kept to that key.  The findings
+sit at the secret.  ``roles``/``users`` may then be empty.
 """
 
 from __future__ import annotations
@@ -44,11 +53,13 @@ import fnmatch
 import json
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Iterable
 from urllib.parse import unquote, urlsplit
 
+from secretaudit.checks import from_backends
+from secretaudit.checks.from_backends import BackendSecrets, ReadError, read
 from secretaudit.controls import CIS_AWS_1_12, CIS_AWS_1_13, CIS_AWS_1_14, CIS_AWS_1_16, NIST_AC_2_3, NIST_AC_6, \
     NIST_IA_5, PCI_7_2_1, PCI_7_2_2, PCI_8_3_9
 from secretaudit.clients.aws import BAD_CREDENTIAL_CODES, DENIED_CODES, THROTTLE_CODES, aws_client, public_url, scrub
@@ -61,12 +72,17 @@ from secretaudit.targets import TargetError, TargetFamily, TargetRun, Verdict
 
 if TYPE_CHECKING:
     from secretaudit.config import Config
+    from secretaudit.model import SecretRecord
     from secretaudit.registry import CheckRegistry
     from secretaudit.targets import FamilyRegistry
 
 KIND = "aws-iam"
+#: Targets of the AWS keys kept in a backend (``scopes.aws.from_backends``).
+BACKEND_KIND = "aws-iam-backend"
 #: the run's ``scopes.aws`` options, parsed once (None: no AWS scopes)
 OPTIONS: StashKey[dict[str, Any] | None] = StashKey("aws_iam")
+#: the IAM reader of the from_backends targets, made once per run
+BACKEND_AUDITOR: StashKey["IamAuditor"] = StashKey("aws_iam_backend_auditor")
 DEFAULT_ROTATION_DAYS = 90
 DEFAULT_UNUSED_DAYS = 90
 
@@ -87,7 +103,7 @@ SA301 = CheckSpec(
     tags=("scope", "aws", "iam"),
     controls=(NIST_AC_6, CIS_AWS_1_16, PCI_7_2_1, PCI_7_2_2),
     references=("https://docs.aws.amazon.com/IAM/latest/UserGuide/best-practices.html#grant-least-privilege",),
-    applies_to=(KIND,),
+    applies_to=(KIND, BACKEND_KIND),
 )
 SA302 = CheckSpec(
     id="SA302",
@@ -102,7 +118,7 @@ SA302 = CheckSpec(
     tags=("scope", "aws", "iam", "rotation"),
     controls=(CIS_AWS_1_14, CIS_AWS_1_13, CIS_AWS_1_12, PCI_8_3_9, NIST_AC_2_3, NIST_IA_5),
     references=("https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_access-keys.html",),
-    applies_to=(KIND,),
+    applies_to=(KIND, BACKEND_KIND),
 )
 SA303 = CheckSpec(
     id="SA303",
@@ -115,7 +131,7 @@ SA303 = CheckSpec(
                  "IAM read action the message names."),
     tags=("scope", "aws", "iam"),
     controls=(NIST_AC_6,),
-    applies_to=(KIND,),
+    applies_to=(KIND, BACKEND_KIND),
 )
 
 #: every key ``scopes.aws`` may hold, with what it is (for error messages)
@@ -128,6 +144,7 @@ ALLOWED = {
     "secret_access_key": "a secret access key (use ${AWS_SECRET_ACCESS_KEY})",
     "session_token": "a session token for temporary credentials (use ${AWS_SESSION_TOKEN})",
     "profile": "a profile name of the shared AWS config",
+    "from_backends": "true to audit the identity of every aws-access-key secret of the backends",
 }
 _REGION = re.compile(r"^[a-z]{2}(-[a-z0-9]+)+-\d+$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:(iam::\d{12}:role/(?:.*/)?(?P<role>[\w+=,.@-]+)|"
@@ -351,7 +368,9 @@ def parse_options(config: "Config") -> dict[str, Any] | None:
 
     settings = scopes.get("aws")
     if settings is None:
-        return None
+        if not from_backends.enabled(config, "aws"):
+            return None
+        settings = {"from_backends": True}  # the keys' identities, read with the default credential chain
     if not isinstance(settings, dict):
         raise _fail(config, "scopes.aws", "expected a mapping (roles, users, region, endpoint_url...)")
     for key in settings:
@@ -399,8 +418,9 @@ def parse_options(config: "Config") -> dict[str, Any] | None:
         raise _fail(config, "scopes.aws.session_token", "a session_token needs access_key_id and secret_access_key")
     if profile and key_id:
         raise _fail(config, "scopes.aws.profile", "set either profile or access_key_id/secret_access_key, not both")
-    if not roles and not users:
-        raise _fail(config, "scopes.aws", "name the IAM roles and/or users to audit (roles: [...], users: [...])")
+    if not roles and not users and not from_backends.enabled(config, "aws"):
+        raise _fail(config, "scopes.aws", "name the IAM roles and/or users to audit (roles: [...], users: [...]), "
+                                          "or take them from the backends' AWS keys (from_backends: true)")
     return {"roles": roles, "users": users, "region": region, "endpoint_url": endpoint, "access_key_id": key_id,
             "secret_access_key": secret, "session_token": token, "profile": profile,
             "rotation_days": rotation, "unused_days": unused}
@@ -415,6 +435,7 @@ def secretaudit_register_checks(registry: "CheckRegistry") -> None:
 
 @hookimpl
 def secretaudit_configure(config: "Config") -> None:
+    from_backends.chosen(config)  # a bad scopes.from_backends is a config error before anything runs
     config.stash[OPTIONS] = parse_options(config)
 
 
@@ -427,6 +448,7 @@ def target_name(options: dict[str, Any]) -> str:
 @hookimpl
 def secretaudit_register_families(registry: "FamilyRegistry") -> None:
     registry.add(IamPrincipals())
+    registry.add(IamBackendKeys())
 
 
 # -- talking to IAM ----------------------------------------------------------------------------
@@ -440,7 +462,12 @@ class AuditError(Exception):
         self.fatal = fatal
 
 
-def _classify(exc: Exception, action: str, subject: str, sensitive: tuple[str | None, ...]) -> AuditError:
+#: What to do about a principal IAM does not know, when it was hand-listed.
+MISSING_FIX = "fix scopes.aws or create it"
+
+
+def _classify(exc: Exception, action: str, subject: str, sensitive: tuple[str | None, ...],
+              missing: str = MISSING_FIX) -> AuditError:
     """A one-line error naming cause and fix; ``fatal`` when no other principal can be read either."""
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -456,7 +483,7 @@ def _classify(exc: Exception, action: str, subject: str, sensitive: tuple[str | 
         detail = scrub(str(error.get("Message") or ""), sensitive)
         detail = f": {detail}" if detail else ""
         if code in ("NoSuchEntity", "NoSuchEntityException"):
-            return AuditError(f"{subject} does not exist ({action} answered {code}); fix scopes.aws or create it")
+            return AuditError(f"{subject} does not exist ({action} answered {code}); {missing}")
         if code in BAD_CREDENTIAL_CODES:
             return AuditError(f"IAM rejected the audit credentials ({code}); fix scopes.aws access_key_id/"
                               f"secret_access_key or the profile", fatal=True)
@@ -490,8 +517,9 @@ class Principal:
 class IamAuditor:
     """Reads one principal's policies and keys; every call names its IAM action on failure."""
 
-    def __init__(self, options: dict[str, Any], timeout: float) -> None:
+    def __init__(self, options: dict[str, Any], timeout: float, missing: str = MISSING_FIX) -> None:
         self.options = options
+        self.missing = missing
         self.sensitive = (options.get("secret_access_key"), options.get("session_token"),
                           options.get("access_key_id"))
         self.iam = aws_client("iam", options, timeout)
@@ -500,7 +528,7 @@ class IamAuditor:
         try:
             return getattr(self.iam, method)(**kwargs)
         except Exception as exc:
-            raise _classify(exc, action, principal.subject, self.sensitive) from None
+            raise _classify(exc, action, principal.subject, self.sensitive, self.missing) from None
 
     def pages(self, principal: Principal, action: str, method: str, key: str, **kwargs: Any) -> list[Any]:
         items: list[Any] = []
@@ -624,7 +652,9 @@ class IamPrincipals(TargetFamily[PrincipalUnit]):
 
     def targets(self, config: "Config") -> list[Target]:
         options = config.stash.get(OPTIONS)
-        return [Target(kind=KIND, name=target_name(options), declared=("scopes", "aws"))] if options else []
+        if not options or not (options["roles"] or options["users"]):
+            return []  # from_backends alone: the keys' identities are IamBackendKeys' targets
+        return [Target(kind=KIND, name=target_name(options), declared=("scopes", "aws"))]
 
     def units(self, run: TargetRun) -> list[PrincipalUnit]:
         options = run.config.stash[OPTIONS]
@@ -640,28 +670,161 @@ class IamPrincipals(TargetFamily[PrincipalUnit]):
     def judge(self, run: TargetRun, unit: PrincipalUnit) -> list[Verdict]:
         auditor, principal = unit.auditor, unit.principal
         label = principal.label
-        verdicts = []
+        verdicts: list[Verdict] = []
         try:
-            statements = auditor.statements(principal)
-            for verdict in statements:
-                if verdict.problems:
-                    verdicts.append(Verdict(SA301.id, KIND, label, verdict.message(label),
-                                            rule=f"{verdict.policy}#{verdict.statement}", severity=verdict.severity))
-            for combo, where in escalation_combos(statements):
-                verdicts.append(Verdict(SA301.id, KIND, label, f"{label}: privilege escalation: the policies "
-                                                               f"together allow {' + '.join(where)}",
-                                        rule="escalation:" + "+".join(combo), severity=Severity.HIGH))
-            if principal.kind == "user":
-                for rule, message, severity in key_issues(auditor.keys(principal), run.config.stash[OPTIONS],
-                                                          run.config.as_of):
-                    verdicts.append(Verdict(SA302.id, KIND, label, f"{label}: {message}", rule=rule,
-                                            severity=severity))
+            judge_principal(auditor, principal, run.config.stash[OPTIONS], run.config.as_of, verdicts)
         except AuditError as exc:  # what was judged before the failure stands
             if exc.fatal:
                 raise TargetError(*verdicts, Verdict(SA303.id, KIND, "*", str(exc), Status.ERROR, "endpoint"),
                                   fatal=True) from None
             verdicts.append(Verdict(SA303.id, KIND, label, str(exc), Status.ERROR, "read"))
         return verdicts
+
+
+def judge_principal(auditor: IamAuditor, principal: Principal, options: dict[str, Any], as_of: datetime,
+                    verdicts: list[Verdict], key_id: str | None = None) -> None:
+    """SA301 (policies) and, for a user, SA302 (access keys) verdicts on one principal, appended to ``verdicts``.
+
+    Located at the ``aws-iam`` target and named by the principal's label; the
+    caller relocates them (a backend's key).  ``key_id`` keeps SA302 to that
+    key (and to a second active key beside it).  Appends as it goes, so what
+    was judged before an :class:`AuditError` stands.
+    """
+    label = principal.label
+    statements = auditor.statements(principal)
+    for verdict in statements:
+        if verdict.problems:
+            verdicts.append(Verdict(SA301.id, KIND, label, verdict.message(label),
+                                    rule=f"{verdict.policy}#{verdict.statement}", severity=verdict.severity))
+    for combo, where in escalation_combos(statements):
+        verdicts.append(Verdict(SA301.id, KIND, label, f"{label}: privilege escalation: the policies "
+                                                       f"together allow {' + '.join(where)}",
+                                rule="escalation:" + "+".join(combo), severity=Severity.HIGH))
+    if principal.kind != "user":
+        return
+    own = f"{_key_label(key_id)}:" if key_id else ""
+    for rule, message, severity in key_issues(auditor.keys(principal), options, as_of):
+        if own and rule != "two-active" and not rule.startswith(own):
+            continue  # another key of the user: not the one this secret holds
+        verdicts.append(Verdict(SA302.id, KIND, label, f"{label}: {message}", rule=rule, severity=severity))
+
+
+# -- the keys the backends hold (from_backends) ------------------------------------------------
+
+#: How a backend's key target is named (the rest is the backend's label).
+BACKEND_TARGET = "aws keys in "
+_STS_USER = re.compile(r"^arn:aws[a-z-]*:iam::(?P<account>\d{12}):user/(?:[^/]+/)*(?P<name>[\w+=,.@-]+)$")
+_STS_ROOT = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:root$")
+
+
+def key_principals(arn: str, role_arn: str) -> list[tuple[Principal, str]]:
+    """Whose policies the key's holder acts with, and how findings say so: its user or assumed role, a role_arn."""
+    found: list[tuple[Principal, str]] = []
+    user = _STS_USER.match(arn)
+    if user:
+        found.append((Principal("user", user.group("name")), "the key's identity"))
+    assumed = _ROLE_ARN.match(arn)
+    if assumed:
+        found.append((Principal("role", assumed.group("role") or assumed.group("assumed")), "the key's identity"))
+    assumes = _ROLE_ARN.match(role_arn) if role_arn else None
+    if assumes:
+        role = Principal("role", assumes.group("role") or assumes.group("assumed"))
+        if role not in [p for p, _ in found]:
+            found.append((role, "the role the key assumes (role_arn)"))
+    return found
+
+
+def _auditor(run: TargetRun) -> IamAuditor:
+    """The IAM reader of the run's from_backends targets (the scopes.aws credentials, else the default chain)."""
+    cached = run.config.stash.get(BACKEND_AUDITOR)
+    if cached is None:
+        options = run.config.stash[OPTIONS]
+        try:
+            cached = IamAuditor(options, float(run.config.settings.get("timeout") or 30),
+                                missing="the key's identity may live in another account than the audit "
+                                        "credentials, or was deleted; audit with credentials of its account")
+        except Exception as exc:  # ProfileNotFound, bad region...
+            raise _classify(exc, "iam client setup", "IAM", (options.get("secret_access_key"),
+                                                             options.get("session_token"))) from None
+        run.config.stash[BACKEND_AUDITOR] = cached
+    return cached
+
+
+class IamBackendKeys(BackendSecrets):
+    """SA301-SA303 for every aws-access-key secret of a backend: STS says whose key it is, IAM what it may do.
+
+    Each key is fetched (a line in the access trail), sent once to STS
+    GetCallerIdentity and dropped; the identity's user (or assumed role) and a
+    role the secret names in ``role_arn`` are read with the audit's own IAM
+    credentials and judged as hand-listed principals are.  Findings are
+    located at the secret and name the principal.
+    """
+
+    kind = BACKEND_KIND
+    family = "aws"
+    secret_kinds = ("aws-access-key",)
+    prefix = BACKEND_TARGET
+    specs = (SA301, SA302, SA303)
+    noun = "keys"
+
+    def judge(self, run: TargetRun, unit: "SecretRecord") -> list[Verdict]:
+        config = run.config
+        if not any(config.is_enabled(spec.id) for spec in self.specs):
+            return []  # reads no value when the checks are off
+
+        def error(message: str, rule: str = "read") -> list[Verdict]:
+            return [Verdict(SA303.id, unit.backend, unit.name, message, Status.ERROR, rule)]
+
+        from secretaudit.credentials import credential_fields
+
+        try:
+            credential = credential_fields(unit.kind, read(config, self.backend(run), unit, self.family))
+        except ReadError as exc:
+            return error(f"not checked: could not read the key: {exc}")
+        key_id = str(credential.get("access_key_id") or "").strip()
+        role_arn = str(credential.get("role_arn") or "").strip()
+        identity = caller_identity(credential, config)
+        del credential
+        if identity.status == "invalid":
+            return error(f"not checked: the key is rejected: {identity.message}; validate it (secretaudit validate "
+                         f"--secret {unit.backend}:{unit.name}) and rotate it", "rejected")
+        if identity.status != "valid":
+            return error(f"not checked: {identity.message}", "identity")
+        arn = identity.identity
+        if _STS_ROOT.match(arn):
+            return [Verdict(SA301.id, unit.backend, unit.name, f"the key belongs to the account's root user ({arn}): "
+                            "it can do everything, and no policy limits it; replace it with a role or an IAM user "
+                            "key of least privilege and delete the root key", rule="root", severity=Severity.CRITICAL)]
+        principals = key_principals(arn, role_arn)
+        if not principals:
+            return error(f"not checked: the key's identity {arn} is not an IAM user or role", "identity")
+        try:
+            auditor = _auditor(run)
+        except AuditError as exc:
+            raise TargetError(Verdict(SA303.id, unit.backend, unit.name, str(exc), Status.ERROR, "setup"),
+                              fatal=True) from None
+        verdicts: list[Verdict] = []
+        for principal, how in principals:
+            found: list[Verdict] = []
+            try:
+                judge_principal(auditor, principal, config.stash[OPTIONS], config.as_of, found,
+                                key_id if principal.kind == "user" and key_id[:4] != "ASIA" else None)
+            except AuditError as exc:
+                verdicts.extend(self._here(unit, found, principal, how))
+                if exc.fatal:
+                    raise TargetError(*verdicts, Verdict(SA303.id, unit.backend, unit.name, str(exc), Status.ERROR,
+                                                         "endpoint"), fatal=True) from None
+                verdicts.append(Verdict(SA303.id, unit.backend, unit.name, f"{how} ({arn}): {exc}",
+                                        Status.ERROR, f"{principal.label}:read"))
+                continue
+            verdicts.extend(self._here(unit, found, principal, how))
+        return verdicts
+
+    @staticmethod
+    def _here(unit: "SecretRecord", verdicts: list[Verdict], principal: Principal, how: str) -> list[Verdict]:
+        """Verdicts on a principal, located at the secret holding its key (the principal in message and rule)."""
+        return [replace(v, backend=unit.backend, name=unit.name, rule=f"{principal.label}:{v.rule}",
+                        message=f"{how}, IAM {v.message}") for v in verdicts]
 
 
 # -- validation ------------------------------------------------------------------------------
@@ -673,8 +836,11 @@ _INVALID_CODES = {"InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken
 
 @hookimpl
 def secretaudit_validate_credential(kind: str, credential: dict[str, str], config: "Config") -> Validation | None:
-    if kind != "aws-access-key":
-        return None
+    return caller_identity(credential, config) if kind == "aws-access-key" else None
+
+
+def caller_identity(credential: dict[str, str], config: "Config") -> Validation:
+    """STS GetCallerIdentity with exactly the credential's keys: valid (identity = the ARN), invalid or unknown."""
     key_id = str(credential.get("access_key_id") or "").strip()
     secret = str(credential.get("secret_access_key") or "").strip()
     token = str(credential.get("session_token") or "").strip() or None

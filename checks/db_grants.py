@@ -33,6 +33,13 @@ privileges (SELECT, INSERT, UPDATE, DELETE, EXECUTE): administration is
 still flagged.  An account that cannot be inspected (server down, login
 refused, no right to read the grants) is an SA306 ``error``, never a pass.
 
+``scopes: {databases: {from_backends: true}}`` (or ``scopes.from_backends``)
+audits the accounts the backends hold instead of a list
+(:class:`DatabaseBackendAccounts`): each ``database-password`` secret is
+fetched (a line in the access trail), its own login reads its own grants
+(``SHOW GRANTS FOR CURRENT_USER()``, PostgreSQL's role privileges), and the
+findings sit at the secret.
+
 The same module validates ``database-password`` credentials for
 ``secretaudit validate``: a real login, closed at once.  Passwords never
 appear in a message: driver errors are reduced to their code and text, and
@@ -42,9 +49,10 @@ scrubbed of the password.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from secretaudit.checks.from_backends import BackendSecrets, ReadError, read
 from secretaudit.clients.database import (DEFAULT_PORTS, ENGINES, DatabaseError, connect_mysql, connect_postgres,
                                           hostport, mysql_error, parse_credential, postgres_error, scrub_db_message)
 from secretaudit.controls import NIST_AC_6, SOC2_CC6_1
@@ -57,12 +65,15 @@ from secretaudit.targets import TargetFamily, TargetRun, Verdict
 
 if TYPE_CHECKING:
     from secretaudit.config import Config
+    from secretaudit.model import SecretRecord
     from secretaudit.registry import CheckRegistry
     from secretaudit.targets import FamilyRegistry
 
 KIND = "database-grants"
 #: the checked ``scopes.databases`` entries of the run
 DATABASE_ENTRIES: StashKey[list["DatabaseEntry"]] = StashKey("database_entries")
+#: Targets of the database accounts kept in a backend (``scopes.databases: {from_backends: true}``).
+BACKEND_KIND = "database-grants-backend"
 SA306 = "SA306"
 ENTRY_KEYS = ("name", "engine", "host", "port", "user", "password", "account", "database", "timeout")
 
@@ -75,7 +86,7 @@ SPEC = CheckSpec(
     remediation=("REVOKE the named privilege (MySQL: REVOKE DELETE ON app.* FROM 'app'@'%'; PostgreSQL: REVOKE "
                  "DELETE ON app.orders FROM app; ALTER ROLE app NOSUPERUSER NOCREATEROLE), or give the task a "
                  "separate short-lived account; widen policy.scopes.database only if the task needs it."),
-    tags=("scopes", "database"), controls=(NIST_AC_6, SOC2_CC6_1), applies_to=(KIND,))
+    tags=("scopes", "database"), controls=(NIST_AC_6, SOC2_CC6_1), applies_to=(KIND, BACKEND_KIND))
 
 #: allowed when the policy says nothing
 DEFAULT_ALLOWED = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE", "EXECUTE"})
@@ -128,9 +139,11 @@ def parse_entries(config: "Config") -> list[DatabaseEntry]:
     """The ``scopes.databases`` entries, checked; a bad entry is a :class:`ConfigError` naming its key."""
     source = config.source or "config"
     raw = (config.settings.get("scopes") or {}).get("databases") or []
+    if isinstance(raw, dict):
+        return []  # {from_backends: true}: the accounts are the backends' (checked by checks.from_backends)
     if not isinstance(raw, list):
         raise ConfigError(source, "scopes.databases", "expected a list of {name, engine, host, port, user, "
-                                                      "password, account, database}")
+                                                      "password, account, database}, or {from_backends: true}")
     from secretaudit.config import parse_timeout
 
     default_timeout = float(config.settings.get("timeout") or 30)
@@ -445,6 +458,56 @@ class DatabaseGrants(TargetFamily[DatabaseEntry]):
         return audit_entry(unit, run.config) if run.config.is_enabled(SA306) else []
 
 
+#: How a backend's account target is named (the rest is the backend's label).
+BACKEND_TARGET = "database accounts in "
+
+
+class DatabaseBackendAccounts(BackendSecrets):
+    """SA306 for every database secret of a backend: log in with the stored credential, read its own grants.
+
+    The secret is fetched (a line in the access trail), used for one login
+    within the --timeout deadline (MariaDB/MySQL ``SHOW GRANTS FOR
+    CURRENT_USER()``, PostgreSQL's role attributes and table privileges of
+    the secret's database) and dropped.  A secret without the fields a login
+    needs (engine, host, user, password) is one error result naming them.
+    """
+
+    kind = BACKEND_KIND
+    family = "databases"
+    secret_kinds = ("database-password",)
+    prefix = BACKEND_TARGET
+    specs = (SPEC,)
+    noun = "accounts"
+
+    def judge(self, run: TargetRun, unit: "SecretRecord") -> list[Verdict]:
+        config = run.config
+        if not config.is_enabled(SA306):
+            return []  # a disabled SA306 reads no value and connects to nothing
+
+        def error(message: str) -> list[Verdict]:
+            return [Verdict(SA306, unit.backend, unit.name, message, status=Status.ERROR)]
+
+        try:
+            parsed = parse_credential(read(config, self.backend(run), unit, self.family))
+        except ReadError as exc:
+            return error(f"not checked: could not read the account: {exc}")
+        if isinstance(parsed, str):
+            return error(f"not checked: {parsed}; store the login's engine (mysql|postgres), host, port and user "
+                         "beside the password")
+        entry = DatabaseEntry(
+            index=-1, name=unit.name, engine=parsed["engine"], host=parsed["host"], port=parsed["port"],
+            user=parsed["user"], password=parsed.pop("password"), account=parsed["user"],
+            database=parsed["database"] or "postgres", timeout=float(config.settings.get("timeout") or 30))
+        try:
+            verdicts = audit_entry(entry, config)
+        finally:
+            entry.password = ""
+        # located at the secret; a grant's message gains the server (an error's names it already)
+        return [replace(v, backend=unit.backend, name=unit.name,
+                        message=f"{entry.where}: {v.message}" if v.status is Status.FAILED else v.message)
+                for v in verdicts]
+
+
 # -- hooks --------------------------------------------------------------------------------
 
 
@@ -456,6 +519,7 @@ def secretaudit_register_checks(registry: "CheckRegistry") -> None:
 @hookimpl
 def secretaudit_register_families(registry: "FamilyRegistry") -> None:
     registry.add(DatabaseGrants())
+    registry.add(DatabaseBackendAccounts())
 
 
 @hookimpl

@@ -14,6 +14,9 @@ Configuration (``scopes.github`` in the config file)::
         github-token: 30
 
 ``--github-api-url`` (``config.stash[GITHUB_API_URL]``) wins over ``api_url``.
+``scopes.github.from_backends: true`` (or ``scopes.from_backends``, see
+:mod:`secretaudit.checks.from_backends`) checks every ``github-token`` secret
+of the audited backends too: fetched (a line in the access trail), checked, dropped.
 
 One ``github-token`` target per configured token, run during ``secretaudit
 audit``: ``GET /user`` with the token, then
@@ -48,11 +51,12 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, NamedTuple, TYPE_CHECKING
 
+from secretaudit.checks.from_backends import BackendSecrets, ReadError, read
 from secretaudit.controls import NIST_AC_6, NIST_IA_5, SOC2_CC6_1
 from secretaudit.hookspec import hookimpl
 from secretaudit.model import CheckSpec, Finding, Severity, Status, Target, Validation, fingerprint, secret_digest
 from secretaudit.stash import BACKENDS, GITHUB_API_URL, StashKey
-from secretaudit.targets import TargetError, TargetFamily, TargetRun, Verdict, to_findings
+from secretaudit.targets import TargetFamily, TargetRun, Verdict, to_findings
 
 if TYPE_CHECKING:
     from secretaudit.config import Config
@@ -457,45 +461,30 @@ class GithubTokens(TargetFamily[dict]):
 BACKEND_TARGET = "github tokens in "
 
 
-class GithubBackendTokens(TargetFamily["SecretRecord"]):
+class GithubBackendTokens(BackendSecrets):
     """SA305 on every github-token secret of a backend (``scopes.github.from_backends``): fetch, check, drop."""
 
     kind = BACKEND_KIND
-    mode = "audit"
+    family = "github"
+    secret_kinds = (KIND,)
+    prefix = BACKEND_TARGET
     specs = (SPEC,)
     noun = "tokens"
 
-    def targets(self, config: "Config") -> list[Target]:
-        block = (config.settings.get("scopes") or {}).get("github") or {}
-        if not isinstance(block, dict) or not block.get("from_backends"):
-            return []  # reading a token's scopes needs the token: opt-in, since it fetches values during the audit
-        return [Target(kind=BACKEND_KIND, name=f"{BACKEND_TARGET}{backend.label}", path=str(index))
-                for index, backend in enumerate(config.stash.get(BACKENDS) or ())]
-
-    def shard_key(self, target: Target) -> str:
-        return f"github-backend:{target.name.removeprefix(BACKEND_TARGET)}"
-
-    def units(self, run: TargetRun) -> list["SecretRecord"]:
-        from secretaudit.backends import BACKEND_ERROR_CHECK, BackendError
-
-        backend = run.config.stash[BACKENDS][int(run.target.path)]
-        try:
-            return [r for r in backend.records() if r.kind == KIND]
-        except BackendError as exc:
-            raise TargetError(Verdict(BACKEND_ERROR_CHECK, backend.label, "*", f"could not list GitHub tokens: {exc}",
-                                      Status.ERROR, identity=backend.label)) from None
-
     def judge(self, run: TargetRun, unit: "SecretRecord") -> list[Verdict]:
-        from secretaudit.backends import BackendError
         from secretaudit.credentials import credential_fields
 
-        backend = run.config.stash[BACKENDS][int(run.target.path)]
+        if not run.config.is_enabled(SA305):
+            return []  # a disabled SA305 reads no value
         try:
-            token = credential_fields(KIND, backend.fetch(unit)).get("token", "")
-        except BackendError as exc:
+            token = credential_fields(KIND, read(run.config, self.backend(run), unit, self.family)).get("token", "")
+        except ReadError as exc:
             return [Verdict(SA305, unit.backend, unit.name, f"could not read the token to check its scopes: {exc}",
                             Status.ERROR)]
-        verdicts = token_verdicts(unit.name, token, run.config) if token else []
+        if not token:
+            return [Verdict(SA305, unit.backend, unit.name, "could not check the token's scopes: the secret has no "
+                            "token field (personal_access_token, token or value)", Status.ERROR)]
+        verdicts = token_verdicts(unit.name, token, run.config)
         del token
         # located at the secret; the rule keeps the fingerprint a token checked from the config would have,
         # wrapped, as baselines accepted it

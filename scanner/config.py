@@ -157,7 +157,9 @@ SETTINGS: dict[str, Setting] = {
     "timeout": Setting(parse_timeout, 30, "seconds a backend call may take in total (connect, answer, retries) before it "
                                          "is an error"),
     "scopes": Setting(_mapping, {}, "what the least-privilege checks inspect: {aws: {...}, github: {...}, "
-                                    "databases: [...]} (allowed grants live in policy.scopes)"),
+                                    "databases: [...]}, or from_backends: true (or [aws, github, databases]) to take "
+                                    "the AWS keys, GitHub tokens and database logins the backends hold (fetches "
+                                    "their values); allowed grants live in policy.scopes"),
     "waivers": Setting(_mapping_list, [], "accepted findings: {fingerprint | check + path/secret glob, reason, by, until}"),
     "secret_cache": Setting(_mapping, {}, "cache of fetched values: {ttl_seconds, max_size} (from OpenClaw's cache block)"),
     "cache_dir": Setting(_str, "", "where the scan cache lives (default: $XDG_CACHE_HOME/secretaudit)"),

@@ -28,8 +28,8 @@ from secretaudit.backends.vault import VaultBackend
 from secretaudit.config import Config, validate
 from secretaudit.model import Status
 from secretaudit.plugins import DEFAULT_PLUGINS
-from secretaudit.stash import BACKENDS, GITHUB_API_URL
 from servers import OpenBao, openbao  # noqa: F401  (fixture)
+from secretaudit.stash import BACKENDS, GITHUB_API_URL
 
 FOLDER = "ai-agents/openclaw"
 LEAST = f'path "secret/metadata/{FOLDER}/*" {{ capabilities = ["list", "read"] }}\n'
