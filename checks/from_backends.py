@@ -26,7 +26,6 @@ module holds what the three families share, so they cannot drift apart:
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING, Any
 
 from secretaudit.errors import ConfigError
@@ -43,10 +42,8 @@ if TYPE_CHECKING:
 #: The families whose targets can come from the backends, as ``scopes`` names them.
 FAMILIES = ("aws", "github", "databases")
 KEY = "from_backends"
-#: the run's validated choice, and each backend's listing (one per run, shared by the families)
+#: the run's validated choice
 _CHOSEN: StashKey[frozenset[str]] = StashKey("from_backends")
-_LISTED: StashKey[dict[str, list["SecretRecord"]]] = StashKey("from_backends_records")
-_LOCK = threading.Lock()
 
 
 def _fail(config: "Config", key: str, problem: str) -> ConfigError:
@@ -106,21 +103,6 @@ def enabled(config: "Config", family: str) -> bool:
 # -- listing --------------------------------------------------------------------------------
 
 
-def listed(config: "Config", backend: "Backend") -> list["SecretRecord"]:
-    """Every record of ``backend``, listed once per run whichever family asks first.
-
-    Raises :class:`BackendError` (not cached: the next family gets the same error).
-    """
-    with _LOCK:
-        cache: dict[str, list[SecretRecord]] = config.stash.setdefault(_LISTED, {})
-        records = cache.get(backend.label)
-    if records is None:
-        records = list(backend.records())
-        with _LOCK:
-            cache[backend.label] = records
-    return records
-
-
 def _holds_values(backend: "Backend") -> bool:
     from secretaudit.correlate import holds_values
 
@@ -152,7 +134,7 @@ class BackendSecrets(TargetFamily["SecretRecord"]):
         return run.config.stash[BACKENDS][int(run.target.path)]
 
     def units(self, run: TargetRun) -> list["SecretRecord"]:
-        from secretaudit.backends import BACKEND_ERROR_CHECK, BackendError
+        from secretaudit.backends import BACKEND_ERROR_CHECK, BackendError, listed
 
         backend = self.backend(run)
         try:

@@ -231,6 +231,13 @@ def test_tight_world_reports_nothing_under_the_scope_checks(tmp_path: Path, serv
                                                                       for t in targets), targets
     assert_no_values(world, tmp_path, proc)
     assert len(trail_reads(tmp_path, config, root)) == 6
+    # each backend is listed once: the audit of the backend reuses the listing the families made, so turning
+    # from_backends on costs Vault exactly its five reads
+    off = tmp_path / "off"
+    off.mkdir()
+    _, without = audit(off, write_config(off, world, url, scopes="{}"), root, moto_url, github)
+    calls = [r["run"]["backends"]["vault:prod"]["api_calls"] for r in (report, without)]
+    assert calls[0] - calls[1] == 5, calls
 
 
 @pytest.mark.parametrize("trail_ok", [True, False], ids=["fields-missing", "trail-unwritable"])

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import abc
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -41,6 +42,9 @@ if TYPE_CHECKING:
 BACKEND_ERROR_CHECK = "SA200"
 #: the run's backend types (built-in and plugins), registered once
 BACKEND_REGISTRY: StashKey["BackendRegistry"] = StashKey("backend_registry")
+#: each backend's records as listed this run, by label (see :func:`listed`)
+LISTINGS: StashKey[dict[str, list[SecretRecord]]] = StashKey("backend_listings")
+_LISTINGS_LOCK = threading.Lock()
 
 SPEC = CheckSpec(
     id=BACKEND_ERROR_CHECK,
@@ -257,6 +261,21 @@ def split_name(backends: "Iterable[Backend]", name: str) -> "tuple[list[Backend]
     return list(dict.fromkeys(backend for backend, _ in chosen)), chosen[0][1]
 
 
+def listed(config: "Config", backend: Backend) -> list[SecretRecord]:
+    """Every record of ``backend``, listed once per run whichever asks first: a check family judging the
+    backends' secrets (``scopes.from_backends``) or the audit of the backend itself, which reuses it.
+
+    Raises :class:`BackendError` (not kept: the next caller meets the same error).
+    """
+    with _LISTINGS_LOCK:
+        records = config.stash.setdefault(LISTINGS, {}).get(backend.label)
+    if records is None:
+        records = list(backend.records())
+        with _LISTINGS_LOCK:
+            config.stash[LISTINGS][backend.label] = records
+    return records
+
+
 def make_backends(config: "Config") -> list[Backend]:
     """Every configured backend, built by its type's factory (config errors raise)."""
     registry = config.stash.get(BACKEND_REGISTRY)
@@ -354,9 +373,10 @@ def secretaudit_run_target(session: "Session", target: Target) -> bool | None:
     started = time.monotonic()
     from secretaudit.listprogress import listing_progress
 
+    known = config.stash.get(LISTINGS, {}).get(backend.label)  # listed already by a family that needed it
     try:
         with listing_progress(config, backend.label) as progress:
-            for record in backend.records():
+            for record in backend.records() if known is None else known:
                 records.append(record)
                 findings = record_findings(record, config, target.name, backend.declared(record.name))
                 session.count_scanned(0, failed=any(f.status is Status.FAILED for f in findings))
