@@ -157,10 +157,13 @@ class RuleSet:
         longest match: a reported end then bounds where the token can start.
         """
         if self._token_set is None:
-            sources = [verify.pattern if verify is not None else re.escape(literal)
-                       for literal, verify, _rules in self.literal_probes()]
-            widths = tuple(_re_parser.parse(source, re.ASCII).getwidth() for source in sources)
-            self._token_set = (PatternSet(sources), widths)
+            probes = self.literal_probes()
+            sources = [verify.pattern if verify is not None else re.escape(literal) for literal, verify, _rules in probes]
+            # (a bare literal's width is its length: only the tails are parsed, not several hundred patterns)
+            widths = tuple(_re_parser.parse(verify.pattern, re.ASCII).getwidth() if verify is not None
+                           else (len(literal), len(literal)) for literal, verify, _rules in probes)
+            self._token_set = (PatternSet(sources, kept_min_bytes=TOKEN_SET_KEPT_BYTES,
+                                          compile_min_bytes=TOKEN_SET_COMPILE_BYTES), widths)
         return self._token_set
 
     def multiline_probes(self) -> tuple[bool, ...]:
@@ -370,10 +373,21 @@ Hit = tuple[Rule, str, int, int, str]
 
 #: Characters of text a process scans token by token before it builds the
 #: one-pass prefilter.  Building it (choosing leads, compiling one alternation
-#: of ~260 tokens) costs about as much as looking for every token literal,
-#: one ``str.find`` each, over a quarter of a megabyte: a pre-commit hook over
-#: a few files never pays for it, a repository scan pays once per worker.
-LITERAL_SCAN_BUDGET = 1 << 18
+#: of ~840 tokens, ~35 ms) costs about as much as looking for every token
+#: literal, one ``str.find`` each (~0.35 µs per character for all of them),
+#: over a tenth of a megabyte: a pre-commit hook over a few files never pays
+#: for it, a repository scan pays once per worker.  (Only without the
+#: accelerator, which takes over much earlier: see the next two.)
+LITERAL_SCAN_BUDGET = 96 << 10
+
+#: Characters of text a process scans token by token before it uses the
+#: token set (:mod:`secretaudit.multiscan`) when its compiled database is
+#: kept from an earlier run: importing the library and loading it (~5 ms)
+#: costs what the literal search spends on ~13 KB.
+TOKEN_SET_KEPT_BYTES = 12 << 10
+
+#: The same when the database must first be compiled (~35 ms, then kept).
+TOKEN_SET_COMPILE_BYTES = 32 << 10
 
 _literal_bytes = 0
 
@@ -518,10 +532,10 @@ def _hit_rules_by_set(text: str, rules: RuleSet | None = None) -> dict[int, list
     so the hits are exactly the literal-by-literal ones.  A token already
     recorded on its line is not looked at again (private keys excepted).
     """
-    if not multiscan.accelerates(text):
-        return None
     rules = rules or builtin_set()
     token_set, widths = rules.token_set()
+    if not multiscan.accelerates(text, token_set):
+        return None
     windows = _Windows(text, rules.rules)
     probes = rules.literal_probes()
     find = text.find

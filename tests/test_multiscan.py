@@ -70,6 +70,35 @@ def test_non_ascii_text_and_the_off_switch_take_the_python_path(monkeypatch: pyt
     assert not multiscan.accelerates("password = 'x'")
 
 
+def test_a_set_named_by_its_check_takes_non_ascii_text_with_character_offsets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each non-ASCII character is one byte 0x80: ends stay character offsets, and match where ``re.ASCII`` does."""
+    monkeypatch.setenv("SECRETAUDIT_HYPERSCAN", "1")
+    rng = random.Random(11)
+    patterns = ("ab", "a[^b\n]{1,3}b", "[^\\s]{2}b", "a.b", "\\Wa", "\\ba", "a[a-z]{2}")
+    pattern_set = multiscan.PatternSet(patterns)
+    assert pattern_set.one_byte_safe()
+    for _ in range(300):
+        text = random_text(rng, "abé€😀 \n'", rng.randrange(1, 40))
+        assert multiscan.accelerates(text, pattern_set)
+        assert set(pattern_set.ends(text)) == brute_force_ends(patterns, text, False), text
+
+
+def test_a_set_naming_a_non_ascii_character_keeps_non_ascii_text_in_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SECRETAUDIT_HYPERSCAN", "1")
+    assert multiscan.accelerates("pässword", multiscan.PatternSet(["pass", "[a-z]+"]))
+    for named in ("p\\xe4ss", "[^\\u00e9]", "[\\x00-\\xff]", "p\u00e4ss"):
+        pattern_set = multiscan.PatternSet(["pass", named])
+        assert not pattern_set.one_byte_safe(), named
+        assert not multiscan.accelerates("pässword", pattern_set)
+        assert multiscan.accelerates("password", pattern_set)
+
+
+def test_one_byte_keeps_one_byte_per_character() -> None:
+    text = "key=é€😀\u0301x"
+    encoded = multiscan.one_byte(text)
+    assert len(encoded) == len(text) and encoded == b"key=\x80\x80\x80\x80x"
+
+
 def test_a_pattern_hyperscan_cannot_take_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SECRETAUDIT_HYPERSCAN", "1")
     with pytest.raises(ValueError, match="pattern set cannot be compiled"):
