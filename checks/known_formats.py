@@ -107,8 +107,8 @@ class RuleSet:
     reuses the prefilter instead of building it again.
     """
 
-    __slots__ = ("rules", "by_slug", "path_rules", "whole_text", "anywhere", "_prefilter", "_probes", "_token_set",
-                 "_multiline")
+    __slots__ = ("rules", "by_slug", "path_rules", "whole_text", "anywhere", "_prefilter", "_probes", "_folded",
+                 "_token_set", "_multiline")
 
     def __init__(self, rules: tuple[Rule, ...]) -> None:
         self.rules = rules
@@ -124,6 +124,7 @@ class RuleSet:
                                 if rule.extra is not None and (rule.extra.whole_text or rule.extra.anywhere))
         self._prefilter: tuple[re.Pattern[str], dict[str, tuple[_Probe, ...]]] | None = None
         self._probes: tuple[tuple[str, LazyPattern | None, tuple[int, ...]], ...] | None = None
+        self._folded: tuple[tuple[str, str, tuple[int, ...]], ...] | None = None
         self._token_set: tuple[PatternSet, tuple[tuple[int, int], ...]] | None = None
         self._multiline: tuple[bool, ...] | None = None
 
@@ -144,24 +145,44 @@ class RuleSet:
             for index, rule in enumerate(self.rules):
                 for token in rule.tokens:
                     owners.setdefault(token, []).append(index)
+            tokens = sorted(owners, key=lambda token: (token.literal, token.tail))
             self._probes = tuple(
                 (token.literal, lazy_compile(re.escape(token.literal) + token.tail, re.ASCII) if token.tail else None,
-                 tuple(indexes))
-                for token, indexes in sorted(owners.items(), key=lambda kv: (kv[0].literal, kv[0].tail)))
+                 tuple(owners[token]))
+                for token in tokens)
+            folded: dict[tuple[str, str], list[int]] = {}
+            for index, token in enumerate(tokens):
+                folded.setdefault((token.literal.lower(), token.tail), []).append(index)
+            self._folded = tuple((lower, tail, tuple(members)) for (lower, tail), members in folded.items())
         return self._probes
 
-    def token_set(self) -> tuple[PatternSet, tuple[tuple[int, int], ...]]:
-        """Every token (literal + tail) as one :class:`~secretaudit.multiscan.PatternSet`.
+    def folded_probes(self) -> tuple[tuple[str, str, tuple[int, ...]], ...]:
+        """(lower-case literal, tail, indexes into :meth:`literal_probes`) per token, case aside.
 
-        In the order of :meth:`literal_probes`, with each pattern's shortest and
-        longest match: a reported end then bounds where the token can start.
+        Key names are listed in several spellings (``ABLY``, ``Ably``,
+        ``ably``): about 840 tokens, 540 once case is set aside.  The
+        prefilters look for each group once, case-insensitively, and only
+        where one is present for its exact spellings.
+        """
+        if self._folded is None:
+            self.literal_probes()
+        assert self._folded is not None
+        return self._folded
+
+    def token_set(self) -> tuple[PatternSet, tuple[tuple[int, int], ...]]:
+        """Every token group of :meth:`folded_probes` as one :class:`~secretaudit.multiscan.PatternSet`.
+
+        In the order of :meth:`folded_probes`: the literal in any case, then
+        the tail as is; with each pattern's shortest and longest match: a
+        reported end then bounds where the token can start.
         """
         if self._token_set is None:
-            probes = self.literal_probes()
-            sources = [verify.pattern if verify is not None else re.escape(literal) for literal, verify, _rules in probes]
+            groups = self.folded_probes()
+            sources = [(f"(?i:{re.escape(lower)})" if lower != lower.upper() else re.escape(lower)) + tail
+                       for lower, tail, _members in groups]
             # (a bare literal's width is its length: only the tails are parsed, not several hundred patterns)
-            widths = tuple(_re_parser.parse(verify.pattern, re.ASCII).getwidth() if verify is not None
-                           else (len(literal), len(literal)) for literal, verify, _rules in probes)
+            widths = tuple(_re_parser.parse(re.escape(lower) + tail, re.ASCII).getwidth() if tail
+                           else (len(lower), len(lower)) for lower, tail, _members in groups)
             self._token_set = (PatternSet(sources, kept_min_bytes=TOKEN_SET_KEPT_BYTES,
                                           compile_min_bytes=TOKEN_SET_COMPILE_BYTES), widths)
         return self._token_set
@@ -497,9 +518,16 @@ def _hit_rules_by_literal(text: str, rules: RuleSet | None = None) -> dict[int, 
     rules = rules or builtin_set()
     windows = _Windows(text, rules.rules)
     find = text.find
-    for literal, verify, indexes in rules.literal_probes():
-        if find(literal) != -1:  # most tokens are in no file: no call for them
-            _find_token(windows, literal, verify, indexes, 0, len(text))
+    probes = rules.literal_probes()
+    # Each group once in the lower-cased text (ASCII letters lower one to one, so a token in the text is there
+    # too; a non-ASCII character that lowers to ASCII only adds a false lead), then its spellings exactly.
+    lowered = text.lower()
+    for lower, _tail, members in rules.folded_probes():
+        if lower in lowered:  # most tokens are in no file: no call for them
+            for index in members:
+                literal, verify, indexes = probes[index]
+                if find(literal) != -1:
+                    _find_token(windows, literal, verify, indexes, 0, len(text))
     return windows.by_rule
 
 
@@ -538,22 +566,24 @@ def _hit_rules_by_set(text: str, rules: RuleSet | None = None) -> dict[int, list
         return None
     windows = _Windows(text, rules.rules)
     probes = rules.literal_probes()
+    groups = rules.folded_probes()
     find = text.find
     confirmed: set[tuple[int, int]] = set()
-    for index, end in token_set.ends(text):
-        literal, verify, indexes = probes[index]
-        # (per hit, not per token and file: a file costs nothing for the hundreds of tokens absent from it)
-        if all(windows.has_line(rule, end - 1) for rule in indexes) and not any(
-                rules.rules[i].multiline for i in indexes):
-            continue  # a token never spans lines: this one's line is recorded already
-        shortest, longest = widths[index]
-        at = find(literal, max(0, end - longest), end - shortest + len(literal))
-        while at != -1:
-            if (at, index) not in confirmed:
-                confirmed.add((at, index))
-                if verify is None or verify.match(text, at) is not None:
-                    windows.add(at, indexes)
-            at = find(literal, at + 1, end - shortest + len(literal))
+    for group, end in token_set.ends(text):
+        shortest, longest = widths[group]
+        for index in groups[group][2]:  # the group's exact spellings
+            literal, verify, indexes = probes[index]
+            # (per hit, not per token and file: a file costs nothing for the hundreds of tokens absent from it)
+            if all(windows.has_line(rule, end - 1) for rule in indexes) and not any(
+                    rules.rules[i].multiline for i in indexes):
+                continue  # a token never spans lines: this one's line is recorded already
+            at = find(literal, max(0, end - longest), end - shortest + len(literal))
+            while at != -1:
+                if (at, index) not in confirmed:
+                    confirmed.add((at, index))
+                    if verify is None or verify.match(text, at) is not None:
+                        windows.add(at, indexes)
+                at = find(literal, at + 1, end - shortest + len(literal))
     return windows.by_rule
 
 

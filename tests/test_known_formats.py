@@ -224,6 +224,26 @@ def test_literal_and_one_pass_prefilters_give_the_same_windows() -> None:
     assert one_pass  # the corpus does hold tokens
 
 
+def _exact_windows(text: str) -> dict[int, list[tuple[int, int]]]:
+    """The prefilter's windows the plain way: every spelling of every token looked for as is."""
+    rules = kf.builtin_set()
+    windows = kf._Windows(text, rules.rules)
+    for literal, verify, indexes in rules.literal_probes():
+        kf._find_token(windows, literal, verify, indexes, 0, len(text))
+    return _merged_windows(windows.by_rule)
+
+
+def test_tokens_looked_for_case_aside_give_the_exact_spellings_windows() -> None:
+    """Spellings of one key name are looked for once in the lower-cased text, then exactly: no window more or less."""
+    texts = _mixed_texts()[:60]
+    mangled = [text.swapcase() for text in texts[:20]] + [text.title() for text in texts[:20]]
+    mangled += ["Ably_key = 1\naBLY = 2\nABLY_TOKEN=x\n\u0130BM iam Iam IAM \u212aEY"]  # U+0130 and the Kelvin sign lower oddly
+    folded = sum(len(members) > 1 for _lower, _tail, members in kf.builtin_set().folded_probes())
+    assert folded > 50  # the set does fold spellings
+    for text in texts + mangled:
+        assert _merged_windows(kf._hit_rules_by_literal(text)) == _exact_windows(text)
+
+
 def test_token_set_and_literal_prefilters_give_the_same_windows(monkeypatch: pytest.MonkeyPatch) -> None:
     """The accelerated prefilter (one pass of a Hyperscan pattern set) finds exactly the tokens."""
     pytest.importorskip("hyperscan")
