@@ -211,6 +211,8 @@ def _names_non_ascii(pattern: str) -> bool:
     """Whether ``pattern`` names a character above 0x7f (an escape such as ``\\xe9``, or the character itself)."""
     if not pattern.isascii():
         return True
+    if "\\" not in pattern or not any(f"\\{e}" in pattern for e in "xuUN01234567"):
+        return False  # no escape that names a character by number or name: nothing to parse (most patterns)
     from re import _constants as c, _parser  # type: ignore[attr-defined]
 
     def walk(items: Any) -> bool:
