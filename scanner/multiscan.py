@@ -105,7 +105,8 @@ class PatternSet:
             return True
         if self._kept is None:
             hyperscan = _hyperscan()
-            self._kept = bool(hyperscan) and os.path.exists(_kept_file(self.patterns, self._flags(hyperscan), hyperscan))
+            self._kept = bool(hyperscan) and os.path.exists(
+                _kept_file(self.patterns, self._flags(hyperscan), hyperscan))
         return self._kept
 
     def one_byte_safe(self) -> bool:

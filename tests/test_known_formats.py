@@ -237,7 +237,8 @@ def test_tokens_looked_for_case_aside_give_the_exact_spellings_windows() -> None
     """Spellings of one key name are looked for once in the lower-cased text, then exactly: no window more or less."""
     texts = _mixed_texts()[:60]
     mangled = [text.swapcase() for text in texts[:20]] + [text.title() for text in texts[:20]]
-    mangled += ["Ably_key = 1\naBLY = 2\nABLY_TOKEN=x\n\u0130BM iam Iam IAM \u212aEY"]  # U+0130 and the Kelvin sign lower oddly
+    # U+0130 and the Kelvin sign lower oddly
+    mangled += ["Ably_key = 1\naBLY = 2\nABLY_TOKEN=x\n\u0130BM iam Iam IAM \u212aEY"]
     folded = sum(len(members) > 1 for _lower, _tail, members in kf.builtin_set().folded_probes())
     assert folded > 50  # the set does fold spellings
     for text in texts + mangled:
