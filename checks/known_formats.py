@@ -777,9 +777,10 @@ def find_credentials(text: str, prefilter: bool = True, rules: RuleSet | None = 
     defaults to the built-in set; ``path`` (the file's relative path) lets
     a rule's path allowlist skip it.
     """
-    rules = rules or builtin_set()
-    skipped = rules.skipped_for(path)
     hits: list[Hit] = []
+    if not text:
+        return hits  # (SA108 asks about the values of Secret manifests, which most files have none of)
+    rules = rules or builtin_set()
     if prefilter:
         windows = _hit_rules(text, rules)
         for index in rules.whole_text:  # rules from a gitleaks config that span lines or have no keywords
@@ -787,6 +788,7 @@ def find_credentials(text: str, prefilter: bool = True, rules: RuleSet | None = 
                 windows[index] = [(0, len(text))]
         if not windows:
             return hits
+        skipped = rules.skipped_for(path)  # (only now: path allowlists cost a regex each, most files hit no rule)
         for index in sorted(windows):
             if index in skipped:
                 continue
@@ -798,6 +800,7 @@ def find_credentials(text: str, prefilter: bool = True, rules: RuleSet | None = 
                     if hit is not None:
                         hits.append(hit)
     else:
+        skipped = rules.skipped_for(path)
         for index, rule in enumerate(rules.rules):
             if index in skipped:
                 continue

@@ -146,6 +146,8 @@ class PatternSet:
         Only for a text :func:`accelerates` said yes to.  A pattern with
         variable-length matches reports each end at which it can end.
         """
+        if not text:
+            return []  # Hyperscan takes no pattern that matches the empty string; and the last text stays encoded
         database = self._compiled()
         scratch = getattr(self._scratch, "space", None)
         if scratch is None:
