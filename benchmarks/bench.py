@@ -332,20 +332,43 @@ def run_secretaudit(tree: Path, files: int, size: int, env: dict[str, str], name
     reasons: dict[str, int] = {}
     for skip in report.get("skipped", []):
         reasons[skip["reason"]] = reasons.get(skip["reason"], 0) + 1
-    # what it read: the files it did not skip (an archive at its size on disk; skipped members are inside it)
-    skipped_bytes = 0
-    for skip in report.get("skipped", []):
-        if "!" not in skip["path"]:
-            try:
-                skipped_bytes += (tree / skip["path"]).stat().st_size
-            except OSError:
-                pass
     note = (f"scanned {summary['files_scanned']} files, skipped {len(report.get('skipped', []))}"
             + (f" ({', '.join(f'{n} {r}' for r, n in sorted(reasons.items()))})" if reasons else "")
             + (f"; findings by check: {', '.join(f'{c} {n}' for c, n in sorted(by_check.items()))}"
                if by_check else ""))
     return Result(name, files, size / MB, run.wall_s, run.cpu_s, run.peak_rss_mb, len(failed),
-                  run.returncode, note=note, read_mb=(size - skipped_bytes) / MB)
+                  run.returncode, note=note, read_mb=secretaudit_reads(tree, report) / MB)
+
+
+def secretaudit_reads(tree: Path, report: dict[str, Any]) -> int:
+    """Bytes secretaudit read: every file it did not skip, a zip archive as its members' uncompressed sizes.
+
+    Skipped members (``archive.zip!member``) are left out; other archive
+    kinds (tar, gzip...) and archives nested in a zip count at their packed
+    size: an estimate from outside, the report has no byte count.
+    """
+    import zipfile
+
+    skipped = {skip["path"] for skip in report.get("skipped", [])}
+    total = 0
+    for path in tree.rglob("*"):
+        if path.is_symlink() or not path.is_file():
+            continue
+        rel = path.relative_to(tree).as_posix()
+        if rel in skipped:
+            continue
+        with open(path, "rb") as handle:
+            zipped = handle.read(4) in (b"PK\x03\x04", b"PK\x05\x06")
+        if zipped:
+            try:
+                with zipfile.ZipFile(path) as archive:
+                    total += sum(info.file_size for info in archive.infolist()
+                                 if not info.is_dir() and f"{rel}!{info.filename}" not in skipped)
+                continue
+            except (zipfile.BadZipFile, OSError, ValueError):
+                pass
+        total += path.stat().st_size
+    return total
 
 
 DETECT_SECRETS_READS = """
