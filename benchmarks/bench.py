@@ -59,7 +59,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 MB = 1_000_000
 
@@ -340,6 +340,16 @@ def run_secretaudit(tree: Path, files: int, size: int, env: dict[str, str], name
                   run.returncode, note=note, read_mb=secretaudit_reads(tree, report) / MB)
 
 
+def _tree_files(tree: Path) -> Iterator[Path]:
+    """The regular files of ``tree``, outside ``.git`` (the git copy's repository is not scanned)."""
+    for dirpath, dirnames, filenames in os.walk(tree):
+        dirnames[:] = [d for d in dirnames if d != ".git" and not os.path.islink(os.path.join(dirpath, d))]
+        for name in filenames:
+            path = Path(dirpath, name)
+            if not path.is_symlink() and path.is_file():
+                yield path
+
+
 def secretaudit_reads(tree: Path, report: dict[str, Any]) -> int:
     """Bytes secretaudit read: every file it did not skip, a zip archive as its members' uncompressed sizes.
 
@@ -351,9 +361,7 @@ def secretaudit_reads(tree: Path, report: dict[str, Any]) -> int:
 
     skipped = {skip["path"] for skip in report.get("skipped", [])}
     total = 0
-    for path in tree.rglob("*"):
-        if path.is_symlink() or not path.is_file():
-            continue
+    for path in _tree_files(tree):
         rel = path.relative_to(tree).as_posix()
         if rel in skipped:
             continue
