@@ -152,7 +152,10 @@ class RuleSet:
                 for token in tokens)
             folded: dict[tuple[str, str], list[int]] = {}
             for index, token in enumerate(tokens):
-                folded.setdefault((token.literal.lower(), token.tail), []).append(index)
+                # (only ASCII folds: str.lower() of other text can change its length or depend on the next
+                # letter, a final sigma; a non-ASCII literal, from a custom rule's keyword, is its own group)
+                key = token.literal.lower() if token.literal.isascii() else token.literal
+                folded.setdefault((key, token.tail), []).append(index)
             self._folded = tuple((lower, tail, tuple(members)) for (lower, tail), members in folded.items())
         return self._probes
 
@@ -162,7 +165,8 @@ class RuleSet:
         Key names are listed in several spellings (``ABLY``, ``Ably``,
         ``ably``): about 840 tokens, 540 once case is set aside.  The
         prefilters look for each group once, case-insensitively, and only
-        where one is present for its exact spellings.
+        where one is present for its exact spellings.  A literal that is not
+        ASCII is not lower-cased: its group is itself, looked for as is.
         """
         if self._folded is None:
             self.literal_probes()
@@ -178,8 +182,8 @@ class RuleSet:
         """
         if self._token_set is None:
             groups = self.folded_probes()
-            sources = [(f"(?i:{re.escape(lower)})" if lower != lower.upper() else re.escape(lower)) + tail
-                       for lower, tail, _members in groups]
+            sources = [(f"(?i:{re.escape(lower)})" if lower.isascii() and lower != lower.upper() else re.escape(lower))
+                       + tail for lower, tail, _members in groups]
             # (a bare literal's width is its length: only the tails are parsed, not several hundred patterns)
             widths = tuple(_re_parser.parse(re.escape(lower) + tail, re.ASCII).getwidth() if tail
                            else (len(lower), len(lower)) for lower, tail, _members in groups)
@@ -523,7 +527,7 @@ def _hit_rules_by_literal(text: str, rules: RuleSet | None = None) -> dict[int, 
     # too; a non-ASCII character that lowers to ASCII only adds a false lead), then its spellings exactly.
     lowered = text.lower()
     for lower, _tail, members in rules.folded_probes():
-        if lower in lowered:  # most tokens are in no file: no call for them
+        if lower in (lowered if lower.isascii() else text):  # most tokens are in no file: no call for them
             for index in members:
                 literal, verify, indexes = probes[index]
                 if find(literal) != -1:

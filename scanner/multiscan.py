@@ -98,6 +98,8 @@ class PatternSet:
         self._scratch: Any = None  # a threading.local: Hyperscan's scratch space is one per thread
         self._kept: bool | None = None
         self._one_byte_safe: bool | None = None
+        #: Hyperscan reads patterns as bytes: a set with a non-ASCII pattern (a custom rule's keyword) stays in Python
+        self.ascii = all(pattern.isascii() for pattern in self.patterns)
 
     def is_kept(self) -> bool:
         """Whether this set's compiled database is in the cache directory (a load, not a compile)."""
@@ -173,7 +175,7 @@ def accelerates(text: str, pattern_set: PatternSet | None = None) -> bool:
     crosses a threshold is itself accelerated.
     """
     global _seen_bytes, _counted
-    if pattern_set is None and not text.isascii():
+    if pattern_set is None and not text.isascii() or pattern_set is not None and not pattern_set.ascii:
         return False
     mode = _mode()
     if mode == "0":

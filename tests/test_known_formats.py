@@ -245,6 +245,23 @@ def test_tokens_looked_for_case_aside_give_the_exact_spellings_windows() -> None
         assert _merged_windows(kf._hit_rules_by_literal(text)) == _exact_windows(text)
 
 
+def test_a_non_ascii_token_is_looked_for_as_is() -> None:
+    """Lower-casing is not one to one outside ASCII (a final sigma, a dotted I): such a token is its own group."""
+    from secretaudit.checks.rulebook import compile_rule
+
+    rule = compile_rule({"id": "greek-key", "title": "Greek key", "regex": "k[0-9]{8}",
+                         "keywords": ["\u039a\u039b\u0395\u0399\u0394\u0399\u03a3"]}, check_linear=False)
+    rules = kf.ruleset((rule,))
+    assert any(not lower.isascii() and len(members) == 1 for lower, _tail, members in rules.folded_probes())
+    for text in ("x = \u039a\u039b\u0395\u0399\u0394\u0399\u03a3\u0391 k12345678\n",  # the sigma mid-word
+                 "\u0130 \u039a\u039b\u0395\u0399\u0394\u0399\u03a3 = k12345678\n"):
+        windows = kf._Windows(text, rules.rules)
+        for literal, verify, indexes in rules.literal_probes():
+            kf._find_token(windows, literal, verify, indexes, 0, len(text))
+        assert windows.by_rule and _merged_windows(kf._hit_rules_by_literal(text, rules)) == _merged_windows(
+            windows.by_rule)
+
+
 def test_token_set_and_literal_prefilters_give_the_same_windows(monkeypatch: pytest.MonkeyPatch) -> None:
     """The accelerated prefilter (one pass of a Hyperscan pattern set) finds exactly the tokens."""
     pytest.importorskip("hyperscan")
