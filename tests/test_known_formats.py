@@ -269,7 +269,8 @@ def test_token_set_and_literal_prefilters_give_the_same_windows(monkeypatch: pyt
     compared = non_ascii = 0
     texts = _mixed_texts()
     # non-ASCII text goes through the set too (one byte per character): accents, symbols and emoji next to tokens
-    texts += [text.replace("\n", "\u00e9\n").replace("=", "\u20ac=").replace(" ", " \U0001f600", 3) for text in texts[:40]]
+    texts += [text.replace("\n", "\u00e9\n").replace("=", "\u20ac=").replace(" ", " \U0001f600", 3)
+              for text in texts[:40]]
     for text in texts:
         by_set = kf._hit_rules_by_set(text)
         assert by_set is not None  # the accelerator answers for every text
