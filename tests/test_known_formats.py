@@ -224,19 +224,60 @@ def test_literal_and_one_pass_prefilters_give_the_same_windows() -> None:
     assert one_pass  # the corpus does hold tokens
 
 
+def _exact_windows(text: str) -> dict[int, list[tuple[int, int]]]:
+    """The prefilter's windows the plain way: every spelling of every token looked for as is."""
+    rules = kf.builtin_set()
+    windows = kf._Windows(text, rules.rules)
+    for literal, verify, indexes in rules.literal_probes():
+        kf._find_token(windows, literal, verify, indexes, 0, len(text))
+    return _merged_windows(windows.by_rule)
+
+
+def test_tokens_looked_for_case_aside_give_the_exact_spellings_windows() -> None:
+    """Spellings of one key name are looked for once in the lower-cased text, then exactly: no window more or less."""
+    texts = _mixed_texts()[:60]
+    mangled = [text.swapcase() for text in texts[:20]] + [text.title() for text in texts[:20]]
+    # U+0130 and the Kelvin sign lower oddly
+    mangled += ["Ably_key = 1\naBLY = 2\nABLY_TOKEN=x\n\u0130BM iam Iam IAM \u212aEY"]
+    folded = sum(len(members) > 1 for _lower, _tail, members in kf.builtin_set().folded_probes())
+    assert folded > 50  # the set does fold spellings
+    for text in texts + mangled:
+        assert _merged_windows(kf._hit_rules_by_literal(text)) == _exact_windows(text)
+
+
+def test_a_non_ascii_token_is_looked_for_as_is() -> None:
+    """Lower-casing is not one to one outside ASCII (a final sigma, a dotted I): such a token is its own group."""
+    from secretaudit.checks.rulebook import compile_rule
+
+    rule = compile_rule({"id": "greek-key", "title": "Greek key", "regex": "k[0-9]{8}",
+                         "keywords": ["\u039a\u039b\u0395\u0399\u0394\u0399\u03a3"]}, check_linear=False)
+    rules = kf.ruleset((rule,))
+    assert any(not lower.isascii() and len(members) == 1 for lower, _tail, members in rules.folded_probes())
+    for text in ("x = \u039a\u039b\u0395\u0399\u0394\u0399\u03a3\u0391 k12345678\n",  # the sigma mid-word
+                 "\u0130 \u039a\u039b\u0395\u0399\u0394\u0399\u03a3 = k12345678\n"):
+        windows = kf._Windows(text, rules.rules)
+        for literal, verify, indexes in rules.literal_probes():
+            kf._find_token(windows, literal, verify, indexes, 0, len(text))
+        assert windows.by_rule and _merged_windows(kf._hit_rules_by_literal(text, rules)) == _merged_windows(
+            windows.by_rule)
+
+
 def test_token_set_and_literal_prefilters_give_the_same_windows(monkeypatch: pytest.MonkeyPatch) -> None:
     """The accelerated prefilter (one pass of a Hyperscan pattern set) finds exactly the tokens."""
     pytest.importorskip("hyperscan")
     monkeypatch.setenv("SECRETAUDIT_HYPERSCAN", "1")
-    compared = 0
-    for text in _mixed_texts():
+    compared = non_ascii = 0
+    texts = _mixed_texts()
+    # non-ASCII text goes through the set too (one byte per character): accents, symbols and emoji next to tokens
+    texts += [text.replace("\n", "\u00e9\n").replace("=", "\u20ac=").replace(" ", " \U0001f600", 3)
+              for text in texts[:40]]
+    for text in texts:
         by_set = kf._hit_rules_by_set(text)
-        if by_set is None:
-            assert not text.isascii()  # the accelerator answers for every ASCII text
-            continue
+        assert by_set is not None  # the accelerator answers for every text
         assert _merged_windows(by_set) == _merged_windows(kf._hit_rules_by_literal(text))
         compared += bool(by_set)
-    assert compared > 20
+        non_ascii += bool(by_set) and not text.isascii()
+    assert compared > 20 and non_ascii > 10
 
 
 def test_a_small_scan_does_not_build_the_one_pass_prefilter() -> None:

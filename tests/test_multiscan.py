@@ -8,6 +8,7 @@ fullmatches.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
@@ -68,6 +69,59 @@ def test_non_ascii_text_and_the_off_switch_take_the_python_path(monkeypatch: pyt
     assert not multiscan.accelerates("pässword = 'x'")
     monkeypatch.setenv("SECRETAUDIT_HYPERSCAN", "0")
     assert not multiscan.accelerates("password = 'x'")
+
+
+def test_a_set_named_by_its_check_takes_non_ascii_text_with_character_offsets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each non-ASCII character is one byte 0x80: ends stay character offsets, and match where ``re.ASCII`` does."""
+    monkeypatch.setenv("SECRETAUDIT_HYPERSCAN", "1")
+    rng = random.Random(11)
+    patterns = ("ab", "a[^b\n]{1,3}b", "[^\\s]{2}b", "a.b", "\\Wa", "\\ba", "a[a-z]{2}")
+    pattern_set = multiscan.PatternSet(patterns)
+    assert pattern_set.one_byte_safe()
+    for _ in range(300):
+        text = random_text(rng, "abé€😀 \n'", rng.randrange(1, 40))
+        assert multiscan.accelerates(text, pattern_set)
+        assert set(pattern_set.ends(text)) == brute_force_ends(patterns, text, False), text
+
+
+def test_a_set_naming_a_non_ascii_character_keeps_non_ascii_text_in_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SECRETAUDIT_HYPERSCAN", "1")
+    assert multiscan.accelerates("pässword", multiscan.PatternSet(["pass", "[a-z]+"]))
+    for named in ("p\\xe4ss", "[^\\u00e9]", "[\\x00-\\xff]"):
+        pattern_set = multiscan.PatternSet(["pass", named])
+        assert not pattern_set.one_byte_safe(), named
+        assert not multiscan.accelerates("pässword", pattern_set)
+        assert multiscan.accelerates("password", pattern_set)
+    # written as itself, the character cannot even be given to Hyperscan (patterns are bytes): no text goes
+    written = multiscan.PatternSet(["pass", "p\u00e4ss"])
+    assert not multiscan.accelerates("pässword", written) and not multiscan.accelerates("password", written)
+
+
+def test_a_custom_rule_with_a_non_ascii_keyword_finds_its_token_through_the_accelerator(tmp_path) -> None:
+    """Its keyword becomes a prefilter token Hyperscan cannot take: the rule set stays in Python, no crash."""
+    import secrets
+    import string
+
+    planted = "acme_" + "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(20))
+    (tmp_path / "secretaudit.yaml").write_text(
+        "rules:\n  custom:\n    - id: acme-token\n      title: Acme token\n"
+        "      regex: 'acme_[a-z0-9]{20}'\n      keywords: ['p\u00e4sswort']\n", encoding="utf-8")
+    filler = ("filler line " * 8 + "\n") * 4000  # past every threshold
+    (tmp_path / "ascii.txt").write_text(filler + f"password = {planted}\n")
+    (tmp_path / "umlaut.txt").write_text(filler + f"p\u00e4sswort = {planted}\n", encoding="utf-8")
+    for accelerator in ("1", "0", ""):
+        proc = run_cli("scan", "--no-cache", "--no-baseline", "--format", "json", str(tmp_path), cwd=tmp_path,
+                       env={"SECRETAUDIT_HYPERSCAN": accelerator, "XDG_CACHE_HOME": str(tmp_path / "cache")})
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+        found = [(f["location"]["path"], f["rule"]) for f in json.loads(proc.stdout)["findings"]
+                 if f["check_id"] == "SA101"]
+        assert found == [("umlaut.txt", "acme-token")], accelerator
+
+
+def test_one_byte_keeps_one_byte_per_character() -> None:
+    text = "key=é€😀\u0301x"
+    encoded = multiscan.one_byte(text)
+    assert len(encoded) == len(text) and encoded == b"key=\x80\x80\x80\x80x"
 
 
 def test_a_pattern_hyperscan_cannot_take_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,102 @@
+"""bench.py's peer rows (benchmarks/peers.py): what gitleaks and Kingfisher say they scanned, and missing peers.
+
+The peers are benchmark-only: when they are not installed, their row says
+why and the bench goes on.  Their reports are parsed from the exact shapes
+the two tools print (gitleaks 8.30 logs, Kingfisher 2.14's summary); when
+the tools are on PATH they are also run for real on a small tree.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import sys
+import venv
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from conftest import ROOT
+
+
+def _script(name: str) -> ModuleType:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+
+
+peers = _script("peers")
+
+GITLEAKS_LOG = (
+    "\x1b[90m4:52AM\x1b[0m \x1b[32mINF\x1b[0m \x1b[1mscanned ~21457222 bytes (21.46 MB) in 1.51s\x1b[0m\n"
+    "\x1b[90m4:52AM\x1b[0m \x1b[33mWRN\x1b[0m \x1b[1mleaks found: 2\x1b[0m\n"
+)
+
+KINGFISHER_SUMMARY = """
+==========================================
+Scan Summary:
+==========================================
+ |Findings....................: 135
+ |__Successful Validations....: 0
+ |__Failed Validations........: 0
+ |__Skipped Validations.......: 0
+ |Rules Applied...............: 488
+ |__Blobs Scanned.............: 2,041
+ |Bytes Scanned...............: 45.37 MiB
+ |Scan Duration...............: 454ms 657us 41ns
+"""
+
+
+def test_gitleaks_bytes_come_from_its_log_and_findings_from_its_report(tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    report.write_text('[{"RuleID": "a"}, {"RuleID": "b"}]')
+    assert peers.gitleaks_result(GITLEAKS_LOG, report) == (21457222, 2)
+    assert peers.gitleaks_result("no such line", tmp_path / "missing.json") == (None, None)
+
+
+def test_kingfisher_bytes_blobs_and_findings_come_from_its_summary() -> None:
+    assert peers.kingfisher_result(KINGFISHER_SUMMARY) == (int(45.37 * (1 << 20)), 2041, 135)
+    small = KINGFISHER_SUMMARY.replace("45.37 MiB", "145.14 KiB")
+    assert peers.kingfisher_result(small)[0] == int(145.14 * 1024)
+    assert peers.kingfisher_result("") == (None, None, None)
+
+
+def test_a_peer_missing_from_a_virtualenv_gets_a_row_that_says_why(tmp_path: Path) -> None:
+    venv.create(tmp_path / "empty", with_pip=False)
+    found = peers.locate(tmp_path / "empty" / "bin")
+    assert set(found) == {"gitleaks", "kingfisher"}
+    for name, peer in found.items():
+        assert peer.program is None and f"pip install {peers.PACKAGES[name]}" in peer.note
+    bench = _script("bench")
+    row = bench.missing_peer(found["gitleaks"], files=3, size=1000)
+    table = bench.table([row])
+    assert "not run" in table and row.note.startswith("not run: not installed")
+
+
+@pytest.mark.skipif(not (shutil.which("gitleaks") and shutil.which("kingfisher")),
+                    reason="gitleaks and kingfisher not on PATH (benchmark peers, never dependencies)")
+def test_the_real_peers_report_the_bytes_of_a_small_tree(tmp_path: Path) -> None:
+    import subprocess
+
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "a.py").write_text("x = 1\n" * 1000)
+    (tree / "b.txt").write_text("hello world\n" * 500)
+    size = sum(p.stat().st_size for p in tree.iterdir())
+    gitleaks = subprocess.run(peers.gitleaks_argv(shutil.which("gitleaks"), tree, tmp_path / "r.json"),
+                              capture_output=True, text=True, timeout=120)
+    assert gitleaks.returncode == 0, gitleaks.stderr
+    assert peers.gitleaks_result(gitleaks.stderr, tmp_path / "r.json") == (size, 0)
+    kingfisher = subprocess.run(peers.kingfisher_argv(shutil.which("kingfisher"), [str(tree)], tmp_path / "rules"),
+                                capture_output=True, text=True, timeout=600)
+    assert kingfisher.returncode == 0, kingfisher.stderr
+    scanned, blobs, findings = peers.kingfisher_result(kingfisher.stdout)
+    assert (blobs, findings) == (2, 0) and abs(scanned - size) < 0.01 * size  # KiB with two decimals
