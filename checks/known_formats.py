@@ -40,7 +40,6 @@ from typing import Any, Iterable, NamedTuple, TYPE_CHECKING
 from secretaudit.controls import HARDCODED_CREDENTIALS
 from secretaudit.checks.lazyre import LazyPattern, lazy_compile
 from secretaudit.checks.rulebook import Rule, Token, builtin_rules, entropy
-from secretaudit.checks.validators import bech32_ok, github_checksum, github_checksum_ok  # noqa: F401 - public
 from secretaudit import multiscan, patterns
 from secretaudit.multiscan import PatternSet
 from secretaudit.hookspec import hookimpl
@@ -109,7 +108,7 @@ class RuleSet:
     """
 
     __slots__ = ("rules", "by_slug", "path_rules", "whole_text", "anywhere", "_prefilter", "_probes", "_folded",
-                 "_token_set", "_multiline")
+                 "_token_set")
 
     def __init__(self, rules: tuple[Rule, ...]) -> None:
         self.rules = rules
@@ -127,7 +126,6 @@ class RuleSet:
         self._probes: tuple[tuple[str, LazyPattern | None, tuple[int, ...]], ...] | None = None
         self._folded: tuple[tuple[str, str, tuple[int, ...]], ...] | None = None
         self._token_set: tuple[PatternSet, tuple[tuple[int, int], ...]] | None = None
-        self._multiline: tuple[bool, ...] | None = None
 
     def prefilter(self) -> tuple[re.Pattern[str], dict[str, tuple[_Probe, ...]]]:
         """The one-pass prefilter and its probes (built on first use: ~45 ms)."""
@@ -191,17 +189,6 @@ class RuleSet:
             self._token_set = (PatternSet(sources, kept_min_bytes=TOKEN_SET_KEPT_BYTES,
                                           compile_min_bytes=TOKEN_SET_COMPILE_BYTES), widths)
         return self._token_set
-
-    def multiline_probes(self) -> tuple[bool, ...]:
-        """Per probe of :meth:`literal_probes`, whether one of its rules spans lines (private keys).
-
-        Computed once per set, not per file: with a few hundred tokens the
-        per-file list was a visible share of a scan's CPU time.
-        """
-        if self._multiline is None:
-            self._multiline = tuple(any(self.rules[i].multiline for i in indexes)
-                                    for _literal, _verify, indexes in self.literal_probes())
-        return self._multiline
 
     def skipped_for(self, path: str) -> frozenset[int]:
         """Indexes of the rules whose allowlist skips the file at ``path``."""

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from secretaudit.checks.agent_configs import parse_json5, plain
-from secretaudit.checks.known_formats import github_checksum
+from secretaudit.checks.validators import github_checksum
 from conftest import run_cli, run_json
 
 #: The variables the homes below reference: set, as they are where the gateway runs (an unset one

@@ -23,7 +23,7 @@ from aws_server import aws_client, moto, moto_server  # noqa: F401  (fixtures)
 from conftest import fake_aws_key_id, fake_aws_secret, run_cli
 from servers import openbao_disposable  # noqa: F401  (fixture)
 
-from secretaudit.checks.known_formats import github_checksum
+from secretaudit.checks.validators import github_checksum
 
 GITHUB = "ai-agents/openclaw/github"
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from secretaudit.checks import known_formats as kf
+from secretaudit.checks import validators
 from secretaudit.controls import HARDCODED_CREDENTIALS
 from secretaudit.config import Config, validate
 from secretaudit.model import Detection, FileItem, Severity
@@ -166,12 +167,12 @@ def test_github_checksum_accepts_good_and_rejects_flipped() -> None:
     alnum = string.ascii_letters + string.digits
     for _ in range(50):
         token = github_token("ghp_", "".join(rng.choice(alnum) for _ in range(30)))
-        assert kf.github_checksum_ok(token)
+        assert validators.github_checksum_ok(token)
         [detection] = scan_text(f'GITHUB_TOKEN="{token}"')
         assert detection.rule == "github-pat" and detection.secret == token
         position = rng.randrange(4, len(token))
         flipped = token[:position] + rng.choice(alnum.replace(token[position], "")) + token[position + 1:]
-        assert not kf.github_checksum_ok(flipped)
+        assert not validators.github_checksum_ok(flipped)
         assert scan_text(f'GITHUB_TOKEN="{flipped}"') == []
 
 
