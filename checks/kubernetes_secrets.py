@@ -552,8 +552,10 @@ def _shown(text: str) -> str:
 
 def detections(item: FileItem) -> list[Detection]:
     """SA108's findings in one file."""
-    found = []
+    found: list[Detection] = []
     values = secret_values(item.text)
+    if not values:
+        return found  # almost every file: nothing to judge
     for value, verdict in zip(values, judge_all(values)):
         if verdict is None:
             continue

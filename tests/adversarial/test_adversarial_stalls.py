@@ -343,3 +343,33 @@ def test_a_bad_file_timeout_is_a_one_line_usage_error(value: str, tmp_path: Path
     assert proc.returncode == 4, proc.stdout + proc.stderr
     assert "file_timeout" in proc.stderr and "\n" not in proc.stderr.strip()
     assert value not in proc.stderr.replace("file_timeout", "")  # the value is not echoed back
+
+
+def test_the_budget_gives_back_an_alarm_it_found() -> None:
+    """A library caller's own SIGALRM handler and timer survive a file's budget (ours stays installed only over
+    the default disposition, where an unarmed alarm is ignored instead of killing the process)."""
+    import signal
+    import time
+
+    from secretaudit.budget import FileTimeout, deadline
+
+    fired: list[int] = []
+
+    def theirs(signum: int, _frame: object) -> None:
+        fired.append(signum)
+
+    before = signal.signal(signal.SIGALRM, theirs)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 5.0)
+        with deadline(2.0):
+            pass
+        assert signal.getsignal(signal.SIGALRM) is theirs
+        assert 4.0 < signal.getitimer(signal.ITIMER_REAL)[0] <= 5.0  # their alarm keeps the time it had left
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        with pytest.raises(FileTimeout):
+            with deadline(0.05):
+                time.sleep(1)
+        assert signal.getsignal(signal.SIGALRM) is theirs and fired == []
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, before)
