@@ -303,10 +303,9 @@ def is_hash(value: str, line: str) -> bool:
     checksums is not.  A base64 string that decodes to a digest length is a
     hash only with hash context, since base64 keys of those sizes are common.
     """
-    # the context is the rest of the line: a random value spelling "sHA" or "Md5" says nothing about itself
     if len(value) in HASH_HEX_LENGTHS and _HEX.fullmatch(value):
-        return _has_hash_context(line.replace(value, " ")) or not has_secret_keyword(line)
-    if 20 <= len(value) <= 92 and _B64.fullmatch(value) and _has_hash_context(line.replace(value, " ")):
+        return _has_hash_context(line) or not has_secret_keyword(line)
+    if 20 <= len(value) <= 92 and _B64.fullmatch(value) and _has_hash_context(line):
         try:
             raw = base64.b64decode(value.replace("-", "+").replace("_", "/") + "=" * (-len(value) % 4),
                                    validate=True)
