@@ -304,8 +304,8 @@ def is_hash(value: str, line: str) -> bool:
     hash only with hash context, since base64 keys of those sizes are common.
     """
     if len(value) in HASH_HEX_LENGTHS and _HEX.fullmatch(value):
-        return _has_hash_context(line) or not has_secret_keyword(line)
-    if 20 <= len(value) <= 92 and _B64.fullmatch(value) and _has_hash_context(line):
+        return _has_hash_context(_around(value, line)) or not has_secret_keyword(line)
+    if 20 <= len(value) <= 92 and _B64.fullmatch(value) and _has_hash_context(_around(value, line)):
         try:
             raw = base64.b64decode(value.replace("-", "+").replace("_", "/") + "=" * (-len(value) % 4),
                                    validate=True)
@@ -313,6 +313,16 @@ def is_hash(value: str, line: str) -> bool:
             return False
         return len(raw) in HASH_BYTE_LENGTHS
     return False
+
+
+#: Lines up to this long are searched for hash context without the value (longer ones whole: one search per line,
+#: not per candidate, keeps a minified line of thousands of candidates linear).
+_AROUND_MAX = 512
+
+
+def _around(value: str, line: str) -> str:
+    """The line without ``value``: a random secret spelling "sHA" or "Md5" says nothing about itself."""
+    return line.replace(value, " ") if len(line) <= _AROUND_MAX else line
 
 
 @lru_cache(maxsize=8)

@@ -268,6 +268,9 @@ def _generic(name: str, text: str, **settings: Any) -> list[tuple[int, str, str]
     ("run.sh", 'name="${GITHUB_SECRET:-github}"', None),  # a default that is a name, not a secret
     ("run.sh", "export PASS_FILE=${DB_PASSWORD_FILE:=/run/secrets/db}", None),
     ("run.sh", "login ${ADMIN_PASSWORD:-Tq8!vLx2pKz9}", "Tq8!vLx2pKz9"),  # a hardcoded fallback is still one
+    # a random value that happens to spell a hash word ("sHA") is no hash context (held-out seed 570508598)
+    ("app.py", 'SESSION_SECRET = "FD8bguEsL-IIBYHtlscH-A8F_aIUL65imeYgTk-LsHA"',  # pragma: allowlist secret
+     "FD8bguEsL-IIBYHtlscH-A8F_aIUL65imeYgTk-LsHA"),  # pragma: allowlist secret
 ])
 def test_keyword_assignments_across_languages(name: str, line: str, secret: str | None) -> None:
     found = _generic(name, line + "\n")
