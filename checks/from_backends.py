@@ -103,12 +103,6 @@ def enabled(config: "Config", family: str) -> bool:
 # -- listing --------------------------------------------------------------------------------
 
 
-def _holds_values(backend: "Backend") -> bool:
-    from secretaudit.correlate import holds_values
-
-    return holds_values(backend)
-
-
 class BackendSecrets(TargetFamily["SecretRecord"]):
     """One target per value-holding backend; its units are the secrets of ``secret_kinds``.
 
@@ -125,7 +119,7 @@ class BackendSecrets(TargetFamily["SecretRecord"]):
         if not enabled(config, self.family):
             return []  # it fetches values during the audit: opt-in
         return [Target(kind=self.kind, name=f"{self.prefix}{backend.label}", path=str(index))
-                for index, backend in enumerate(config.stash.get(BACKENDS) or ()) if _holds_values(backend)]
+                for index, backend in enumerate(config.stash.get(BACKENDS) or ()) if backend.holds_values]
 
     def shard_key(self, target: Target) -> str:
         return f"{self.kind}:{target.name.removeprefix(self.prefix)}"

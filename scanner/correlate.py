@@ -124,13 +124,6 @@ def repo_marks(detections: Iterable["Detection"], config: "Config") -> list[tupl
 # -- the backend side ---------------------------------------------------------------------------
 
 
-def holds_values(backend: "Backend") -> bool:
-    """Whether the backend can hand out values (an inventory file holds metadata only)."""
-    from secretaudit.backends import Backend
-
-    return type(backend).fetch is not Backend.fetch
-
-
 def _values(backend: "Backend", record: "SecretRecord") -> Iterator[tuple[str | None, dict[str, str]]]:
     """(version, fields) of the current value (version None), then of each older version the backend keeps."""
     yield None, backend.fetch(record)
@@ -198,7 +191,7 @@ def correlate(session: "Session") -> None:
         return
     records = config.stash.get(RECORDS) or []
     for backend in config.stash.get(BACKENDS) or []:
-        if not holds_values(backend):
+        if not backend.holds_values:
             continue
         own = [r for r in records if r.backend == backend.label]
         if not own:

@@ -144,6 +144,11 @@ class Backend(abc.ABC):
         raise BackendError(f"{self.label} holds metadata only; its secrets cannot be fetched for validation",
                            "config")
 
+    @property
+    def holds_values(self) -> bool:
+        """Whether the backend can hand out values (an inventory file holds metadata only)."""
+        return type(self).fetch is not Backend.fetch
+
     def rotates_itself(self, record: SecretRecord) -> bool:
         """Whether the backend generates this secret's value itself (a Vault database static role), so ``rotate``
         may ask it to whatever kind the metadata gives; otherwise only kinds secretaudit knows how to
