@@ -31,8 +31,16 @@ the findings cannot depend on the accelerator.  A check asks
   SA101's several hundred tokens cost the pure-Python path about as much
   per kilobyte as loading a kept database costs once.
 
+Every set a check has asked about is scanned in the same pass: the sets'
+patterns are compiled into one database (:class:`_Union`), each text is
+scanned once, and each set gets its own ends from that one pass.  Four
+sets scanned one after another cost twice what the same patterns cost in
+one database (0.23 s against 0.12 s over /usr/include's 114 MB), and a
+file's checks made four calls where they now make one.  A set that asks
+for the first time grows the union (once per process and set).
+
 Compiled databases are kept under ``$XDG_CACHE_HOME/secretaudit`` (the
-largest set takes 40 ms to compile and 0.1 ms to load), keyed by the
+largest union takes 40 ms to compile and 0.1 ms to load), keyed by the
 patterns, the flags and the library's version; one that does not load is
 compiled again.  The test suite runs the fixture corpus both ways and
 compares the JSON reports byte for byte.
@@ -42,7 +50,10 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import itertools
 import os
+import threading
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -56,8 +67,9 @@ MIN_BYTES = 1 << 18
 
 _seen_bytes = 0
 _counted: str | None = None  # the last text counted: a file's checks ask once each
-_encoded: tuple[str | None, bytes] = (None, b"")  # the last text scanned, as bytes
+_counted_mode = ""  # SECRETAUDIT_HYPERSCAN when that text was counted (read once per text, not once per question)
 _library: Any = None  # the hyperscan module, False once it is known to be unusable
+_serials = itertools.count()
 
 
 def _mode() -> str:
@@ -79,7 +91,7 @@ def _hyperscan() -> Any:
 
 
 class PatternSet:
-    """A set of ASCII regexes searched together; compiled on first real use.
+    """A set of ASCII regexes searched together, in one pass with every other set in use.
 
     Patterns must be valid for both ``re`` (with ``re.ASCII``) and Hyperscan:
     literals, classes, bounded repeats, no look-arounds or groups that
@@ -94,21 +106,21 @@ class PatternSet:
         #: text a process scans in Python before it uses this set: when its database is kept, when it is not
         self.kept_min_bytes = kept_min_bytes
         self.compile_min_bytes = compile_min_bytes
-        self._database: Any = None
-        self._scratch: Any = None  # a threading.local: Hyperscan's scratch space is one per thread
+        #: this set's key in a pass's results (an ``id()`` could be reused by a later set)
+        self.serial = next(_serials)
         self._kept: bool | None = None
         self._one_byte_safe: bool | None = None
         #: Hyperscan reads patterns as bytes: a set with a non-ASCII pattern (a custom rule's keyword) stays in Python
         self.ascii = all(pattern.isascii() for pattern in self.patterns)
 
     def is_kept(self) -> bool:
-        """Whether this set's compiled database is in the cache directory (a load, not a compile)."""
-        if self._database is not None:
-            return True
+        """Whether the database that would scan this set is in the cache directory (a load, not a compile)."""
         if self._kept is None:
-            hyperscan = _hyperscan()
-            self._kept = bool(hyperscan) and os.path.exists(
-                _kept_file(self.patterns, self._flags(hyperscan), hyperscan))
+            union = _union
+            if union is not None and self.serial in union.slots:
+                self._kept = True
+            else:
+                self._kept = bool(_hyperscan()) and os.path.exists(_Union((*_live_members(), self)).kept_file())
         return self._kept
 
     def one_byte_safe(self) -> bool:
@@ -117,52 +129,109 @@ class PatternSet:
             self._one_byte_safe = not any(_names_non_ascii(pattern) for pattern in self.patterns)
         return self._one_byte_safe
 
-    def _flags(self, hyperscan: Any) -> int:
-        return hyperscan.HS_FLAG_CASELESS if self.caseless else 0
+    def ends(self, text: str) -> list[tuple[int, int]]:
+        """``(pattern index, end offset)`` for every end of every match, unordered; do not change the list.
 
-    def _compiled(self) -> Any:
+        Only for a text :func:`accelerates` said yes to.  A pattern with
+        variable-length matches reports each end at which it can end.  The
+        first set to ask about a text scans it for every set in use; the
+        others' answers are then waiting.
+        """
+        if not text:
+            return []  # Hyperscan takes no pattern that matches the empty string
+        last = getattr(_last_pass, "found", None)
+        if last is not None and last[0] is text and self.serial in last[1]:
+            return last[1][self.serial]
+        found = _union_with(self).scan(one_byte(text))
+        _last_pass.found = (text, found)
+        return found[self.serial]
+
+
+class _Union:
+    """One Hyperscan database over the patterns of several sets, and how to split its matches back."""
+
+    def __init__(self, members: tuple[PatternSet, ...]) -> None:
+        # (the sets' patterns, not the sets: a set nobody else holds must be free to go)
+        self.sources = tuple((member.patterns, member.caseless) for member in members)
+        self.slots = {member.serial: slot for slot, member in enumerate(members)}
+        #: per database pattern id: the set's slot and the pattern's index in its set
+        self.owners = [(slot, index) for slot, member in enumerate(members) for index in range(len(member.patterns))]
+        self._database: Any = None
+        self._scratch = threading.local()  # Hyperscan's scratch space is one per thread
+
+    def _expressions(self) -> tuple[list[bytes], list[int]]:
+        hyperscan = _hyperscan()
+        expressions = [pattern.encode("ascii") for patterns, _caseless in self.sources for pattern in patterns]
+        flags = [hyperscan.HS_FLAG_CASELESS if caseless else 0 for patterns, caseless in self.sources for _ in patterns]
+        return expressions, flags
+
+    def kept_file(self) -> str:
+        """Where the compiled database is kept: one file per list of patterns, flags and library version."""
+        expressions, flags = self._expressions()
+        key = hashlib.blake2b(repr((expressions, flags, getattr(_hyperscan(), "__version__", ""))).encode(),
+                              digest_size=12).hexdigest()
+        return os.path.join(cache_location.cache_dir(), f"hyperscan-{key}.db")
+
+    def compiled(self) -> Any:
         """The Hyperscan database: loaded from the cache directory, else compiled (and kept there)."""
         if self._database is None:
             hyperscan = _hyperscan()
-            flags = self._flags(hyperscan)
-            kept = _kept_file(self.patterns, flags, hyperscan)
+            kept = self.kept_file()
             database = _load_kept(kept, hyperscan)
             if database is None:
+                expressions, flags = self._expressions()
                 database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
                 try:
-                    database.compile(expressions=[p.encode("ascii") for p in self.patterns],
-                                     ids=list(range(len(self.patterns))), elements=len(self.patterns),
-                                     flags=[flags] * len(self.patterns))
+                    database.compile(expressions=expressions, ids=list(range(len(expressions))),
+                                     elements=len(expressions), flags=flags)
                 except hyperscan.error as exc:  # a pattern Hyperscan cannot take: a bug of ours, not the user's
                     raise ValueError(f"pattern set cannot be compiled: {exc}") from None
                 replace_quietly(kept, hyperscan.dumpb(database))  # failing only costs the next run a compile
-            import threading
-
-            self._scratch = threading.local()
             self._database = database
         return self._database
 
-    def ends(self, text: str) -> list[tuple[int, int]]:
-        """``(pattern index, end offset)`` for every end of every match, unordered.
-
-        Only for a text :func:`accelerates` said yes to.  A pattern with
-        variable-length matches reports each end at which it can end.
-        """
-        if not text:
-            return []  # Hyperscan takes no pattern that matches the empty string; and the last text stays encoded
-        database = self._compiled()
+    def scan(self, data: bytes) -> dict[int, list[tuple[int, int]]]:
+        """Each member's ``(pattern index, end)`` list in ``data``, by the member's serial."""
+        database = self.compiled()
         scratch = getattr(self._scratch, "space", None)
         if scratch is None:
             scratch = self._scratch.space = _hyperscan().Scratch(database)
-        global _encoded
-        encoded = _encoded  # a local copy: another thread may replace the global meanwhile
-        if encoded[0] is not text:  # the checks of one file share its bytes
-            encoded = _encoded = (text, one_byte(text))
-        found: list[tuple[int, int]] = []
-        append = found.append
-        database.scan(encoded[1], match_event_handler=lambda index, _start, end, _flags, _context:
-                      append((index, end)), scratch=scratch)
-        return found
+        lists: list[list[tuple[int, int]]] = [[] for _ in self.sources]
+        appends = [found.append for found in lists]
+        owners = self.owners
+
+        def on_match(pattern_id: int, _start: int, end: int, _flags: int, _context: Any) -> None:
+            slot, index = owners[pattern_id]
+            appends[slot]((index, end))
+
+        database.scan(data, match_event_handler=on_match, scratch=scratch)
+        return {serial: lists[slot] for serial, slot in self.slots.items()}
+
+
+#: The sets that asked so far (weakly: a set nobody holds leaves at the next growth), and their union.
+_members: list[weakref.ref[PatternSet]] = []
+_union: _Union | None = None
+_union_lock = threading.Lock()
+#: Per thread: the last text scanned and every member's ends in it.
+_last_pass = threading.local()
+
+
+def _live_members() -> list[PatternSet]:
+    return [member for member in (ref() for ref in _members) if member is not None]
+
+
+def _union_with(pattern_set: PatternSet) -> _Union:
+    """The union that scans ``pattern_set``: the current one, or one grown by it (compiled or loaded now)."""
+    global _union, _members
+    with _union_lock:
+        union = _union
+        if union is None or pattern_set.serial not in union.slots:
+            members = (*_live_members(), pattern_set)
+            union = _Union(members)
+            union.compiled()  # a set that cannot be compiled raises here, and does not join
+            _members = [weakref.ref(member) for member in members]
+            _union = union
+        return union
 
 
 def accelerates(text: str, pattern_set: PatternSet | None = None) -> bool:
@@ -174,16 +243,17 @@ def accelerates(text: str, pattern_set: PatternSet | None = None) -> bool:
     Counts ``text`` towards them once, however many checks ask; the text that
     crosses a threshold is itself accelerated.
     """
-    global _seen_bytes, _counted
+    global _seen_bytes, _counted, _counted_mode
     if pattern_set is None and not text.isascii() or pattern_set is not None and not pattern_set.ascii:
         return False
-    mode = _mode()
+    if text is not _counted:
+        _counted, _counted_mode = text, _mode()
+        if _counted_mode not in ("0", "1"):
+            _seen_bytes += len(text)
+    mode = _counted_mode
     if mode == "0":
         return False
     if mode != "1":
-        if text is not _counted:
-            _counted = text
-            _seen_bytes += len(text)
         if pattern_set is None:
             if _seen_bytes <= MIN_BYTES:
                 return False
@@ -244,13 +314,6 @@ def _names_non_ascii(pattern: str) -> bool:
         return walk(_parser.parse(pattern, 0))
     except Exception:  # noqa: BLE001 - a pattern re cannot read: do not trust it with non-ASCII text
         return True
-
-
-def _kept_file(patterns: Sequence[str], flags: int, hyperscan: Any) -> str:
-    """Where the compiled database of these patterns is kept: one file per set, library and flags."""
-    key = hashlib.blake2b(repr((patterns, flags, getattr(hyperscan, "__version__", ""))).encode(),
-                          digest_size=12).hexdigest()
-    return os.path.join(cache_location.cache_dir(), f"hyperscan-{key}.db")
 
 
 def _load_kept(path: str, hyperscan: Any) -> Any:

@@ -63,6 +63,26 @@ def test_random_texts_agree_with_re(monkeypatch: pytest.MonkeyPatch) -> None:
         assert set(pattern_set.ends(text)) == brute_force_ends(patterns, text, False), text
 
 
+def test_sets_scanned_in_one_pass_each_get_exactly_their_own_ends(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every set in use is one database and a text one scan: each set's answer must still be its own alone.
+
+    Sets join as they first ask (here in the middle of a text's questions
+    and between texts), caseless and exact sets mixed, patterns shared
+    between sets; every answer is checked against ``re`` by brute force.
+    """
+    monkeypatch.setenv("SECRETAUDIT_HYPERSCAN", "1")
+    rng = random.Random(23)
+    specs = [(("ab", "b[ab]{1,3}a"), False), (("AB", "'[ab]{2,}'"), True), (("ab", "x\\n?a"), False)]
+    sets = [multiscan.PatternSet(patterns, caseless=caseless) for patterns, caseless in specs]
+    for round_ in range(60):
+        text = random_text(rng, "abAB'\n x", rng.randrange(1, 40))
+        asking = sets[:1 + min(round_ // 20, 2)]  # a set joins every twenty texts
+        for pattern_set in rng.sample(asking, len(asking)):
+            assert multiscan.accelerates(text, pattern_set)
+            found = pattern_set.ends(text)
+            assert sorted(found) == sorted(brute_force_ends(pattern_set.patterns, text, pattern_set.caseless)), text
+
+
 def test_non_ascii_text_and_the_off_switch_take_the_python_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """Hyperscan reports byte offsets: only for ASCII are they character offsets."""
     monkeypatch.setenv("SECRETAUDIT_HYPERSCAN", "1")
