@@ -108,16 +108,56 @@ def read_bytes(ref: FileRef, max_size: int, info: os.stat_result | None = None) 
     if info.st_size > max_size:
         return _too_large(ref, info.st_size, max_size)
     try:
-        with open(ref.path, "rb", buffering=BINARY_SNIFF_BYTES) as handle:
-            head = handle.peek(BINARY_SNIFF_BYTES)[:BINARY_SNIFF_BYTES]
-            if b"\0" in head and not _read_whole(head):
-                return head  # binary (see decode): the rest would be read for nothing
-            data = handle.read(max_size + 1)
+        fd = os.open(ref.path, _READ_FLAGS)
     except OSError as exc:
         return _os_error(ref, exc)
+    try:
+        data = _read_regular(fd, info.st_size, max_size)
+    except OSError as exc:
+        return _os_error(ref, exc)
+    finally:
+        os.close(fd)
     if len(data) > max_size:  # grew while we looked
         return _too_large(ref, len(data), max_size)
     return data
+
+
+#: Files up to this size are read in one call, binary or not; a larger one's head is looked at first.
+WHOLE_READ_BYTES = 256 << 10
+
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def _read_regular(fd: int, size: int, max_size: int) -> bytes:
+    """A regular file's bytes (its head only when that says binary), or more than ``max_size`` if it grew.
+
+    Plain ``os.read`` calls sized by the ``lstat``: a buffered reader
+    asked for ``max_size + 1`` bytes allocated that much for every file
+    (10 MB, then shrunk), twice the cost of the read itself.  One byte more
+    than the size is asked for, so a file that grew is read to its end.
+    """
+    if size > WHOLE_READ_BYTES:
+        head = os.read(fd, BINARY_SNIFF_BYTES)
+        if b"\0" in head and not _read_whole(head):
+            return head  # binary (see decode): the rest would be read for nothing
+        chunks = [head, os.read(fd, size - len(head) + 1)]
+    else:
+        data = os.read(fd, size + 1)
+        if len(data) <= size:
+            return data[:BINARY_SNIFF_BYTES] if _is_binary(data) else data
+        chunks = [data]
+    total = sum(map(len, chunks))
+    while chunks[-1] and total <= max_size:  # it grew, or a read came back short: on to the end
+        chunks.append(os.read(fd, min(max_size + 1 - total, 1 << 20)))
+        total += len(chunks[-1])
+    data = b"".join(chunks)
+    return data[:BINARY_SNIFF_BYTES] if _is_binary(data) else data
+
+
+def _is_binary(data: bytes) -> bool:
+    """Whether ``data`` is binary by its head (see :func:`decode`): then only the head is kept."""
+    head = data[:BINARY_SNIFF_BYTES]
+    return b"\0" in head and not _read_whole(head)
 
 
 def decode(path: str, relpath: str, data: bytes) -> FileItem | Skip:
