@@ -26,8 +26,12 @@ e. pre-commit latency: ``secretaudit scan --allow-empty --quiet F1..F10`` on ten
 
 secretaudit keeps a scan cache (per file content, under
 ``$XDG_CACHE_HOME/secretaudit``); every measured secretaudit run gets a fresh
-empty cache directory so the numbers are cold scans, and one extra row and
-one extra latency line show the warm cache (the same scan repeated).
+cache directory without results so the numbers are cold scans, and one extra
+row and one extra latency line show the warm cache (the same scan repeated).
+What secretaudit compiles for itself and keeps in that directory (its rule
+files parsed, its Hyperscan databases) is kept, as Kingfisher's compiled
+rules are (``--rule-cache-dir``): a machine's first run ever, which makes
+them, is timed apart in the row's note and in a latency line of its own.
 
 Both tools run from one fresh virtualenv into which pip installs the
 project (detect-secrets is one of its dependencies), as users and
@@ -275,18 +279,60 @@ def child_env(cache_home: Path | None = None) -> dict[str, str]:
 
 
 class Caches:
-    """Fresh cache directories under the work directory: one per cold run, or a named shared one."""
+    """Fresh cache directories under the work directory: one per cold run, or a named shared one.
+
+    A cold run's directory holds no scan results, but once :meth:`keep_tool_files`
+    has been given a primed directory it starts with what secretaudit compiles
+    for itself and keeps there (its rule files parsed, Hyperscan databases),
+    as on any machine where it ran before: Kingfisher's row keeps its
+    compiled rules the same way.  :meth:`empty` is a machine's first run ever.
+    """
 
     def __init__(self, base: Path) -> None:
         self.base = base
         self.count = 0
+        self.tool_files: list[Path] = []
+
+    def empty(self) -> dict[str, str]:
+        self.count += 1
+        return child_env(self.base / f"empty-{self.count}")
 
     def cold(self) -> dict[str, str]:
         self.count += 1
-        return child_env(self.base / f"cold-{self.count}")
+        home = self.base / f"cold-{self.count}"
+        for path in self.tool_files:
+            (home / "secretaudit").mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, home / "secretaudit" / path.name)
+        return child_env(home)
+
+    def keep_tool_files(self, primed: Path) -> None:
+        """Cold runs from now on start with the compiled files of ``primed`` (a cache home), results excluded."""
+        self.tool_files = sorted(path for path in (primed / "secretaudit").glob("*")
+                                 if path.name.startswith(TOOL_FILE_PREFIXES))
 
     def shared(self, name: str) -> dict[str, str]:
         return child_env(self.base / name)
+
+
+#: What secretaudit keeps in its cache directory about itself, not about a tree: the rule files parsed, the
+#: regexes and Hyperscan databases compiled (the scan results are the other files there).
+TOOL_FILE_PREFIXES = ("sa101-rules", "patterns-", "hyperscan-")
+
+
+def prime_secretaudit(tree: Path, caches: Caches) -> str:
+    """secretaudit's first run on a machine, timed apart: it parses its rules and compiles its databases once.
+
+    ``--no-cache`` keeps the tree's results out of the primed directory; the
+    compiled files it leaves are copied into every later cold run's
+    directory (:meth:`Caches.keep_tool_files`).
+    """
+    env = caches.empty()
+    argv = [*console_script("secretaudit"), "scan", str(tree), "--no-baseline", "--no-cache", "--format", "json", "-q"]
+    first = measure("secretaudit, first run", argv, env=env)
+    _check(first, (0, 1))
+    caches.keep_tool_files(Path(env["XDG_CACHE_HOME"]))
+    return (f"its first run on a machine, parsing its rules and compiling its databases: {first.wall_s:.2f}s wall, "
+            f"{first.cpu_s:.2f}s CPU")
 
 
 def compile_project() -> None:
@@ -649,6 +695,7 @@ def main(argv: list[str] | None = None) -> int:
         found_peers = find_peers(args)
         rule_cache = workdir / "kingfisher-rules"
         peer_notes = prime_peers(found_peers, tree, rule_cache, env)
+        peer_notes["secretaudit"] = prime_secretaudit(tree, caches)
         results: list[Result] = []
         print("running secretaudit (cold cache, then warm) ...", flush=True)
         git_tree = workdir / "tree-git"
@@ -706,6 +753,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"running pre-commit latency ({args.latency_runs} runs on {len(picked)} files) ...", flush=True)
         hook = [*console_script("secretaudit"), "scan", "--allow-empty", "--quiet"]
         latency.append(run_latency(tree, picked, hook, "secretaudit", args.latency_runs, caches.cold, (0, 1)))
+        latency.append(run_latency(tree, picked, hook, "secretaudit, first run ever", args.latency_runs, caches.empty,
+                                   (0, 1)))
         if not args.skip_detect_secrets:
             latency.append(run_latency(tree, picked, console_script("detect-secrets-hook"), "detect-secrets-hook",
                                        args.latency_runs, lambda: env, (0, 1)))
