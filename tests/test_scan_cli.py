@@ -474,3 +474,32 @@ def test_directory_walk_lists_what_os_walk_lists(tmp_path: Path) -> None:
     assert walked == reference(str(tmp_path))
     assert str(tmp_path / "link_to_dir") in walked and str(tmp_path / "sub" / ".git") in walked
     assert not any("/.git/" in p for p in walked)
+
+
+@pytest.mark.parametrize("size", [100, 300_000], ids=["small", "past-one-read"])
+def test_the_reader_takes_a_file_whole_even_when_it_grew_after_its_lstat(tmp_path: Path, size: int) -> None:
+    """Reads are sized by the listing's ``lstat``; a file written to since then is still read to its end."""
+    from secretaudit.file_reader import read_bytes
+    from secretaudit.model import FileRef, Skip
+
+    path = tmp_path / "growing.txt"
+    path.write_bytes(b"a" * size)
+    before = os.lstat(path)
+    path.write_bytes(b"a" * size + b"b" * 70_000 + b"\n")  # appended to between the listing and the read
+    ref = FileRef(str(path), "growing.txt")
+    assert read_bytes(ref, 10 << 20, before) == path.read_bytes()
+    refused = read_bytes(ref, size + 1000, before)
+    assert isinstance(refused, Skip) and refused.reason == "too large"
+
+
+@pytest.mark.parametrize("size", [5_000, 400_000], ids=["small", "large"])
+def test_a_binary_file_is_kept_as_its_head_only_and_skipped(tmp_path: Path, size: int) -> None:
+    from secretaudit.file_reader import BINARY_SNIFF_BYTES, decode, read_bytes
+    from secretaudit.model import FileRef, Skip
+
+    path = tmp_path / "image.bin"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00" + b"x" * size)
+    data = read_bytes(FileRef(str(path), "image.bin"), 10 << 20)
+    assert isinstance(data, bytes) and data == path.read_bytes()[:BINARY_SNIFF_BYTES]
+    skipped = decode(str(path), "image.bin", data)
+    assert isinstance(skipped, Skip) and skipped.reason == "binary"
