@@ -618,48 +618,56 @@ CODE_EXTENSIONS: frozenset[str] = frozenset({
 _QUOTED = r"(?:[rRbBuUfF]{1,2}|@|\$)?(?P<q>[\"'`])(?P<qv>(?:\\.|(?!(?P=q))[^\\\n])*)(?P=q)"
 _UNQUOTED = r"(?P<uv>[^\s\"'`][^\s\"'`]*)"
 
+#: A key: a name character run's first name, to the end of the run.  Every
+#: key starting inside one run (``a-b-c``: at ``a``, ``b`` and ``c``) is
+#: followed by the same text, so they all match or all fail: only the first
+#: is tried (atomically), which keeps the search linear on runs like
+#: ``a-b-c-d...``.  The first is at the run's start, unless a digit, dot or
+#: ``::`` rules that out; then after its first ``-`` that is followed by a letter.
+_KEY_START = r"(?<![\w.$@-])(?>(?<!::)(?=[A-Za-z_$@])|(?:[\w.$@]*-)+?(?=[A-Za-z_$@]))"
+_KEY_NAME = r"[A-Za-z_$@][\w.$@-]*+"
+_AFTER_KEY = r"(?:[\"'`]?\]?)[ \t]*"
+_ANNOTATION = r":[ \t]*[A-Za-z_][\w\[\]., |]*+[ \t]*(?==)"
+#: A key holding a keyword stem, or ``key`` (case-insensitive: a superset of :func:`mentions_secret`).
+_STEMMED = r"(?=[\w.$@-]*?(?i:" + "|".join(KEYWORD_STEMS) + r"|key))"
+
 #: Assignment syntaxes: ``name <op> value``.  ``op`` is ``=``, ``:``, ``:=``,
 #: ``=>`` or ``<-`` but not a comparison; an optional type annotation
 #: (``password: str = "..."``) and closing quote/bracket after the name are
-#: skipped.
+#: skipped.  The match ends with the operator (the value is a look-ahead,
+#: its groups kept), so a search goes on where the next key can start.
+#:
+#: Only two kinds of assignment are matched at all: a key that may mention
+#: a secret (:data:`_STEMMED`), and a key with a type annotation, whose
+#: annotation (``x: Token = ...``) must be stepped over, not read as a key.
+#: Any other assignment is one the caller would step over anyway, and the
+#: text it spans holds no other key start, so leaving it out changes
+#: nothing; in minified code it is nearly every ``a=b`` and ``a:b``, and
+#: matching each one cost SA102 most of its time on a tree of JavaScript.
 _ASSIGNMENT = lazy_compile(
-    r"(?<![\w.$@])(?<!::)(?P<key>[A-Za-z_$@][\w.$@-]*)(?:[\"'`]?\]?)[ \t]*"
-    r"(?::[ \t]*[A-Za-z_][\w\[\]., |]*+[ \t]*(?==))?"
-    r"(?P<op>:=|=>|<-|=(?![=~>])|:(?![:=]))[ \t]*"
-    r"(?:" + _QUOTED + "|" + _UNQUOTED + ")"
+    _KEY_START
+    + r"(?P<key>(?>" + _STEMMED + _KEY_NAME + "|" + _KEY_NAME + "(?=" + _AFTER_KEY + _ANNOTATION + ")))"
+    + _AFTER_KEY + "(?:" + _ANNOTATION + ")?"
+    + r"(?P<op>:=|=>|<-|=(?![=~>])|:(?![:=]))(?=[ \t]*(?:" + _QUOTED + r"|(?P<uv>[^\s\"'`])))"
 )
-#: Where an assignment can start (what :data:`_ASSIGNMENT` starts with), and where a key's run of name characters ends.
-_KEY_START = lazy_compile(r"(?<![\w.$@])(?<!::)[A-Za-z_$@]")
-_KEY_RUN_END = lazy_compile(r"[^\w.$@-]")
+#: The rest of an unquoted value, read only for the assignments reported: the look-ahead takes its
+#: first character, since reading it whole for every match was quadratic on a minified line (no blank,
+#: thousands of ``a=b``, each value read to the line's end).
+_UNQUOTED_REST = lazy_compile(r"[^\s\"'`]*")
 
 
-#: Lines shorter than this are searched by the regex alone (faster, and bounded anyway).
-SHORT_LINE = 96
+def _unquoted_value(line: str, match: re.Match[str]) -> str:
+    """The whole unquoted value of an :data:`_ASSIGNMENT` match (``uv`` holds its first character)."""
+    start = match.start("uv")
+    end = _UNQUOTED_REST.match(line, start + 1)
+    return line[start:end.end() if end is not None else start + 1]
 
 
-def _next_assignment(line: str, pos: int) -> re.Match[str] | None:
-    """``_ASSIGNMENT.search(line, pos)``, in linear time.
-
-    A key runs over name characters (dashes included) to the end of the
-    run, and what may follow it (a quote, a blank, an operator) is never a
-    name character, so every key starting inside one run (``a-b-c-d...``)
-    is followed by the same text: once one fails, they all do.  The regex
-    would try each again, a scan of the run per dash: quadratic.
-    """
-    if len(line) - pos < SHORT_LINE or line.find("-", pos) == -1:
-        # no dash: one start per run, the regex is linear; a short line: at worst SHORT_LINE**2 / 2 steps
-        return _ASSIGNMENT.search(line, pos)
-    skip_to = pos
-    for start in _KEY_START.finditer(line, pos):
-        at = start.start()
-        if at < skip_to:
-            continue
-        match = _ASSIGNMENT.match(line, at)
-        if match is not None:
-            return match
-        run_end = _KEY_RUN_END.search(line, at)
-        skip_to = len(line) if run_end is None else run_end.start()
-    return None
+def _value_end(line: str, match: re.Match[str]) -> int:
+    """Where the value of an :data:`_ASSIGNMENT` match ends (after its closing quote)."""
+    if match.group("qv") is not None:
+        return match.end("qv") + 1
+    return match.start("uv") + len(_unquoted_value(line, match))
 
 
 #: XML elements and .NET ``appSettings``: ``<password>v</password>``,
@@ -688,6 +696,24 @@ class Candidate(NamedTuple):
         return f"Candidate(rule={self.rule!r}, key={self.key!r}, column={self.column})"
 
 
+def secret_assignments(line: str) -> Iterator[re.Match[str]]:
+    """The :data:`_ASSIGNMENT` matches on ``line`` whose key mentions a secret, as a reading from the left finds them.
+
+    After such an assignment the reading goes on after its value; after any
+    other, after its operator: the value may hold one
+    (``url = "https://h/?api_key=..."``).  After ``<-`` it goes on from the
+    ``-``, where the value's name run starts.
+    """
+    matches = _ASSIGNMENT.finditer(line)
+    while (match := next(matches, None)) is not None:
+        if not mentions_secret(match.group("key")):
+            if match.group("op") == "<-":
+                matches = _ASSIGNMENT.finditer(line, match.end("op") - 1)
+            continue
+        yield match
+        matches = _ASSIGNMENT.finditer(line, _value_end(line, match))
+
+
 def _assignments(line: str, code: bool) -> tuple[list[Candidate], bool]:
     """Keyword assignments on ``line``, and whether the line had any keyword assignment.
 
@@ -697,13 +723,8 @@ def _assignments(line: str, code: bool) -> tuple[list[Candidate], bool]:
     """
     found: list[Candidate] = []
     explained = False
-    pos = 0
-    while (match := _next_assignment(line, pos)) is not None:
+    for match in secret_assignments(line):
         key = match.group("key")
-        if not mentions_secret(key):
-            pos = match.end("op")  # the value may hold one: url = "https://h/?api_key=..."
-            continue
-        pos = match.end()
         explained = True
         if not is_secret_name(key):
             continue
@@ -713,7 +734,7 @@ def _assignments(line: str, code: bool) -> tuple[list[Candidate], bool]:
         elif code and not in_query:
             continue  # an expression: a variable, a call, a reference
         else:  # a config value, or a URL query parameter (text even inside code)
-            value, column = match.group("uv"), match.start("uv")
+            value, column = _unquoted_value(line, match), match.start("uv")
             value = re.split(r"[&#]", value, maxsplit=1)[0] if in_query else value.rstrip(",;)}]")
             if value[:1] in ("-", "=", "?", "+") and line[max(0, match.start("key") - 2):match.start("key")] == "${":
                 value, column = value[1:], column + 1  # ${NAME:-default}: the default, without the operator
