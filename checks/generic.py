@@ -766,7 +766,10 @@ def _basic_credential(value: str) -> bool:
 #: Syntaxes only detect-secrets' KeywordDetector handles: comparisons
 #: (``if password == "..."``, ``"..." != secret``), C++ constructors and
 #: ``assign`` (``std::string secret("...")``), ``private_key "...";``.
-_FALLBACK_SYNTAX = lazy_compile(r"[=!]==?|\w(?:\.assign)?\(\s*\"|[\"'`]\s*;")
+#: Every branch starts with one of a few characters, so the search skips
+#: to them; the call's ``\\w(?:\\.assign)?`` is a look-behind from its ``(``
+#: (as the first item it made every word character a place to try).
+_FALLBACK_SYNTAX = lazy_compile(r"[=!]==?|\((?:(?<=\w\()|(?<=\w\.assign\())\s*\"|[\"'`]\s*;")
 
 #: Name words that say "this is a password", under which a plain lower-case
 #: word is still reported (``password = "letmein"``); under other names  secretaudit: ignore[SA102] documentation example
