@@ -767,7 +767,7 @@ def _basic_credential(value: str) -> bool:
 #: (``if password == "..."``, ``"..." != secret``), C++ constructors and
 #: ``assign`` (``std::string secret("...")``), ``private_key "...";``.
 #: Every branch starts with one of a few characters, so the search skips
-#: to them; the call's ``\\w(?:\\.assign)?`` is a look-behind from its ``(``
+#: to them; the call's ``\w(?:\.assign)?`` is a look-behind from its ``(``
 #: (as the first item it made every word character a place to try).
 _FALLBACK_SYNTAX = lazy_compile(r"[=!]==?|\((?:(?<=\w\()|(?<=\w\.assign\())\s*\"|[\"'`]\s*;")
 
