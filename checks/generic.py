@@ -696,22 +696,90 @@ class Candidate(NamedTuple):
         return f"Candidate(rule={self.rule!r}, key={self.key!r}, column={self.column})"
 
 
-def secret_assignments(line: str) -> Iterator[re.Match[str]]:
+#: Lines at least this long are read from their candidate key starts only (:func:`_key_candidates`):
+#: minified code, where a search position by position was most of SA102's time.
+LONG_LINE = 1024
+
+#: A name run from where it is matched; in a reversed line, a run from its end back to its start.
+_RUN = lazy_compile(r"[\w.$@-]*")
+#: The colon of a type annotation (what :data:`_ANNOTATION` needs after it).
+_ANNOTATION_COLON = lazy_compile(r":(?=[ \t]*[A-Za-z_][\w\[\]., |]*+[ \t]*=)")
+
+
+def _key_candidates(line: str) -> list[int]:
+    """Where an :data:`_ASSIGNMENT` match can start on ``line``: a superset, in order.
+
+    A match starts at the start of the name run of its key, and its key
+    holds a keyword stem or is followed by a type annotation.  So: the run
+    start of every stem (found in the lower-cased line; a key whose stem only
+    case folding finds is not one :func:`mentions_secret` accepts, and matters
+    only with an annotation), and of the key before every annotation colon.
+    Each run is measured once (runs are scanned from the reversed line), so
+    this is linear in the line.
+    """
+    low = lower_keeping_offsets(line)
+    reverse = line[::-1]
+    size = len(line)
+
+    def run_start(end: int) -> int:
+        """The start of the name run that ends at ``end`` (``end`` itself if none does)."""
+        return size - _RUN.match(reverse, size - end).end()
+
+    stems = sorted(at for stem in (*KEYWORD_STEMS, "key") for at in _find_all(low, stem))
+    starts = set()
+    run_end = -1
+    for at in stems:
+        if at < run_end:
+            continue  # in the run measured last
+        run_end = _RUN.match(line, at).end()
+        starts.add(run_start(at))
+    for colon in _ANNOTATION_COLON.finditer(line):
+        end = colon.start()
+        while end and line[end - 1] in " \t":
+            end -= 1
+        if end and line[end - 1] == "]":
+            end -= 1
+        if end and line[end - 1] in "\"'`":
+            end -= 1
+        starts.add(run_start(end))
+    return sorted(starts)
+
+
+def _find_all(text: str, word: str) -> Iterator[int]:
+    at = text.find(word)
+    while at != -1:
+        yield at
+        at = text.find(word, at + 1)
+
+
+def secret_assignments(line: str, long_line: int = LONG_LINE) -> Iterator[re.Match[str]]:
     """The :data:`_ASSIGNMENT` matches on ``line`` whose key mentions a secret, as a reading from the left finds them.
 
     After such an assignment the reading goes on after its value; after any
     other, after its operator: the value may hold one
     (``url = "https://h/?api_key=..."``).  After ``<-`` it goes on from the
-    ``-``, where the value's name run starts.
+    ``-``, where the value's name run starts.  A line of ``long_line``
+    characters or more is tried only at :func:`_key_candidates`, in order,
+    which finds the same matches.
     """
-    matches = _ASSIGNMENT.finditer(line)
-    while (match := next(matches, None)) is not None:
-        if not mentions_secret(match.group("key")):
-            if match.group("op") == "<-":
-                matches = _ASSIGNMENT.finditer(line, match.end("op") - 1)
-            continue
-        yield match
-        matches = _ASSIGNMENT.finditer(line, _value_end(line, match))
+    candidates = _key_candidates(line) if len(line) >= long_line else None
+    pos = 0
+    while True:
+        if candidates is None:
+            match = _ASSIGNMENT.search(line, pos)
+        else:
+            match = None
+            for start in candidates[bisect.bisect_left(candidates, pos):]:
+                match = _ASSIGNMENT.match(line, start)
+                if match is not None:
+                    break
+        if match is None:
+            return
+        if mentions_secret(match.group("key")):
+            yield match
+            pos = _value_end(line, match)
+        else:
+            pos = match.end("op") - 1 if match.group("op") == "<-" else match.end("op")
 
 
 def _assignments(line: str, code: bool) -> tuple[list[Candidate], bool]:

@@ -731,10 +731,11 @@ def reference_secret_assignments(line: str) -> list[tuple[int, str, str, str | N
     return found
 
 
-def seen_secret_assignments(line: str) -> list[tuple[int, str, str, str | None, str | None]]:
+def seen_secret_assignments(line: str, long_line: int = generic.LONG_LINE
+                            ) -> list[tuple[int, str, str, str | None, str | None]]:
     return [(m.start("key"), m.group("key"), m.group("op"), m.group("qv"),
              None if m.group("uv") is None else generic._unquoted_value(line, m))
-            for m in generic.secret_assignments(line)]
+            for m in generic.secret_assignments(line, long_line)]
 
 
 _ASSIGNMENT_CASES = [
@@ -749,8 +750,9 @@ _ASSIGNMENT_CASES = [
 
 
 @pytest.mark.parametrize("line", _ASSIGNMENT_CASES)
-def test_the_assignment_search_finds_what_the_full_reading_found(line: str) -> None:
-    assert seen_secret_assignments(line) == reference_secret_assignments(line)
+@pytest.mark.parametrize("long_line", [generic.LONG_LINE, 0], ids=["searched", "from candidates"])
+def test_the_assignment_search_finds_what_the_full_reading_found(line: str, long_line: int) -> None:
+    assert seen_secret_assignments(line, long_line) == reference_secret_assignments(line)
 
 
 def test_the_assignment_search_agrees_with_the_full_reading_on_random_lines() -> None:
@@ -759,10 +761,13 @@ def test_the_assignment_search_agrees_with_the_full_reading_on_random_lines() ->
     rng = random.Random(1234)
     pieces = ["password", "token", "key", "api_key", "a", "b1", "x.y", "$v", "@w", "-", "--", "::", ":", "=",
               "==", ":=", "=>", "<-", " ", "\t", "'", '"', "`", "]", "[", ",", ".", "|", "?", "&", "9", "str",
-              "Token", "PASS", "secretary", "pwd", "'abc'", '"x y"', "\\'", "#", ";"]
+              "Token", "PASS", "secretary", "pwd", "'abc'", '"x y"', "\\'", "#", ";", "\u0130", "\u017f", "K",
+              "\u00e9"]
     for _ in range(20_000):
         line = "".join(rng.choice(pieces) for _ in range(rng.randrange(1, 14)))
-        assert seen_secret_assignments(line) == reference_secret_assignments(line), line
+        expected = reference_secret_assignments(line)
+        assert seen_secret_assignments(line) == expected, line
+        assert seen_secret_assignments(line, 0) == expected, line  # as a long line is read
 
 
 def test_the_assignment_search_is_linear_on_minified_code() -> None:
