@@ -763,16 +763,16 @@ def secret_assignments(line: str, long_line: int = LONG_LINE) -> Iterator[re.Mat
     which finds the same matches.
     """
     candidates = _key_candidates(line) if len(line) >= long_line else None
-    pos = 0
+    pos = tried = 0  # tried: candidates before it are behind the reading
     while True:
         if candidates is None:
             match = _ASSIGNMENT.search(line, pos)
         else:
             match = None
-            for start in candidates[bisect.bisect_left(candidates, pos):]:
-                match = _ASSIGNMENT.match(line, start)
-                if match is not None:
-                    break
+            tried = bisect.bisect_left(candidates, pos, tried)
+            while match is None and tried < len(candidates):
+                match = _ASSIGNMENT.match(line, candidates[tried])
+                tried += 1
         if match is None:
             return
         if mentions_secret(match.group("key")):
