@@ -299,7 +299,7 @@ _MARKERS = PatternSet(("://", "jdbc:", "pwd", "password"), caseless=True)
 
 def _forms_present(text: str, low: Callable[[], str]) -> tuple[bool, bool, bool]:
     """Whether ``text`` may hold a URL, a JDBC URL, or a key-value password (in one pass if accelerated)."""
-    if multiscan.accelerates(text):
+    if multiscan.accelerates(text, _MARKERS):  # non-ASCII text too: no marker holds the i or k that İ or K lower to
         found = {index for index, _end in _MARKERS.ends(text)}
         return 0 in found, 1 in found, 2 in found or 3 in found
     lowered = low()

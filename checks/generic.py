@@ -379,6 +379,9 @@ def _has_stem(low: str) -> bool:
 #: with its stem or ``key``, so its end locates the word.
 _STEM_SET = PatternSet((*KEYWORD_STEMS, "(?:" + "|".join(KEY_PREFIXES) + r")[^a-zA-Z0-9\n]{0,3}key"), caseless=True)
 _STEM_LENGTHS = (*map(len, KEYWORD_STEMS), len("key"))
+#: The two non-ASCII characters whose lower case is ASCII (İ and the Kelvin sign K): the stems are looked
+#: for in the lower-cased text, so a text holding one is searched in Python, not as one byte each.
+_LOWERS_TO_ASCII = ("\u0130", "\u212a")
 _KEY_INDEX = len(KEYWORD_STEMS)
 
 
@@ -387,7 +390,7 @@ def _keyword_line_starts(item: FileItem) -> set[int]:
     text = item.text
     starts: set[int] = set()
     rfind = text.rfind
-    if multiscan.accelerates(text):
+    if multiscan.accelerates(text, _STEM_SET) and (text.isascii() or not any(c in text for c in _LOWERS_TO_ASCII)):
         taken = (0, -1)  # the line last taken: a stem repeated along one line must not rescan it per stem
         for index, end in _STEM_SET.ends(text):
             at = end - _STEM_LENGTHS[index]
@@ -547,10 +550,10 @@ def _quoted_spans(text: str, min_hex: int, min_b64: int) -> list[tuple[int, int]
     pattern then runs only there.  Each non-ASCII character becomes one
     ``?`` (class ``.``, outside every charset), so offsets agree for all text.
     """
-    if multiscan.accelerates(text):
+    quote_set = _quote_set(min_hex, min_b64)
+    if multiscan.accelerates(text, quote_set):  # non-ASCII text too: a non-ASCII character is in no charset
         rfind = text.rfind
-        return sorted({(rfind(text[end - 1], 0, end - 1), end - 1)
-                       for _index, end in _quote_set(min_hex, min_b64).ends(text)})
+        return sorted({(rfind(text[end - 1], 0, end - 1), end - 1) for _index, end in quote_set.ends(text)})
     classes = text.encode("ascii", "replace").translate(_CLASS_TABLE)
     match_at = _quoted_candidates(min_hex, min_b64).match
     spans = []
