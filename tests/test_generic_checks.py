@@ -792,3 +792,16 @@ def test_the_fallback_syntax_test_answers_as_its_first_form_did() -> None:
     for _ in range(50_000):
         line = "".join(rng.choice(pieces) for _ in range(rng.randrange(0, 10)))
         assert bool(generic._FALLBACK_SYNTAX.search(line)) == bool(first_form.search(line)), line
+
+
+def test_the_detect_secrets_shape_from_candidates_answers_as_the_search() -> None:
+    """Long lines try the word shape only at the \\w runs holding an anchor; on any line, the same answer."""
+    import random
+
+    rng = random.Random(17)
+    pieces = ["password", "api_key", "apikey", "db_pass", "pwd", "secret", "contraseña", "key", "pass", "a", "_",
+              "9", " ", "=", "==", "!=", "===", ":", "(", "]", "'", '"', "[0]", ".assign", "x", "ñ", "\t", "client"]
+    for _ in range(30_000):
+        low = "".join(rng.choice(pieces) for _ in range(rng.randrange(1, 12))).lower()
+        expected = generic._DS_SHAPE_AT.search(low) is not None
+        assert (generic._DS_COMPARISON.search(low) is not None or generic._ds_word_shape(low)) == expected, low
