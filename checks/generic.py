@@ -700,6 +700,9 @@ _XML_KEY_VALUE = lazy_compile(
     r"""(?:key|name)\s*=\s*(?P<q0>["'])(?P<key>[^"'\n]+)(?P=q0)\s+value\s*=\s*(?P<q>["'])(?P<qv>[^"'\n]*)(?P=q)""",
     re.IGNORECASE,
 )
+#: What :data:`_XML_KEY_VALUE` needs, found fast (a search that starts with a class of two letters skips
+#: to them; the whole pattern, case-insensitive and starting with an alternation, tried every position).
+_XML_VALUE_ATTRIBUTE = lazy_compile(r"[vV][aA][lL][uU][eE]\s*=")
 _AUTH_SCHEME = lazy_compile(r"(?:Bearer|Basic|Token|token|Digest|ApiKey|Apikey|apikey)(?:\s+|$)")
 
 #: Values shorter than this are flags and test fixtures, not credentials.
@@ -836,7 +839,7 @@ def _assignments(line: str, code: bool) -> tuple[list[Candidate], bool]:
             if scheme.group().lower().startswith("basic") and not _basic_credential(value):
                 continue  # not base64 of user:password (a JWT, a placeholder): no Basic credential
         found.append(Candidate(column, value, key, True, "keyword"))
-    markup = [_XML_KEY_VALUE] + ([_XML_ELEMENT] if "</" in line else [])
+    markup = ([_XML_KEY_VALUE] if _XML_VALUE_ATTRIBUTE.search(line) else []) + ([_XML_ELEMENT] if "</" in line else [])
     for pattern in markup:
         for match in pattern.finditer(line):
             key = match.group("key")
