@@ -354,6 +354,20 @@ def _may_be_manifest(text: str) -> bool:
     return "Secret" in text and "kind" in text
 
 
+def _yaml_kind_secret(text: str) -> bool:
+    """``_KIND_SECRET_YAML.search(text)``, tried only at the lines holding ``kind:``.
+
+    The search tried its ``^`` at every position of the file: 0.14 s for a
+    few bundled JavaScript files that happen to spell both words.
+    """
+    at = text.find("kind:")
+    while at != -1:
+        if _KIND_SECRET_YAML.match(text, text.rfind("\n", 0, at) + 1) is not None:
+            return True
+        at = text.find("kind:", at + 5)
+    return False
+
+
 def secret_values(text: str) -> list[SecretValue]:
     """Every ``data``/``stringData`` value of every Secret manifest in ``text`` (YAML or JSON)."""
     if not _may_be_manifest(text):
@@ -362,7 +376,7 @@ def secret_values(text: str) -> list[SecretValue]:
         found = _json_secret_values(text)
         if found:
             return found
-    if _KIND_SECRET_YAML.search(text) is None:
+    if not _yaml_kind_secret(text):
         return []
     return _yaml_secret_values(text)
 

@@ -178,3 +178,18 @@ def test_hostile_manifests_are_read_in_linear_time(text: str) -> None:
     started = time.monotonic()
     k8s.detections(FileItem(path="s.yaml", relpath="s.yaml", text=text))
     assert time.monotonic() - started < 10
+
+
+def test_the_kind_secret_line_test_answers_as_the_whole_file_search() -> None:
+    """Tried only at the lines holding ``kind:``; on any text, the answer of the multi-line search."""
+    import random
+
+    from secretaudit.checks import kubernetes_secrets
+
+    rng = random.Random(4)
+    pieces = ["kind:", "kind: Secret", " ", "\t", "- ", "-", "\n", "Secret", "'Secret'", '"Secret"', "# c", "\r", "x",
+              "kind", ":"]
+    for _ in range(30_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randrange(1, 12)))
+        expected = kubernetes_secrets._KIND_SECRET_YAML.search(text) is not None
+        assert kubernetes_secrets._yaml_kind_secret(text) == expected, text
