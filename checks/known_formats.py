@@ -35,6 +35,7 @@ import bisect
 import re
 import re._parser as _re_parser  # pattern widths (stable since 3.11)
 from functools import lru_cache
+from itertools import accumulate
 from typing import Any, Iterable, NamedTuple, TYPE_CHECKING
 
 from secretaudit.controls import HARDCODED_CREDENTIALS
@@ -405,6 +406,9 @@ TOKEN_SET_COMPILE_BYTES = 32 << 10
 _literal_bytes = 0
 
 
+_PLUS_ONE = (1).__add__  # a line's length with its newline
+
+
 class _Lines:
     """Line bounds of offsets in one text, for many lookups.
 
@@ -437,13 +441,8 @@ class _Lines:
             last = (text.rfind("\n", 0, at) + 1, len(text) if nl == -1 else nl + 1)
         else:
             starts = self._starts
-            if starts is None:
-                starts = self._starts = [0]
-                find, append = text.find, starts.append
-                nl = find("\n")
-                while nl != -1:
-                    append(nl + 1)
-                    nl = find("\n", nl + 1)
+            if starts is None:  # each line's start: the lengths before it, summed in C (a find per line was 10x)
+                starts = self._starts = list(accumulate(map(_PLUS_ONE, map(len, text.split("\n")[:-1])), initial=0))
             i = bisect.bisect_right(starts, at)
             last = (starts[i - 1], starts[i] if i < len(starts) else len(text))
         self._last = last

@@ -345,3 +345,19 @@ def test_fixtures_match_their_generator() -> None:
     spec.loader.exec_module(generator)
     for path, text in generator.build().items():
         assert path.read_text(encoding="utf-8") == text, f"{path} is stale: run {FIXTURES / 'make_known_formats.py'}"
+
+
+def test_line_bounds_from_the_index_are_those_of_a_scan_for_newlines() -> None:
+    import random
+
+    from secretaudit.checks.known_formats import _Lines
+
+    rng = random.Random(2)
+    for _ in range(2000):
+        text = "".join(rng.choice("ab\n\r") for _ in range(rng.randrange(0, 60)))
+        lines = _Lines(text)
+        lines._misses = _Lines.MISSES_BEFORE_INDEX  # as after that many lookups: the index answers
+        for at in range(len(text) + 1):
+            nl = text.find("\n", at)
+            lines._last = (0, 0)
+            assert lines.bounds(at) == (text.rfind("\n", 0, at) + 1, len(text) if nl == -1 else nl + 1), (text, at)
