@@ -357,15 +357,32 @@ def _ds_shape(low: str) -> bool:
 
 def _ds_word_shape(low: str) -> bool:
     """``_DS_WORD_AT.search(low)``, tried only at the start of each \\w run holding an anchor (a long line)."""
-    reverse, size = low[::-1], len(low)
+    anchors = sorted(at for anchor in _DS_ANCHORS for at in _find_all(low, anchor))
+    return any(_DS_WORD_AT.match(low, start) is not None for start in _run_starts(low, anchors, _WORD_RUN))
+
+
+def _run_starts(text: str, positions: list[int], run: re.Pattern[str]) -> Iterator[int]:
+    """For each of ``positions`` (sorted), the start of the ``run`` of ``text`` it is in or just after.
+
+    ``run`` is a character class repeated (``[...]*``).  A run's start is
+    found by matching ``run`` backwards, in the reversed text, and each run
+    only once (a position inside the run last measured is passed over), so
+    this is linear in the text however many positions share a run.
+    """
+    reverse, size = text[::-1], len(text)
     run_end = -1
-    for at in sorted(at for anchor in _DS_ANCHORS for at in _find_all(low, anchor)):
+    for at in positions:
         if at < run_end:
-            continue  # in the run tried last
-        run_end = _WORD_RUN.match(low, at).end()
-        if _DS_WORD_AT.match(low, size - _WORD_RUN.match(reverse, size - at).end()) is not None:
-            return True
-    return False
+            continue
+        run_end = run.match(text, at).end()
+        yield size - run.match(reverse, size - at).end()
+
+
+def _find_all(text: str, word: str) -> Iterator[int]:
+    at = text.find(word)
+    while at != -1:
+        yield at
+        at = text.find(word, at + 1)
 
 
 _ALNUM_LOWER = frozenset(string.ascii_lowercase + string.digits)
@@ -741,42 +758,20 @@ def _key_candidates(line: str) -> list[int]:
     start of every stem (found in the lower-cased line; a key whose stem only
     case folding finds is not one :func:`mentions_secret` accepts, and matters
     only with an annotation), and of the key before every annotation colon.
-    Each run is measured once (runs are scanned from the reversed line), so
-    this is linear in the line.
+    Linear in the line.
     """
     low = lower_keeping_offsets(line)
-    reverse = line[::-1]
-    size = len(line)
-
-    def run_start(end: int) -> int:
-        """The start of the name run that ends at ``end`` (``end`` itself if none does)."""
-        return size - _RUN.match(reverse, size - end).end()
-
-    stems = sorted(at for stem in (*KEYWORD_STEMS, "key") for at in _find_all(low, stem))
-    starts = set()
-    run_end = -1
-    for at in stems:
-        if at < run_end:
-            continue  # in the run measured last
-        run_end = _RUN.match(line, at).end()
-        starts.add(run_start(at))
+    positions = [at for stem in (*KEYWORD_STEMS, "key") for at in _find_all(low, stem)]
     for colon in _ANNOTATION_COLON.finditer(line):
-        end = colon.start()
+        end = colon.start()  # back over the blanks, bracket and quote _AFTER_KEY allows: the key's run ends there
         while end and line[end - 1] in " \t":
             end -= 1
         if end and line[end - 1] == "]":
             end -= 1
         if end and line[end - 1] in "\"'`":
             end -= 1
-        starts.add(run_start(end))
-    return sorted(starts)
-
-
-def _find_all(text: str, word: str) -> Iterator[int]:
-    at = text.find(word)
-    while at != -1:
-        yield at
-        at = text.find(word, at + 1)
+        positions.append(end)
+    return sorted(set(_run_starts(line, sorted(positions), _RUN)))
 
 
 def secret_assignments(line: str, long_line: int = LONG_LINE) -> Iterator[re.Match[str]]:
