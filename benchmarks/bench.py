@@ -784,8 +784,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"(min {lat['min_wall_s'] * 1000:.0f}, max {lat['max_wall_s'] * 1000:.0f}; "
                   f"CPU {lat['median_cpu_s'] * 1000:.0f} ms; peak RSS {lat['peak_rss_mb']:.0f} MB)")
         if not args.skip_detect_secrets:
+            by_tool = {lat["tool"]: lat["median_wall_s"] for lat in latency}
             print(f"  secretaudit / detect-secrets-hook (cold cache): "
-                  f"{_ratio(latency[0]['median_wall_s'], latency[1]['median_wall_s'])}")
+                  f"{_ratio(by_tool['secretaudit'], by_tool['detect-secrets-hook'])}")
 
         history = run_history(args.history, workdir, caches) if args.history else None
         if history:
