@@ -739,8 +739,8 @@ def seen_secret_assignments(line: str, long_line: int = generic.LONG_LINE
 
 
 _ASSIGNMENT_CASES = [
-    'password = "hunter2x"', "db_password: str = 'x1y2z3'", "x: Token = 'abc123'", "cfg: Dict[str, str] = {}",
-    "a=1,b=2,token=abcd,c=3", "{a:1,secret:'s3cr3t',b:2}", "x?y:password='p4ss'", "--password=hunter2",
+    'password = "hunter2x"', "db_password: str = 'x1y2z3'", "x: Token = 'abc123'", "cfg: Dict[str, str] = {}",  # pragma: allowlist secret
+    "a=1,b=2,token=abcd,c=3", "{a:1,secret:'s3cr3t',b:2}", "x?y:password='p4ss'", "--password=hunter2",  # pragma: allowlist secret
     "9-password=abc", "std::token = x", "std::tok-password = 'q'", "a-b-c-d-token = 'v'", "x <- password='v'",
     "token_count <- password='v'", 'url = "https://h/?api_key=abcd1234&x=1"', "apiKey => 'z9'",
     "ACCESS_TOKEN:='t0k'", "token == 'x'", "password=", "a: b-password = 1", "passwd: 'x' password: 'y'",
@@ -774,7 +774,7 @@ def test_the_assignment_search_is_linear_on_minified_code() -> None:
     """A megabyte line of ``a=b,`` and ``a-b-c`` runs, with a few stems: a few tenths of a second, not minutes."""
     import time
 
-    line = ("a=b,c:d,e-f-g-h=i,j?k:l=m," * 40_000) + "token='t0k3nV4lue'" + ("x-" * 200_000)
+    line = ("a=b,c:d,e-f-g-h=i,j?k:l=m," * 40_000) + "token='t0k3nV4lue'" + ("x-" * 200_000)  # pragma: allowlist secret
     started = time.perf_counter()
     found = seen_secret_assignments(line)
     assert [m[1] for m in found] == ["token"]
