@@ -364,7 +364,10 @@ def _yaml_kind_secret(text: str) -> bool:
     while at != -1:
         if _KIND_SECRET_YAML.match(text, text.rfind("\n", 0, at) + 1) is not None:
             return True
-        at = text.find("kind:", at + 5)
+        line_end = text.find("\n", at)  # the line is answered: on to the next one (not its next "kind:",
+        if line_end == -1:  # whose look back to the line's start made a long line of them quadratic)
+            return False
+        at = text.find("kind:", line_end)
     return False
 
 

@@ -193,3 +193,15 @@ def test_the_kind_secret_line_test_answers_as_the_whole_file_search() -> None:
         text = "".join(rng.choice(pieces) for _ in range(rng.randrange(1, 12)))
         expected = kubernetes_secrets._KIND_SECRET_YAML.search(text) is not None
         assert kubernetes_secrets._yaml_kind_secret(text) == expected, text
+
+
+def test_the_kind_secret_line_test_is_linear_on_one_long_line() -> None:
+    """Each line is tried once, however many ``kind:`` it holds (a look back per occurrence was quadratic)."""
+    import time
+
+    from secretaudit.checks import kubernetes_secrets
+
+    text = "Secret " + "kind:x " * 300_000 + "\nkind: Secret\n"
+    started = time.perf_counter()
+    assert kubernetes_secrets._yaml_kind_secret(text)
+    assert time.perf_counter() - started < 1
