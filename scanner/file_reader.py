@@ -138,26 +138,23 @@ def _read_regular(fd: int, size: int, max_size: int) -> bytes:
     """
     if size > WHOLE_READ_BYTES:
         head = os.read(fd, BINARY_SNIFF_BYTES)
-        if b"\0" in head and not _read_whole(head):
+        if _binary_head(head) is not None:
             return head  # binary (see decode): the rest would be read for nothing
         chunks = [head, os.read(fd, size - len(head) + 1)]
     else:
-        data = os.read(fd, size + 1)
-        if len(data) <= size:
-            return data[:BINARY_SNIFF_BYTES] if _is_binary(data) else data
-        chunks = [data]
+        chunks = [os.read(fd, size + 1)]
     total = sum(map(len, chunks))
-    while chunks[-1] and total <= max_size:  # it grew, or a read came back short: on to the end
+    while total != size and chunks[-1] and total <= max_size:  # it grew or shrank, or a read came back short
         chunks.append(os.read(fd, min(max_size + 1 - total, 1 << 20)))
         total += len(chunks[-1])
     data = b"".join(chunks)
-    return data[:BINARY_SNIFF_BYTES] if _is_binary(data) else data
+    return _binary_head(data) or data
 
 
-def _is_binary(data: bytes) -> bool:
-    """Whether ``data`` is binary by its head (see :func:`decode`): then only the head is kept."""
+def _binary_head(data: bytes) -> bytes | None:
+    """``data``'s head when that says binary (see :func:`decode`), which is all that is kept of it; else None."""
     head = data[:BINARY_SNIFF_BYTES]
-    return b"\0" in head and not _read_whole(head)
+    return head if b"\0" in head and not _read_whole(head) else None
 
 
 def decode(path: str, relpath: str, data: bytes) -> FileItem | Skip:
