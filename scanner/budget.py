@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import signal
 import time
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 try:  # the C function: signal.getsignal turns its answer into an enum, ~5 us a file for nothing
     from _signal import getsignal as _getsignal
 except ImportError:  # another Python implementation
     _getsignal = signal.getsignal
-from contextlib import contextmanager
-from typing import Any, Iterator
 
 #: Seconds between repeated alarms once the budget is spent.
 _REPEAT = 0.2
